@@ -1,0 +1,397 @@
+//! The storage contract. One implementation per database backend
+//! (`apostle-store-sqlite`, `apostle-store-postgres`), both held to the same
+//! conformance suite (`apostle-store-tests`).
+//!
+//! Every write happens inside a [`Tx`], so a change and the jobs or emails it
+//! causes commit together or not at all. Methods that touch team data take the
+//! team id first and never return another team's rows.
+
+use apostle_domain::{
+    ApiTokenId, EmailAddress, EmailId, InviteId, JobId, PersonName, Role, TeamId, TeamName,
+    TeamSlug, UserId,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+/// A storage failure. `Conflict` is the only one callers are expected to
+/// handle; the rest are reported as internal errors.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("a row with the same {0} already exists")]
+    Conflict(&'static str),
+    #[error("the database is busy, try again")]
+    Busy,
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Team {
+    pub id: TeamId,
+    pub slug: TeamSlug,
+    pub name: TeamName,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A user row. The password hash is a PHC string (argon2id), never a secret
+/// in itself, but still kept out of `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub email: EmailAddress,
+    pub name: PersonName,
+    pub password_hash: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("name", &self.name)
+            .field("password_hash", &self.password_hash.as_ref().map(|_| "[redacted]"))
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub user: User,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamRole {
+    pub team: Team,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInvite {
+    pub email: EmailAddress,
+    pub name: PersonName,
+    pub role: Role,
+    /// SHA-256 of the token in the invite link; the token itself is never stored.
+    pub token_hash: String,
+    pub invited_by: UserId,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invite {
+    pub id: InviteId,
+    pub team_id: TeamId,
+    pub email: EmailAddress,
+    pub name: PersonName,
+    pub role: Role,
+    pub invited_by: UserId,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub accepted_at: Option<DateTime<Utc>>,
+}
+
+/// A signed-in browser. The row is keyed by the SHA-256 of the cookie value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub user_id: UserId,
+    pub csrf_token: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    pub id: ApiTokenId,
+    pub user_id: UserId,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobState {
+    /// Waiting for `run_at`.
+    Pending,
+    /// Claimed by a worker until its lease ends.
+    Running,
+    /// Failed `max_attempts` times; kept for inspection.
+    Dead,
+}
+
+impl JobState {
+    pub const ALL: [JobState; 3] = [JobState::Pending, JobState::Running, JobState::Dead];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Pending => "pending",
+            JobState::Running => "running",
+            JobState::Dead => "dead",
+        }
+    }
+
+    pub fn parse(s: &str) -> StoreResult<Self> {
+        match s {
+            "pending" => Ok(JobState::Pending),
+            "running" => Ok(JobState::Running),
+            "dead" => Ok(JobState::Dead),
+            other => Err(StoreError::Corrupt(format!("job state {other:?}"))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewJob {
+    pub kind: String,
+    pub payload: serde_json::Value,
+    /// At most one pending job per key: a second enqueue is a no-op.
+    pub dedupe_key: Option<String>,
+    pub run_at: DateTime<Utc>,
+    pub max_attempts: i32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: JobId,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub dedupe_key: Option<String>,
+    pub state: JobState,
+    /// Attempts started so far, including the current one while running.
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub run_at: DateTime<Utc>,
+    /// Identifies the claim; writes about a running job must present it.
+    pub lease_token: Option<String>,
+    pub locked_until: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EmailState {
+    Queued,
+    Sent,
+    /// Gave up after the mailer job's attempts ran out.
+    Failed,
+}
+
+impl EmailState {
+    pub const ALL: [EmailState; 3] = [EmailState::Queued, EmailState::Sent, EmailState::Failed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailState::Queued => "queued",
+            EmailState::Sent => "sent",
+            EmailState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> StoreResult<Self> {
+        match s {
+            "queued" => Ok(EmailState::Queued),
+            "sent" => Ok(EmailState::Sent),
+            "failed" => Ok(EmailState::Failed),
+            other => Err(StoreError::Corrupt(format!("email state {other:?}"))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEmail {
+    pub recipient: EmailAddress,
+    pub template: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: String,
+    /// A second email with the same key is not stored (and not sent).
+    pub dedupe_key: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    pub id: EmailId,
+    pub recipient: EmailAddress,
+    pub template: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: String,
+    pub dedupe_key: Option<String>,
+    pub state: EmailState,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// A database: hands out transactions and claims jobs.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// A transaction that may write. On SQLite it takes the write lock up
+    /// front (`BEGIN IMMEDIATE`) so it can never fail half-way on lock upgrade.
+    async fn begin(&self) -> StoreResult<Box<dyn Tx>>;
+
+    /// A transaction that only reads.
+    async fn begin_read(&self) -> StoreResult<Box<dyn Tx>>;
+
+    /// Claims up to `limit` jobs that are due (pending with `run_at <= now`,
+    /// or running with an expired lease), marks them running until
+    /// `now + lease`, counts the attempt and returns them. Two concurrent
+    /// callers never receive the same job.
+    async fn claim_jobs(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: i64,
+    ) -> StoreResult<Vec<Job>>;
+
+    /// Closes the pool, waiting for connections to be returned.
+    async fn close(&self);
+}
+
+/// One open transaction. Dropping it without `commit` rolls back.
+#[async_trait]
+pub trait Tx: Send {
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+
+    // ---- teams -------------------------------------------------------
+    async fn create_team(
+        &mut self,
+        slug: &TeamSlug,
+        name: &TeamName,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Team>;
+    async fn team_by_slug(&mut self, slug: &TeamSlug) -> StoreResult<Option<Team>>;
+    async fn team_by_id(&mut self, team: TeamId) -> StoreResult<Option<Team>>;
+
+    // ---- users -------------------------------------------------------
+    async fn create_user(
+        &mut self,
+        email: &EmailAddress,
+        name: &PersonName,
+        password_hash: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<User>;
+    async fn user_by_id(&mut self, user: UserId) -> StoreResult<Option<User>>;
+    async fn user_by_email(&mut self, email: &EmailAddress) -> StoreResult<Option<User>>;
+    async fn set_user_name(&mut self, user: UserId, name: &PersonName) -> StoreResult<bool>;
+    async fn set_password_hash(&mut self, user: UserId, hash: &str) -> StoreResult<bool>;
+
+    // ---- memberships (team first) ------------------------------------
+    /// Adds the user to the team, or changes the role if already a member.
+    async fn upsert_member(&mut self, team: TeamId, user: UserId, role: Role) -> StoreResult<()>;
+    async fn member_role(&mut self, team: TeamId, user: UserId) -> StoreResult<Option<Role>>;
+    /// Changes the role of an existing member; false if not a member.
+    async fn set_member_role(&mut self, team: TeamId, user: UserId, role: Role)
+        -> StoreResult<bool>;
+    async fn remove_member(&mut self, team: TeamId, user: UserId) -> StoreResult<bool>;
+    /// Members ordered by name.
+    async fn list_members(&mut self, team: TeamId) -> StoreResult<Vec<Member>>;
+    async fn count_admins(&mut self, team: TeamId) -> StoreResult<i64>;
+    /// The teams a user belongs to, ordered by name.
+    async fn teams_of_user(&mut self, user: UserId) -> StoreResult<Vec<TeamRole>>;
+
+    // ---- invites (team first) ----------------------------------------
+    async fn create_invite(&mut self, team: TeamId, invite: &NewInvite) -> StoreResult<Invite>;
+    /// Looks up by token hash, whatever its team; the token is the authority.
+    async fn invite_by_token_hash(&mut self, token_hash: &str) -> StoreResult<Option<Invite>>;
+    /// Marks accepted if still open; false if it was accepted already.
+    async fn mark_invite_accepted(
+        &mut self,
+        invite: InviteId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Invites not yet accepted and not expired, newest first.
+    async fn list_open_invites(
+        &mut self,
+        team: TeamId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Invite>>;
+    async fn delete_invite(&mut self, team: TeamId, invite: InviteId) -> StoreResult<bool>;
+
+    // ---- web sessions -------------------------------------------------
+    async fn create_session(&mut self, id_hash: &str, session: &Session) -> StoreResult<()>;
+    /// The session and its user, if it exists and has not expired at `now`.
+    async fn session_by_hash(
+        &mut self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(Session, User)>>;
+    async fn delete_session(&mut self, id_hash: &str) -> StoreResult<bool>;
+    async fn delete_sessions_of_user(&mut self, user: UserId) -> StoreResult<u64>;
+    async fn delete_expired_sessions(&mut self, now: DateTime<Utc>) -> StoreResult<u64>;
+
+    // ---- API tokens (user first) -------------------------------------
+    async fn create_api_token(
+        &mut self,
+        user: UserId,
+        token_hash: &str,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ApiToken>;
+    /// The token's owner if the token exists and is not revoked; records the use.
+    async fn use_api_token(
+        &mut self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(ApiToken, User)>>;
+    async fn list_api_tokens(&mut self, user: UserId) -> StoreResult<Vec<ApiToken>>;
+    async fn revoke_api_token(
+        &mut self,
+        user: UserId,
+        token: ApiTokenId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    // ---- jobs ----------------------------------------------------------
+    /// Enqueues in this transaction; `None` when a pending job holds the same dedupe key.
+    async fn enqueue_job(&mut self, job: &NewJob) -> StoreResult<Option<JobId>>;
+    async fn job_by_id(&mut self, job: JobId) -> StoreResult<Option<Job>>;
+    /// Deletes a finished job, if the lease is still ours.
+    async fn complete_job(&mut self, job: JobId, lease_token: &str) -> StoreResult<bool>;
+    /// Records a failed attempt: back to pending at `retry_at`, or dead when
+    /// `retry_at` is `None`. Only if the lease is still ours.
+    async fn fail_job(
+        &mut self,
+        job: JobId,
+        lease_token: &str,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<bool>;
+    /// Gives a claimed job back untouched (shutdown): pending at `now`, the
+    /// attempt not counted.
+    async fn release_job(
+        &mut self,
+        job: JobId,
+        lease_token: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Jobs in a state, newest first.
+    async fn list_jobs(&mut self, state: JobState, limit: i64) -> StoreResult<Vec<Job>>;
+    async fn count_jobs_by_state(&mut self) -> StoreResult<Vec<(JobState, i64)>>;
+    /// Puts a dead job back to pending with fresh attempts.
+    async fn retry_dead_job(&mut self, job: JobId, now: DateTime<Utc>) -> StoreResult<bool>;
+
+    // ---- email outbox --------------------------------------------------
+    /// Stores an email; `None` when one with the same dedupe key exists.
+    async fn insert_email(&mut self, email: &NewEmail) -> StoreResult<Option<EmailId>>;
+    async fn email_by_id(&mut self, email: EmailId) -> StoreResult<Option<Email>>;
+    async fn mark_email_sent(&mut self, email: EmailId, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Records a failed delivery attempt; `give_up` marks it failed for good.
+    async fn record_email_failure(
+        &mut self,
+        email: EmailId,
+        error: &str,
+        give_up: bool,
+    ) -> StoreResult<bool>;
+    /// Emails to one address, newest first.
+    async fn emails_to(&mut self, recipient: &EmailAddress) -> StoreResult<Vec<Email>>;
+    async fn count_emails_by_state(&mut self) -> StoreResult<Vec<(EmailState, i64)>>;
+}

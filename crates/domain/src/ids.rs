@@ -1,0 +1,35 @@
+//! Row identifiers as distinct types, so a team id can never be passed where a
+//! user id is expected.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+macro_rules! id_type {
+    ($($(#[$meta:meta])* $name:ident),* $(,)?) => {$(
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    )*};
+}
+
+id_type!(
+    /// A person who can sign in.
+    UserId,
+    /// A company using Apostle.
+    TeamId,
+    /// A pending invitation to join a team.
+    InviteId,
+    /// A bearer token issued to the mobile app.
+    ApiTokenId,
+    /// A durable unit of background work.
+    JobId,
+    /// A row of the email outbox.
+    EmailId,
+);
