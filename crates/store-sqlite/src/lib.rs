@@ -1,1 +1,649 @@
+//! Apostle's [`Store`] on SQLite, the embedded default database.
+//!
+//! One file in WAL mode, shared by every process that opens it. Write
+//! transactions start with `BEGIN IMMEDIATE` so they take the single write
+//! lock up front and never fail half-way on a lock upgrade; read transactions
+//! use a plain deferred `BEGIN`. Timestamps are stored as INTEGER microseconds
+//! since the epoch, so they compare and sort as numbers.
 
+mod common;
+
+use apostle_core::store::{
+    ApiToken, Email, EmailState, Invite, Job, JobState, Member, NewEmail, NewInvite, NewJob,
+    Session, Store, StoreError, StoreResult, Team, TeamRole, Tx, User,
+};
+use apostle_domain::{
+    ApiTokenId, EmailAddress, EmailId, InviteId, JobId, PersonName, Role, TeamId, TeamName,
+    TeamSlug, UserId,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use common::rows::{
+    classify, complete_counts, decode_all, decode_role, sort_claimed, sort_members,
+    sort_team_roles, ApiTokenRow, EmailRow, InviteRow, JobRow, MemberRow, SessionRow,
+    TeamRoleRow, TeamRow, UserRow,
+};
+use common::sql;
+use sqlx::error::DatabaseError;
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+use sqlx::{Sqlite, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// How timestamps come back from SQLite: microseconds since the epoch.
+type Micros = i64;
+
+fn micros(t: DateTime<Utc>) -> Micros {
+    t.timestamp_micros()
+}
+
+/// SQLITE_BUSY (5) and SQLITE_LOCKED (6), with any extended code.
+fn is_busy(db: &dyn DatabaseError) -> bool {
+    db.code()
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| matches!(code & 0xff, 5 | 6))
+}
+
+fn err(e: sqlx::Error) -> StoreError {
+    classify(e, "row", is_busy)
+}
+
+fn conflict(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| classify(e, what, is_busy)
+}
+
+const JOB_BY_ID: &str = concat!(
+    "SELECT ",
+    sql::job_columns!("payload"),
+    " FROM jobs WHERE id = $1"
+);
+const LIST_JOBS: &str = concat!(
+    "SELECT ",
+    sql::job_columns!("payload"),
+    " FROM jobs WHERE state = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+);
+const ENQUEUE_JOB: &str = sql::enqueue_job!("$2");
+/// Runs inside `BEGIN IMMEDIATE`, which already keeps other claimers out.
+const CLAIM_JOBS: &str = concat!(
+    "UPDATE jobs SET state = 'running', attempts = attempts + 1, \
+         lease_token = lower(hex(randomblob(16))), locked_until = $2 \
+     WHERE id IN (",
+    sql::due_jobs!(),
+    ") RETURNING ",
+    sql::job_columns!("payload")
+);
+
+/// Connections in the pool. SQLite admits one writer at a time anyway; a few
+/// connections let reads proceed beside it.
+const POOL_SIZE: u32 = 8;
+
+/// How long a statement waits for another connection's write lock before
+/// reporting [`StoreError::Busy`].
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A SQLite database file and its connection pool.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens the database named by a `sqlite://path` URL, creating the file
+    /// and its parent directory if missing.
+    pub async fn connect(url: &str) -> StoreResult<SqliteStore> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Database(format!("invalid SQLite URL: {e}")))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let path = options.get_filename().to_owned();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Database(format!("cannot create directory {}: {e}", dir.display()))
+            })?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .connect_with(options)
+            .await
+            .map_err(|e| {
+                StoreError::Database(format!(
+                    "cannot open SQLite database {}: {e}",
+                    path.display()
+                ))
+            })?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// Brings the schema up to date with the migrations built into this crate.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        sqlx::migrate!("./migrations")
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Database(format!("SQLite migration failed: {e}")))
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
+        Ok(Box::new(SqliteTx { tx }))
+    }
+
+    async fn begin_read(&self) -> StoreResult<Box<dyn Tx>> {
+        let tx = self.pool.begin().await.map_err(err)?;
+        Ok(Box::new(SqliteTx { tx }))
+    }
+
+    async fn claim_jobs(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: i64,
+    ) -> StoreResult<Vec<Job>> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
+        let rows: Vec<JobRow<Micros>> = sqlx::query_as(CLAIM_JOBS)
+            .bind(micros(now))
+            .bind(micros(now + lease))
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        let mut jobs = decode_all(rows, JobRow::decode)?;
+        sort_claimed(&mut jobs);
+        Ok(jobs)
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// An open SQLite transaction; dropping it rolls back.
+struct SqliteTx {
+    tx: Transaction<'static, Sqlite>,
+}
+
+type Query<'q> = sqlx::query::Query<'q, Sqlite, SqliteArguments<'q>>;
+
+impl SqliteTx {
+    /// Runs a statement and says whether it changed exactly one row.
+    async fn changed_one(&mut self, query: Query<'_>) -> StoreResult<bool> {
+        Ok(self.changed(query).await? == 1)
+    }
+
+    async fn changed(&mut self, query: Query<'_>) -> StoreResult<u64> {
+        let done = query.execute(&mut *self.tx).await.map_err(err)?;
+        Ok(done.rows_affected())
+    }
+}
+
+#[async_trait]
+impl Tx for SqliteTx {
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        self.tx.commit().await.map_err(err)
+    }
+
+    async fn create_team(
+        &mut self,
+        slug: &TeamSlug,
+        name: &TeamName,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Team> {
+        let row: TeamRow<Micros> = sqlx::query_as(sql::CREATE_TEAM)
+            .bind(slug.as_str())
+            .bind(name.as_str())
+            .bind(micros(now))
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(conflict("team slug"))?;
+        row.decode()
+    }
+
+    async fn team_by_slug(&mut self, slug: &TeamSlug) -> StoreResult<Option<Team>> {
+        let row: Option<TeamRow<Micros>> = sqlx::query_as(sql::TEAM_BY_SLUG)
+            .bind(slug.as_str())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(err)?;
+        row.map(TeamRow::decode).transpose()
+    }
+
+    async fn team_by_id(&mut self, team: TeamId) -> StoreResult<Option<Team>> {
+        let row: Option<TeamRow<Micros>> = sqlx::query_as(sql::TEAM_BY_ID)
+            .bind(team.0)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(err)?;
+        row.map(TeamRow::decode).transpose()
+    }
+
+    async fn create_user(
+        &mut self,
+        email: &EmailAddress,
+        name: &PersonName,
+        password_hash: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<User> {
+        let row: UserRow<Micros> = sqlx::query_as(sql::CREATE_USER)
+            .bind(email.as_str())
+            .bind(name.as_str())
+            .bind(password_hash)
+            .bind(micros(now))
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(conflict("email"))?;
+        row.decode()
+    }
+
+    async fn user_by_id(&mut self, user: UserId) -> StoreResult<Option<User>> {
+        let row: Option<UserRow<Micros>> = sqlx::query_as(sql::USER_BY_ID)
+            .bind(user.0)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(err)?;
+        row.map(UserRow::decode).transpose()
+    }
+
+    async fn user_by_email(&mut self, email: &EmailAddress) -> StoreResult<Option<User>> {
+        let row: Option<UserRow<Micros>> = sqlx::query_as(sql::USER_BY_EMAIL)
+            .bind(email.as_str())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(err)?;
+        row.map(UserRow::decode).transpose()
+    }
+
+    async fn set_user_name(&mut self, user: UserId, name: &PersonName) -> StoreResult<bool> {
+        let q = sqlx::query(sql::SET_USER_NAME)
+            .bind(user.0)
+            .bind(name.as_str());
+        self.changed_one(q).await
+    }
+
+    async fn set_password_hash(&mut self, user: UserId, hash: &str) -> StoreResult<bool> {
+        let q = sqlx::query(sql::SET_PASSWORD_HASH).bind(user.0).bind(hash);
+        self.changed_one(q).await
+    }
+
+    async fn upsert_member(&mut self, team: TeamId, user: UserId, role: Role) -> StoreResult<()> {
+        let q = sqlx::query(sql::UPSERT_MEMBER)
+            .bind(team.0)
+            .bind(user.0)
+            .bind(role.as_str());
+        self.changed(q).await.map(drop)
+    }
+
+    async fn member_role(&mut self, team: TeamId, user: UserId) -> StoreResult<Option<Role>> {
+        let role: Option<String> = sqlx::query_scalar(sql::MEMBER_ROLE)
+            .bind(team.0)
+            .bind(user.0)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(err)?;
+        role.as_deref().map(decode_role).transpose()
+    }
+
+    async fn set_member_role(
+        &mut self,
+        team: TeamId,
+        user: UserId,
+        role: Role,
+    ) -> StoreResult<bool> {
+        let q = sqlx::query(sql::SET_MEMBER_ROLE)
+            .bind(team.0)
+            .bind(user.0)
+            .bind(role.as_str());
+        self.changed_one(q).await
+    }
+
+    async fn remove_member(&mut self, team: TeamId, user: UserId) -> StoreResult<bool> {
+        let q = sqlx::query(sql::REMOVE_MEMBER).bind(team.0).bind(user.0);
+        self.changed_one(q).await
+    }
+
+    async fn list_members(&mut self, team: TeamId) -> StoreResult<Vec<Member>> {
+        let rows: Vec<MemberRow<Micros>> = sqlx::query_as(sql::LIST_MEMBERS)
+            .bind(team.0)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(err)?;
+        let mut members = decode_all(rows, MemberRow::decode)?;
+        sort_members(&mut members);
+        Ok(members)
+    }
+
+    async fn count_admins(&mut self, team: TeamId) -> StoreResult<i64> {
+        sqlx::query_scalar(sql::COUNT_ADMINS)
+            .bind(team.0)
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(err)
+    }
+
+    async fn teams_of_user(&mut self, user: UserId) -> StoreResult<Vec<TeamRole>> {
+        let rows: Vec<TeamRoleRow<Micros>> = sqlx::query_as(sql::TEAMS_OF_USER)
+            .bind(user.0)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(err)?;
+        let mut teams = decode_all(rows, TeamRoleRow::decode)?;
+        sort_team_roles(&mut teams);
+        Ok(teams)
+    }
+
+    async fn create_invite(&mut self, team: TeamId, invite: &NewInvite) -> StoreResult<Invite> {
+        let row: InviteRow<Micros> = sqlx::query_as(sql::CREATE_INVITE)
+            .bind(team.0)
+            .bind(invite.email.as_str())
+            .bind(invite.name.as_str())
+            .bind(invite.role.as_str())
+            .bind(&invite.token_hash)
+            .bind(invite.invited_by.0)
+            .bind(micros(invite.created_at))
+            .bind(micros(invite.expires_at))
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(conflict("invite token"))?;
+        row.decode()
+    }
+
+    async fn invite_by_token_hash(&mut self, token_hash: &str) -> StoreResult<Option<Invite>> {
+        let row: Option<InviteRow<Micros>> = sqlx::query_as(sql::INVITE_BY_TOKEN_HASH)
+            .bind(token_hash)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(err)?;
+        row.map(InviteRow::decode).transpose()
+    }
+
+    async fn mark_invite_accepted(
+        &mut self,
+        invite: InviteId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let q = sqlx::query(sql::ACCEPT_INVITE)
+            .bind(invite.0)
+            .bind(micros(now));
+        self.changed_one(q).await
+    }
+
+    async fn list_open_invites(
+        &mut self,
+        team: TeamId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<Invite>> {
+        let rows: Vec<InviteRow<Micros>> = sqlx::query_as(sql::LIST_OPEN_INVITES)
+            .bind(team.0)
+            .bind(micros(now))
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(err)?;
+        decode_all(rows, InviteRow::decode)
+    }
+
+    async fn delete_invite(&mut self, team: TeamId, invite: InviteId) -> StoreResult<bool> {
+        let q = sqlx::query(sql::DELETE_INVITE).bind(team.0).bind(invite.0);
+        self.changed_one(q).await
+    }
+
+    async fn create_session(&mut self, id_hash: &str, session: &Session) -> StoreResult<()> {
+        sqlx::query(sql::CREATE_SESSION)
+            .bind(id_hash)
+            .bind(&session.csrf_token)
+            .bind(session.user_id.0)
+            .bind(micros(session.created_at))
+            .bind(micros(session.expires_at))
+            .execute(&mut *self.tx)
+            .await
+            .map_err(conflict("session"))
+            .map(drop)
+    }
+
+    async fn session_by_hash(
+        &mut self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(Session, User)>> {
+        let row: Option<SessionRow<Micros>> = sqlx::query_as(sql::LIVE_SESSION)
+            .bind(id_hash)
+            .bind(micros(now))
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(err)?;
+        let Some(row) = row else { return Ok(None) };
+        let user = self.user_by_id(row.user_id()).await?;
+        user.map(|user| row.decode().map(|session| (session, user)))
+            .transpose()
+    }
+
+    async fn delete_session(&mut self, id_hash: &str) -> StoreResult<bool> {
+        self.changed_one(sqlx::query(sql::DELETE_SESSION).bind(id_hash))
+            .await
+    }
+
+    async fn delete_sessions_of_user(&mut self, user: UserId) -> StoreResult<u64> {
+        self.changed(sqlx::query(sql::DELETE_SESSIONS_OF_USER).bind(user.0))
+            .await
+    }
+
+    async fn delete_expired_sessions(&mut self, now: DateTime<Utc>) -> StoreResult<u64> {
+        self.changed(sqlx::query(sql::DELETE_EXPIRED_SESSIONS).bind(micros(now)))
+            .await
+    }
+
+    async fn create_api_token(
+        &mut self,
+        user: UserId,
+        token_hash: &str,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<ApiToken> {
+        let row: ApiTokenRow<Micros> = sqlx::query_as(sql::CREATE_API_TOKEN)
+            .bind(user.0)
+            .bind(token_hash)
+            .bind(name)
+            .bind(micros(now))
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(conflict("API token"))?;
+        row.decode()
+    }
+
+    async fn use_api_token(
+        &mut self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(ApiToken, User)>> {
+        let row: Option<ApiTokenRow<Micros>> = sqlx::query_as(sql::USE_API_TOKEN)
+            .bind(token_hash)
+            .bind(micros(now))
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(err)?;
+        let Some(token) = row.map(ApiTokenRow::decode).transpose()? else {
+            return Ok(None);
+        };
+        let user = self.user_by_id(token.user_id).await?;
+        Ok(user.map(|user| (token, user)))
+    }
+
+    async fn list_api_tokens(&mut self, user: UserId) -> StoreResult<Vec<ApiToken>> {
+        let rows: Vec<ApiTokenRow<Micros>> = sqlx::query_as(sql::LIST_API_TOKENS)
+            .bind(user.0)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(err)?;
+        decode_all(rows, ApiTokenRow::decode)
+    }
+
+    async fn revoke_api_token(
+        &mut self,
+        user: UserId,
+        token: ApiTokenId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let q = sqlx::query(sql::REVOKE_API_TOKEN)
+            .bind(user.0)
+            .bind(token.0)
+            .bind(micros(now));
+        self.changed_one(q).await
+    }
+
+    async fn enqueue_job(&mut self, job: &NewJob) -> StoreResult<Option<JobId>> {
+        // NewJob carries no creation time, so the system clock stamps it.
+        let id: Option<i64> = sqlx::query_scalar(ENQUEUE_JOB)
+            .bind(&job.kind)
+            .bind(job.payload.to_string())
+            .bind(&job.dedupe_key)
+            .bind(job.max_attempts)
+            .bind(micros(job.run_at))
+            .bind(micros(Utc::now()))
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(err)?;
+        Ok(id.map(JobId))
+    }
+
+    async fn job_by_id(&mut self, job: JobId) -> StoreResult<Option<Job>> {
+        let row: Option<JobRow<Micros>> = sqlx::query_as(JOB_BY_ID)
+            .bind(job.0)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(err)?;
+        row.map(JobRow::decode).transpose()
+    }
+
+    async fn complete_job(&mut self, job: JobId, lease_token: &str) -> StoreResult<bool> {
+        let q = sqlx::query(sql::COMPLETE_JOB).bind(job.0).bind(lease_token);
+        self.changed_one(q).await
+    }
+
+    async fn fail_job(
+        &mut self,
+        job: JobId,
+        lease_token: &str,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<bool> {
+        let q = match retry_at {
+            Some(retry_at) => sqlx::query(sql::RETRY_FAILED_JOB)
+                .bind(job.0)
+                .bind(lease_token)
+                .bind(error)
+                .bind(micros(retry_at)),
+            None => sqlx::query(sql::BURY_FAILED_JOB)
+                .bind(job.0)
+                .bind(lease_token)
+                .bind(error),
+        };
+        self.changed_one(q).await
+    }
+
+    async fn release_job(
+        &mut self,
+        job: JobId,
+        lease_token: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let q = sqlx::query(sql::RELEASE_JOB)
+            .bind(job.0)
+            .bind(lease_token)
+            .bind(micros(now));
+        self.changed_one(q).await
+    }
+
+    async fn list_jobs(&mut self, state: JobState, limit: i64) -> StoreResult<Vec<Job>> {
+        let rows: Vec<JobRow<Micros>> = sqlx::query_as(LIST_JOBS)
+            .bind(state.as_str())
+            .bind(limit)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(err)?;
+        decode_all(rows, JobRow::decode)
+    }
+
+    async fn count_jobs_by_state(&mut self) -> StoreResult<Vec<(JobState, i64)>> {
+        let rows = sqlx::query_as(sql::COUNT_JOBS_BY_STATE)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(err)?;
+        complete_counts(JobState::ALL, JobState::parse, rows)
+    }
+
+    async fn retry_dead_job(&mut self, job: JobId, now: DateTime<Utc>) -> StoreResult<bool> {
+        let q = sqlx::query(sql::REVIVE_DEAD_JOB)
+            .bind(job.0)
+            .bind(micros(now));
+        self.changed_one(q).await
+    }
+
+    async fn insert_email(&mut self, email: &NewEmail) -> StoreResult<Option<EmailId>> {
+        let id: Option<i64> = sqlx::query_scalar(sql::INSERT_EMAIL)
+            .bind(email.recipient.as_str())
+            .bind(&email.template)
+            .bind(&email.subject)
+            .bind(&email.text_body)
+            .bind(&email.html_body)
+            .bind(&email.dedupe_key)
+            .bind(micros(email.created_at))
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(err)?;
+        Ok(id.map(EmailId))
+    }
+
+    async fn email_by_id(&mut self, email: EmailId) -> StoreResult<Option<Email>> {
+        let row: Option<EmailRow<Micros>> = sqlx::query_as(sql::EMAIL_BY_ID)
+            .bind(email.0)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(err)?;
+        row.map(EmailRow::decode).transpose()
+    }
+
+    async fn mark_email_sent(&mut self, email: EmailId, now: DateTime<Utc>) -> StoreResult<bool> {
+        let q = sqlx::query(sql::MARK_EMAIL_SENT)
+            .bind(email.0)
+            .bind(micros(now));
+        self.changed_one(q).await
+    }
+
+    async fn record_email_failure(
+        &mut self,
+        email: EmailId,
+        error: &str,
+        give_up: bool,
+    ) -> StoreResult<bool> {
+        let state = if give_up { EmailState::Failed } else { EmailState::Queued };
+        let q = sqlx::query(sql::RECORD_EMAIL_FAILURE)
+            .bind(email.0)
+            .bind(error)
+            .bind(state.as_str());
+        self.changed_one(q).await
+    }
+
+    async fn emails_to(&mut self, recipient: &EmailAddress) -> StoreResult<Vec<Email>> {
+        let rows: Vec<EmailRow<Micros>> = sqlx::query_as(sql::EMAILS_TO)
+            .bind(recipient.as_str())
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(err)?;
+        decode_all(rows, EmailRow::decode)
+    }
+
+    async fn count_emails_by_state(&mut self) -> StoreResult<Vec<(EmailState, i64)>> {
+        let rows = sqlx::query_as(sql::COUNT_EMAILS_BY_STATE)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(err)?;
+        complete_counts(EmailState::ALL, EmailState::parse, rows)
+    }
+}

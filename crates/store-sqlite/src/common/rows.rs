@@ -1,0 +1,335 @@
+//! Row shapes both schemas share and their decoding into domain values,
+//! error classification and count assembly. Only the timestamp column type
+//! differs between the backends (SQLite: integer microseconds, PostgreSQL:
+//! `TIMESTAMPTZ`), so every row is generic over it.
+
+use apostle_core::store::{
+    ApiToken, Email, EmailState, Invite, Job, JobState, Member, StoreError, StoreResult, Team,
+    TeamRole, User,
+};
+use apostle_domain::{
+    ApiTokenId, EmailAddress, EmailId, InvalidValue, InviteId, JobId, PersonName, Role, TeamId,
+    TeamName, TeamSlug, UserId,
+};
+use chrono::{DateTime, Utc};
+use sqlx::error::DatabaseError;
+use std::collections::HashMap;
+use std::hash::Hash;
+
+/// A timestamp as a backend stores it.
+pub(crate) trait StoredTime {
+    fn into_utc(self) -> StoreResult<DateTime<Utc>>;
+}
+
+impl StoredTime for i64 {
+    fn into_utc(self) -> StoreResult<DateTime<Utc>> {
+        DateTime::from_timestamp_micros(self)
+            .ok_or_else(|| StoreError::Corrupt(format!("timestamp {self} is out of range")))
+    }
+}
+
+impl StoredTime for DateTime<Utc> {
+    fn into_utc(self) -> StoreResult<DateTime<Utc>> {
+        Ok(self)
+    }
+}
+
+fn opt_utc<T: StoredTime>(value: Option<T>) -> StoreResult<Option<DateTime<Utc>>> {
+    value.map(StoredTime::into_utc).transpose()
+}
+
+fn corrupt(e: InvalidValue) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+pub(crate) fn decode_role(s: &str) -> StoreResult<Role> {
+    s.parse().map_err(corrupt)
+}
+
+fn email(s: &str) -> StoreResult<EmailAddress> {
+    EmailAddress::parse(s).map_err(corrupt)
+}
+
+fn person(s: &str) -> StoreResult<PersonName> {
+    PersonName::parse(s).map_err(corrupt)
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TeamRow<T> {
+    id: i64,
+    slug: String,
+    name: String,
+    created_at: T,
+}
+
+impl<T: StoredTime> TeamRow<T> {
+    pub(crate) fn decode(self) -> StoreResult<Team> {
+        Ok(Team {
+            id: TeamId(self.id),
+            slug: TeamSlug::parse(&self.slug).map_err(corrupt)?,
+            name: TeamName::parse(&self.name).map_err(corrupt)?,
+            created_at: self.created_at.into_utc()?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow<T> {
+    id: i64,
+    email: String,
+    name: String,
+    password_hash: Option<String>,
+    created_at: T,
+}
+
+impl<T: StoredTime> UserRow<T> {
+    pub(crate) fn decode(self) -> StoreResult<User> {
+        Ok(User {
+            id: UserId(self.id),
+            email: email(&self.email)?,
+            name: person(&self.name)?,
+            password_hash: self.password_hash,
+            created_at: self.created_at.into_utc()?,
+        })
+    }
+}
+
+/// A user joined with their membership role.
+#[derive(sqlx::FromRow)]
+pub(crate) struct MemberRow<T> {
+    #[sqlx(flatten)]
+    user: UserRow<T>,
+    role: String,
+}
+
+impl<T: StoredTime> MemberRow<T> {
+    pub(crate) fn decode(self) -> StoreResult<Member> {
+        Ok(Member {
+            role: decode_role(&self.role)?,
+            user: self.user.decode()?,
+        })
+    }
+}
+
+/// A team joined with one user's membership role.
+#[derive(sqlx::FromRow)]
+pub(crate) struct TeamRoleRow<T> {
+    #[sqlx(flatten)]
+    team: TeamRow<T>,
+    role: String,
+}
+
+impl<T: StoredTime> TeamRoleRow<T> {
+    pub(crate) fn decode(self) -> StoreResult<TeamRole> {
+        Ok(TeamRole {
+            role: decode_role(&self.role)?,
+            team: self.team.decode()?,
+        })
+    }
+}
+
+/// Members ordered by name (case-insensitively, then by id). Sorting here
+/// rather than in SQL keeps the order identical on both backends, whose
+/// collations differ.
+pub(crate) fn sort_members(members: &mut [Member]) {
+    members.sort_by_cached_key(|m| (m.user.name.as_str().to_lowercase(), m.user.id));
+}
+
+/// Teams ordered by name, like [`sort_members`].
+pub(crate) fn sort_team_roles(teams: &mut [TeamRole]) {
+    teams.sort_by_cached_key(|t| (t.team.name.as_str().to_lowercase(), t.team.id));
+}
+
+pub(crate) fn decode_all<R, D>(
+    rows: Vec<R>,
+    decode: impl Fn(R) -> StoreResult<D>,
+) -> StoreResult<Vec<D>> {
+    rows.into_iter().map(decode).collect()
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct InviteRow<T> {
+    id: i64,
+    team_id: i64,
+    email: String,
+    name: String,
+    role: String,
+    invited_by: i64,
+    created_at: T,
+    expires_at: T,
+    accepted_at: Option<T>,
+}
+
+impl<T: StoredTime> InviteRow<T> {
+    pub(crate) fn decode(self) -> StoreResult<Invite> {
+        Ok(Invite {
+            id: InviteId(self.id),
+            team_id: TeamId(self.team_id),
+            email: email(&self.email)?,
+            name: person(&self.name)?,
+            role: decode_role(&self.role)?,
+            invited_by: UserId(self.invited_by),
+            created_at: self.created_at.into_utc()?,
+            expires_at: self.expires_at.into_utc()?,
+            accepted_at: opt_utc(self.accepted_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SessionRow<T> {
+    user_id: i64,
+    csrf_token: String,
+    created_at: T,
+    expires_at: T,
+}
+
+impl<T: StoredTime> SessionRow<T> {
+    pub(crate) fn user_id(&self) -> UserId {
+        UserId(self.user_id)
+    }
+
+    pub(crate) fn decode(self) -> StoreResult<apostle_core::store::Session> {
+        Ok(apostle_core::store::Session {
+            user_id: UserId(self.user_id),
+            csrf_token: self.csrf_token,
+            created_at: self.created_at.into_utc()?,
+            expires_at: self.expires_at.into_utc()?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ApiTokenRow<T> {
+    id: i64,
+    user_id: i64,
+    name: String,
+    created_at: T,
+    last_used_at: Option<T>,
+    revoked_at: Option<T>,
+}
+
+impl<T: StoredTime> ApiTokenRow<T> {
+    pub(crate) fn decode(self) -> StoreResult<ApiToken> {
+        Ok(ApiToken {
+            id: ApiTokenId(self.id),
+            user_id: UserId(self.user_id),
+            name: self.name,
+            created_at: self.created_at.into_utc()?,
+            last_used_at: opt_utc(self.last_used_at)?,
+            revoked_at: opt_utc(self.revoked_at)?,
+        })
+    }
+}
+
+/// A job row; `payload` is JSON text on both backends (PostgreSQL selects
+/// its `JSONB` column as `payload::text`).
+#[derive(sqlx::FromRow)]
+pub(crate) struct JobRow<T> {
+    id: i64,
+    kind: String,
+    payload: String,
+    dedupe_key: Option<String>,
+    state: String,
+    attempts: i32,
+    max_attempts: i32,
+    run_at: T,
+    lease_token: Option<String>,
+    locked_until: Option<T>,
+    last_error: Option<String>,
+    created_at: T,
+}
+
+impl<T: StoredTime> JobRow<T> {
+    pub(crate) fn decode(self) -> StoreResult<Job> {
+        Ok(Job {
+            id: JobId(self.id),
+            payload: serde_json::from_str(&self.payload)
+                .map_err(|e| StoreError::Corrupt(format!("job {} payload: {e}", self.id)))?,
+            kind: self.kind,
+            dedupe_key: self.dedupe_key,
+            state: JobState::parse(&self.state)?,
+            attempts: self.attempts,
+            max_attempts: self.max_attempts,
+            run_at: self.run_at.into_utc()?,
+            lease_token: self.lease_token,
+            locked_until: opt_utc(self.locked_until)?,
+            last_error: self.last_error,
+            created_at: self.created_at.into_utc()?,
+        })
+    }
+}
+
+/// Claimed jobs in claiming order (`RETURNING` promises none).
+pub(crate) fn sort_claimed(jobs: &mut [Job]) {
+    jobs.sort_by_key(|j| (j.run_at, j.id));
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct EmailRow<T> {
+    id: i64,
+    recipient: String,
+    template: String,
+    subject: String,
+    text_body: String,
+    html_body: String,
+    dedupe_key: Option<String>,
+    state: String,
+    attempts: i32,
+    last_error: Option<String>,
+    created_at: T,
+    sent_at: Option<T>,
+}
+
+impl<T: StoredTime> EmailRow<T> {
+    pub(crate) fn decode(self) -> StoreResult<Email> {
+        Ok(Email {
+            id: EmailId(self.id),
+            recipient: email(&self.recipient)?,
+            template: self.template,
+            subject: self.subject,
+            text_body: self.text_body,
+            html_body: self.html_body,
+            dedupe_key: self.dedupe_key,
+            state: EmailState::parse(&self.state)?,
+            attempts: self.attempts,
+            last_error: self.last_error,
+            created_at: self.created_at.into_utc()?,
+            sent_at: opt_utc(self.sent_at)?,
+        })
+    }
+}
+
+/// `(state, count)` rows from a `GROUP BY state`, completed with zeros and
+/// ordered as `all` lists the states, so callers (metrics) always see every state.
+pub(crate) fn complete_counts<S: Copy + Eq + Hash>(
+    all: [S; 3],
+    parse: fn(&str) -> StoreResult<S>,
+    rows: Vec<(String, i64)>,
+) -> StoreResult<Vec<(S, i64)>> {
+    let mut counted = HashMap::new();
+    for (state, n) in rows {
+        counted.insert(parse(&state)?, n);
+    }
+    Ok(all
+        .into_iter()
+        .map(|s| (s, counted.get(&s).copied().unwrap_or(0)))
+        .collect())
+}
+
+/// Maps a sqlx error to the store's: a unique violation becomes a conflict
+/// about `what`, a lock or serialization failure (per `is_busy`) becomes
+/// `Busy`, anything else a `Database` error carrying only sqlx's message,
+/// which never includes bound values or credentials.
+pub(crate) fn classify(
+    err: sqlx::Error,
+    what: &'static str,
+    is_busy: fn(&dyn DatabaseError) -> bool,
+) -> StoreError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what),
+        sqlx::Error::Database(db) if is_busy(db.as_ref()) => StoreError::Busy,
+        sqlx::Error::PoolTimedOut => StoreError::Busy,
+        _ => StoreError::Database(err.to_string()),
+    }
+}

@@ -1,0 +1,214 @@
+//! SQL text that both backends run unchanged: `$n` placeholders, `RETURNING`,
+//! `ON CONFLICT` and the schema's column names are common to SQLite and
+//! PostgreSQL. Statements that differ (job payload as `JSONB`, claiming)
+//! live in each backend.
+
+macro_rules! team_columns {
+    () => {
+        "id, slug, name, created_at"
+    };
+}
+macro_rules! user_columns {
+    () => {
+        "id, email, name, password_hash, created_at"
+    };
+}
+macro_rules! invite_columns {
+    () => {
+        "id, team_id, email, name, role, invited_by, created_at, expires_at, accepted_at"
+    };
+}
+macro_rules! api_token_columns {
+    () => {
+        "id, user_id, name, created_at, last_used_at, revoked_at"
+    };
+}
+macro_rules! email_columns {
+    () => {
+        "id, recipient, template, subject, text_body, html_body, dedupe_key, state, attempts, \
+         last_error, created_at, sent_at"
+    };
+}
+
+/// A job going back to pending gives up its dedupe key when a pending job
+/// with the same key was enqueued while it ran (dedupe only holds among
+/// pending jobs); the transition must not fail, and jobs are idempotent, so
+/// both may run.
+macro_rules! yield_dedupe_key_to_pending_twin {
+    () => {
+        "dedupe_key = CASE WHEN EXISTS (SELECT 1 FROM jobs AS twin \
+             WHERE twin.dedupe_key = jobs.dedupe_key AND twin.state = 'pending' \
+             AND twin.id <> jobs.id) \
+         THEN NULL ELSE jobs.dedupe_key END"
+    };
+}
+
+pub(crate) const CREATE_TEAM: &str = concat!(
+    "INSERT INTO teams (slug, name, created_at) VALUES ($1, $2, $3) RETURNING ",
+    team_columns!()
+);
+pub(crate) const TEAM_BY_SLUG: &str =
+    concat!("SELECT ", team_columns!(), " FROM teams WHERE slug = $1");
+pub(crate) const TEAM_BY_ID: &str = concat!("SELECT ", team_columns!(), " FROM teams WHERE id = $1");
+
+pub(crate) const CREATE_USER: &str = concat!(
+    "INSERT INTO users (email, name, password_hash, created_at) VALUES ($1, $2, $3, $4) \
+     RETURNING ",
+    user_columns!()
+);
+pub(crate) const USER_BY_ID: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
+pub(crate) const USER_BY_EMAIL: &str =
+    concat!("SELECT ", user_columns!(), " FROM users WHERE email = $1");
+pub(crate) const SET_USER_NAME: &str = "UPDATE users SET name = $2 WHERE id = $1";
+pub(crate) const SET_PASSWORD_HASH: &str = "UPDATE users SET password_hash = $2 WHERE id = $1";
+
+pub(crate) const UPSERT_MEMBER: &str =
+    "INSERT INTO memberships (team_id, user_id, role) VALUES ($1, $2, $3) \
+     ON CONFLICT (team_id, user_id) DO UPDATE SET role = excluded.role";
+pub(crate) const MEMBER_ROLE: &str =
+    "SELECT role FROM memberships WHERE team_id = $1 AND user_id = $2";
+pub(crate) const SET_MEMBER_ROLE: &str =
+    "UPDATE memberships SET role = $3 WHERE team_id = $1 AND user_id = $2";
+pub(crate) const REMOVE_MEMBER: &str =
+    "DELETE FROM memberships WHERE team_id = $1 AND user_id = $2";
+/// Unordered: see `rows::sort_members`.
+pub(crate) const LIST_MEMBERS: &str =
+    "SELECT u.id, u.email, u.name, u.password_hash, u.created_at, m.role \
+     FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.team_id = $1";
+pub(crate) const COUNT_ADMINS: &str =
+    "SELECT COUNT(*) FROM memberships WHERE team_id = $1 AND role = 'admin'";
+/// Unordered: see `rows::sort_team_roles`.
+pub(crate) const TEAMS_OF_USER: &str = "SELECT t.id, t.slug, t.name, t.created_at, m.role \
+     FROM memberships m JOIN teams t ON t.id = m.team_id WHERE m.user_id = $1";
+
+pub(crate) const CREATE_INVITE: &str = concat!(
+    "INSERT INTO invites \
+         (team_id, email, name, role, token_hash, invited_by, created_at, expires_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ",
+    invite_columns!()
+);
+pub(crate) const INVITE_BY_TOKEN_HASH: &str =
+    concat!("SELECT ", invite_columns!(), " FROM invites WHERE token_hash = $1");
+/// Open means not accepted yet and not expired.
+pub(crate) const ACCEPT_INVITE: &str = "UPDATE invites SET accepted_at = $2 \
+     WHERE id = $1 AND accepted_at IS NULL AND expires_at > $2";
+pub(crate) const LIST_OPEN_INVITES: &str = concat!(
+    "SELECT ",
+    invite_columns!(),
+    " FROM invites WHERE team_id = $1 AND accepted_at IS NULL AND expires_at > $2 \
+     ORDER BY created_at DESC, id DESC"
+);
+pub(crate) const DELETE_INVITE: &str = "DELETE FROM invites WHERE team_id = $1 AND id = $2";
+
+pub(crate) const CREATE_SESSION: &str =
+    "INSERT INTO sessions (id_hash, csrf_token, user_id, created_at, expires_at) \
+     VALUES ($1, $2, $3, $4, $5)";
+pub(crate) const LIVE_SESSION: &str = "SELECT user_id, csrf_token, created_at, expires_at \
+     FROM sessions WHERE id_hash = $1 AND expires_at > $2";
+pub(crate) const DELETE_SESSION: &str = "DELETE FROM sessions WHERE id_hash = $1";
+pub(crate) const DELETE_SESSIONS_OF_USER: &str = "DELETE FROM sessions WHERE user_id = $1";
+pub(crate) const DELETE_EXPIRED_SESSIONS: &str = "DELETE FROM sessions WHERE expires_at <= $1";
+
+pub(crate) const CREATE_API_TOKEN: &str = concat!(
+    "INSERT INTO api_tokens (user_id, token_hash, name, created_at) VALUES ($1, $2, $3, $4) \
+     RETURNING ",
+    api_token_columns!()
+);
+pub(crate) const USE_API_TOKEN: &str = concat!(
+    "UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL \
+     RETURNING ",
+    api_token_columns!()
+);
+pub(crate) const LIST_API_TOKENS: &str = concat!(
+    "SELECT ",
+    api_token_columns!(),
+    " FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC, id DESC"
+);
+pub(crate) const REVOKE_API_TOKEN: &str = "UPDATE api_tokens SET revoked_at = $3 \
+     WHERE user_id = $1 AND id = $2 AND revoked_at IS NULL";
+
+pub(crate) const COMPLETE_JOB: &str =
+    "DELETE FROM jobs WHERE id = $1 AND lease_token = $2 AND state = 'running'";
+pub(crate) const RETRY_FAILED_JOB: &str = concat!(
+    "UPDATE jobs SET state = 'pending', last_error = $3, run_at = $4, \
+         lease_token = NULL, locked_until = NULL, ",
+    yield_dedupe_key_to_pending_twin!(),
+    " WHERE id = $1 AND lease_token = $2 AND state = 'running'"
+);
+pub(crate) const BURY_FAILED_JOB: &str = "UPDATE jobs SET state = 'dead', last_error = $3, \
+         lease_token = NULL, locked_until = NULL \
+     WHERE id = $1 AND lease_token = $2 AND state = 'running'";
+pub(crate) const RELEASE_JOB: &str = concat!(
+    "UPDATE jobs SET state = 'pending', run_at = $3, attempts = attempts - 1, \
+         lease_token = NULL, locked_until = NULL, ",
+    yield_dedupe_key_to_pending_twin!(),
+    " WHERE id = $1 AND lease_token = $2 AND state = 'running'"
+);
+pub(crate) const COUNT_JOBS_BY_STATE: &str = "SELECT state, COUNT(*) FROM jobs GROUP BY state";
+pub(crate) const REVIVE_DEAD_JOB: &str = concat!(
+    "UPDATE jobs SET state = 'pending', attempts = 0, run_at = $2, \
+         lease_token = NULL, locked_until = NULL, ",
+    yield_dedupe_key_to_pending_twin!(),
+    " WHERE id = $1 AND state = 'dead'"
+);
+/// The due jobs a claim takes: pending and due, or running with an expired
+/// lease, oldest `run_at` first. `$1` is now, `$3` the limit.
+macro_rules! due_jobs {
+    () => {
+        "SELECT id FROM jobs \
+         WHERE (state = 'pending' AND run_at <= $1) OR (state = 'running' AND locked_until <= $1) \
+         ORDER BY run_at, id LIMIT $3"
+    };
+}
+pub(crate) use due_jobs;
+
+pub(crate) const INSERT_EMAIL: &str =
+    "INSERT INTO emails (recipient, template, subject, text_body, html_body, dedupe_key, \
+         state, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7) \
+     ON CONFLICT (dedupe_key) DO NOTHING RETURNING id";
+pub(crate) const EMAIL_BY_ID: &str =
+    concat!("SELECT ", email_columns!(), " FROM emails WHERE id = $1");
+/// The successful delivery counts as an attempt too.
+pub(crate) const MARK_EMAIL_SENT: &str =
+    "UPDATE emails SET state = 'sent', sent_at = $2, attempts = attempts + 1 \
+     WHERE id = $1 AND state = 'queued'";
+/// `$3` is the state after the failure: still queued, or failed for good.
+pub(crate) const RECORD_EMAIL_FAILURE: &str =
+    "UPDATE emails SET state = $3, last_error = $2, attempts = attempts + 1 \
+     WHERE id = $1 AND state = 'queued'";
+pub(crate) const EMAILS_TO: &str = concat!(
+    "SELECT ",
+    email_columns!(),
+    " FROM emails WHERE recipient = $1 ORDER BY created_at DESC, id DESC"
+);
+pub(crate) const COUNT_EMAILS_BY_STATE: &str =
+    "SELECT state, COUNT(*) FROM emails GROUP BY state";
+
+/// The job columns, with the expression that yields the payload as JSON text.
+macro_rules! job_columns {
+    ($payload:literal) => {
+        concat!(
+            "id, kind, ",
+            $payload,
+            ", dedupe_key, state, attempts, max_attempts, run_at, lease_token, locked_until, \
+             last_error, created_at"
+        )
+    };
+}
+pub(crate) use job_columns;
+
+/// Enqueues unless a pending job holds the dedupe key; `$payload` is the
+/// placeholder for the JSON text, cast as the backend's payload column needs.
+macro_rules! enqueue_job {
+    ($payload:literal) => {
+        concat!(
+            "INSERT INTO jobs (kind, payload, dedupe_key, state, max_attempts, run_at, created_at) \
+             VALUES ($1, ",
+            $payload,
+            ", $3, 'pending', $4, $5, $6) \
+             ON CONFLICT (dedupe_key) WHERE state = 'pending' DO NOTHING RETURNING id"
+        )
+    };
+}
+pub(crate) use enqueue_job;
