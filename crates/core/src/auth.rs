@@ -1,0 +1,162 @@
+//! Signing in: passwords, browser sessions and the mobile app's bearer tokens.
+
+use crate::error::{CoreError, CoreResult};
+use crate::passwords::{check_new_password, hash_password, verify_password};
+use crate::secrets::{random_token, token_hash};
+use crate::store::{ApiToken, Session, TeamRole, User};
+use crate::Core;
+use apostle_domain::{ApiTokenId, EmailAddress, PersonName, UserId};
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+
+/// A session just started: the cookie value goes to the browser once.
+pub struct NewSession {
+    pub cookie: SecretString,
+    pub csrf_token: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A bearer token just issued: shown to the client once, stored hashed.
+pub struct IssuedToken {
+    pub token: SecretString,
+    pub record: ApiToken,
+}
+
+impl Core {
+    /// The user if the password is theirs. Unknown emails and malformed
+    /// input get the same error after the same amount of work.
+    pub async fn verify_credentials(&self, email: &str, password: SecretString) -> CoreResult<User> {
+        let user = match EmailAddress::parse(email) {
+            Ok(email) => {
+                let mut tx = self.store.begin_read().await?;
+                tx.user_by_email(&email).await?
+            }
+            Err(_) => None,
+        };
+        let stored = user.as_ref().and_then(|u| u.password_hash.clone());
+        if verify_password(password, stored).await? {
+            user.ok_or(CoreError::BadCredentials)
+        } else {
+            Err(CoreError::BadCredentials)
+        }
+    }
+
+    pub async fn start_session(&self, user: UserId) -> CoreResult<NewSession> {
+        let cookie = random_token();
+        let now = self.clock.now();
+        let session = Session {
+            user_id: user,
+            csrf_token: random_token(),
+            created_at: now,
+            expires_at: now + self.settings.session_ttl,
+        };
+        let mut tx = self.store.begin().await?;
+        tx.create_session(&token_hash(&cookie), &session).await?;
+        tx.commit().await?;
+        Ok(NewSession {
+            cookie: cookie.into(),
+            csrf_token: session.csrf_token,
+            expires_at: session.expires_at,
+        })
+    }
+
+    /// The live session behind a cookie value, with its user.
+    pub async fn session(&self, cookie: &str) -> CoreResult<Option<(Session, User)>> {
+        let mut tx = self.store.begin_read().await?;
+        Ok(tx.session_by_hash(&token_hash(cookie), self.clock.now()).await?)
+    }
+
+    pub async fn end_session(&self, cookie: &str) -> CoreResult<()> {
+        let mut tx = self.store.begin().await?;
+        tx.delete_session(&token_hash(cookie)).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Signs in the mobile app: a new bearer token for the user.
+    pub async fn issue_api_token(
+        &self,
+        email: &str,
+        password: SecretString,
+        device_name: &str,
+    ) -> CoreResult<IssuedToken> {
+        let user = self.verify_credentials(email, password).await?;
+        let name = device_name.trim();
+        if name.chars().count() > 100 || name.chars().any(char::is_control) {
+            return Err(apostle_domain::InvalidValue {
+                field: "device name",
+                reason: "must be at most 100 printable characters",
+            }
+            .into());
+        }
+        let name = if name.is_empty() { "mobile app" } else { name };
+        let token = format!("apo_{}", random_token());
+        let mut tx = self.store.begin().await?;
+        let record = tx
+            .create_api_token(user.id, &token_hash(&token), name, self.clock.now())
+            .await?;
+        tx.commit().await?;
+        Ok(IssuedToken {
+            token: token.into(),
+            record,
+        })
+    }
+
+    /// The user behind a bearer token, unless it was revoked.
+    pub async fn authenticate_bearer(&self, token: &str) -> CoreResult<Option<(ApiToken, User)>> {
+        let mut tx = self.store.begin().await?;
+        let found = tx.use_api_token(&token_hash(token), self.clock.now()).await?;
+        tx.commit().await?;
+        Ok(found)
+    }
+
+    pub async fn api_tokens(&self, user: UserId) -> CoreResult<Vec<ApiToken>> {
+        let mut tx = self.store.begin_read().await?;
+        Ok(tx.list_api_tokens(user).await?)
+    }
+
+    pub async fn revoke_api_token(&self, user: UserId, token: ApiTokenId) -> CoreResult<()> {
+        let mut tx = self.store.begin().await?;
+        let revoked = tx.revoke_api_token(user, token, self.clock.now()).await?;
+        tx.commit().await?;
+        if revoked {
+            Ok(())
+        } else {
+            Err(CoreError::NotFound("token"))
+        }
+    }
+
+    /// The teams a user belongs to, with their role in each.
+    pub async fn teams_of(&self, user: UserId) -> CoreResult<Vec<TeamRole>> {
+        let mut tx = self.store.begin_read().await?;
+        Ok(tx.teams_of_user(user).await?)
+    }
+
+    pub async fn update_profile(&self, user: UserId, name: &str) -> CoreResult<()> {
+        let name = PersonName::parse(name)?;
+        let mut tx = self.store.begin().await?;
+        tx.set_user_name(user, &name).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Changes the password after checking the current one, and signs out
+    /// every other browser.
+    pub async fn change_password(
+        &self,
+        user: &User,
+        current: SecretString,
+        new: SecretString,
+    ) -> CoreResult<()> {
+        if !verify_password(current, user.password_hash.clone()).await? {
+            return Err(CoreError::BadCredentials);
+        }
+        check_new_password(&new)?;
+        let hash = hash_password(new).await?;
+        let mut tx = self.store.begin().await?;
+        tx.set_password_hash(user.id, &hash).await?;
+        tx.delete_sessions_of_user(user.id).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

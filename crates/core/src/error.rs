@@ -1,0 +1,34 @@
+//! The service layer's error: what went wrong in terms a handler can map to a
+//! status code and a sentence for the user.
+
+use crate::store::StoreError;
+use apostle_domain::InvalidValue;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    #[error(transparent)]
+    Invalid(#[from] InvalidValue),
+    /// Wrong email or password; deliberately does not say which.
+    #[error("the email or password is not correct")]
+    BadCredentials,
+    #[error("you need to sign in")]
+    Unauthenticated,
+    #[error("you are not allowed to do that")]
+    Forbidden,
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0}")]
+    Conflict(&'static str),
+    #[error("this invitation has expired; ask your admin for a new one")]
+    InviteExpired,
+    #[error("this invitation has already been used")]
+    InviteUsed,
+    #[error("a team needs at least one admin")]
+    LastAdmin,
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+pub type CoreResult<T> = Result<T, CoreError>;

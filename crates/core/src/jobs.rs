@@ -1,0 +1,326 @@
+//! Durable background jobs: rows enqueued inside the caller's transaction,
+//! claimed with a lease, retried with exponential backoff, dead after
+//! `max_attempts` and kept for inspection.
+//!
+//! A job type implements [`BackgroundJob`]; the [`Runner`] maps stored kinds
+//! back to handlers. Tests call [`Runner::run_pending`] instead of sleeping.
+
+use crate::error::{CoreError, CoreResult};
+use crate::store::{Job, NewJob, Tx};
+use crate::Core;
+use apostle_domain::JobId;
+use chrono::{DateTime, Duration, Utc};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// Why a run failed. `Permanent` skips the remaining attempts.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("{0}")]
+    Retry(String),
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl From<CoreError> for JobError {
+    fn from(e: CoreError) -> Self {
+        JobError::Retry(e.to_string())
+    }
+}
+
+impl From<crate::store::StoreError> for JobError {
+    fn from(e: crate::store::StoreError) -> Self {
+        JobError::Retry(e.to_string())
+    }
+}
+
+pub trait BackgroundJob: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The stored kind; never rename one that may still be in a queue.
+    const KIND: &'static str;
+    const MAX_ATTEMPTS: i32 = 10;
+
+    /// Jobs with the same key are not enqueued twice while one is pending.
+    fn dedupe_key(&self) -> Option<String> {
+        None
+    }
+
+    fn run(self, ctx: JobContext) -> impl Future<Output = Result<(), JobError>> + Send;
+}
+
+/// What a job sees while it runs.
+#[derive(Clone)]
+pub struct JobContext {
+    pub core: Core,
+    /// This run's number, from 1.
+    pub attempt: i32,
+    pub max_attempts: i32,
+}
+
+impl JobContext {
+    /// Whether a failure now makes the job dead.
+    pub fn is_last_attempt(&self) -> bool {
+        self.attempt >= self.max_attempts
+    }
+}
+
+/// Enqueues `job` in the caller's transaction, due at `run_at`.
+/// Returns `None` when deduplicated.
+pub async fn enqueue<J: BackgroundJob>(
+    tx: &mut dyn Tx,
+    job: &J,
+    run_at: DateTime<Utc>,
+) -> CoreResult<Option<JobId>> {
+    let payload = serde_json::to_value(job)
+        .map_err(|e| CoreError::Internal(format!("job {} payload: {e}", J::KIND)))?;
+    Ok(tx
+        .enqueue_job(&NewJob {
+            kind: J::KIND.to_owned(),
+            payload,
+            dedupe_key: job.dedupe_key(),
+            run_at,
+            max_attempts: J::MAX_ATTEMPTS,
+        })
+        .await?)
+}
+
+/// Delay before attempt `attempts + 1`: 5 s doubling, at most an hour.
+pub fn backoff(attempts: i32) -> Duration {
+    let exp = attempts.clamp(1, 30) - 1;
+    let secs = 5i64.saturating_mul(1i64 << exp.min(20));
+    Duration::seconds(secs.min(3600))
+}
+
+type BoxFuture = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send>>;
+type Handler = Arc<dyn Fn(JobContext, serde_json::Value) -> BoxFuture + Send + Sync>;
+
+/// Tuning for a [`Runner`].
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// How long a claim is ours before another worker may take the job.
+    pub lease: Duration,
+    /// Jobs run at once by one process.
+    pub concurrency: usize,
+    /// Sleep between polls when the queue is empty.
+    pub poll_interval: std::time::Duration,
+    /// On shutdown, how long in-flight jobs may finish before being released.
+    pub shutdown_grace: std::time::Duration,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        Self {
+            lease: Duration::minutes(5),
+            concurrency: 4,
+            poll_interval: std::time::Duration::from_millis(500),
+            shutdown_grace: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
+/// Claims and runs jobs.
+#[derive(Clone)]
+pub struct Runner {
+    core: Core,
+    handlers: HashMap<&'static str, Handler>,
+    config: RunnerConfig,
+}
+
+/// What happened to one claimed job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Completed,
+    Retrying,
+    Dead,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::Retrying => "retrying",
+            Outcome::Dead => "dead",
+        }
+    }
+}
+
+impl Runner {
+    pub fn new(core: Core, config: RunnerConfig) -> Self {
+        Self {
+            core,
+            handlers: HashMap::new(),
+            config,
+        }
+    }
+
+    /// A runner that knows every job type of Apostle.
+    pub fn with_all_jobs(core: Core, config: RunnerConfig) -> Self {
+        Self::new(core, config).register::<crate::email::SendEmail>()
+    }
+
+    pub fn register<J: BackgroundJob>(mut self) -> Self {
+        let handler: Handler = Arc::new(|ctx, payload| {
+            Box::pin(async move {
+                let job: J = serde_json::from_value(payload)
+                    .map_err(|e| JobError::Permanent(format!("unreadable payload: {e}")))?;
+                job.run(ctx).await
+            })
+        });
+        self.handlers.insert(J::KIND, handler);
+        self
+    }
+
+    /// Runs every job that is due now, one after another, until none is
+    /// left; returns how many runs happened. Retries scheduled in the future
+    /// are not waited for: move the clock and call again.
+    pub async fn run_pending(&self) -> CoreResult<usize> {
+        let mut runs = 0;
+        loop {
+            let now = self.core.clock.now();
+            let jobs = self.core.store.claim_jobs(now, self.config.lease, 1).await?;
+            if jobs.is_empty() {
+                return Ok(runs);
+            }
+            for job in jobs {
+                self.execute(job).await?;
+                runs += 1;
+            }
+        }
+    }
+
+    /// Polls and runs jobs until `shutdown` turns true, then lets in-flight
+    /// jobs finish within the grace period and releases the rest so another
+    /// process can take them at once.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut running: JoinSet<()> = JoinSet::new();
+        let leases: Arc<std::sync::Mutex<HashMap<JobId, String>>> = Arc::default();
+        tracing::info!(concurrency = self.config.concurrency, "job runner started");
+        while !*shutdown.borrow() {
+            while running.try_join_next().is_some() {}
+            let free = self.config.concurrency.saturating_sub(running.len());
+            let mut claimed = 0;
+            if free > 0 {
+                let now = self.core.clock.now();
+                match self
+                    .core
+                    .store
+                    .claim_jobs(now, self.config.lease, free as i64)
+                    .await
+                {
+                    Ok(jobs) => {
+                        claimed = jobs.len();
+                        for job in jobs {
+                            let token = job.lease_token.clone().unwrap_or_default();
+                            leases.lock().expect("lease map").insert(job.id, token);
+                            let runner = self.clone();
+                            let leases = Arc::clone(&leases);
+                            running.spawn(async move {
+                                let id = job.id;
+                                if let Err(e) = runner.execute(job).await {
+                                    tracing::error!(job = %id, error = %e, "could not record job result");
+                                }
+                                leases.lock().expect("lease map").remove(&id);
+                            });
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "claiming jobs failed"),
+                }
+            }
+            if claimed == 0 {
+                tokio::select! {
+                    _ = tokio::time::sleep(self.config.poll_interval) => {}
+                    _ = shutdown.changed() => {}
+                    Some(_) = running.join_next(), if !running.is_empty() => {}
+                }
+            }
+        }
+        let drained = tokio::time::timeout(self.config.shutdown_grace, async {
+            while running.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            running.abort_all();
+            while running.join_next().await.is_some() {}
+            let unfinished = std::mem::take(&mut *leases.lock().expect("lease map"));
+            self.release(unfinished).await;
+        }
+        tracing::info!("job runner stopped");
+    }
+
+    async fn release(&self, unfinished: HashMap<JobId, String>) {
+        for (id, token) in unfinished {
+            let now = self.core.clock.now();
+            let released = async {
+                let mut tx = self.core.store.begin().await?;
+                let done = tx.release_job(id, &token, now).await?;
+                tx.commit().await?;
+                Ok::<_, crate::store::StoreError>(done)
+            }
+            .await;
+            match released {
+                Ok(_) => tracing::info!(job = %id, "released unfinished job"),
+                Err(e) => tracing::warn!(job = %id, error = %e, "could not release job; its lease will expire"),
+            }
+        }
+    }
+
+    /// Runs one claimed job and records the result, fenced by its lease.
+    async fn execute(&self, job: Job) -> CoreResult<Outcome> {
+        let token = job.lease_token.clone().unwrap_or_default();
+        let result = match self.handlers.get(job.kind.as_str()) {
+            Some(handler) => {
+                let ctx = JobContext {
+                    core: self.core.clone(),
+                    attempt: job.attempts,
+                    max_attempts: job.max_attempts,
+                };
+                handler(ctx, job.payload.clone()).await
+            }
+            None => Err(JobError::Permanent(format!("no handler for job kind {}", job.kind))),
+        };
+        let now = self.core.clock.now();
+        let mut tx = self.core.store.begin().await?;
+        let outcome = match &result {
+            Ok(()) => {
+                tx.complete_job(job.id, &token).await?;
+                Outcome::Completed
+            }
+            Err(e) => {
+                let dead = matches!(e, JobError::Permanent(_)) || job.attempts >= job.max_attempts;
+                let retry_at = (!dead).then(|| now + backoff(job.attempts));
+                tx.fail_job(job.id, &token, &e.to_string(), retry_at).await?;
+                if dead {
+                    tracing::error!(job = %job.id, kind = %job.kind, attempts = job.attempts, error = %e, "job is dead");
+                    Outcome::Dead
+                } else {
+                    tracing::warn!(job = %job.id, kind = %job.kind, attempts = job.attempts, error = %e, "job failed, will retry");
+                    Outcome::Retrying
+                }
+            }
+        };
+        tx.commit().await?;
+        metrics::counter!("apostle_jobs_runs_total", "kind" => job.kind.clone(), "outcome" => outcome.as_str())
+            .increment(1);
+        Ok(outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff;
+    use chrono::Duration;
+
+    #[test]
+    fn backoff_doubles_from_five_seconds_and_stops_at_an_hour() {
+        assert_eq!(backoff(1), Duration::seconds(5));
+        assert_eq!(backoff(2), Duration::seconds(10));
+        assert_eq!(backoff(5), Duration::seconds(80));
+        assert_eq!(backoff(12), Duration::seconds(3600));
+        assert_eq!(backoff(1000), Duration::seconds(3600));
+    }
+}
