@@ -8,3 +8,4 @@
 
 pub(crate) mod rows;
 pub(crate) mod sql;
+pub(crate) mod tx;

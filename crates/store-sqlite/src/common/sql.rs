@@ -49,14 +49,16 @@ pub(crate) const CREATE_TEAM: &str = concat!(
 );
 pub(crate) const TEAM_BY_SLUG: &str =
     concat!("SELECT ", team_columns!(), " FROM teams WHERE slug = $1");
-pub(crate) const TEAM_BY_ID: &str = concat!("SELECT ", team_columns!(), " FROM teams WHERE id = $1");
+pub(crate) const TEAM_BY_ID: &str =
+    concat!("SELECT ", team_columns!(), " FROM teams WHERE id = $1");
 
 pub(crate) const CREATE_USER: &str = concat!(
     "INSERT INTO users (email, name, password_hash, created_at) VALUES ($1, $2, $3, $4) \
      RETURNING ",
     user_columns!()
 );
-pub(crate) const USER_BY_ID: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
+pub(crate) const USER_BY_ID: &str =
+    concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
 pub(crate) const USER_BY_EMAIL: &str =
     concat!("SELECT ", user_columns!(), " FROM users WHERE email = $1");
 pub(crate) const SET_USER_NAME: &str = "UPDATE users SET name = $2 WHERE id = $1";
@@ -87,8 +89,11 @@ pub(crate) const CREATE_INVITE: &str = concat!(
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ",
     invite_columns!()
 );
-pub(crate) const INVITE_BY_TOKEN_HASH: &str =
-    concat!("SELECT ", invite_columns!(), " FROM invites WHERE token_hash = $1");
+pub(crate) const INVITE_BY_TOKEN_HASH: &str = concat!(
+    "SELECT ",
+    invite_columns!(),
+    " FROM invites WHERE token_hash = $1"
+);
 /// Open means not accepted yet and not expired.
 pub(crate) const ACCEPT_INVITE: &str = "UPDATE invites SET accepted_at = $2 \
      WHERE id = $1 AND accepted_at IS NULL AND expires_at > $2";
@@ -151,16 +156,6 @@ pub(crate) const REVIVE_DEAD_JOB: &str = concat!(
     yield_dedupe_key_to_pending_twin!(),
     " WHERE id = $1 AND state = 'dead'"
 );
-/// The due jobs a claim takes: pending and due, or running with an expired
-/// lease, oldest `run_at` first. `$1` is now, `$3` the limit.
-macro_rules! due_jobs {
-    () => {
-        "SELECT id FROM jobs \
-         WHERE (state = 'pending' AND run_at <= $1) OR (state = 'running' AND locked_until <= $1) \
-         ORDER BY run_at, id LIMIT $3"
-    };
-}
-pub(crate) use due_jobs;
 
 pub(crate) const INSERT_EMAIL: &str =
     "INSERT INTO emails (recipient, template, subject, text_body, html_body, dedupe_key, \
@@ -182,8 +177,7 @@ pub(crate) const EMAILS_TO: &str = concat!(
     email_columns!(),
     " FROM emails WHERE recipient = $1 ORDER BY created_at DESC, id DESC"
 );
-pub(crate) const COUNT_EMAILS_BY_STATE: &str =
-    "SELECT state, COUNT(*) FROM emails GROUP BY state";
+pub(crate) const COUNT_EMAILS_BY_STATE: &str = "SELECT state, COUNT(*) FROM emails GROUP BY state";
 
 /// The job columns, with the expression that yields the payload as JSON text.
 macro_rules! job_columns {
@@ -212,3 +206,26 @@ macro_rules! enqueue_job {
     };
 }
 pub(crate) use enqueue_job;
+
+/// Claims due jobs (pending and due, or running with an expired lease),
+/// oldest `run_at` first: `$1` is now, `$2` the lease end, `$3` the limit.
+/// `$token` is the backend's SQL for a fresh random lease token per row and
+/// `$lock` what keeps concurrent claimers off the chosen rows (PostgreSQL's
+/// row locks; SQLite's `BEGIN IMMEDIATE` needs nothing here).
+macro_rules! claim_jobs {
+    (token: $token:literal, lock: $lock:literal, payload: $payload:literal) => {
+        concat!(
+            "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_token = ",
+            $token,
+            ", locked_until = $2 \
+             WHERE id IN (SELECT id FROM jobs \
+                 WHERE (state = 'pending' AND run_at <= $1) \
+                    OR (state = 'running' AND locked_until <= $1) \
+                 ORDER BY run_at, id LIMIT $3 ",
+            $lock,
+            ") RETURNING ",
+            $crate::common::sql::job_columns!($payload)
+        )
+    };
+}
+pub(crate) use claim_jobs;

@@ -1,0 +1,580 @@
+//! The [`Tx`](apostle_core::store::Tx) implementation both backends share,
+//! as a macro: every method runs the same SQL from [`super::sql`] and decodes
+//! the same rows from [`super::rows`]. What differs per backend is passed in:
+//! the transaction type, the sqlx database, how a timestamp is stored, the
+//! error mapping, and the three job statements whose payload column differs
+//! (JSON text on SQLite, `JSONB` on PostgreSQL).
+
+/// Implements `Tx` for `$tx`, a struct with a field
+/// `tx: sqlx::Transaction<'static, $db>`.
+macro_rules! impl_tx {
+    (
+        tx: $tx:ident,
+        database: $db:ty,
+        time: $time:ty = $encode:path,
+        errors: $err:path, $conflict:path,
+        jobs: $job_by_id:path, $list_jobs:path, $enqueue_job:path $(,)?
+    ) => {
+        const _: () = {
+            use ::apostle_core::store::{
+                ApiToken, Email, EmailState, Invite, Job, JobState, Member, NewEmail, NewInvite,
+                NewJob, Session, StoreResult, Team, TeamRole, Tx, User,
+            };
+            use ::apostle_domain::{
+                ApiTokenId, EmailAddress, EmailId, InviteId, JobId, PersonName, Role, TeamId,
+                TeamName, TeamSlug, UserId,
+            };
+            use ::chrono::{DateTime, Utc};
+            use $crate::common::rows::{
+                complete_counts, decode_all, decode_role, sort_members, sort_team_roles,
+                ApiTokenRow, EmailRow, InviteRow, JobRow, MemberRow, SessionRow, TeamRoleRow,
+                TeamRow, UserRow,
+            };
+            use $crate::common::sql;
+
+            type Query<'q> =
+                ::sqlx::query::Query<'q, $db, <$db as ::sqlx::Database>::Arguments<'q>>;
+
+            impl $tx {
+                /// Runs a statement and says whether it changed exactly one row.
+                async fn changed_one(&mut self, query: Query<'_>) -> StoreResult<bool> {
+                    Ok(self.changed(query).await? == 1)
+                }
+
+                async fn changed(&mut self, query: Query<'_>) -> StoreResult<u64> {
+                    let done = query.execute(&mut *self.tx).await.map_err($err)?;
+                    Ok(done.rows_affected())
+                }
+            }
+
+            #[::async_trait::async_trait]
+            impl Tx for $tx {
+                async fn commit(self: Box<Self>) -> StoreResult<()> {
+                    self.tx.commit().await.map_err($err)
+                }
+
+                async fn create_team(
+                    &mut self,
+                    slug: &TeamSlug,
+                    name: &TeamName,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<Team> {
+                    let row: TeamRow<$time> = ::sqlx::query_as(sql::CREATE_TEAM)
+                        .bind(slug.as_str())
+                        .bind(name.as_str())
+                        .bind($encode(now))
+                        .fetch_one(&mut *self.tx)
+                        .await
+                        .map_err($conflict("team slug"))?;
+                    row.decode()
+                }
+
+                async fn team_by_slug(&mut self, slug: &TeamSlug) -> StoreResult<Option<Team>> {
+                    let row: Option<TeamRow<$time>> = ::sqlx::query_as(sql::TEAM_BY_SLUG)
+                        .bind(slug.as_str())
+                        .fetch_optional(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    row.map(TeamRow::decode).transpose()
+                }
+
+                async fn team_by_id(&mut self, team: TeamId) -> StoreResult<Option<Team>> {
+                    let row: Option<TeamRow<$time>> = ::sqlx::query_as(sql::TEAM_BY_ID)
+                        .bind(team.0)
+                        .fetch_optional(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    row.map(TeamRow::decode).transpose()
+                }
+
+                async fn create_user(
+                    &mut self,
+                    email: &EmailAddress,
+                    name: &PersonName,
+                    password_hash: Option<&str>,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<User> {
+                    let row: UserRow<$time> = ::sqlx::query_as(sql::CREATE_USER)
+                        .bind(email.as_str())
+                        .bind(name.as_str())
+                        .bind(password_hash)
+                        .bind($encode(now))
+                        .fetch_one(&mut *self.tx)
+                        .await
+                        .map_err($conflict("email"))?;
+                    row.decode()
+                }
+
+                async fn user_by_id(&mut self, user: UserId) -> StoreResult<Option<User>> {
+                    let row: Option<UserRow<$time>> = ::sqlx::query_as(sql::USER_BY_ID)
+                        .bind(user.0)
+                        .fetch_optional(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    row.map(UserRow::decode).transpose()
+                }
+
+                async fn user_by_email(
+                    &mut self,
+                    email: &EmailAddress,
+                ) -> StoreResult<Option<User>> {
+                    let row: Option<UserRow<$time>> = ::sqlx::query_as(sql::USER_BY_EMAIL)
+                        .bind(email.as_str())
+                        .fetch_optional(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    row.map(UserRow::decode).transpose()
+                }
+
+                async fn set_user_name(
+                    &mut self,
+                    user: UserId,
+                    name: &PersonName,
+                ) -> StoreResult<bool> {
+                    let q = ::sqlx::query(sql::SET_USER_NAME)
+                        .bind(user.0)
+                        .bind(name.as_str());
+                    self.changed_one(q).await
+                }
+
+                async fn set_password_hash(
+                    &mut self,
+                    user: UserId,
+                    hash: &str,
+                ) -> StoreResult<bool> {
+                    let q = ::sqlx::query(sql::SET_PASSWORD_HASH)
+                        .bind(user.0)
+                        .bind(hash);
+                    self.changed_one(q).await
+                }
+
+                async fn upsert_member(
+                    &mut self,
+                    team: TeamId,
+                    user: UserId,
+                    role: Role,
+                ) -> StoreResult<()> {
+                    let q = ::sqlx::query(sql::UPSERT_MEMBER)
+                        .bind(team.0)
+                        .bind(user.0)
+                        .bind(role.as_str());
+                    self.changed(q).await.map(drop)
+                }
+
+                async fn member_role(
+                    &mut self,
+                    team: TeamId,
+                    user: UserId,
+                ) -> StoreResult<Option<Role>> {
+                    let role: Option<String> = ::sqlx::query_scalar(sql::MEMBER_ROLE)
+                        .bind(team.0)
+                        .bind(user.0)
+                        .fetch_optional(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    role.as_deref().map(decode_role).transpose()
+                }
+
+                async fn set_member_role(
+                    &mut self,
+                    team: TeamId,
+                    user: UserId,
+                    role: Role,
+                ) -> StoreResult<bool> {
+                    let q = ::sqlx::query(sql::SET_MEMBER_ROLE)
+                        .bind(team.0)
+                        .bind(user.0)
+                        .bind(role.as_str());
+                    self.changed_one(q).await
+                }
+
+                async fn remove_member(&mut self, team: TeamId, user: UserId) -> StoreResult<bool> {
+                    let q = ::sqlx::query(sql::REMOVE_MEMBER).bind(team.0).bind(user.0);
+                    self.changed_one(q).await
+                }
+
+                async fn list_members(&mut self, team: TeamId) -> StoreResult<Vec<Member>> {
+                    let rows: Vec<MemberRow<$time>> = ::sqlx::query_as(sql::LIST_MEMBERS)
+                        .bind(team.0)
+                        .fetch_all(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    let mut members = decode_all(rows, MemberRow::decode)?;
+                    sort_members(&mut members);
+                    Ok(members)
+                }
+
+                async fn count_admins(&mut self, team: TeamId) -> StoreResult<i64> {
+                    ::sqlx::query_scalar(sql::COUNT_ADMINS)
+                        .bind(team.0)
+                        .fetch_one(&mut *self.tx)
+                        .await
+                        .map_err($err)
+                }
+
+                async fn teams_of_user(&mut self, user: UserId) -> StoreResult<Vec<TeamRole>> {
+                    let rows: Vec<TeamRoleRow<$time>> = ::sqlx::query_as(sql::TEAMS_OF_USER)
+                        .bind(user.0)
+                        .fetch_all(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    let mut teams = decode_all(rows, TeamRoleRow::decode)?;
+                    sort_team_roles(&mut teams);
+                    Ok(teams)
+                }
+
+                async fn create_invite(
+                    &mut self,
+                    team: TeamId,
+                    invite: &NewInvite,
+                ) -> StoreResult<Invite> {
+                    let row: InviteRow<$time> = ::sqlx::query_as(sql::CREATE_INVITE)
+                        .bind(team.0)
+                        .bind(invite.email.as_str())
+                        .bind(invite.name.as_str())
+                        .bind(invite.role.as_str())
+                        .bind(&invite.token_hash)
+                        .bind(invite.invited_by.0)
+                        .bind($encode(invite.created_at))
+                        .bind($encode(invite.expires_at))
+                        .fetch_one(&mut *self.tx)
+                        .await
+                        .map_err($conflict("invite token"))?;
+                    row.decode()
+                }
+
+                async fn invite_by_token_hash(
+                    &mut self,
+                    token_hash: &str,
+                ) -> StoreResult<Option<Invite>> {
+                    let row: Option<InviteRow<$time>> = ::sqlx::query_as(sql::INVITE_BY_TOKEN_HASH)
+                        .bind(token_hash)
+                        .fetch_optional(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    row.map(InviteRow::decode).transpose()
+                }
+
+                async fn mark_invite_accepted(
+                    &mut self,
+                    invite: InviteId,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<bool> {
+                    let q = ::sqlx::query(sql::ACCEPT_INVITE)
+                        .bind(invite.0)
+                        .bind($encode(now));
+                    self.changed_one(q).await
+                }
+
+                async fn list_open_invites(
+                    &mut self,
+                    team: TeamId,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<Vec<Invite>> {
+                    let rows: Vec<InviteRow<$time>> = ::sqlx::query_as(sql::LIST_OPEN_INVITES)
+                        .bind(team.0)
+                        .bind($encode(now))
+                        .fetch_all(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    decode_all(rows, InviteRow::decode)
+                }
+
+                async fn delete_invite(
+                    &mut self,
+                    team: TeamId,
+                    invite: InviteId,
+                ) -> StoreResult<bool> {
+                    let q = ::sqlx::query(sql::DELETE_INVITE)
+                        .bind(team.0)
+                        .bind(invite.0);
+                    self.changed_one(q).await
+                }
+
+                async fn create_session(
+                    &mut self,
+                    id_hash: &str,
+                    session: &Session,
+                ) -> StoreResult<()> {
+                    ::sqlx::query(sql::CREATE_SESSION)
+                        .bind(id_hash)
+                        .bind(&session.csrf_token)
+                        .bind(session.user_id.0)
+                        .bind($encode(session.created_at))
+                        .bind($encode(session.expires_at))
+                        .execute(&mut *self.tx)
+                        .await
+                        .map_err($conflict("session"))
+                        .map(drop)
+                }
+
+                async fn session_by_hash(
+                    &mut self,
+                    id_hash: &str,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<Option<(Session, User)>> {
+                    let row: Option<SessionRow<$time>> = ::sqlx::query_as(sql::LIVE_SESSION)
+                        .bind(id_hash)
+                        .bind($encode(now))
+                        .fetch_optional(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    let Some(row) = row else { return Ok(None) };
+                    let user = self.user_by_id(row.user_id()).await?;
+                    user.map(|user| row.decode().map(|session| (session, user)))
+                        .transpose()
+                }
+
+                async fn delete_session(&mut self, id_hash: &str) -> StoreResult<bool> {
+                    self.changed_one(::sqlx::query(sql::DELETE_SESSION).bind(id_hash))
+                        .await
+                }
+
+                async fn delete_sessions_of_user(&mut self, user: UserId) -> StoreResult<u64> {
+                    self.changed(::sqlx::query(sql::DELETE_SESSIONS_OF_USER).bind(user.0))
+                        .await
+                }
+
+                async fn delete_expired_sessions(
+                    &mut self,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<u64> {
+                    self.changed(::sqlx::query(sql::DELETE_EXPIRED_SESSIONS).bind($encode(now)))
+                        .await
+                }
+
+                async fn create_api_token(
+                    &mut self,
+                    user: UserId,
+                    token_hash: &str,
+                    name: &str,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<ApiToken> {
+                    let row: ApiTokenRow<$time> = ::sqlx::query_as(sql::CREATE_API_TOKEN)
+                        .bind(user.0)
+                        .bind(token_hash)
+                        .bind(name)
+                        .bind($encode(now))
+                        .fetch_one(&mut *self.tx)
+                        .await
+                        .map_err($conflict("API token"))?;
+                    row.decode()
+                }
+
+                async fn use_api_token(
+                    &mut self,
+                    token_hash: &str,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<Option<(ApiToken, User)>> {
+                    let row: Option<ApiTokenRow<$time>> = ::sqlx::query_as(sql::USE_API_TOKEN)
+                        .bind(token_hash)
+                        .bind($encode(now))
+                        .fetch_optional(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    let Some(token) = row.map(ApiTokenRow::decode).transpose()? else {
+                        return Ok(None);
+                    };
+                    let user = self.user_by_id(token.user_id).await?;
+                    Ok(user.map(|user| (token, user)))
+                }
+
+                async fn list_api_tokens(&mut self, user: UserId) -> StoreResult<Vec<ApiToken>> {
+                    let rows: Vec<ApiTokenRow<$time>> = ::sqlx::query_as(sql::LIST_API_TOKENS)
+                        .bind(user.0)
+                        .fetch_all(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    decode_all(rows, ApiTokenRow::decode)
+                }
+
+                async fn revoke_api_token(
+                    &mut self,
+                    user: UserId,
+                    token: ApiTokenId,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<bool> {
+                    let q = ::sqlx::query(sql::REVOKE_API_TOKEN)
+                        .bind(user.0)
+                        .bind(token.0)
+                        .bind($encode(now));
+                    self.changed_one(q).await
+                }
+
+                async fn enqueue_job(&mut self, job: &NewJob) -> StoreResult<Option<JobId>> {
+                    // NewJob carries no creation time, so the system clock stamps it.
+                    let id: Option<i64> = ::sqlx::query_scalar($enqueue_job)
+                        .bind(&job.kind)
+                        .bind(job.payload.to_string())
+                        .bind(&job.dedupe_key)
+                        .bind(job.max_attempts)
+                        .bind($encode(job.run_at))
+                        .bind($encode(Utc::now()))
+                        .fetch_optional(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    Ok(id.map(JobId))
+                }
+
+                async fn job_by_id(&mut self, job: JobId) -> StoreResult<Option<Job>> {
+                    let row: Option<JobRow<$time>> = ::sqlx::query_as($job_by_id)
+                        .bind(job.0)
+                        .fetch_optional(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    row.map(JobRow::decode).transpose()
+                }
+
+                async fn complete_job(
+                    &mut self,
+                    job: JobId,
+                    lease_token: &str,
+                ) -> StoreResult<bool> {
+                    let q = ::sqlx::query(sql::COMPLETE_JOB)
+                        .bind(job.0)
+                        .bind(lease_token);
+                    self.changed_one(q).await
+                }
+
+                async fn fail_job(
+                    &mut self,
+                    job: JobId,
+                    lease_token: &str,
+                    error: &str,
+                    retry_at: Option<DateTime<Utc>>,
+                ) -> StoreResult<bool> {
+                    let q = match retry_at {
+                        Some(retry_at) => ::sqlx::query(sql::RETRY_FAILED_JOB)
+                            .bind(job.0)
+                            .bind(lease_token)
+                            .bind(error)
+                            .bind($encode(retry_at)),
+                        None => ::sqlx::query(sql::BURY_FAILED_JOB)
+                            .bind(job.0)
+                            .bind(lease_token)
+                            .bind(error),
+                    };
+                    self.changed_one(q).await
+                }
+
+                async fn release_job(
+                    &mut self,
+                    job: JobId,
+                    lease_token: &str,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<bool> {
+                    let q = ::sqlx::query(sql::RELEASE_JOB)
+                        .bind(job.0)
+                        .bind(lease_token)
+                        .bind($encode(now));
+                    self.changed_one(q).await
+                }
+
+                async fn list_jobs(
+                    &mut self,
+                    state: JobState,
+                    limit: i64,
+                ) -> StoreResult<Vec<Job>> {
+                    let rows: Vec<JobRow<$time>> = ::sqlx::query_as($list_jobs)
+                        .bind(state.as_str())
+                        .bind(limit)
+                        .fetch_all(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    decode_all(rows, JobRow::decode)
+                }
+
+                async fn count_jobs_by_state(&mut self) -> StoreResult<Vec<(JobState, i64)>> {
+                    let rows = ::sqlx::query_as(sql::COUNT_JOBS_BY_STATE)
+                        .fetch_all(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    complete_counts(JobState::ALL, JobState::parse, rows)
+                }
+
+                async fn retry_dead_job(
+                    &mut self,
+                    job: JobId,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<bool> {
+                    let q = ::sqlx::query(sql::REVIVE_DEAD_JOB)
+                        .bind(job.0)
+                        .bind($encode(now));
+                    self.changed_one(q).await
+                }
+
+                async fn insert_email(&mut self, email: &NewEmail) -> StoreResult<Option<EmailId>> {
+                    let id: Option<i64> = ::sqlx::query_scalar(sql::INSERT_EMAIL)
+                        .bind(email.recipient.as_str())
+                        .bind(&email.template)
+                        .bind(&email.subject)
+                        .bind(&email.text_body)
+                        .bind(&email.html_body)
+                        .bind(&email.dedupe_key)
+                        .bind($encode(email.created_at))
+                        .fetch_optional(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    Ok(id.map(EmailId))
+                }
+
+                async fn email_by_id(&mut self, email: EmailId) -> StoreResult<Option<Email>> {
+                    let row: Option<EmailRow<$time>> = ::sqlx::query_as(sql::EMAIL_BY_ID)
+                        .bind(email.0)
+                        .fetch_optional(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    row.map(EmailRow::decode).transpose()
+                }
+
+                async fn mark_email_sent(
+                    &mut self,
+                    email: EmailId,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<bool> {
+                    let q = ::sqlx::query(sql::MARK_EMAIL_SENT)
+                        .bind(email.0)
+                        .bind($encode(now));
+                    self.changed_one(q).await
+                }
+
+                async fn record_email_failure(
+                    &mut self,
+                    email: EmailId,
+                    error: &str,
+                    give_up: bool,
+                ) -> StoreResult<bool> {
+                    let state = if give_up {
+                        EmailState::Failed
+                    } else {
+                        EmailState::Queued
+                    };
+                    let q = ::sqlx::query(sql::RECORD_EMAIL_FAILURE)
+                        .bind(email.0)
+                        .bind(error)
+                        .bind(state.as_str());
+                    self.changed_one(q).await
+                }
+
+                async fn emails_to(&mut self, recipient: &EmailAddress) -> StoreResult<Vec<Email>> {
+                    let rows: Vec<EmailRow<$time>> = ::sqlx::query_as(sql::EMAILS_TO)
+                        .bind(recipient.as_str())
+                        .fetch_all(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    decode_all(rows, EmailRow::decode)
+                }
+
+                async fn count_emails_by_state(&mut self) -> StoreResult<Vec<(EmailState, i64)>> {
+                    let rows = ::sqlx::query_as(sql::COUNT_EMAILS_BY_STATE)
+                        .fetch_all(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    complete_counts(EmailState::ALL, EmailState::parse, rows)
+                }
+            }
+        };
+    };
+}
+
+pub(crate) use impl_tx;
