@@ -20,12 +20,17 @@ pub struct NewSession {
 pub struct IssuedToken {
     pub token: SecretString,
     pub record: ApiToken,
+    pub user: User,
 }
 
 impl Core {
     /// The user if the password is theirs. Unknown emails and malformed
     /// input get the same error after the same amount of work.
-    pub async fn verify_credentials(&self, email: &str, password: SecretString) -> CoreResult<User> {
+    pub async fn verify_credentials(
+        &self,
+        email: &str,
+        password: SecretString,
+    ) -> CoreResult<User> {
         let user = match EmailAddress::parse(email) {
             Ok(email) => {
                 let mut tx = self.store.begin_read().await?;
@@ -63,7 +68,9 @@ impl Core {
     /// The live session behind a cookie value, with its user.
     pub async fn session(&self, cookie: &str) -> CoreResult<Option<(Session, User)>> {
         let mut tx = self.store.begin_read().await?;
-        Ok(tx.session_by_hash(&token_hash(cookie), self.clock.now()).await?)
+        Ok(tx
+            .session_by_hash(&token_hash(cookie), self.clock.now())
+            .await?)
     }
 
     pub async fn end_session(&self, cookie: &str) -> CoreResult<()> {
@@ -99,13 +106,16 @@ impl Core {
         Ok(IssuedToken {
             token: token.into(),
             record,
+            user,
         })
     }
 
     /// The user behind a bearer token, unless it was revoked.
     pub async fn authenticate_bearer(&self, token: &str) -> CoreResult<Option<(ApiToken, User)>> {
         let mut tx = self.store.begin().await?;
-        let found = tx.use_api_token(&token_hash(token), self.clock.now()).await?;
+        let found = tx
+            .use_api_token(&token_hash(token), self.clock.now())
+            .await?;
         tx.commit().await?;
         Ok(found)
     }

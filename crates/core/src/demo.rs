@@ -19,12 +19,18 @@ pub async fn seed(core: &Core, password: &SecretString) -> CoreResult<Team> {
         Err(CoreError::Store(crate::StoreError::Conflict(_))) => {
             let slug = apostle_domain::TeamSlug::parse(DEMO_TEAM_SLUG)?;
             let mut tx = core.store.begin_read().await?;
-            tx.team_by_slug(&slug).await?.ok_or(CoreError::NotFound("team"))?
+            tx.team_by_slug(&slug)
+                .await?
+                .ok_or(CoreError::NotFound("team"))?
         }
         Err(e) => return Err(e),
     };
-    for ((email, name), role) in [(DEMO_ADMIN, Role::Admin), (DEMO_AMBASSADOR, Role::Ambassador)] {
-        core.add_user(DEMO_TEAM_SLUG, email, name, role, password.clone()).await?;
+    for ((email, name), role) in [
+        (DEMO_ADMIN, Role::Admin),
+        (DEMO_AMBASSADOR, Role::Ambassador),
+    ] {
+        core.add_user(DEMO_TEAM_SLUG, email, name, role, password.clone())
+            .await?;
     }
     Ok(team)
 }

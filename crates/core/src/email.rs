@@ -123,7 +123,8 @@ pub async fn queue_email<M: EmailMessage>(
     dedupe_key: Option<String>,
     now: DateTime<Utc>,
 ) -> CoreResult<Option<EmailId>> {
-    let render_err = |e: askama::Error| CoreError::Internal(format!("rendering {}: {e}", M::TEMPLATE));
+    let render_err =
+        |e: askama::Error| CoreError::Internal(format!("rendering {}: {e}", M::TEMPLATE));
     let email = NewEmail {
         recipient: to.clone(),
         template: M::TEMPLATE.to_owned(),
@@ -161,7 +162,10 @@ impl BackgroundJob for SendEmail {
         let email = tx.email_by_id(self.email_id).await?;
         drop(tx);
         let Some(email) = email else {
-            return Err(JobError::Permanent(format!("email {} is gone", self.email_id)));
+            return Err(JobError::Permanent(format!(
+                "email {} is gone",
+                self.email_id
+            )));
         };
         if email.state != EmailState::Queued {
             return Ok(());
@@ -178,7 +182,8 @@ impl BackgroundJob for SendEmail {
             Ok(()) => {
                 tx.mark_email_sent(self.email_id, core.clock.now()).await?;
                 tx.commit().await?;
-                metrics::counter!("apostle_emails_sent_total", "template" => email.template).increment(1);
+                metrics::counter!("apostle_emails_sent_total", "template" => email.template)
+                    .increment(1);
                 Ok(())
             }
             Err(e) => {
@@ -213,7 +218,10 @@ impl EmailMessage for InviteEmail<'_> {
     const TEMPLATE: &'static str = "invite";
 
     fn subject(&self) -> String {
-        format!("{} invited you to {} on Apostle", self.inviter_name, self.team_name)
+        format!(
+            "{} invited you to {} on Apostle",
+            self.inviter_name, self.team_name
+        )
     }
 
     fn text(&self) -> Result<String, askama::Error> {
@@ -252,6 +260,9 @@ mod tests {
         }
         assert!(text.contains("Acme <Corp>"));
         assert!(html.contains("Acme &lt;Corp&gt;") || html.contains("Acme &#60;Corp&#62;"));
-        assert_eq!(e.subject(), "Ada Admin invited you to Acme <Corp> on Apostle");
+        assert_eq!(
+            e.subject(),
+            "Ada Admin invited you to Acme <Corp> on Apostle"
+        );
     }
 }

@@ -182,7 +182,11 @@ impl Runner {
         let mut runs = 0;
         loop {
             let now = self.core.clock.now();
-            let jobs = self.core.store.claim_jobs(now, self.config.lease, 1).await?;
+            let jobs = self
+                .core
+                .store
+                .claim_jobs(now, self.config.lease, 1)
+                .await?;
             if jobs.is_empty() {
                 return Ok(runs);
             }
@@ -264,7 +268,9 @@ impl Runner {
             .await;
             match released {
                 Ok(_) => tracing::info!(job = %id, "released unfinished job"),
-                Err(e) => tracing::warn!(job = %id, error = %e, "could not release job; its lease will expire"),
+                Err(e) => {
+                    tracing::warn!(job = %id, error = %e, "could not release job; its lease will expire")
+                }
             }
         }
     }
@@ -281,7 +287,10 @@ impl Runner {
                 };
                 handler(ctx, job.payload.clone()).await
             }
-            None => Err(JobError::Permanent(format!("no handler for job kind {}", job.kind))),
+            None => Err(JobError::Permanent(format!(
+                "no handler for job kind {}",
+                job.kind
+            ))),
         };
         let now = self.core.clock.now();
         let mut tx = self.core.store.begin().await?;
@@ -293,7 +302,8 @@ impl Runner {
             Err(e) => {
                 let dead = matches!(e, JobError::Permanent(_)) || job.attempts >= job.max_attempts;
                 let retry_at = (!dead).then(|| now + backoff(job.attempts));
-                tx.fail_job(job.id, &token, &e.to_string(), retry_at).await?;
+                tx.fail_job(job.id, &token, &e.to_string(), retry_at)
+                    .await?;
                 if dead {
                     tracing::error!(job = %job.id, kind = %job.kind, attempts = job.attempts, error = %e, "job is dead");
                     Outcome::Dead

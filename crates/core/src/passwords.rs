@@ -80,13 +80,21 @@ mod tests {
     async fn a_hash_verifies_its_password_and_nothing_else() {
         let hash = hash_password("correct horse battery".into()).await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse battery".into(), Some(hash.clone())).await.unwrap());
-        assert!(!verify_password("wrong horse battery".into(), Some(hash)).await.unwrap());
+        assert!(
+            verify_password("correct horse battery".into(), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(!verify_password("wrong horse battery".into(), Some(hash))
+            .await
+            .unwrap());
     }
 
     #[tokio::test]
     async fn no_stored_hash_never_verifies() {
-        assert!(!verify_password("apostle-no-such-user".into(), None).await.unwrap());
+        assert!(!verify_password("apostle-no-such-user".into(), None)
+            .await
+            .unwrap());
     }
 
     #[test]

@@ -54,7 +54,10 @@ impl std::fmt::Debug for User {
             .field("id", &self.id)
             .field("email", &self.email)
             .field("name", &self.name)
-            .field("password_hash", &self.password_hash.as_ref().map(|_| "[redacted]"))
+            .field(
+                "password_hash",
+                &self.password_hash.as_ref().map(|_| "[redacted]"),
+            )
             .finish()
     }
 }
@@ -289,8 +292,12 @@ pub trait Tx: Send {
     async fn upsert_member(&mut self, team: TeamId, user: UserId, role: Role) -> StoreResult<()>;
     async fn member_role(&mut self, team: TeamId, user: UserId) -> StoreResult<Option<Role>>;
     /// Changes the role of an existing member; false if not a member.
-    async fn set_member_role(&mut self, team: TeamId, user: UserId, role: Role)
-        -> StoreResult<bool>;
+    async fn set_member_role(
+        &mut self,
+        team: TeamId,
+        user: UserId,
+        role: Role,
+    ) -> StoreResult<bool>;
     async fn remove_member(&mut self, team: TeamId, user: UserId) -> StoreResult<bool>;
     /// Members ordered by name.
     async fn list_members(&mut self, team: TeamId) -> StoreResult<Vec<Member>>;

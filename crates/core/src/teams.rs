@@ -8,7 +8,9 @@ use crate::passwords::{check_new_password, hash_password, verify_password};
 use crate::secrets::{random_token, token_hash};
 use crate::store::{Invite, Member, NewInvite, Team, User};
 use crate::Core;
-use apostle_domain::{EmailAddress, InviteId, PersonName, Role, TeamId, TeamName, TeamSlug, UserId};
+use apostle_domain::{
+    EmailAddress, InviteId, PersonName, Role, TeamId, TeamName, TeamSlug, UserId,
+};
 use secrecy::SecretString;
 
 /// A user acting inside a team they belong to.
@@ -74,14 +76,20 @@ impl Core {
         check_new_password(&password)?;
         let hash = hash_password(password).await?;
         let mut tx = self.store.begin().await?;
-        let team = tx.team_by_slug(&slug).await?.ok_or(CoreError::NotFound("team"))?;
+        let team = tx
+            .team_by_slug(&slug)
+            .await?
+            .ok_or(CoreError::NotFound("team"))?;
         let user = match tx.user_by_email(&email).await? {
             Some(user) => {
                 tx.set_password_hash(user.id, &hash).await?;
                 tx.set_user_name(user.id, &name).await?;
                 user
             }
-            None => tx.create_user(&email, &name, Some(&hash), self.clock.now()).await?,
+            None => {
+                tx.create_user(&email, &name, Some(&hash), self.clock.now())
+                    .await?
+            }
         };
         tx.upsert_member(team.id, user.id, role).await?;
         tx.commit().await?;
@@ -93,7 +101,10 @@ impl Core {
     pub async fn team_access(&self, team_slug: &str, user: &User) -> CoreResult<TeamAccess> {
         let slug = TeamSlug::parse(team_slug).map_err(|_| CoreError::NotFound("team"))?;
         let mut tx = self.store.begin_read().await?;
-        let team = tx.team_by_slug(&slug).await?.ok_or(CoreError::NotFound("team"))?;
+        let team = tx
+            .team_by_slug(&slug)
+            .await?
+            .ok_or(CoreError::NotFound("team"))?;
         let role = tx
             .member_role(team.id, user.id)
             .await?
@@ -113,7 +124,9 @@ impl Core {
     pub async fn open_invites(&self, access: &TeamAccess) -> CoreResult<Vec<Invite>> {
         access.require_admin()?;
         let mut tx = self.store.begin_read().await?;
-        Ok(tx.list_open_invites(access.team.id, self.clock.now()).await?)
+        Ok(tx
+            .list_open_invites(access.team.id, self.clock.now())
+            .await?)
     }
 
     /// Invites someone by email: stores the invitation and its email in one
@@ -143,7 +156,9 @@ impl Core {
         let mut tx = self.store.begin().await?;
         if let Some(existing) = tx.user_by_email(&email).await? {
             if tx.member_role(access.team.id, existing.id).await?.is_some() {
-                return Err(CoreError::Conflict("that person is already a member of this team"));
+                return Err(CoreError::Conflict(
+                    "that person is already a member of this team",
+                ));
             }
         }
         let invite = tx.create_invite(access.team.id, &new).await?;
@@ -156,7 +171,14 @@ impl Core {
             link: &link,
             expires: &expires,
         };
-        queue_email(&mut *tx, &email, &message, Some(format!("invite:{}", invite.id)), now).await?;
+        queue_email(
+            &mut *tx,
+            &email,
+            &message,
+            Some(format!("invite:{}", invite.id)),
+            now,
+        )
+        .await?;
         tx.commit().await?;
         Ok(SentInvite { invite, link })
     }
@@ -196,7 +218,11 @@ impl Core {
     /// Accepts an invitation: a new user chooses a password; an existing
     /// user confirms with theirs. Single use: a second acceptance fails and
     /// changes nothing.
-    pub async fn accept_invite(&self, token: &str, password: SecretString) -> CoreResult<(User, Team)> {
+    pub async fn accept_invite(
+        &self,
+        token: &str,
+        password: SecretString,
+    ) -> CoreResult<(User, Team)> {
         let view = self.open_invite(token).await?;
         let existing = {
             let mut tx = self.store.begin_read().await?;
@@ -227,17 +253,26 @@ impl Core {
             }
         };
         if tx.member_role(view.team.id, user.id).await?.is_none() {
-            tx.upsert_member(view.team.id, user.id, view.invite.role).await?;
+            tx.upsert_member(view.team.id, user.id, view.invite.role)
+                .await?;
         }
         tx.commit().await?;
         Ok((user, view.team))
     }
 
-    pub async fn change_role(&self, access: &TeamAccess, member: UserId, role: Role) -> CoreResult<()> {
+    pub async fn change_role(
+        &self,
+        access: &TeamAccess,
+        member: UserId,
+        role: Role,
+    ) -> CoreResult<()> {
         access.require_admin()?;
         let team = access.team.id;
         let mut tx = self.store.begin().await?;
-        let current = tx.member_role(team, member).await?.ok_or(CoreError::NotFound("member"))?;
+        let current = tx
+            .member_role(team, member)
+            .await?
+            .ok_or(CoreError::NotFound("member"))?;
         if current == Role::Admin && role != Role::Admin {
             ensure_other_admin(&mut *tx, team).await?;
         }
@@ -250,7 +285,10 @@ impl Core {
         access.require_admin()?;
         let team = access.team.id;
         let mut tx = self.store.begin().await?;
-        let current = tx.member_role(team, member).await?.ok_or(CoreError::NotFound("member"))?;
+        let current = tx
+            .member_role(team, member)
+            .await?
+            .ok_or(CoreError::NotFound("member"))?;
         if current == Role::Admin {
             ensure_other_admin(&mut *tx, team).await?;
         }

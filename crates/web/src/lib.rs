@@ -2,9 +2,20 @@
 //! mobile app, health and metrics. Handlers are thin: they extract, call a
 //! service in `apostle-core` and map the result.
 
+mod api;
+mod cookies;
+mod error;
+mod limiter;
+mod ops;
+mod pages;
+mod session;
+
 use apostle_core::Core;
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
+use std::sync::Arc;
+
+pub use limiter::LoginLimiter;
 
 /// What the web layer needs besides the services.
 #[derive(Clone)]
@@ -19,8 +30,40 @@ pub struct WebConfig {
     pub login_window: std::time::Duration,
 }
 
-/// Every route of the app. The caller adds the sandbox and serves it.
+/// Shared by every handler.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub core: Core,
+    pub config: WebConfig,
+    pub limiter: Arc<LoginLimiter>,
+}
+
+/// Largest request body accepted (forms and JSON alike).
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// Every route of the app. The caller adds the sandbox and serves it with
+/// `into_make_service_with_connect_info::<SocketAddr>()` so sign-in limits
+/// can see the client address.
 pub fn router(core: Core, config: WebConfig) -> Router {
-    let _ = (core, config);
+    let limiter = Arc::new(LoginLimiter::new(
+        config.login_attempts,
+        config.login_window,
+    ));
+    let state = AppState {
+        core,
+        config,
+        limiter,
+    };
     Router::new()
+        .merge(pages::routes())
+        .nest("/api/v1", api::routes())
+        .merge(ops::routes())
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
+        .with_state(state)
+        .layer(axum::middleware::from_fn(ops::track_requests))
+        .layer(ops::trace_layer())
+        .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
+        .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
+            ops::RandomRequestId,
+        ))
 }

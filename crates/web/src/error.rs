@@ -1,0 +1,150 @@
+//! Errors at the edge: the same failures rendered as an HTML page for the
+//! web app and as JSON for the API. 5xx bodies reveal nothing internal; the
+//! cause is logged once, here.
+
+use apostle_core::CoreError;
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Json;
+use std::time::Duration;
+
+/// Status and a stable code for a service error.
+fn classify(e: &CoreError) -> (StatusCode, &'static str) {
+    match e {
+        CoreError::Invalid(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+        CoreError::BadCredentials => (StatusCode::UNAUTHORIZED, "bad_credentials"),
+        CoreError::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+        CoreError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+        CoreError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+        CoreError::Conflict(_) | CoreError::LastAdmin => (StatusCode::CONFLICT, "conflict"),
+        CoreError::InviteExpired | CoreError::InviteUsed => (StatusCode::GONE, "invite_closed"),
+        CoreError::Store(_) | CoreError::Internal(_) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+        }
+    }
+}
+
+/// The sentence shown to the user; internal causes stay in the log.
+fn public_message(e: &CoreError, status: StatusCode) -> String {
+    if status.is_server_error() {
+        tracing::error!(error = %e, "request failed");
+        "Something went wrong on our side. Please try again.".to_owned()
+    } else {
+        let msg = e.to_string();
+        let mut chars = msg.chars();
+        match chars.next() {
+            Some(first) => first.to_uppercase().chain(chars).collect(),
+            None => msg,
+        }
+    }
+}
+
+fn wait_text(wait: Duration) -> String {
+    let minutes = wait.as_secs().div_ceil(60).max(1);
+    format!(
+        "Too many sign-in attempts. Try again in {minutes} minute{}.",
+        if minutes == 1 { "" } else { "s" }
+    )
+}
+
+/// An error on an HTML route.
+#[derive(Debug)]
+pub enum PageError {
+    Core(CoreError),
+    /// Not signed in: go to the sign-in page, then back to `next`.
+    SignIn {
+        next: String,
+    },
+    BadForm(StatusCode, String),
+    Csrf,
+    TooManyAttempts(Duration),
+    Render(askama::Error),
+}
+
+impl From<CoreError> for PageError {
+    fn from(e: CoreError) -> Self {
+        PageError::Core(e)
+    }
+}
+
+impl From<askama::Error> for PageError {
+    fn from(e: askama::Error) -> Self {
+        PageError::Render(e)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            PageError::SignIn { next } => {
+                let to = format!("/login?next={}", urlencoding::encode(&next));
+                return Redirect::to(&to).into_response();
+            }
+            PageError::Core(e) => {
+                let (status, _) = classify(&e);
+                (status, public_message(&e, status))
+            }
+            PageError::BadForm(status, m) => (status, m),
+            PageError::Csrf => (
+                StatusCode::FORBIDDEN,
+                "This form has expired or did not come from Apostle. Go back, reload the page and try again.".to_owned(),
+            ),
+            PageError::TooManyAttempts(wait) => (StatusCode::TOO_MANY_REQUESTS, wait_text(wait)),
+            PageError::Render(e) => {
+                tracing::error!(error = %e, "rendering a page failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong on our side. Please try again.".to_owned(),
+                )
+            }
+        };
+        let body = crate::pages::error_page(status, &message);
+        (status, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
+    }
+}
+
+/// An error on a JSON route: `{"error": {"code", "message"}}`.
+#[derive(Debug)]
+pub enum ApiError {
+    Core(CoreError),
+    BadRequest(StatusCode, String),
+    TooManyAttempts(Duration),
+}
+
+impl From<CoreError> for ApiError {
+    fn from(e: CoreError) -> Self {
+        ApiError::Core(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message, retry_after) = match self {
+            ApiError::Core(e) => {
+                let (status, code) = classify(&e);
+                (status, code, public_message(&e, status), None)
+            }
+            ApiError::BadRequest(status, m) => (status, "bad_request", m, None),
+            ApiError::TooManyAttempts(wait) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                wait_text(wait),
+                Some(wait.as_secs().max(1)),
+            ),
+        };
+        let body = Json(serde_json::json!({ "error": { "code": code, "message": message } }));
+        let mut response = (status, body).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        }
+        response
+    }
+}

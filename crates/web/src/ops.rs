@@ -1,0 +1,109 @@
+//! Operations: `/healthz`, `/metrics`, a request id on every request and a
+//! log line and counters for each response.
+
+use crate::AppState;
+use apostle_core::store::{EmailState, JobState};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use rand::RngCore;
+use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
+use tower_http::request_id::{MakeRequestId, RequestId};
+use tower_http::trace::TraceLayer;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+}
+
+/// Ready when the database answers.
+async fn healthz(State(state): State<AppState>) -> Response {
+    match state.core.store.begin_read().await {
+        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: database unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+        }
+    }
+}
+
+/// Prometheus text: request counters plus queue gauges read at scrape time.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let counts = async {
+        let mut tx = state.core.store.begin_read().await?;
+        Ok::<_, apostle_core::StoreError>((
+            tx.count_jobs_by_state().await?,
+            tx.count_emails_by_state().await?,
+        ))
+    }
+    .await;
+    match counts {
+        Ok((jobs, emails)) => {
+            for s in JobState::ALL {
+                let n = jobs.iter().find(|(k, _)| *k == s).map_or(0, |(_, n)| *n);
+                metrics::gauge!("apostle_jobs", "state" => s.as_str()).set(n as f64);
+            }
+            for s in EmailState::ALL {
+                let n = emails.iter().find(|(k, _)| *k == s).map_or(0, |(_, n)| *n);
+                metrics::gauge!("apostle_emails", "state" => s.as_str()).set(n as f64);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: could not count jobs and emails"),
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.config.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Counts and times every response by route template (never the raw path,
+/// which would carry tokens and ids).
+pub async fn track_requests(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().to_string();
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("apostle_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("apostle_http_request_duration_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// One span per request carrying its id; the path is logged without the
+/// query string, which may hold OAuth codes or tokens.
+pub fn trace_layer(
+) -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, impl Fn(&Request) -> tracing::Span + Clone>
+{
+    TraceLayer::new_for_http().make_span_with(|req: &Request| {
+        let id = req
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-");
+        tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
+    })
+}
+
+/// 128 random bits, hex.
+#[derive(Clone, Copy)]
+pub struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let mut bytes = [0u8; 16];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        HeaderValue::from_str(&hex::encode(bytes))
+            .ok()
+            .map(RequestId::new)
+    }
+}

@@ -1,0 +1,208 @@
+//! Server-rendered pages. Every page for a signed-in user shares the
+//! [`Chrome`]: the team switcher, the top-right menu (Personal Settings,
+//! Members for admins, Sign out) and a one-shot notice.
+
+mod auth;
+mod members;
+mod team;
+
+use crate::cookies;
+use crate::error::PageError;
+use crate::session::{Flash, Notice, SignedIn};
+use crate::AppState;
+use apostle_core::teams::TeamAccess;
+use askama::Template;
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use std::net::IpAddr;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(team::home))
+        .route("/login", get(auth::login_page).post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route(
+            "/invites/{token}",
+            get(auth::invite_page).post(auth::accept_invite),
+        )
+        .route("/t/{slug}", get(team::team_page))
+        .route("/t/{slug}/settings", get(team::profile_tab))
+        .route("/t/{slug}/settings/profile", post(team::update_profile))
+        .route("/t/{slug}/settings/password", post(team::change_password))
+        .route("/t/{slug}/settings/accounts", get(team::accounts_tab))
+        .route("/t/{slug}/settings/pages", get(team::pages_tab))
+        .route("/t/{slug}/members", get(members::members_page))
+        .route("/t/{slug}/members/invite", post(members::invite))
+        .route("/t/{slug}/members/{user}/role", post(members::change_role))
+        .route("/t/{slug}/members/{user}/remove", post(members::remove))
+        .route(
+            "/t/{slug}/invites/{invite}/cancel",
+            post(members::cancel_invite),
+        )
+        .route("/assets/app.css", get(stylesheet))
+}
+
+async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../assets/app.css"),
+    )
+        .into_response()
+}
+
+/// A form whose only field is the CSRF token (buttons that do one thing).
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    pub csrf: String,
+}
+
+pub struct TeamLink {
+    pub slug: String,
+    pub name: String,
+}
+
+/// What the layout of a signed-in page shows.
+pub struct Chrome {
+    pub user_name: String,
+    pub csrf: String,
+    pub teams: Vec<TeamLink>,
+    pub team: TeamLink,
+    pub is_admin: bool,
+    pub notice: Option<Notice>,
+}
+
+impl Chrome {
+    pub async fn load(
+        state: &AppState,
+        me: &SignedIn,
+        access: &TeamAccess,
+        flash: Flash,
+    ) -> Result<Chrome, PageError> {
+        let teams = state
+            .core
+            .teams_of(me.user.id)
+            .await?
+            .into_iter()
+            .map(|tr| TeamLink {
+                slug: tr.team.slug.to_string(),
+                name: tr.team.name.to_string(),
+            })
+            .collect();
+        Ok(Chrome {
+            user_name: me.user.name.to_string(),
+            csrf: me.csrf.clone(),
+            teams,
+            team: TeamLink {
+                slug: access.team.slug.to_string(),
+                name: access.team.name.to_string(),
+            },
+            is_admin: access.is_admin(),
+            notice: flash.0,
+        })
+    }
+}
+
+/// A rendered page. A notice, once shown, is cleared.
+pub fn page(status: StatusCode, html: String, state: &AppState, shown_notice: bool) -> Response {
+    let mut response = (status, [(header::CACHE_CONTROL, "no-store")], Html(html)).into_response();
+    if shown_notice {
+        if let Ok(v) = cookies::clear(cookies::FLASH, state.config.secure_cookies).parse() {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    response
+}
+
+/// Redirect (303) to `to`, leaving a notice for the next page.
+pub fn redirect_with(state: &AppState, to: &str, ok: bool, text: &str) -> Response {
+    let cookie = crate::session::flash_cookie(ok, text, state.config.secure_cookies);
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (header::LOCATION, to.to_owned()),
+            (header::SET_COOKIE, cookie),
+        ],
+    )
+        .into_response()
+}
+
+/// After a form: success notice, or the user's mistake as an error notice
+/// on the same page. Server faults still render an error page.
+pub fn after_form(
+    state: &AppState,
+    to: &str,
+    result: Result<String, apostle_core::CoreError>,
+) -> Result<Response, PageError> {
+    match result {
+        Ok(text) => Ok(redirect_with(state, to, true, &text)),
+        Err(e @ (apostle_core::CoreError::Store(_) | apostle_core::CoreError::Internal(_))) => {
+            Err(e.into())
+        }
+        Err(e) => Ok(redirect_with(
+            state,
+            to,
+            false,
+            &capitalised(&e.to_string()),
+        )),
+    }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    reason: &'a str,
+    message: &'a str,
+}
+
+pub fn error_page(status: StatusCode, message: &str) -> String {
+    ErrorPage {
+        reason: status.canonical_reason().unwrap_or("Error"),
+        message,
+    }
+    .render()
+    .unwrap_or_else(|_| message.to_owned())
+}
+
+/// Only same-site paths may be redirect targets.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_owned(),
+        _ => "/".to_owned(),
+    }
+}
+
+/// Keys the sign-in limiter counts under.
+pub fn login_limit_keys(email: &str, ip: Option<IpAddr>) -> Vec<String> {
+    let mut keys = vec![format!("email:{}", email.trim().to_lowercase())];
+    if let Some(ip) = ip {
+        keys.push(format!("ip:{ip}"));
+    }
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_accepts_local_paths_only() {
+        assert_eq!(safe_next(Some("/t/acme")), "/t/acme");
+        assert_eq!(safe_next(Some("//evil.example")), "/");
+        assert_eq!(safe_next(Some("https://evil.example")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}

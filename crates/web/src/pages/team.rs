@@ -1,0 +1,179 @@
+//! The team page and Personal Settings (profile, personal accounts,
+//! business pages).
+
+use super::{after_form, page, Chrome};
+use crate::error::PageError;
+use crate::session::{Flash, HtmlForm, SignedIn};
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use secrecy::SecretString;
+use serde::Deserialize;
+
+#[derive(Template)]
+#[template(path = "no_team.html")]
+struct NoTeamPage<'a> {
+    user_name: &'a str,
+    csrf: &'a str,
+}
+
+/// `/`: the first team's page, or sign in.
+pub async fn home(State(state): State<AppState>, me: SignedIn) -> Result<Response, PageError> {
+    let teams = state.core.teams_of(me.user.id).await?;
+    match teams.first() {
+        Some(first) => Ok(Redirect::to(&format!("/t/{}", first.team.slug)).into_response()),
+        None => {
+            let html = NoTeamPage {
+                user_name: me.user.name.as_str(),
+                csrf: &me.csrf,
+            }
+            .render()?;
+            Ok(page(StatusCode::OK, html, &state, false))
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "team.html")]
+struct TeamPage {
+    chrome: Chrome,
+    role: &'static str,
+    member_count: usize,
+}
+
+pub async fn team_page(
+    State(state): State<AppState>,
+    me: SignedIn,
+    flash: Flash,
+    Path(slug): Path<String>,
+) -> Result<Response, PageError> {
+    let access = state.core.team_access(&slug, &me.user).await?;
+    let member_count = state.core.members(&access).await?.len();
+    let chrome = Chrome::load(&state, &me, &access, flash).await?;
+    let shown = chrome.notice.is_some();
+    let html = TeamPage {
+        chrome,
+        role: access.role.as_str(),
+        member_count,
+    }
+    .render()?;
+    Ok(page(StatusCode::OK, html, &state, shown))
+}
+
+/// Which Personal Settings tab is open.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    Profile,
+    Accounts,
+    Pages,
+}
+
+#[derive(Template)]
+#[template(path = "settings.html")]
+struct SettingsPage<'a> {
+    chrome: Chrome,
+    tab: Tab,
+    name: &'a str,
+    email: &'a str,
+}
+
+async fn settings(
+    state: AppState,
+    me: SignedIn,
+    flash: Flash,
+    slug: String,
+    tab: Tab,
+) -> Result<Response, PageError> {
+    let access = state.core.team_access(&slug, &me.user).await?;
+    let chrome = Chrome::load(&state, &me, &access, flash).await?;
+    let shown = chrome.notice.is_some();
+    let html = SettingsPage {
+        chrome,
+        tab,
+        name: me.user.name.as_str(),
+        email: me.user.email.as_str(),
+    }
+    .render()?;
+    Ok(page(StatusCode::OK, html, &state, shown))
+}
+
+pub async fn profile_tab(
+    State(state): State<AppState>,
+    me: SignedIn,
+    flash: Flash,
+    Path(slug): Path<String>,
+) -> Result<Response, PageError> {
+    settings(state, me, flash, slug, Tab::Profile).await
+}
+
+pub async fn accounts_tab(
+    State(state): State<AppState>,
+    me: SignedIn,
+    flash: Flash,
+    Path(slug): Path<String>,
+) -> Result<Response, PageError> {
+    settings(state, me, flash, slug, Tab::Accounts).await
+}
+
+pub async fn pages_tab(
+    State(state): State<AppState>,
+    me: SignedIn,
+    flash: Flash,
+    Path(slug): Path<String>,
+) -> Result<Response, PageError> {
+    settings(state, me, flash, slug, Tab::Pages).await
+}
+
+#[derive(Deserialize)]
+pub struct ProfileForm {
+    csrf: String,
+    name: String,
+}
+
+pub async fn update_profile(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Path(slug): Path<String>,
+    HtmlForm(form): HtmlForm<ProfileForm>,
+) -> Result<Response, PageError> {
+    me.check_csrf(&form.csrf)?;
+    let access = state.core.team_access(&slug, &me.user).await?;
+    let result = state
+        .core
+        .update_profile(me.user.id, &form.name)
+        .await
+        .map(|()| "Your profile is saved.".to_owned());
+    after_form(&state, &format!("/t/{}/settings", access.team.slug), result)
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    csrf: String,
+    current: SecretString,
+    new: SecretString,
+}
+
+pub async fn change_password(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Path(slug): Path<String>,
+    HtmlForm(form): HtmlForm<PasswordForm>,
+) -> Result<Response, PageError> {
+    me.check_csrf(&form.csrf)?;
+    let access = state.core.team_access(&slug, &me.user).await?;
+    let result = state
+        .core
+        .change_password(&me.user, form.current, form.new)
+        .await
+        .map(|()| "Your password is changed. Other browsers have been signed out.".to_owned());
+    let ok = result.is_ok();
+    let response = after_form(&state, &format!("/t/{}/settings", access.team.slug), result)?;
+    if ok {
+        // Changing the password ended every session, this one included:
+        // start a fresh one so the person who just changed it stays in.
+        return super::auth::with_new_session(&state, me.user.id, response).await;
+    }
+    Ok(response)
+}

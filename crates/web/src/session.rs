@@ -1,0 +1,216 @@
+//! Who is asking: the signed-in browser (session cookie), the mobile app
+//! (bearer token), and the checks that go with them — CSRF on every form,
+//! one-shot notices, readable form errors.
+
+use crate::cookies;
+use crate::error::{ApiError, PageError};
+use crate::AppState;
+use apostle_core::store::{ApiToken, User};
+use apostle_core::CoreError;
+use axum::extract::rejection::{FormRejection, JsonRejection};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use serde::de::DeserializeOwned;
+use std::net::{IpAddr, SocketAddr};
+use subtle::ConstantTimeEq;
+
+/// A browser with a live session.
+pub struct SignedIn {
+    pub user: User,
+    pub csrf: String,
+    pub cookie: String,
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
+        let next = parts
+            .uri
+            .path_and_query()
+            .map(|pq| pq.as_str().to_owned())
+            .unwrap_or_else(|| "/".to_owned());
+        let Some(cookie) = cookies::get(&parts.headers, cookies::SESSION) else {
+            return Err(PageError::SignIn { next });
+        };
+        match state.core.session(cookie).await? {
+            Some((session, user)) => Ok(SignedIn {
+                user,
+                csrf: session.csrf_token,
+                cookie: cookie.to_owned(),
+            }),
+            None => Err(PageError::SignIn { next }),
+        }
+    }
+}
+
+impl SignedIn {
+    /// Every state-changing form carries the session's CSRF token.
+    pub fn check_csrf(&self, submitted: &str) -> Result<(), PageError> {
+        tokens_match(&self.csrf, submitted)
+    }
+}
+
+pub fn tokens_match(expected: &str, submitted: &str) -> Result<(), PageError> {
+    if !expected.is_empty() && bool::from(expected.as_bytes().ct_eq(submitted.as_bytes())) {
+        Ok(())
+    } else {
+        Err(PageError::Csrf)
+    }
+}
+
+/// For forms shown before there is a session (sign-in, accepting an
+/// invite): a double-submit token kept in a cookie.
+pub struct PreSessionCsrf(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for PreSessionCsrf {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(PreSessionCsrf(
+            cookies::get(&parts.headers, cookies::PRE_CSRF).map(str::to_owned),
+        ))
+    }
+}
+
+impl PreSessionCsrf {
+    pub fn check(&self, submitted: &str) -> Result<(), PageError> {
+        tokens_match(self.0.as_deref().unwrap_or(""), submitted)
+    }
+}
+
+/// A notice left by the previous response, shown once.
+pub struct Flash(pub Option<Notice>);
+
+#[derive(Debug, Clone)]
+pub struct Notice {
+    pub ok: bool,
+    pub text: String,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Flash {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let notice = cookies::get(&parts.headers, cookies::FLASH).and_then(|raw| {
+            let decoded = urlencoding::decode(raw).ok()?;
+            let (kind, text) = decoded.split_once(':')?;
+            Some(Notice {
+                ok: kind == "ok",
+                text: text.chars().take(300).collect(),
+            })
+        });
+        Ok(Flash(notice))
+    }
+}
+
+/// The `Set-Cookie` value that leaves a notice for the next page.
+pub fn flash_cookie(ok: bool, text: &str, secure: bool) -> String {
+    let kind = if ok { "ok" } else { "error" };
+    cookies::set(
+        cookies::FLASH,
+        &urlencoding::encode(&format!("{kind}:{text}")),
+        60,
+        secure,
+    )
+}
+
+/// The client's address when the server was started with connect info.
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip()),
+        ))
+    }
+}
+
+/// The mobile app, by `Authorization: Bearer …`.
+pub struct Bearer {
+    pub user: User,
+    pub token: ApiToken,
+}
+
+impl FromRequestParts<AppState> for Bearer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(ApiError::Core(CoreError::Unauthenticated))?;
+        let (token, user) = state
+            .core
+            .authenticate_bearer(token)
+            .await?
+            .ok_or(ApiError::Core(CoreError::Unauthenticated))?;
+        Ok(Bearer { user, token })
+    }
+}
+
+/// A URL-encoded form whose failures render as a readable page.
+pub struct HtmlForm<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for HtmlForm<T> {
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, PageError> {
+        match axum::Form::<T>::from_request(req, state).await {
+            Ok(axum::Form(value)) => Ok(HtmlForm(value)),
+            Err(rejection) => Err(form_error(&rejection)),
+        }
+    }
+}
+
+fn form_error(rejection: &FormRejection) -> PageError {
+    let status = rejection.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        PageError::BadForm(status, "The form is too large.".to_owned())
+    } else {
+        PageError::BadForm(
+            StatusCode::BAD_REQUEST,
+            "The form could not be read: a field is missing or is not valid UTF-8 text.".to_owned(),
+        )
+    }
+}
+
+/// A JSON body whose failures come back as an API error.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) => Err(json_error(&rejection)),
+        }
+    }
+}
+
+fn json_error(rejection: &JsonRejection) -> ApiError {
+    let status = rejection.status();
+    let status = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        status
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    ApiError::BadRequest(
+        status,
+        format!(
+            "The request body could not be read: {}",
+            rejection.body_text()
+        ),
+    )
+}
