@@ -1,1 +1,71 @@
+//! Apostle's storage conformance suite: every [`Store`](apostle_core::Store)
+//! and [`Tx`](apostle_core::Tx) method, checked once in [`suite`] and run on
+//! each backend through [`conformance_tests!`], on fresh databases made by
+//! [`harness`].
 
+pub mod harness;
+pub mod suite;
+
+/// Expands to one `#[tokio::test]` per check in [`suite`], each on a fresh
+/// database of the named [`harness::Backend`] variant. Used once per backend
+/// (`tests/conformance.rs`), so every check exists as `sqlite::name` and
+/// `postgres::name`. A new check is added to the list here.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($backend:ident) => {
+        $crate::conformance_tests!(@each $backend:
+            team_is_found_by_slug_and_id,
+            duplicate_team_slug_is_a_conflict,
+            user_is_found_by_id_and_email,
+            duplicate_user_email_is_a_conflict,
+            user_name_and_password_hash_can_be_changed,
+            timestamps_are_kept_to_the_microsecond,
+            upsert_member_adds_then_changes_the_role,
+            set_member_role_changes_only_existing_members,
+            removed_member_is_gone_and_a_second_removal_says_so,
+            members_are_listed_by_name_with_their_roles,
+            admins_are_counted_per_team,
+            teams_of_a_user_are_listed_by_name_with_roles,
+            a_team_cannot_read_change_or_remove_another_teams_members,
+            open_invites_are_found_by_token_and_listed_newest_first,
+            an_invite_can_be_accepted_only_once,
+            an_expired_invite_cannot_be_accepted,
+            duplicate_invite_token_is_a_conflict,
+            a_team_cannot_list_or_delete_another_teams_invites,
+            a_session_signs_its_user_in_until_it_expires,
+            sessions_are_deleted_singly_per_user_and_when_expired,
+            using_an_api_token_returns_its_owner_and_records_the_use,
+            a_revoked_api_token_no_longer_signs_in,
+            a_user_cannot_revoke_or_list_another_users_token,
+            a_job_is_stored_with_its_payload,
+            a_job_is_deduplicated_only_while_pending,
+            due_jobs_are_claimed_by_run_at_then_id,
+            a_job_due_in_the_future_is_not_claimed,
+            completing_a_job_needs_its_current_lease,
+            an_expired_lease_lets_another_worker_claim_and_fences_the_first,
+            a_failed_job_with_retry_time_is_pending_again_then,
+            a_failed_job_without_retry_is_dead_and_listed,
+            a_released_job_is_pending_now_without_counting_the_attempt,
+            a_dead_job_can_be_retried_with_fresh_attempts,
+            a_retried_job_gives_way_to_a_pending_twin_with_its_key,
+            jobs_are_listed_newest_first_up_to_the_limit,
+            jobs_are_counted_by_state,
+            a_dropped_transaction_discards_its_data_and_jobs_together,
+            concurrent_workers_never_receive_the_same_job,
+            an_email_with_the_same_dedupe_key_is_stored_once,
+            a_sent_email_records_when_it_went_out,
+            email_failures_are_recorded_until_it_gives_up,
+            emails_to_an_address_are_listed_newest_first,
+            emails_are_counted_by_state,
+        );
+    };
+    (@each $backend:ident: $($check:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $check() {
+            $crate::harness::run($crate::harness::Backend::$backend, |db| {
+                Box::pin(async move { $crate::suite::$check(&db).await })
+            })
+            .await;
+        }
+    )*};
+}
