@@ -17,7 +17,7 @@ use common::rows::{classify, decode_all, sort_claimed, JobRow};
 use common::sql;
 use sqlx::error::DatabaseError;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Postgres, Transaction};
+use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -82,16 +82,19 @@ impl PgStore {
             )))
         })?;
         let (host, port) = (options.get_host().to_owned(), options.get_port());
+        // One direct connection first: the pool would retry a refused
+        // connection until its acquire timeout, where a wrong host or port
+        // should be reported at once.
+        let probe = PgConnection::connect_with(&options).await.map_err(|e| {
+            StoreError::Database(redact(format!(
+                "cannot connect to PostgreSQL at {host}:{port}: {e}"
+            )))
+        })?;
+        probe.close().await.map_err(err)?;
         let pool = PgPoolOptions::new()
             .max_connections(POOL_SIZE)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
-            .await
-            .map_err(|e| {
-                StoreError::Database(redact(format!(
-                    "cannot connect to PostgreSQL at {host}:{port}: {e}"
-                )))
-            })?;
+            .connect_lazy_with(options);
         Ok(PgStore { pool })
     }
 

@@ -6,7 +6,9 @@ use crate::harness::TestDb;
 use apostle_core::store::{
     EmailState, JobState, NewEmail, NewInvite, NewJob, Session, Store, StoreError, Team, Tx, User,
 };
-use apostle_domain::{EmailAddress, EmailId, JobId, PersonName, Role, TeamId, TeamName, TeamSlug, UserId};
+use apostle_domain::{
+    EmailAddress, EmailId, JobId, PersonName, Role, TeamId, TeamName, TeamSlug, UserId,
+};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::collections::HashSet;
 
@@ -125,7 +127,10 @@ pub async fn team_is_found_by_slug_and_id(db: &TestDb) {
     assert_eq!(acme.slug.as_str(), "acme");
     assert_eq!(acme.created_at, t0());
     let mut tx = read(store).await;
-    assert_eq!(tx.team_by_slug(&slug("acme")).await.unwrap(), Some(acme.clone()));
+    assert_eq!(
+        tx.team_by_slug(&slug("acme")).await.unwrap(),
+        Some(acme.clone())
+    );
     assert_eq!(tx.team_by_id(acme.id).await.unwrap(), Some(acme.clone()));
     assert_eq!(tx.team_by_slug(&slug("globex")).await.unwrap(), None);
     assert_eq!(tx.team_by_id(TeamId(acme.id.0 + 1000)).await.unwrap(), None);
@@ -154,8 +159,14 @@ pub async fn user_is_found_by_id_and_email(db: &TestDb) {
     commit(tx).await;
     let mut tx = read(store).await;
     assert_eq!(tx.user_by_id(amy.id).await.unwrap(), Some(amy.clone()));
-    assert_eq!(tx.user_by_email(&email("amy@acme.example")).await.unwrap(), Some(amy));
-    assert_eq!(tx.user_by_email(&email("zed@acme.example")).await.unwrap(), None);
+    assert_eq!(
+        tx.user_by_email(&email("amy@acme.example")).await.unwrap(),
+        Some(amy)
+    );
+    assert_eq!(
+        tx.user_by_email(&email("zed@acme.example")).await.unwrap(),
+        None
+    );
 }
 
 pub async fn duplicate_user_email_is_a_conflict(db: &TestDb) {
@@ -174,8 +185,14 @@ pub async fn user_name_and_password_hash_can_be_changed(db: &TestDb) {
     let mut tx = write(store).await;
     assert!(tx.set_user_name(amy.id, &person("Amy Pond")).await.unwrap());
     assert!(tx.set_password_hash(amy.id, "$argon2id$new").await.unwrap());
-    assert!(!tx.set_user_name(UserId(amy.id.0 + 1000), &person("Nobody")).await.unwrap());
-    assert!(!tx.set_password_hash(UserId(amy.id.0 + 1000), "h").await.unwrap());
+    assert!(!tx
+        .set_user_name(UserId(amy.id.0 + 1000), &person("Nobody"))
+        .await
+        .unwrap());
+    assert!(!tx
+        .set_password_hash(UserId(amy.id.0 + 1000), "h")
+        .await
+        .unwrap());
     commit(tx).await;
     let found = read(store).await.user_by_id(amy.id).await.unwrap().unwrap();
     assert_eq!(found.name.as_str(), "Amy Pond");
@@ -205,10 +222,20 @@ pub async fn upsert_member_adds_then_changes_the_role(db: &TestDb) {
     let amy = user(store, "amy@acme.example", "Amy").await;
     let mut tx = write(store).await;
     assert_eq!(tx.member_role(acme.id, amy.id).await.unwrap(), None);
-    tx.upsert_member(acme.id, amy.id, Role::Ambassador).await.unwrap();
-    assert_eq!(tx.member_role(acme.id, amy.id).await.unwrap(), Some(Role::Ambassador));
-    tx.upsert_member(acme.id, amy.id, Role::Admin).await.unwrap();
-    assert_eq!(tx.member_role(acme.id, amy.id).await.unwrap(), Some(Role::Admin));
+    tx.upsert_member(acme.id, amy.id, Role::Ambassador)
+        .await
+        .unwrap();
+    assert_eq!(
+        tx.member_role(acme.id, amy.id).await.unwrap(),
+        Some(Role::Ambassador)
+    );
+    tx.upsert_member(acme.id, amy.id, Role::Admin)
+        .await
+        .unwrap();
+    assert_eq!(
+        tx.member_role(acme.id, amy.id).await.unwrap(),
+        Some(Role::Admin)
+    );
     assert_eq!(tx.list_members(acme.id).await.unwrap().len(), 1);
 }
 
@@ -219,11 +246,20 @@ pub async fn set_member_role_changes_only_existing_members(db: &TestDb) {
     let bob = user(store, "bob@acme.example", "Bob").await;
     member(store, acme.id, amy.id, Role::Ambassador).await;
     let mut tx = write(store).await;
-    assert!(tx.set_member_role(acme.id, amy.id, Role::Admin).await.unwrap());
-    assert!(!tx.set_member_role(acme.id, bob.id, Role::Admin).await.unwrap());
+    assert!(tx
+        .set_member_role(acme.id, amy.id, Role::Admin)
+        .await
+        .unwrap());
+    assert!(!tx
+        .set_member_role(acme.id, bob.id, Role::Admin)
+        .await
+        .unwrap());
     commit(tx).await;
     let mut tx = read(store).await;
-    assert_eq!(tx.member_role(acme.id, amy.id).await.unwrap(), Some(Role::Admin));
+    assert_eq!(
+        tx.member_role(acme.id, amy.id).await.unwrap(),
+        Some(Role::Admin)
+    );
     assert_eq!(tx.member_role(acme.id, bob.id).await.unwrap(), None);
 }
 
@@ -261,7 +297,11 @@ pub async fn members_are_listed_by_name_with_their_roles(db: &TestDb) {
         .collect();
     assert_eq!(
         listed,
-        [("amy", Role::Ambassador), ("Bob", Role::Ambassador), ("Zed", Role::Admin)]
+        [
+            ("amy", Role::Ambassador),
+            ("Bob", Role::Ambassador),
+            ("Zed", Role::Admin)
+        ]
     );
     assert_eq!(members[0].user, amy);
 }
@@ -280,7 +320,10 @@ pub async fn admins_are_counted_per_team(db: &TestDb) {
     let mut tx = read(store).await;
     assert_eq!(tx.count_admins(acme.id).await.unwrap(), 2);
     assert_eq!(tx.count_admins(globex.id).await.unwrap(), 1);
-    assert_eq!(tx.count_admins(TeamId(globex.id.0 + 1000)).await.unwrap(), 0);
+    assert_eq!(
+        tx.count_admins(TeamId(globex.id.0 + 1000)).await.unwrap(),
+        0
+    );
 }
 
 pub async fn teams_of_a_user_are_listed_by_name_with_roles(db: &TestDb) {
@@ -292,7 +335,10 @@ pub async fn teams_of_a_user_are_listed_by_name_with_roles(db: &TestDb) {
     member(store, zeta.id, amy.id, Role::Admin).await;
     member(store, acme.id, amy.id, Role::Ambassador).await;
     let teams = read(store).await.teams_of_user(amy.id).await.unwrap();
-    let listed: Vec<(&str, Role)> = teams.iter().map(|t| (t.team.slug.as_str(), t.role)).collect();
+    let listed: Vec<(&str, Role)> = teams
+        .iter()
+        .map(|t| (t.team.slug.as_str(), t.role))
+        .collect();
     assert_eq!(listed, [("acme", Role::Ambassador), ("zeta", Role::Admin)]);
     assert_eq!(teams[0].team, acme);
     assert!(!listed.iter().any(|(s, _)| *s == beta.slug.as_str()));
@@ -306,13 +352,19 @@ pub async fn a_team_cannot_read_change_or_remove_another_teams_members(db: &Test
     member(store, a.id, amy.id, Role::Admin).await;
     let mut tx = write(store).await;
     assert_eq!(tx.member_role(b.id, amy.id).await.unwrap(), None);
-    assert!(!tx.set_member_role(b.id, amy.id, Role::Ambassador).await.unwrap());
+    assert!(!tx
+        .set_member_role(b.id, amy.id, Role::Ambassador)
+        .await
+        .unwrap());
     assert!(!tx.remove_member(b.id, amy.id).await.unwrap());
     assert!(tx.list_members(b.id).await.unwrap().is_empty());
     assert_eq!(tx.count_admins(b.id).await.unwrap(), 0);
     commit(tx).await;
     let mut tx = read(store).await;
-    assert_eq!(tx.member_role(a.id, amy.id).await.unwrap(), Some(Role::Admin));
+    assert_eq!(
+        tx.member_role(a.id, amy.id).await.unwrap(),
+        Some(Role::Admin)
+    );
     assert_eq!(tx.count_admins(a.id).await.unwrap(), 1);
 }
 
@@ -324,24 +376,39 @@ pub async fn open_invites_are_found_by_token_and_listed_newest_first(db: &TestDb
     let admin = user(store, "admin@acme.example", "Admin").await;
     let mut tx = write(store).await;
     let older = tx
-        .create_invite(acme.id, &new_invite("a@x.example", "hash-a", admin.id, t0()))
+        .create_invite(
+            acme.id,
+            &new_invite("a@x.example", "hash-a", admin.id, t0()),
+        )
         .await
         .unwrap();
     let newer = tx
-        .create_invite(acme.id, &new_invite("b@x.example", "hash-b", admin.id, t0() + mins(1)))
+        .create_invite(
+            acme.id,
+            &new_invite("b@x.example", "hash-b", admin.id, t0() + mins(1)),
+        )
         .await
         .unwrap();
     let accepted = tx
-        .create_invite(acme.id, &new_invite("c@x.example", "hash-c", admin.id, t0() + mins(2)))
+        .create_invite(
+            acme.id,
+            &new_invite("c@x.example", "hash-c", admin.id, t0() + mins(2)),
+        )
         .await
         .unwrap();
-    assert!(tx.mark_invite_accepted(accepted.id, t0() + mins(3)).await.unwrap());
+    assert!(tx
+        .mark_invite_accepted(accepted.id, t0() + mins(3))
+        .await
+        .unwrap());
     commit(tx).await;
     assert_eq!(older.team_id, acme.id);
     assert_eq!(older.role, Role::Ambassador);
     assert_eq!(older.accepted_at, None);
     let mut tx = read(store).await;
-    assert_eq!(tx.invite_by_token_hash("hash-a").await.unwrap(), Some(older.clone()));
+    assert_eq!(
+        tx.invite_by_token_hash("hash-a").await.unwrap(),
+        Some(older.clone())
+    );
     let found = tx.invite_by_token_hash("hash-c").await.unwrap().unwrap();
     assert_eq!(found.accepted_at, Some(t0() + mins(3)));
     assert_eq!(tx.invite_by_token_hash("nope").await.unwrap(), None);
@@ -361,17 +428,30 @@ pub async fn an_invite_can_be_accepted_only_once(db: &TestDb) {
     let admin = user(store, "admin@acme.example", "Admin").await;
     let mut tx = write(store).await;
     let invite = tx
-        .create_invite(acme.id, &new_invite("a@x.example", "hash-a", admin.id, t0()))
+        .create_invite(
+            acme.id,
+            &new_invite("a@x.example", "hash-a", admin.id, t0()),
+        )
         .await
         .unwrap();
     commit(tx).await;
     let mut tx = write(store).await;
-    assert!(tx.mark_invite_accepted(invite.id, t0() + mins(1)).await.unwrap());
+    assert!(tx
+        .mark_invite_accepted(invite.id, t0() + mins(1))
+        .await
+        .unwrap());
     commit(tx).await;
     let mut tx = write(store).await;
-    assert!(!tx.mark_invite_accepted(invite.id, t0() + mins(2)).await.unwrap());
+    assert!(!tx
+        .mark_invite_accepted(invite.id, t0() + mins(2))
+        .await
+        .unwrap());
     commit(tx).await;
-    let found = read(store).await.invite_by_token_hash("hash-a").await.unwrap();
+    let found = read(store)
+        .await
+        .invite_by_token_hash("hash-a")
+        .await
+        .unwrap();
     assert_eq!(found.unwrap().accepted_at, Some(t0() + mins(1)));
 }
 
@@ -381,11 +461,21 @@ pub async fn an_expired_invite_cannot_be_accepted(db: &TestDb) {
     let admin = user(store, "admin@acme.example", "Admin").await;
     let mut tx = write(store).await;
     let invite = tx
-        .create_invite(acme.id, &new_invite("a@x.example", "hash-a", admin.id, t0()))
+        .create_invite(
+            acme.id,
+            &new_invite("a@x.example", "hash-a", admin.id, t0()),
+        )
         .await
         .unwrap();
-    assert!(!tx.mark_invite_accepted(invite.id, invite.expires_at).await.unwrap());
-    assert!(tx.list_open_invites(acme.id, invite.expires_at).await.unwrap().is_empty());
+    assert!(!tx
+        .mark_invite_accepted(invite.id, invite.expires_at)
+        .await
+        .unwrap());
+    assert!(tx
+        .list_open_invites(acme.id, invite.expires_at)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 pub async fn duplicate_invite_token_is_a_conflict(db: &TestDb) {
@@ -416,7 +506,10 @@ pub async fn a_team_cannot_list_or_delete_another_teams_invites(db: &TestDb) {
     assert!(!tx.delete_invite(b.id, invite.id).await.unwrap());
     commit(tx).await;
     let mut tx = write(store).await;
-    assert_eq!(tx.list_open_invites(a.id, t0()).await.unwrap(), [invite.clone()]);
+    assert_eq!(
+        tx.list_open_invites(a.id, t0()).await.unwrap(),
+        std::slice::from_ref(&invite)
+    );
     assert!(tx.delete_invite(a.id, invite.id).await.unwrap());
     assert!(!tx.delete_invite(a.id, invite.id).await.unwrap());
     assert_eq!(tx.invite_by_token_hash("hash-x").await.unwrap(), None);
@@ -448,7 +541,10 @@ pub async fn a_session_signs_its_user_in_until_it_expires(db: &TestDb) {
     let mut tx = read(store).await;
     let found = tx.session_by_hash("sid-1", t0() + mins(1)).await.unwrap();
     assert_eq!(found, Some((s.clone(), amy)));
-    assert_eq!(tx.session_by_hash("sid-1", s.expires_at).await.unwrap(), None);
+    assert_eq!(
+        tx.session_by_hash("sid-1", s.expires_at).await.unwrap(),
+        None
+    );
     assert_eq!(tx.session_by_hash("sid-2", t0()).await.unwrap(), None);
 }
 
@@ -457,13 +553,21 @@ pub async fn sessions_are_deleted_singly_per_user_and_when_expired(db: &TestDb) 
     let amy = user(store, "amy@acme.example", "Amy").await;
     let bob = user(store, "bob@acme.example", "Bob").await;
     let mut tx = write(store).await;
-    tx.create_session("amy-1", &session(amy.id, t0())).await.unwrap();
-    tx.create_session("amy-2", &session(amy.id, t0())).await.unwrap();
-    tx.create_session("amy-3", &session(amy.id, t0())).await.unwrap();
+    tx.create_session("amy-1", &session(amy.id, t0()))
+        .await
+        .unwrap();
+    tx.create_session("amy-2", &session(amy.id, t0()))
+        .await
+        .unwrap();
+    tx.create_session("amy-3", &session(amy.id, t0()))
+        .await
+        .unwrap();
     tx.create_session("bob-old", &session(bob.id, t0() - Duration::days(1)))
         .await
         .unwrap();
-    tx.create_session("bob-new", &session(bob.id, t0())).await.unwrap();
+    tx.create_session("bob-new", &session(bob.id, t0()))
+        .await
+        .unwrap();
     commit(tx).await;
     let mut tx = write(store).await;
     assert!(tx.delete_session("amy-1").await.unwrap());
@@ -473,7 +577,12 @@ pub async fn sessions_are_deleted_singly_per_user_and_when_expired(db: &TestDb) 
     commit(tx).await;
     let mut tx = read(store).await;
     assert_eq!(tx.session_by_hash("amy-2", t0()).await.unwrap(), None);
-    assert_eq!(tx.session_by_hash("bob-old", t0() - Duration::days(1)).await.unwrap(), None);
+    assert_eq!(
+        tx.session_by_hash("bob-old", t0() - Duration::days(1))
+            .await
+            .unwrap(),
+        None
+    );
     assert!(tx.session_by_hash("bob-new", t0()).await.unwrap().is_some());
 }
 
@@ -483,7 +592,10 @@ pub async fn using_an_api_token_returns_its_owner_and_records_the_use(db: &TestD
     let store = db.store();
     let amy = user(store, "amy@acme.example", "Amy").await;
     let mut tx = write(store).await;
-    let first = tx.create_api_token(amy.id, "tok-1", "Phone", t0()).await.unwrap();
+    let first = tx
+        .create_api_token(amy.id, "tok-1", "Phone", t0())
+        .await
+        .unwrap();
     let second = tx
         .create_api_token(amy.id, "tok-2", "Tablet", t0() + mins(1))
         .await
@@ -492,14 +604,23 @@ pub async fn using_an_api_token_returns_its_owner_and_records_the_use(db: &TestD
     assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
     drop(tx);
     let mut tx = write(store).await;
-    tx.create_api_token(amy.id, "tok-1", "Phone", t0()).await.unwrap();
+    tx.create_api_token(amy.id, "tok-1", "Phone", t0())
+        .await
+        .unwrap();
     tx.create_api_token(amy.id, "tok-2", "Tablet", t0() + mins(1))
         .await
         .unwrap();
     commit(tx).await;
-    assert_eq!((first.name.as_str(), first.last_used_at, first.revoked_at), ("Phone", None, None));
+    assert_eq!(
+        (first.name.as_str(), first.last_used_at, first.revoked_at),
+        ("Phone", None, None)
+    );
     let mut tx = write(store).await;
-    let (token, owner) = tx.use_api_token("tok-1", t0() + mins(5)).await.unwrap().unwrap();
+    let (token, owner) = tx
+        .use_api_token("tok-1", t0() + mins(5))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(owner, amy);
     assert_eq!(token.name, "Phone");
     assert_eq!(token.last_used_at, Some(t0() + mins(5)));
@@ -515,14 +636,26 @@ pub async fn a_revoked_api_token_no_longer_signs_in(db: &TestDb) {
     let store = db.store();
     let amy = user(store, "amy@acme.example", "Amy").await;
     let mut tx = write(store).await;
-    let token = tx.create_api_token(amy.id, "tok-1", "Phone", t0()).await.unwrap();
+    let token = tx
+        .create_api_token(amy.id, "tok-1", "Phone", t0())
+        .await
+        .unwrap();
     commit(tx).await;
     let mut tx = write(store).await;
-    assert!(tx.revoke_api_token(amy.id, token.id, t0() + mins(1)).await.unwrap());
-    assert!(!tx.revoke_api_token(amy.id, token.id, t0() + mins(2)).await.unwrap());
+    assert!(tx
+        .revoke_api_token(amy.id, token.id, t0() + mins(1))
+        .await
+        .unwrap());
+    assert!(!tx
+        .revoke_api_token(amy.id, token.id, t0() + mins(2))
+        .await
+        .unwrap());
     commit(tx).await;
     let mut tx = write(store).await;
-    assert_eq!(tx.use_api_token("tok-1", t0() + mins(3)).await.unwrap(), None);
+    assert_eq!(
+        tx.use_api_token("tok-1", t0() + mins(3)).await.unwrap(),
+        None
+    );
     let listed = tx.list_api_tokens(amy.id).await.unwrap();
     assert_eq!(listed[0].revoked_at, Some(t0() + mins(1)));
     assert_eq!(listed[0].last_used_at, None);
@@ -533,7 +666,10 @@ pub async fn a_user_cannot_revoke_or_list_another_users_token(db: &TestDb) {
     let amy = user(store, "amy@acme.example", "Amy").await;
     let eve = user(store, "eve@evil.example", "Eve").await;
     let mut tx = write(store).await;
-    let token = tx.create_api_token(amy.id, "tok-1", "Phone", t0()).await.unwrap();
+    let token = tx
+        .create_api_token(amy.id, "tok-1", "Phone", t0())
+        .await
+        .unwrap();
     assert!(tx.list_api_tokens(eve.id).await.unwrap().is_empty());
     assert!(!tx.revoke_api_token(eve.id, token.id, t0()).await.unwrap());
     commit(tx).await;
@@ -554,30 +690,55 @@ pub async fn a_job_is_stored_with_its_payload(db: &TestDb) {
     assert_eq!(job.state, JobState::Pending);
     assert_eq!((job.attempts, job.max_attempts), (0, 5));
     assert_eq!(job.run_at, t0());
-    assert_eq!((job.lease_token, job.locked_until, job.last_error), (None, None, None));
-    assert_eq!(read(store).await.job_by_id(JobId(id.0 + 1000)).await.unwrap(), None);
+    assert_eq!(
+        (job.lease_token, job.locked_until, job.last_error),
+        (None, None, None)
+    );
+    assert_eq!(
+        read(store)
+            .await
+            .job_by_id(JobId(id.0 + 1000))
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 pub async fn a_job_is_deduplicated_only_while_pending(db: &TestDb) {
     let store = db.store();
     let first = enqueue(store, new_job("probe", Some("grant-7"), t0())).await;
     assert!(first.is_some());
-    assert_eq!(enqueue(store, new_job("probe", Some("grant-7"), t0())).await, None);
-    assert!(enqueue(store, new_job("probe", Some("grant-8"), t0())).await.is_some());
+    assert_eq!(
+        enqueue(store, new_job("probe", Some("grant-7"), t0())).await,
+        None
+    );
+    assert!(enqueue(store, new_job("probe", Some("grant-8"), t0()))
+        .await
+        .is_some());
     assert!(enqueue(store, new_job("probe", None, t0())).await.is_some());
     assert!(enqueue(store, new_job("probe", None, t0())).await.is_some());
     // Once claimed it is no longer pending: the same key may be enqueued again.
     let claimed = store.claim_jobs(t0(), mins(5), 1).await.unwrap();
     assert_eq!(claimed[0].id, first.unwrap());
-    assert!(enqueue(store, new_job("probe", Some("grant-7"), t0())).await.is_some());
+    assert!(enqueue(store, new_job("probe", Some("grant-7"), t0()))
+        .await
+        .is_some());
 }
 
 pub async fn due_jobs_are_claimed_by_run_at_then_id(db: &TestDb) {
     let store = db.store();
-    let late = enqueue(store, new_job("a", None, t0() - mins(1))).await.unwrap();
-    let early = enqueue(store, new_job("b", None, t0() - mins(10))).await.unwrap();
-    let tie_1 = enqueue(store, new_job("c", None, t0() - mins(5))).await.unwrap();
-    let tie_2 = enqueue(store, new_job("d", None, t0() - mins(5))).await.unwrap();
+    let late = enqueue(store, new_job("a", None, t0() - mins(1)))
+        .await
+        .unwrap();
+    let early = enqueue(store, new_job("b", None, t0() - mins(10)))
+        .await
+        .unwrap();
+    let tie_1 = enqueue(store, new_job("c", None, t0() - mins(5)))
+        .await
+        .unwrap();
+    let tie_2 = enqueue(store, new_job("d", None, t0() - mins(5)))
+        .await
+        .unwrap();
     let first = store.claim_jobs(t0(), mins(5), 3).await.unwrap();
     let ids: Vec<JobId> = first.iter().map(|j| j.id).collect();
     assert_eq!(ids, [early, tie_1, tie_2]);
@@ -586,19 +747,35 @@ pub async fn due_jobs_are_claimed_by_run_at_then_id(db: &TestDb) {
         assert_eq!(job.attempts, 1);
         assert_eq!(job.locked_until, Some(t0() + mins(5)));
     }
-    let tokens: HashSet<_> = first.iter().map(|j| j.lease_token.clone().unwrap()).collect();
+    let tokens: HashSet<_> = first
+        .iter()
+        .map(|j| j.lease_token.clone().unwrap())
+        .collect();
     assert_eq!(tokens.len(), 3, "every claim has its own lease token");
     let rest = store.claim_jobs(t0(), mins(5), 10).await.unwrap();
     assert_eq!(rest.iter().map(|j| j.id).collect::<Vec<_>>(), [late]);
-    assert!(store.claim_jobs(t0(), mins(5), 10).await.unwrap().is_empty());
+    assert!(store
+        .claim_jobs(t0(), mins(5), 10)
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(job_state(store, early).await, Some(JobState::Running));
 }
 
 pub async fn a_job_due_in_the_future_is_not_claimed(db: &TestDb) {
     let store = db.store();
-    let id = enqueue(store, new_job("later", None, t0() + mins(10))).await.unwrap();
-    assert!(store.claim_jobs(t0(), mins(5), 10).await.unwrap().is_empty());
-    let claimed = store.claim_jobs(t0() + mins(10), mins(5), 10).await.unwrap();
+    let id = enqueue(store, new_job("later", None, t0() + mins(10)))
+        .await
+        .unwrap();
+    assert!(store
+        .claim_jobs(t0(), mins(5), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let claimed = store
+        .claim_jobs(t0() + mins(10), mins(5), 10)
+        .await
+        .unwrap();
     assert_eq!(claimed.iter().map(|j| j.id).collect::<Vec<_>>(), [id]);
 }
 
@@ -608,8 +785,14 @@ pub async fn completing_a_job_needs_its_current_lease(db: &TestDb) {
     let job = store.claim_jobs(t0(), mins(5), 1).await.unwrap().remove(0);
     let mut tx = write(store).await;
     assert!(!tx.complete_job(id, "not-the-lease").await.unwrap());
-    assert!(tx.complete_job(id, job.lease_token.as_deref().unwrap()).await.unwrap());
-    assert!(!tx.complete_job(id, job.lease_token.as_deref().unwrap()).await.unwrap());
+    assert!(tx
+        .complete_job(id, job.lease_token.as_deref().unwrap())
+        .await
+        .unwrap());
+    assert!(!tx
+        .complete_job(id, job.lease_token.as_deref().unwrap())
+        .await
+        .unwrap());
     commit(tx).await;
     assert_eq!(job_state(store, id).await, None);
 }
@@ -618,8 +801,16 @@ pub async fn an_expired_lease_lets_another_worker_claim_and_fences_the_first(db:
     let store = db.store();
     let id = enqueue(store, new_job("a", None, t0())).await.unwrap();
     let first = store.claim_jobs(t0(), mins(5), 1).await.unwrap().remove(0);
-    assert!(store.claim_jobs(t0() + mins(4), mins(5), 1).await.unwrap().is_empty());
-    let second = store.claim_jobs(t0() + mins(5), mins(5), 1).await.unwrap().remove(0);
+    assert!(store
+        .claim_jobs(t0() + mins(4), mins(5), 1)
+        .await
+        .unwrap()
+        .is_empty());
+    let second = store
+        .claim_jobs(t0() + mins(5), mins(5), 1)
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!(second.id, id);
     assert_eq!(second.attempts, 2);
     assert_ne!(second.lease_token, first.lease_token);
@@ -631,7 +822,10 @@ pub async fn an_expired_lease_lets_another_worker_claim_and_fences_the_first(db:
     assert!(!tx.release_job(id, stale, t0()).await.unwrap());
     commit(tx).await;
     let job = read(store).await.job_by_id(id).await.unwrap().unwrap();
-    assert_eq!((job.state, job.lease_token), (JobState::Running, second.lease_token));
+    assert_eq!(
+        (job.state, job.lease_token),
+        (JobState::Running, second.lease_token)
+    );
 }
 
 pub async fn a_failed_job_with_retry_time_is_pending_again_then(db: &TestDb) {
@@ -640,8 +834,14 @@ pub async fn a_failed_job_with_retry_time_is_pending_again_then(db: &TestDb) {
     let job = store.claim_jobs(t0(), mins(5), 1).await.unwrap().remove(0);
     let mut tx = write(store).await;
     let lease = job.lease_token.as_deref().unwrap();
-    assert!(tx.fail_job(id, lease, "timeout", Some(t0() + mins(2))).await.unwrap());
-    assert!(!tx.fail_job(id, lease, "again", Some(t0() + mins(2))).await.unwrap());
+    assert!(tx
+        .fail_job(id, lease, "timeout", Some(t0() + mins(2)))
+        .await
+        .unwrap());
+    assert!(!tx
+        .fail_job(id, lease, "again", Some(t0() + mins(2)))
+        .await
+        .unwrap());
     commit(tx).await;
     let job = read(store).await.job_by_id(id).await.unwrap().unwrap();
     assert_eq!(job.state, JobState::Pending);
@@ -649,8 +849,16 @@ pub async fn a_failed_job_with_retry_time_is_pending_again_then(db: &TestDb) {
     assert_eq!(job.run_at, t0() + mins(2));
     assert_eq!(job.last_error.as_deref(), Some("timeout"));
     assert_eq!((job.lease_token, job.locked_until), (None, None));
-    assert_eq!(enqueue(store, new_job("a", Some("k"), t0())).await, None, "still deduplicated");
-    assert!(store.claim_jobs(t0() + mins(1), mins(5), 1).await.unwrap().is_empty());
+    assert_eq!(
+        enqueue(store, new_job("a", Some("k"), t0())).await,
+        None,
+        "still deduplicated"
+    );
+    assert!(store
+        .claim_jobs(t0() + mins(1), mins(5), 1)
+        .await
+        .unwrap()
+        .is_empty());
     let again = store.claim_jobs(t0() + mins(2), mins(5), 1).await.unwrap();
     assert_eq!((again[0].id, again[0].attempts), (id, 2));
 }
@@ -671,9 +879,17 @@ pub async fn a_failed_job_without_retry_is_dead_and_listed(db: &TestDb) {
     assert_eq!((dead[0].id, dead[0].attempts), (id, 1));
     assert_eq!(dead[0].last_error.as_deref(), Some("gave up"));
     assert_eq!(dead[0].lease_token, None);
-    assert!(tx.list_jobs(JobState::Running, 10).await.unwrap().is_empty());
+    assert!(tx
+        .list_jobs(JobState::Running, 10)
+        .await
+        .unwrap()
+        .is_empty());
     drop(tx);
-    assert!(store.claim_jobs(t0() + Duration::days(1), mins(5), 10).await.unwrap().is_empty());
+    assert!(store
+        .claim_jobs(t0() + Duration::days(1), mins(5), 10)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 pub async fn a_released_job_is_pending_now_without_counting_the_attempt(db: &TestDb) {
@@ -687,7 +903,10 @@ pub async fn a_released_job_is_pending_now_without_counting_the_attempt(db: &Tes
         .unwrap());
     commit(tx).await;
     let job = read(store).await.job_by_id(id).await.unwrap().unwrap();
-    assert_eq!((job.state, job.attempts, job.run_at), (JobState::Pending, 0, t0() + mins(1)));
+    assert_eq!(
+        (job.state, job.attempts, job.run_at),
+        (JobState::Pending, 0, t0() + mins(1))
+    );
     assert_eq!((job.lease_token, job.locked_until), (None, None));
     let again = store.claim_jobs(t0() + mins(1), mins(5), 1).await.unwrap();
     assert_eq!((again[0].id, again[0].attempts), (id, 1));
@@ -697,7 +916,10 @@ pub async fn a_dead_job_can_be_retried_with_fresh_attempts(db: &TestDb) {
     let store = db.store();
     let id = enqueue(store, new_job("a", None, t0())).await.unwrap();
     let mut tx = write(store).await;
-    assert!(!tx.retry_dead_job(id, t0()).await.unwrap(), "pending is not dead");
+    assert!(
+        !tx.retry_dead_job(id, t0()).await.unwrap(),
+        "pending is not dead"
+    );
     drop(tx);
     let job = store.claim_jobs(t0(), mins(5), 1).await.unwrap().remove(0);
     let mut tx = write(store).await;
@@ -710,8 +932,18 @@ pub async fn a_dead_job_can_be_retried_with_fresh_attempts(db: &TestDb) {
     assert!(!tx.retry_dead_job(id, t0() + mins(30)).await.unwrap());
     commit(tx).await;
     let job = read(store).await.job_by_id(id).await.unwrap().unwrap();
-    assert_eq!((job.state, job.attempts, job.run_at), (JobState::Pending, 0, t0() + mins(30)));
-    assert!(store.claim_jobs(t0() + mins(30), mins(5), 1).await.unwrap().len() == 1);
+    assert_eq!(
+        (job.state, job.attempts, job.run_at),
+        (JobState::Pending, 0, t0() + mins(30))
+    );
+    assert!(
+        store
+            .claim_jobs(t0() + mins(30), mins(5), 1)
+            .await
+            .unwrap()
+            .len()
+            == 1
+    );
 }
 
 pub async fn a_retried_job_gives_way_to_a_pending_twin_with_its_key(db: &TestDb) {
@@ -722,7 +954,10 @@ pub async fn a_retried_job_gives_way_to_a_pending_twin_with_its_key(db: &TestDb)
     let twin = enqueue(store, new_job("a", Some("k"), t0())).await.unwrap();
     let mut tx = write(store).await;
     let lease = job.lease_token.as_deref().unwrap();
-    assert!(tx.fail_job(old, lease, "flaky", Some(t0() + mins(1))).await.unwrap());
+    assert!(tx
+        .fail_job(old, lease, "flaky", Some(t0() + mins(1)))
+        .await
+        .unwrap());
     commit(tx).await;
     let mut tx = read(store).await;
     let old_job = tx.job_by_id(old).await.unwrap().unwrap();
@@ -736,9 +971,17 @@ pub async fn jobs_are_listed_newest_first_up_to_the_limit(db: &TestDb) {
     let store = db.store();
     let mut ids = Vec::new();
     for n in 0..4 {
-        ids.push(enqueue(store, new_job(&format!("job-{n}"), None, t0())).await.unwrap());
+        ids.push(
+            enqueue(store, new_job(&format!("job-{n}"), None, t0()))
+                .await
+                .unwrap(),
+        );
     }
-    let listed = read(store).await.list_jobs(JobState::Pending, 3).await.unwrap();
+    let listed = read(store)
+        .await
+        .list_jobs(JobState::Pending, 3)
+        .await
+        .unwrap();
     let listed: Vec<JobId> = listed.iter().map(|j| j.id).collect();
     assert_eq!(listed, [ids[3], ids[2], ids[1]]);
 }
@@ -748,7 +991,11 @@ pub async fn jobs_are_counted_by_state(db: &TestDb) {
     let zero = read(store).await.count_jobs_by_state().await.unwrap();
     assert_eq!(
         zero,
-        [(JobState::Pending, 0), (JobState::Running, 0), (JobState::Dead, 0)]
+        [
+            (JobState::Pending, 0),
+            (JobState::Running, 0),
+            (JobState::Dead, 0)
+        ]
     );
     for n in 0..4 {
         enqueue(store, new_job(&format!("job-{n}"), None, t0())).await;
@@ -761,7 +1008,11 @@ pub async fn jobs_are_counted_by_state(db: &TestDb) {
     let counts = read(store).await.count_jobs_by_state().await.unwrap();
     assert_eq!(
         counts,
-        [(JobState::Pending, 2), (JobState::Running, 1), (JobState::Dead, 1)]
+        [
+            (JobState::Pending, 2),
+            (JobState::Running, 1),
+            (JobState::Dead, 1)
+        ]
     );
 }
 
@@ -771,7 +1022,10 @@ pub async fn a_dropped_transaction_discards_its_data_and_jobs_together(db: &Test
     tx.create_team(&slug("acme"), &TeamName::parse("Acme").unwrap(), t0())
         .await
         .unwrap();
-    let id = tx.enqueue_job(&new_job("welcome", Some("acme"), t0())).await.unwrap();
+    let id = tx
+        .enqueue_job(&new_job("welcome", Some("acme"), t0()))
+        .await
+        .unwrap();
     tx.insert_email(&new_email("amy@acme.example", Some("welcome"), t0()))
         .await
         .unwrap();
@@ -779,15 +1033,26 @@ pub async fn a_dropped_transaction_discards_its_data_and_jobs_together(db: &Test
     let mut tx = read(store).await;
     assert_eq!(tx.team_by_slug(&slug("acme")).await.unwrap(), None);
     assert_eq!(tx.job_by_id(id.unwrap()).await.unwrap(), None);
-    assert!(tx.emails_to(&email("amy@acme.example")).await.unwrap().is_empty());
+    assert!(tx
+        .emails_to(&email("amy@acme.example"))
+        .await
+        .unwrap()
+        .is_empty());
     drop(tx);
-    assert!(store.claim_jobs(t0(), mins(5), 10).await.unwrap().is_empty());
+    assert!(store
+        .claim_jobs(t0(), mins(5), 10)
+        .await
+        .unwrap()
+        .is_empty());
     // The same work, committed this time, is all there.
     let mut tx = write(store).await;
     tx.create_team(&slug("acme"), &TeamName::parse("Acme").unwrap(), t0())
         .await
         .unwrap();
-    let id = tx.enqueue_job(&new_job("welcome", Some("acme"), t0())).await.unwrap();
+    let id = tx
+        .enqueue_job(&new_job("welcome", Some("acme"), t0()))
+        .await
+        .unwrap();
     commit(tx).await;
     assert!(id.is_some());
     assert_eq!(store.claim_jobs(t0(), mins(5), 10).await.unwrap().len(), 1);
@@ -853,20 +1118,42 @@ pub async fn an_email_with_the_same_dedupe_key_is_stored_once(db: &TestDb) {
         .insert_email(&new_email("amy@acme.example", Some("invite-1"), t0()))
         .await
         .unwrap();
-    let plain_1 = tx.insert_email(&new_email("amy@acme.example", None, t0())).await.unwrap();
-    let plain_2 = tx.insert_email(&new_email("amy@acme.example", None, t0())).await.unwrap();
+    let plain_1 = tx
+        .insert_email(&new_email("amy@acme.example", None, t0()))
+        .await
+        .unwrap();
+    let plain_2 = tx
+        .insert_email(&new_email("amy@acme.example", None, t0()))
+        .await
+        .unwrap();
     commit(tx).await;
     assert!(first.is_some());
     assert_eq!(again, None);
     assert!(plain_1.is_some() && plain_2.is_some() && plain_1 != plain_2);
     let mut tx = read(store).await;
-    assert_eq!(tx.emails_to(&email("amy@acme.example")).await.unwrap().len(), 3);
+    assert_eq!(
+        tx.emails_to(&email("amy@acme.example"))
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
     let stored = tx.email_by_id(first.unwrap()).await.unwrap().unwrap();
     let expected = new_email("amy@acme.example", Some("invite-1"), t0());
     assert_eq!(stored.recipient, expected.recipient);
     assert_eq!(
-        (stored.template, stored.subject, stored.text_body, stored.html_body),
-        (expected.template, expected.subject, expected.text_body, expected.html_body)
+        (
+            stored.template,
+            stored.subject,
+            stored.text_body,
+            stored.html_body
+        ),
+        (
+            expected.template,
+            expected.subject,
+            expected.text_body,
+            expected.html_body
+        )
     );
     assert_eq!(stored.dedupe_key.as_deref(), Some("invite-1"));
     assert_eq!((stored.state, stored.attempts), (EmailState::Queued, 0));
@@ -877,31 +1164,58 @@ pub async fn an_email_with_the_same_dedupe_key_is_stored_once(db: &TestDb) {
 pub async fn a_sent_email_records_when_it_went_out(db: &TestDb) {
     let store = db.store();
     let mut tx = write(store).await;
-    let id = tx.insert_email(&new_email("amy@acme.example", None, t0())).await.unwrap().unwrap();
+    let id = tx
+        .insert_email(&new_email("amy@acme.example", None, t0()))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(tx.mark_email_sent(id, t0() + mins(1)).await.unwrap());
-    assert!(!tx.mark_email_sent(id, t0() + mins(2)).await.unwrap(), "sent once");
+    assert!(
+        !tx.mark_email_sent(id, t0() + mins(2)).await.unwrap(),
+        "sent once"
+    );
     assert!(!tx.record_email_failure(id, "late", false).await.unwrap());
     commit(tx).await;
     let sent = read(store).await.email_by_id(id).await.unwrap().unwrap();
     assert_eq!(sent.state, EmailState::Sent);
     assert_eq!(sent.sent_at, Some(t0() + mins(1)));
     assert_eq!(sent.attempts, 1);
-    assert_eq!(read(store).await.email_by_id(EmailId(id.0 + 1000)).await.unwrap(), None);
+    assert_eq!(
+        read(store)
+            .await
+            .email_by_id(EmailId(id.0 + 1000))
+            .await
+            .unwrap(),
+        None
+    );
 }
 
 pub async fn email_failures_are_recorded_until_it_gives_up(db: &TestDb) {
     let store = db.store();
     let mut tx = write(store).await;
-    let id = tx.insert_email(&new_email("amy@acme.example", None, t0())).await.unwrap().unwrap();
-    assert!(tx.record_email_failure(id, "connection refused", false).await.unwrap());
+    let id = tx
+        .insert_email(&new_email("amy@acme.example", None, t0()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(tx
+        .record_email_failure(id, "connection refused", false)
+        .await
+        .unwrap());
     commit(tx).await;
     let queued = read(store).await.email_by_id(id).await.unwrap().unwrap();
     assert_eq!((queued.state, queued.attempts), (EmailState::Queued, 1));
     assert_eq!(queued.last_error.as_deref(), Some("connection refused"));
     let mut tx = write(store).await;
-    assert!(tx.record_email_failure(id, "mailbox full", true).await.unwrap());
+    assert!(tx
+        .record_email_failure(id, "mailbox full", true)
+        .await
+        .unwrap());
     assert!(!tx.record_email_failure(id, "after", true).await.unwrap());
-    assert!(!tx.mark_email_sent(id, t0()).await.unwrap(), "failed for good");
+    assert!(
+        !tx.mark_email_sent(id, t0()).await.unwrap(),
+        "failed for good"
+    );
     commit(tx).await;
     let failed = read(store).await.email_by_id(id).await.unwrap().unwrap();
     assert_eq!((failed.state, failed.attempts), (EmailState::Failed, 2));
@@ -912,7 +1226,10 @@ pub async fn email_failures_are_recorded_until_it_gives_up(db: &TestDb) {
 pub async fn emails_to_an_address_are_listed_newest_first(db: &TestDb) {
     let store = db.store();
     let mut tx = write(store).await;
-    let old = tx.insert_email(&new_email("amy@acme.example", None, t0())).await.unwrap();
+    let old = tx
+        .insert_email(&new_email("amy@acme.example", None, t0()))
+        .await
+        .unwrap();
     let new = tx
         .insert_email(&new_email("amy@acme.example", None, t0() + mins(1)))
         .await
@@ -921,10 +1238,16 @@ pub async fn emails_to_an_address_are_listed_newest_first(db: &TestDb) {
         .await
         .unwrap();
     commit(tx).await;
-    let listed = read(store).await.emails_to(&email("amy@acme.example")).await.unwrap();
+    let listed = read(store)
+        .await
+        .emails_to(&email("amy@acme.example"))
+        .await
+        .unwrap();
     let ids: Vec<_> = listed.iter().map(|e| Some(e.id)).collect();
     assert_eq!(ids, [new, old]);
-    assert!(listed.iter().all(|e| e.recipient.as_str() == "amy@acme.example"));
+    assert!(listed
+        .iter()
+        .all(|e| e.recipient.as_str() == "amy@acme.example"));
 }
 
 pub async fn emails_are_counted_by_state(db: &TestDb) {
@@ -932,20 +1255,35 @@ pub async fn emails_are_counted_by_state(db: &TestDb) {
     let zero = read(store).await.count_emails_by_state().await.unwrap();
     assert_eq!(
         zero,
-        [(EmailState::Queued, 0), (EmailState::Sent, 0), (EmailState::Failed, 0)]
+        [
+            (EmailState::Queued, 0),
+            (EmailState::Sent, 0),
+            (EmailState::Failed, 0)
+        ]
     );
     let mut tx = write(store).await;
     let mut ids = Vec::new();
     for _ in 0..4 {
-        ids.push(tx.insert_email(&new_email("amy@acme.example", None, t0())).await.unwrap().unwrap());
+        ids.push(
+            tx.insert_email(&new_email("amy@acme.example", None, t0()))
+                .await
+                .unwrap()
+                .unwrap(),
+        );
     }
     tx.mark_email_sent(ids[0], t0()).await.unwrap();
     tx.record_email_failure(ids[1], "no", true).await.unwrap();
-    tx.record_email_failure(ids[2], "later", false).await.unwrap();
+    tx.record_email_failure(ids[2], "later", false)
+        .await
+        .unwrap();
     commit(tx).await;
     let counts = read(store).await.count_emails_by_state().await.unwrap();
     assert_eq!(
         counts,
-        [(EmailState::Queued, 2), (EmailState::Sent, 1), (EmailState::Failed, 1)]
+        [
+            (EmailState::Queued, 2),
+            (EmailState::Sent, 1),
+            (EmailState::Failed, 1)
+        ]
     );
 }
