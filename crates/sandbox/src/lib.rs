@@ -1,1 +1,167 @@
+//! The provider sandbox: a local LinkedIn, X, Facebook and Instagram that behave like the
+//! real ones (`shared/docs/providers.md` is the specification), with fault injection.
+//!
+//! Everything is served under `/sandbox`:
+//! - `/sandbox/linkedin/…`, `/sandbox/x/…`, `/sandbox/facebook/…`, `/sandbox/instagram/…`
+//!   mirror the real paths below one prefix per provider. A provider with two hosts
+//!   (`www.linkedin.com` for OAuth, `api.linkedin.com` for the API; `x.com` and `api.x.com`)
+//!   serves both hosts' paths under its one prefix. Facebook and Instagram share the Graph
+//!   code ([`graph`]) but are separate worlds with their own members and pages.
+//! - `/sandbox/admin/…` is the JSON admin API (members, pages, token breaks, faults, clock).
+//! - `/sandbox` is the page for people: state, published posts, buttons for every action.
+//!
+//! Modules: [`state`] holds the in-memory world behind one mutex; [`clock`] the sandbox's
+//! clock and lifetime scaling; [`tokens`] issuing and checking tokens; [`oauth`] the consent
+//! page and codes shared by all providers; one module per provider; [`errors`] every error
+//! body the providers send; [`faults`] the injected faults; [`admin`] the admin API;
+//! [`pages`] the HTML.
 
+mod admin;
+mod clock;
+mod errors;
+mod facebook;
+mod faults;
+mod graph;
+mod instagram;
+mod linkedin;
+mod oauth;
+mod pages;
+mod params;
+mod state;
+mod tokens;
+mod x;
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::routing::get;
+use axum::Router;
+
+use crate::clock::Clock;
+use crate::state::{Provider, World};
+
+/// How the sandbox behaves.
+#[derive(Clone)]
+pub struct SandboxConfig {
+    /// Factor applied to every token lifetime: 1.0 = real lifetimes; 1.0/3600.0 makes a
+    /// 2-hour X token live 2 seconds. Authorization codes keep their real lifetimes.
+    pub time_scale: f64,
+    /// The secret every client must present; any `client_id` is accepted.
+    pub client_secret: String,
+    /// Where `remove-app` POSTs Facebook's signed deauthorize request.
+    pub facebook_deauthorize_url: Option<String>,
+    /// The app name shown on consent pages.
+    pub app_name: String,
+    /// Seed for ids and tokens; the same seed and the same requests give the same values.
+    pub seed: Option<u64>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            time_scale: 1.0,
+            client_secret: "sandbox-secret".to_owned(),
+            facebook_deauthorize_url: None,
+            app_name: "Apostle".to_owned(),
+            seed: None,
+        }
+    }
+}
+
+impl fmt::Debug for SandboxConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SandboxConfig")
+            .field("time_scale", &self.time_scale)
+            .field("client_secret", &"[redacted]")
+            .field("facebook_deauthorize_url", &self.facebook_deauthorize_url)
+            .field("app_name", &self.app_name)
+            .field("seed", &self.seed)
+            .finish()
+    }
+}
+
+/// A running sandbox: cheap to clone, every clone shares the same state.
+#[derive(Clone)]
+pub struct Sandbox {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: SandboxConfig,
+    clock: Clock,
+    world: Mutex<World>,
+    http: reqwest::Client,
+}
+
+impl fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sandbox {
+    pub fn new(config: SandboxConfig) -> Sandbox {
+        let clock = Clock::new(config.time_scale);
+        let world = World::new(config.seed);
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(5))
+            .build()
+            .unwrap_or_default();
+        Sandbox {
+            inner: Arc::new(Inner {
+                config,
+                clock,
+                world: Mutex::new(world),
+                http,
+            }),
+        }
+    }
+
+    /// All routes, with the `/sandbox` prefix included (`/sandbox/linkedin/...`,
+    /// `/sandbox/admin/...`, `/sandbox`).
+    pub fn router(&self) -> Router {
+        Router::new()
+            .nest("/sandbox/linkedin", linkedin::router(self))
+            .nest("/sandbox/x", x::router(self))
+            .nest("/sandbox/facebook", graph::router(self, Provider::Facebook))
+            .nest(
+                "/sandbox/instagram",
+                graph::router(self, Provider::Instagram),
+            )
+            .nest("/sandbox/admin", admin::router())
+            .route("/sandbox", get(pages::dashboard))
+            .with_state(self.clone())
+    }
+
+    pub(crate) fn config(&self) -> &SandboxConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    /// The world, locked. Never hold the guard across an `.await`.
+    pub(crate) fn world(&self) -> MutexGuard<'_, World> {
+        self.inner
+            .world
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Constant-time check of a client secret presented by a client.
+    pub(crate) fn secret_matches(&self, presented: &str) -> bool {
+        use subtle::ConstantTimeEq;
+        presented
+            .as_bytes()
+            .ct_eq(self.inner.config.client_secret.as_bytes())
+            .into()
+    }
+}

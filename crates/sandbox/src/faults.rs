@@ -1,0 +1,314 @@
+//! Injected faults: outage (5xx), rate limit (429 with the provider's headers), latency,
+//! flaky (a fraction of calls fail transiently) and LinkedIn's spurious 65601. A fault
+//! lasts a number of calls, a number of seconds on the sandbox clock, or until cleared.
+//! They apply to the API and token endpoints, never to the consent pages.
+
+use std::fmt;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::{epoch_secs, seconds_until, Millis, MINUTE};
+use crate::errors::{self, GraphError};
+use crate::state::{Provider, World};
+use crate::Sandbox;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum FaultKind {
+    Outage,
+    RateLimit,
+    Latency,
+    Flaky,
+    SpuriousRevoked,
+}
+
+impl FaultKind {
+    fn parse(kind: &str) -> Option<FaultKind> {
+        Some(match kind {
+            "outage" => FaultKind::Outage,
+            "rate-limit" => FaultKind::RateLimit,
+            "latency" => FaultKind::Latency,
+            "flaky" => FaultKind::Flaky,
+            "spurious-revoked" => FaultKind::SpuriousRevoked,
+            _ => return None,
+        })
+    }
+}
+
+/// The admin API's description of a fault to inject.
+#[derive(Deserialize)]
+pub(crate) struct FaultSpec {
+    pub(crate) provider: String,
+    pub(crate) kind: String,
+    pub(crate) calls: Option<u32>,
+    pub(crate) seconds: Option<f64>,
+    pub(crate) ms: Option<u64>,
+    pub(crate) fraction: Option<f64>,
+}
+
+#[derive(Clone, Serialize)]
+pub(crate) struct Fault {
+    pub(crate) id: u64,
+    pub(crate) provider: Provider,
+    pub(crate) kind: FaultKind,
+    /// Calls still to affect; `None` = unlimited.
+    pub(crate) calls: Option<u32>,
+    /// Epoch milliseconds (sandbox clock) when the fault ends; `None` = until cleared.
+    pub(crate) until: Option<Millis>,
+    pub(crate) ms: u64,
+    pub(crate) fraction: f64,
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.kind {
+            FaultKind::Outage => "outage".to_owned(),
+            FaultKind::RateLimit => "rate limit".to_owned(),
+            FaultKind::Latency => format!("latency {} ms", self.ms),
+            FaultKind::Flaky => format!("flaky, {:.0}% of calls fail", self.fraction * 100.0),
+            FaultKind::SpuriousRevoked => "spurious 65601".to_owned(),
+        };
+        write!(f, "{kind}")?;
+        if let Some(calls) = self.calls {
+            write!(f, ", {calls} more calls")?;
+        }
+        if let Some(until) = self.until {
+            write!(f, ", until {}", crate::pages::format_time(until))?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a fault could not be injected.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum FaultError {
+    #[error("unknown provider {0:?}")]
+    UnknownProvider(String),
+    #[error("unknown fault kind {0:?}: outage, rate-limit, latency, flaky or spurious-revoked")]
+    UnknownKind(String),
+    #[error("spurious-revoked is LinkedIn's fault only")]
+    SpuriousNotLinkedIn,
+    #[error("latency needs \"ms\"")]
+    LatencyWithoutMs,
+    #[error("flaky needs \"fraction\" between 0 and 1")]
+    BadFraction,
+    #[error("\"seconds\" must be positive")]
+    BadSeconds,
+}
+
+/// Which endpoints a guarded router serves: spurious revocations hit only the API.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Surface {
+    TokenEndpoint,
+    Api,
+}
+
+/// What one request meets.
+enum Failure {
+    Unavailable,
+    RateLimited { reset: Millis },
+    SpuriousRevoked,
+}
+
+impl World {
+    pub(crate) fn add_fault(&mut self, spec: &FaultSpec, now: Millis) -> Result<Fault, FaultError> {
+        let provider = Provider::parse(&spec.provider)
+            .ok_or_else(|| FaultError::UnknownProvider(spec.provider.clone()))?;
+        let kind = FaultKind::parse(&spec.kind)
+            .ok_or_else(|| FaultError::UnknownKind(spec.kind.clone()))?;
+        let fraction = spec.fraction.unwrap_or(0.5);
+        match kind {
+            FaultKind::SpuriousRevoked if provider != Provider::LinkedIn => {
+                return Err(FaultError::SpuriousNotLinkedIn)
+            }
+            FaultKind::Latency if spec.ms.is_none() => return Err(FaultError::LatencyWithoutMs),
+            FaultKind::Flaky if !(0.0..=1.0).contains(&fraction) => {
+                return Err(FaultError::BadFraction)
+            }
+            _ => {}
+        }
+        if spec.seconds.is_some_and(|s| !(s > 0.0 && s.is_finite())) {
+            return Err(FaultError::BadSeconds);
+        }
+        let calls = match kind {
+            // "65601, then fine": once unless told otherwise.
+            FaultKind::SpuriousRevoked => Some(spec.calls.unwrap_or(1)),
+            _ => spec.calls,
+        };
+        let fault = Fault {
+            id: self.next_fault_id,
+            provider,
+            kind,
+            calls,
+            until: spec.seconds.map(|s| now + (s * 1000.0).round() as Millis),
+            ms: spec.ms.unwrap_or(0),
+            fraction,
+        };
+        self.next_fault_id += 1;
+        self.faults.push(fault.clone());
+        Ok(fault)
+    }
+
+    /// Faults due for one request: total latency and the failure, if any. Uses up calls.
+    fn draw_faults(
+        &mut self,
+        provider: Provider,
+        surface: Surface,
+        now: Millis,
+    ) -> (u64, Option<Failure>) {
+        self.faults
+            .retain(|f| f.calls != Some(0) && f.until.is_none_or(|until| until > now));
+        let mut latency = 0;
+        let mut failure = None;
+        for index in 0..self.faults.len() {
+            let fault = &self.faults[index];
+            if fault.provider != provider || failure.is_some() {
+                continue;
+            }
+            let hit = match fault.kind {
+                FaultKind::Latency => {
+                    latency += fault.ms;
+                    true
+                }
+                FaultKind::Outage => {
+                    failure = Some(Failure::Unavailable);
+                    true
+                }
+                FaultKind::RateLimit => {
+                    let reset = fault.until.unwrap_or(now + (15 * MINUTE) as Millis * 1000);
+                    failure = Some(Failure::RateLimited { reset });
+                    true
+                }
+                FaultKind::SpuriousRevoked => {
+                    let hit = surface == Surface::Api;
+                    if hit {
+                        failure = Some(Failure::SpuriousRevoked);
+                    }
+                    hit
+                }
+                FaultKind::Flaky => {
+                    let fraction = fault.fraction;
+                    let hit = self.random_unit() < fraction;
+                    if hit {
+                        failure = Some(Failure::Unavailable);
+                    }
+                    hit
+                }
+            };
+            if let (true, Some(calls)) = (hit, self.faults[index].calls.as_mut()) {
+                *calls = calls.saturating_sub(1);
+            }
+        }
+        (latency, failure)
+    }
+}
+
+#[derive(Clone)]
+struct Guard {
+    sandbox: Sandbox,
+    provider: Provider,
+    surface: Surface,
+}
+
+/// Puts `router`'s routes behind the provider's faults.
+pub(crate) fn guard(
+    router: Router<Sandbox>,
+    sandbox: &Sandbox,
+    provider: Provider,
+    surface: Surface,
+) -> Router<Sandbox> {
+    let guard = Guard {
+        sandbox: sandbox.clone(),
+        provider,
+        surface,
+    };
+    router.route_layer(middleware::from_fn_with_state(guard, inject))
+}
+
+async fn inject(State(guard): State<Guard>, request: Request, next: Next) -> Response {
+    let now = guard.sandbox.clock().now();
+    let (latency, failure) = guard
+        .sandbox
+        .world()
+        .draw_faults(guard.provider, guard.surface, now);
+    if latency > 0 {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
+    match failure {
+        None => next.run(request).await,
+        Some(failure) => failure_response(guard.provider, failure, now, request.uri().path()),
+    }
+}
+
+fn failure_response(provider: Provider, failure: Failure, now: Millis, path: &str) -> Response {
+    match (provider, failure) {
+        (_, Failure::SpuriousRevoked) => errors::linkedin_revoked().into_response(),
+        (Provider::LinkedIn, Failure::Unavailable) => errors::linkedin(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            None,
+            None,
+            "Internal Server Error",
+        )
+        .into_response(),
+        (Provider::LinkedIn, Failure::RateLimited { .. }) => errors::linkedin(
+            StatusCode::TOO_MANY_REQUESTS,
+            None,
+            None,
+            "Resource level throttle APPLICATION DAY limit for CALL_COUNT exceeded",
+        )
+        .into_response(),
+        (Provider::X, Failure::Unavailable) => errors::x_problem(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "about:blank",
+            "Service Unavailable",
+        )
+        .into_response(),
+        (Provider::X, Failure::RateLimited { reset }) => {
+            errors::x_rate_limited(100, epoch_secs(reset)).into_response()
+        }
+        (Provider::Facebook | Provider::Instagram, Failure::Unavailable) => GraphError::new(
+            2,
+            "An unexpected error has occurred. Please retry your request later.",
+        )
+        .transient(true)
+        .status(StatusCode::INTERNAL_SERVER_ERROR)
+        .into_response(),
+        (Provider::Facebook | Provider::Instagram, Failure::RateLimited { reset }) => {
+            graph_rate_limited(seconds_until(now, reset), path)
+        }
+    }
+}
+
+/// Graph's throttling answer with `X-App-Usage` and `X-Business-Use-Case-Usage`, keyed by
+/// the object the request named.
+fn graph_rate_limited(seconds_left: i64, path: &str) -> Response {
+    let object = path
+        .split('/')
+        .find(|segment| !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()))
+        .unwrap_or("0");
+    let minutes = (seconds_left + 59) / 60;
+    let app_usage = serde_json::json!({"call_count": 100, "total_cputime": 0, "total_time": 0});
+    let business_usage = serde_json::json!({
+        object: [{
+            "type": "pages",
+            "call_count": 100,
+            "total_cputime": 0,
+            "total_time": 0,
+            "estimated_time_to_regain_access": minutes,
+        }]
+    });
+    errors::ProviderError::from(
+        GraphError::new(4, "(#4) Application request limit reached")
+            .transient(true)
+            .status(StatusCode::TOO_MANY_REQUESTS),
+    )
+    .with_header("x-app-usage", app_usage.to_string())
+    .with_header("x-business-use-case-usage", business_usage.to_string())
+    .into_response()
+}

@@ -1,0 +1,467 @@
+//! The Graph API that Facebook and Instagram share: Facebook Login (`/{version}/dialog/oauth`,
+//! `/{version}/oauth/access_token` with the short → long-lived exchange), `debug_token`,
+//! `/me`, `/me/accounts` (page tokens, Instagram business accounts), `/me/permissions`,
+//! and objects and edges by id. Mounted twice, at `/sandbox/facebook` and
+//! `/sandbox/instagram`: two separate worlds, one code. Page publishing lives in
+//! [`crate::facebook`], media containers in [`crate::instagram`].
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{delete, get};
+use axum::{Extension, Json, Router};
+use serde_json::{json, Map, Value};
+
+use crate::clock::{epoch_secs, seconds_until, DAY, HOUR};
+use crate::errors::{GraphError, ProviderError};
+use crate::faults::{guard, Surface};
+use crate::oauth::{self, CodeProblem};
+use crate::params::{bearer, Params};
+use crate::state::{PageId, Provider, World};
+use crate::tokens::{Access, Death, TokenKind};
+use crate::{facebook, instagram, Sandbox};
+
+/// Short-lived user tokens from the code exchange live hours.
+const SHORT_LIVED: u64 = 2 * HOUR;
+const LONG_LIVED: u64 = 60 * DAY;
+const DATA_ACCESS: u64 = 90 * DAY;
+const DEFAULT_ACCOUNT_FIELDS: &str = "access_token,category,category_list,name,id,tasks";
+
+pub(crate) fn router(sandbox: &Sandbox, provider: Provider) -> Router<Sandbox> {
+    let token = Router::new()
+        .route("/oauth/access_token", get(access_token).post(access_token))
+        .route(
+            "/{version}/oauth/access_token",
+            get(access_token).post(access_token),
+        );
+    let api = Router::new()
+        .route("/debug_token", get(debug_token))
+        .route("/{version}/debug_token", get(debug_token))
+        .route("/{version}/me", get(me))
+        .route("/{version}/me/accounts", get(accounts))
+        .route("/{version}/me/permissions", delete(remove_permissions))
+        .route("/{version}/{id}", get(object))
+        .route("/{version}/{id}/{edge}", get(edge_get).post(edge_post));
+    Router::new()
+        .route("/{version}/dialog/oauth", oauth::authorize_route(provider))
+        .merge(guard(token, sandbox, provider, Surface::TokenEndpoint))
+        .merge(guard(api, sandbox, provider, Surface::Api))
+        .layer(Extension(provider))
+}
+
+/// `vN.M`, as every versioned Graph path starts.
+fn check_version(version: &str) -> Result<(), GraphError> {
+    let valid = version
+        .strip_prefix('v')
+        .and_then(|v| v.split_once('.'))
+        .is_some_and(|(major, minor)| {
+            [major, minor]
+                .iter()
+                .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        });
+    if valid {
+        Ok(())
+    } else {
+        Err(GraphError::new(
+            2500,
+            format!("Unknown path components: /{version}"),
+        ))
+    }
+}
+
+/// The token of a Graph call: `access_token` parameter, or an `Authorization` header.
+fn presented_token(params: &Params) -> Option<&str> {
+    params
+        .nonempty("access_token")
+        .or_else(|| bearer(&params.headers))
+}
+
+/// Checks the call's token; any kind of token passes.
+pub(crate) fn authorize(
+    sandbox: &Sandbox,
+    provider: Provider,
+    params: &Params,
+) -> Result<Access, GraphError> {
+    let token = presented_token(params).ok_or_else(GraphError::missing_token)?;
+    let now = sandbox.clock().now();
+    sandbox
+        .world()
+        .check_any(provider, token, now)
+        .map_err(GraphError::for_token)
+}
+
+fn is_user_token(kind: TokenKind) -> bool {
+    matches!(kind, TokenKind::Access | TokenKind::LongLivedUser)
+}
+
+fn token_json(token: String, expires_in: Option<i64>) -> Json<Value> {
+    let mut body = json!({"access_token": token, "token_type": "bearer"});
+    if let Some(expires_in) = expires_in {
+        body["expires_in"] = json!(expires_in);
+    }
+    Json(body)
+}
+
+async fn access_token(
+    State(sandbox): State<Sandbox>,
+    Extension(provider): Extension<Provider>,
+    params: Params,
+) -> Result<Json<Value>, ProviderError> {
+    let client_id = params
+        .nonempty("client_id")
+        .ok_or_else(|| GraphError::new(101, "Missing client_id parameter."))?;
+    let secret = params
+        .get("client_secret")
+        .filter(|s| sandbox.secret_matches(s))
+        .ok_or_else(GraphError::bad_client_secret)?;
+    let clock = sandbox.clock();
+    let now = clock.now();
+    let mut world = sandbox.world();
+    match params.get("grant_type") {
+        None | Some("authorization_code") => {
+            let redirect_uri = params
+                .nonempty("redirect_uri")
+                .ok_or_else(|| GraphError::new(100, "Missing redirect_uri parameter."))?;
+            let code = params
+                .nonempty("code")
+                .ok_or_else(|| GraphError::new(100, "Missing code parameter."))?;
+            let grant = world
+                .redeem_code(provider, code, client_id, redirect_uri, None, now)
+                .map_err(code_error)?;
+            let issued = world.issue_for(clock, grant, TokenKind::Access, SHORT_LIVED);
+            Ok(token_json(
+                issued.token,
+                issued.expires.map(|at| seconds_until(now, at)),
+            ))
+        }
+        Some("fb_exchange_token") => {
+            let short = params
+                .nonempty("fb_exchange_token")
+                .ok_or_else(|| GraphError::new(100, "Missing fb_exchange_token parameter."))?;
+            let access = world
+                .check_any(provider, short, now)
+                .map_err(GraphError::for_token)?;
+            if !is_user_token(access.kind) || access.client_id != client_id {
+                return Err(GraphError::new(190, "Invalid OAuth access token.").into());
+            }
+            let issued = world.issue_for(clock, access.grant, TokenKind::LongLivedUser, LONG_LIVED);
+            Ok(token_json(
+                issued.token,
+                issued.expires.map(|at| seconds_until(now, at)),
+            ))
+        }
+        Some("client_credentials") => Ok(token_json(format!("{client_id}|{secret}"), None)),
+        Some(other) => Err(GraphError::new(100, format!("Unsupported grant_type: {other}")).into()),
+    }
+}
+
+fn code_error(problem: CodeProblem) -> GraphError {
+    match problem {
+        CodeProblem::Used => {
+            GraphError::new(100, "This authorization code has been used.").subcode(36009)
+        }
+        CodeProblem::Expired => {
+            GraphError::new(100, "This authorization code has expired.").subcode(36007)
+        }
+        CodeProblem::RedirectMismatch => GraphError::new(
+            100,
+            "Error validating verification code. Please make sure your redirect_uri is \
+             identical to the one you used in the OAuth dialog request",
+        )
+        .subcode(36008),
+        CodeProblem::Invalid | CodeProblem::VerifierMismatch => {
+            GraphError::new(100, "Invalid verification code format.")
+        }
+    }
+}
+
+/// `debug_token`: the app token (`{client_id}|{secret}`) inspects any token.
+async fn debug_token(
+    State(sandbox): State<Sandbox>,
+    Extension(provider): Extension<Provider>,
+    params: Params,
+) -> Result<Json<Value>, ProviderError> {
+    let app_token_ok = presented_token(&params)
+        .and_then(|t| t.split_once('|'))
+        .is_some_and(|(_, secret)| sandbox.secret_matches(secret));
+    if !app_token_ok {
+        return Err(GraphError::new(
+            100,
+            "(#100) You must provide an app access token, or a user access token that is an \
+             owner or developer of the app",
+        )
+        .into());
+    }
+    let input = params
+        .nonempty("input_token")
+        .ok_or_else(|| GraphError::new(100, "(#100) The parameter input_token is required"))?;
+    let clock = sandbox.clock();
+    let now = clock.now();
+    let world = sandbox.world();
+    let record = world
+        .tokens
+        .get(input)
+        .filter(|t| world.grant(t.grant).provider == provider);
+    let Some(record) = record else {
+        return Ok(Json(json!({"data": {
+            "error": {"code": 190, "message": "Invalid OAuth access token."},
+            "is_valid": false,
+            "scopes": [],
+        }})));
+    };
+    let grant = world.grant(record.grant);
+    let member = grant.member;
+    let pages = world.pages_of(member);
+    let granular: Vec<Value> = record
+        .scopes
+        .iter()
+        .map(|scope| {
+            let targets: Vec<&str> = if scope.starts_with("pages_") {
+                pages
+                    .iter()
+                    .map(|&p| world.page(p).external_id.as_str())
+                    .collect()
+            } else if scope.starts_with("instagram_") {
+                pages
+                    .iter()
+                    .filter_map(|&p| world.page(p).instagram.as_ref())
+                    .map(|ig| ig.id.as_str())
+                    .collect()
+            } else {
+                return json!({"scope": scope});
+            };
+            json!({"scope": scope, "target_ids": targets})
+        })
+        .collect();
+    let mut data = json!({
+        "app_id": grant.client_id,
+        "type": if matches!(record.kind, TokenKind::Page(_)) { "PAGE" } else { "USER" },
+        "application": sandbox.config().app_name,
+        "data_access_expires_at": epoch_secs(record.issued + clock.lifetime(DATA_ACCESS)),
+        "expires_at": record.expires.map_or(0, epoch_secs),
+        "is_valid": true,
+        "issued_at": epoch_secs(record.issued),
+        "scopes": record.scopes,
+        "granular_scopes": granular,
+        "user_id": world.member(member).external_id,
+    });
+    if let TokenKind::Page(page) = record.kind {
+        data["profile_id"] = json!(world.page(page).external_id);
+    }
+    if let Err(problem) = world.check_any(provider, input, now) {
+        let error = GraphError::for_token(problem);
+        let (code, subcode, message) = error.debug_parts();
+        data["is_valid"] = json!(false);
+        data["error"] = json!({"code": code, "message": message, "subcode": subcode});
+    }
+    Ok(Json(json!({ "data": data })))
+}
+
+async fn me(
+    State(sandbox): State<Sandbox>,
+    Extension(provider): Extension<Provider>,
+    Path(version): Path<String>,
+    params: Params,
+) -> Result<Json<Value>, ProviderError> {
+    check_version(&version)?;
+    let access = authorize(&sandbox, provider, &params)?;
+    let world = sandbox.world();
+    let body = match access.kind {
+        TokenKind::Page(page) => {
+            json!({"id": world.page(page).external_id, "name": world.page(page).name})
+        }
+        _ => {
+            let member = world.member(access.member);
+            json!({"id": member.external_id, "name": member.name})
+        }
+    };
+    Ok(Json(body))
+}
+
+/// The page token for `page` under `access` (a user token): reused while it lives and
+/// lasts as long as a new one would.
+fn page_token(world: &mut World, access: &Access, page: PageId, now: i64) -> String {
+    let expires = match access.kind {
+        TokenKind::LongLivedUser => None,
+        _ => access.expires,
+    };
+    if let Some(existing) = world.page_tokens.get(&(access.grant, page)) {
+        let reusable = world.tokens.get(existing).is_some_and(|t| {
+            t.dead.is_none()
+                && match (t.expires, expires) {
+                    (None, _) => true,
+                    (Some(_), None) => false,
+                    (Some(old), Some(new)) => old >= new && old > now,
+                }
+        });
+        if reusable {
+            return existing.clone();
+        }
+    }
+    let scopes = access.scopes.clone();
+    let issued = world.issue_token(access.grant, TokenKind::Page(page), scopes, now, expires);
+    world
+        .page_tokens
+        .insert((access.grant, page), issued.token.clone());
+    issued.token
+}
+
+async fn accounts(
+    State(sandbox): State<Sandbox>,
+    Extension(provider): Extension<Provider>,
+    Path(version): Path<String>,
+    params: Params,
+) -> Result<Json<Value>, ProviderError> {
+    check_version(&version)?;
+    let access = authorize(&sandbox, provider, &params)?;
+    if !is_user_token(access.kind) {
+        return Err(GraphError::new(
+            100,
+            "(#100) Tried accessing nonexisting field (accounts) on node type (Page)",
+        )
+        .into());
+    }
+    if !access.has_scope("pages_show_list") {
+        return Ok(Json(json!({"data": []})));
+    }
+    let fields: Vec<String> = params
+        .get("fields")
+        .unwrap_or(DEFAULT_ACCOUNT_FIELDS)
+        .split(',')
+        .map(|f| f.trim().to_owned())
+        .collect();
+    let now = sandbox.clock().now();
+    let mut world = sandbox.world();
+    let mut data = Vec::new();
+    for page in world.pages_of(access.member) {
+        let mut entry = Map::new();
+        for field in &fields {
+            let record = world.page(page);
+            let value = match field.as_str() {
+                "id" => json!(record.external_id),
+                "name" => json!(record.name),
+                "category" => json!("Company"),
+                "category_list" => json!([{"id": "2200", "name": "Company"}]),
+                "tasks" => json!([
+                    "ADVERTISE",
+                    "ANALYZE",
+                    "CREATE_CONTENT",
+                    "MESSAGING",
+                    "MODERATE",
+                    "MANAGE"
+                ]),
+                "instagram_business_account" => match &record.instagram {
+                    Some(ig) => json!({"id": ig.id}),
+                    None => continue,
+                },
+                "access_token" => json!(page_token(&mut world, &access, page, now)),
+                _ => continue,
+            };
+            entry.insert(field.clone(), value);
+        }
+        entry
+            .entry("id")
+            .or_insert_with(|| json!(world.page(page).external_id));
+        data.push(Value::Object(entry));
+    }
+    Ok(Json(json!({
+        "data": data,
+        "paging": {"cursors": {"before": "QVFIUmxtZA", "after": "QVFIUmxtZA"}},
+    })))
+}
+
+/// `DELETE /me/permissions`: the member's grant is revoked.
+async fn remove_permissions(
+    State(sandbox): State<Sandbox>,
+    Extension(provider): Extension<Provider>,
+    Path(version): Path<String>,
+    params: Params,
+) -> Result<Json<Value>, ProviderError> {
+    check_version(&version)?;
+    let access = authorize(&sandbox, provider, &params)?;
+    sandbox.world().kill_grant(access.grant, Death::Revoked);
+    Ok(Json(json!({"success": true})))
+}
+
+async fn object(
+    State(sandbox): State<Sandbox>,
+    Extension(provider): Extension<Provider>,
+    Path((version, id)): Path<(String, String)>,
+    params: Params,
+) -> Result<Json<Value>, ProviderError> {
+    check_version(&version)?;
+    authorize(&sandbox, provider, &params)?;
+    let fields = params.get("fields").unwrap_or("id,name");
+    let now = sandbox.clock().now();
+    let world = sandbox.world();
+    if let Some(page) = world.page_by_external_id(provider, &id) {
+        let record = world.page(page);
+        let mut body = json!({"id": record.external_id, "name": record.name});
+        if let (true, Some(ig)) = (
+            fields.contains("instagram_business_account"),
+            &record.instagram,
+        ) {
+            body["instagram_business_account"] = json!({"id": ig.id});
+        }
+        return Ok(Json(body));
+    }
+    if let Some(post) = world
+        .posts
+        .iter()
+        .find(|p| p.provider == provider && p.id == id)
+    {
+        return Ok(Json(json!({
+            "id": post.id,
+            "message": post.text,
+            "created_time": crate::pages::format_time(post.created),
+        })));
+    }
+    instagram::describe(&world, &id, now)
+        .map(Json)
+        .ok_or_else(|| GraphError::unsupported("get", &id).into())
+}
+
+async fn edge_get(
+    State(sandbox): State<Sandbox>,
+    Extension(provider): Extension<Provider>,
+    Path((version, id, edge)): Path<(String, String, String)>,
+    params: Params,
+) -> Result<Json<Value>, ProviderError> {
+    check_version(&version)?;
+    let access = authorize(&sandbox, provider, &params)?;
+    match edge.as_str() {
+        "content_publishing_limit" => instagram::publishing_limit(&sandbox, &access, &id),
+        _ => Err(GraphError::unsupported("get", &id).into()),
+    }
+}
+
+async fn edge_post(
+    State(sandbox): State<Sandbox>,
+    Extension(provider): Extension<Provider>,
+    Path((version, id, edge)): Path<(String, String, String)>,
+    params: Params,
+) -> Result<Response, ProviderError> {
+    check_version(&version)?;
+    let access = authorize(&sandbox, provider, &params)?;
+    match edge.as_str() {
+        "feed" => facebook::publish(&sandbox, provider, &access, &id, &params),
+        "media" => instagram::create_container(&sandbox, &access, &id, &params),
+        "media_publish" => instagram::publish(&sandbox, &access, &id, &params),
+        _ => Err(GraphError::unsupported("post", &id).into()),
+    }
+}
+
+/// Graph's missing-permission answer.
+pub(crate) fn permission_error() -> GraphError {
+    GraphError::new(
+        200,
+        "(#200) If posting to a page, requires both pages_read_engagement and \
+         pages_manage_posts as an admin with sufficient administrative permission",
+    )
+}
+
+/// A 200 OK JSON response for publishing endpoints.
+pub(crate) fn created(body: Value) -> Response {
+    use axum::response::IntoResponse;
+    (StatusCode::OK, Json(body)).into_response()
+}

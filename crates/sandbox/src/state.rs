@@ -1,0 +1,377 @@
+//! The in-memory world: members, pages, grants, codes, tokens, posts and Instagram
+//! containers of all four providers. One mutex guards it (see [`crate::Sandbox::world`]),
+//! so every request sees and leaves a consistent picture; ids and tokens come from one
+//! RNG, seeded when the configuration asks for determinism.
+
+use std::collections::HashMap;
+
+use rand::distributions::Alphanumeric;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+
+use crate::clock::Millis;
+use crate::faults::Fault;
+use crate::tokens::Token;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Provider {
+    LinkedIn,
+    X,
+    Facebook,
+    Instagram,
+}
+
+impl Provider {
+    pub(crate) const ALL: [Provider; 4] = [
+        Provider::LinkedIn,
+        Provider::X,
+        Provider::Facebook,
+        Provider::Instagram,
+    ];
+
+    pub(crate) fn slug(self) -> &'static str {
+        match self {
+            Provider::LinkedIn => "linkedin",
+            Provider::X => "x",
+            Provider::Facebook => "facebook",
+            Provider::Instagram => "instagram",
+        }
+    }
+
+    pub(crate) fn display(self) -> &'static str {
+        match self {
+            Provider::LinkedIn => "LinkedIn",
+            Provider::X => "X",
+            Provider::Facebook => "Facebook",
+            Provider::Instagram => "Instagram",
+        }
+    }
+
+    pub(crate) fn parse(slug: &str) -> Option<Provider> {
+        Provider::ALL.into_iter().find(|p| p.slug() == slug)
+    }
+
+    /// X accounts are their own pages; the others have pages (LinkedIn organizations).
+    pub(crate) fn has_pages(self) -> bool {
+        self != Provider::X
+    }
+
+    pub(crate) fn is_graph(self) -> bool {
+        matches!(self, Provider::Facebook | Provider::Instagram)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct MemberId(pub(crate) usize);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct PageId(pub(crate) usize);
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct GrantId(pub(crate) usize);
+
+pub(crate) struct Member {
+    pub(crate) provider: Provider,
+    /// The provider's id: LinkedIn `sub`, X user id, Facebook app-scoped user id.
+    pub(crate) external_id: String,
+    pub(crate) handle: String,
+    pub(crate) name: String,
+    /// Facebook/Instagram: the member must pass a checkpoint at the provider.
+    pub(crate) checkpoint: bool,
+}
+
+pub(crate) struct InstagramAccount {
+    pub(crate) id: String,
+    pub(crate) username: String,
+}
+
+pub(crate) struct Page {
+    pub(crate) provider: Provider,
+    pub(crate) external_id: String,
+    pub(crate) name: String,
+    pub(crate) owner: MemberId,
+    /// Members with a role on the page; `lose-page-role` removes one.
+    pub(crate) admins: Vec<MemberId>,
+    pub(crate) instagram: Option<InstagramAccount>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum GrantState {
+    Active,
+    Revoked,
+    PasswordChanged,
+    AppRemoved,
+}
+
+/// One member's authorization of one client at one provider.
+pub(crate) struct Grant {
+    pub(crate) provider: Provider,
+    pub(crate) member: MemberId,
+    pub(crate) client_id: String,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) state: GrantState,
+    /// LinkedIn: when the refresh-token clock started (the first authorization).
+    pub(crate) refresh_anchor: Millis,
+}
+
+pub(crate) struct Code {
+    pub(crate) grant: GrantId,
+    pub(crate) redirect_uri: String,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) code_challenge: Option<String>,
+    pub(crate) expires: Millis,
+    pub(crate) used: bool,
+}
+
+pub(crate) struct Post {
+    pub(crate) provider: Provider,
+    pub(crate) id: String,
+    pub(crate) member: MemberId,
+    pub(crate) page: Option<PageId>,
+    pub(crate) author: String,
+    pub(crate) text: String,
+    pub(crate) link: Option<String>,
+    pub(crate) image_url: Option<String>,
+    pub(crate) created: Millis,
+}
+
+/// An Instagram media container between `media` and `media_publish`.
+pub(crate) struct Container {
+    pub(crate) page: PageId,
+    pub(crate) member: MemberId,
+    pub(crate) image_url: String,
+    pub(crate) caption: String,
+    pub(crate) created: Millis,
+    pub(crate) ready: Millis,
+    /// Publish attempts still to be answered "not ready" after processing finished.
+    pub(crate) not_ready_publishes: u32,
+    pub(crate) published: Option<String>,
+}
+
+pub(crate) struct World {
+    seed: Option<u64>,
+    rng: StdRng,
+    pub(crate) members: Vec<Member>,
+    pub(crate) pages: Vec<Page>,
+    pub(crate) grants: Vec<Grant>,
+    pub(crate) codes: HashMap<String, Code>,
+    pub(crate) tokens: HashMap<String, Token>,
+    /// The page token handed out for a (grant, page), reused while it lives.
+    pub(crate) page_tokens: HashMap<(GrantId, PageId), String>,
+    pub(crate) posts: Vec<Post>,
+    pub(crate) containers: HashMap<String, Container>,
+    pub(crate) faults: Vec<Fault>,
+    pub(crate) next_fault_id: u64,
+}
+
+/// Why a member or page could not be created.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CreateError {
+    #[error("handle must be 1 to 50 letters, digits, '.', '_' or '-'")]
+    BadHandle,
+    #[error("{provider} already has a member with handle {handle:?}")]
+    DuplicateHandle {
+        provider: &'static str,
+        handle: String,
+    },
+    #[error("{0} has no pages: an X account is its own page")]
+    NoPages(&'static str),
+}
+
+impl World {
+    pub(crate) fn new(seed: Option<u64>) -> World {
+        World {
+            seed,
+            rng: rng_for(seed),
+            members: Vec::new(),
+            pages: Vec::new(),
+            grants: Vec::new(),
+            codes: HashMap::new(),
+            tokens: HashMap::new(),
+            page_tokens: HashMap::new(),
+            posts: Vec::new(),
+            containers: HashMap::new(),
+            faults: Vec::new(),
+            next_fault_id: 1,
+        }
+    }
+
+    /// Back to an empty world, with the RNG reseeded.
+    pub(crate) fn reset(&mut self) {
+        *self = World::new(self.seed);
+    }
+
+    pub(crate) fn random_alnum(&mut self, len: usize) -> String {
+        (&mut self.rng)
+            .sample_iter(&Alphanumeric)
+            .take(len)
+            .map(char::from)
+            .collect()
+    }
+
+    /// A decimal id of `len` digits that does not start with 0.
+    pub(crate) fn random_digits(&mut self, len: usize) -> String {
+        let mut id = String::with_capacity(len);
+        id.push(char::from(b'1' + self.rng.gen_range(0..9u8)));
+        for _ in 1..len {
+            id.push(char::from(b'0' + self.rng.gen_range(0..10u8)));
+        }
+        id
+    }
+
+    /// A uniform draw in [0, 1), for flaky faults.
+    pub(crate) fn random_unit(&mut self) -> f64 {
+        self.rng.gen()
+    }
+
+    pub(crate) fn member_by_handle(&self, provider: Provider, handle: &str) -> Option<MemberId> {
+        self.members
+            .iter()
+            .position(|m| m.provider == provider && m.handle == handle)
+            .map(MemberId)
+    }
+
+    pub(crate) fn member(&self, id: MemberId) -> &Member {
+        &self.members[id.0]
+    }
+
+    pub(crate) fn page(&self, id: PageId) -> &Page {
+        &self.pages[id.0]
+    }
+
+    pub(crate) fn grant(&self, id: GrantId) -> &Grant {
+        &self.grants[id.0]
+    }
+
+    pub(crate) fn page_by_external_id(&self, provider: Provider, id: &str) -> Option<PageId> {
+        self.pages
+            .iter()
+            .position(|p| p.provider == provider && p.external_id == id)
+            .map(PageId)
+    }
+
+    pub(crate) fn page_by_instagram_id(&self, id: &str) -> Option<PageId> {
+        self.pages
+            .iter()
+            .position(|p| p.instagram.as_ref().is_some_and(|ig| ig.id == id))
+            .map(PageId)
+    }
+
+    /// Pages on which `member` has a role, in creation order.
+    pub(crate) fn pages_of(&self, member: MemberId) -> Vec<PageId> {
+        (0..self.pages.len())
+            .map(PageId)
+            .filter(|&p| self.page(p).admins.contains(&member))
+            .collect()
+    }
+
+    pub(crate) fn grants_of(&self, member: MemberId) -> Vec<GrantId> {
+        (0..self.grants.len())
+            .map(GrantId)
+            .filter(|&g| self.grant(g).member == member)
+            .collect()
+    }
+
+    pub(crate) fn create_member(
+        &mut self,
+        provider: Provider,
+        handle: &str,
+        name: Option<&str>,
+    ) -> Result<MemberId, CreateError> {
+        let valid = !handle.is_empty()
+            && handle.len() <= 50
+            && handle
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        if !valid {
+            return Err(CreateError::BadHandle);
+        }
+        if self.member_by_handle(provider, handle).is_some() {
+            return Err(CreateError::DuplicateHandle {
+                provider: provider.slug(),
+                handle: handle.to_owned(),
+            });
+        }
+        let external_id = match provider {
+            Provider::LinkedIn => self.random_alnum(10),
+            Provider::X => self.random_digits(19),
+            Provider::Facebook | Provider::Instagram => self.random_digits(16),
+        };
+        let name = name
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .unwrap_or(handle);
+        self.members.push(Member {
+            provider,
+            external_id,
+            handle: handle.to_owned(),
+            name: name.to_owned(),
+            checkpoint: false,
+        });
+        Ok(MemberId(self.members.len() - 1))
+    }
+
+    pub(crate) fn create_page(
+        &mut self,
+        provider: Provider,
+        owner: MemberId,
+        name: &str,
+    ) -> Result<PageId, CreateError> {
+        if !provider.has_pages() {
+            return Err(CreateError::NoPages(provider.slug()));
+        }
+        let external_id = match provider {
+            Provider::LinkedIn => self.random_digits(8),
+            _ => self.random_digits(15),
+        };
+        let instagram = if provider == Provider::Instagram {
+            let id = format!("17841{}", self.random_digits(12));
+            let username = name
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect::<String>()
+                .to_lowercase();
+            Some(InstagramAccount { id, username })
+        } else {
+            None
+        };
+        self.pages.push(Page {
+            provider,
+            external_id,
+            name: name.to_owned(),
+            owner,
+            admins: vec![owner],
+            instagram,
+        });
+        Ok(PageId(self.pages.len() - 1))
+    }
+
+    /// The member a consent names: an existing one, or a new one created with one page
+    /// (for the providers that have pages).
+    pub(crate) fn member_for_consent(
+        &mut self,
+        provider: Provider,
+        handle: &str,
+    ) -> Result<MemberId, CreateError> {
+        if let Some(id) = self.member_by_handle(provider, handle) {
+            return Ok(id);
+        }
+        let member = self.create_member(provider, handle, None)?;
+        if provider.has_pages() {
+            self.create_page(provider, member, &format!("{handle} Page"))?;
+        }
+        Ok(member)
+    }
+
+    pub(crate) fn record_post(&mut self, post: Post) {
+        self.posts.push(post);
+    }
+}
+
+fn rng_for(seed: Option<u64>) -> StdRng {
+    match seed {
+        Some(seed) => StdRng::seed_from_u64(seed),
+        None => StdRng::from_entropy(),
+    }
+}

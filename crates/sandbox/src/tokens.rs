@@ -1,0 +1,247 @@
+//! Tokens: issuing them with the provider's look and (scaled) lifetime, checking a
+//! presented token, and the breaks the admin API injects. Every provider maps a
+//! [`TokenProblem`] to its own error body in [`crate::errors`].
+
+use crate::clock::{Clock, Millis};
+use crate::state::{GrantId, GrantState, MemberId, PageId, Provider, World};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TokenKind {
+    /// An access token (Facebook/Instagram: a short-lived user token).
+    Access,
+    Refresh,
+    /// Facebook/Instagram long-lived user token.
+    LongLivedUser,
+    /// Facebook/Instagram page token.
+    Page(PageId),
+}
+
+impl TokenKind {
+    fn is_access(self) -> bool {
+        self != TokenKind::Refresh
+    }
+}
+
+/// Why a token stopped working before its time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Death {
+    Revoked,
+    PasswordChanged,
+    AppRemoved,
+    /// An X refresh token that was already used.
+    Rotated,
+}
+
+impl Death {
+    pub(crate) fn grant_state(self) -> GrantState {
+        match self {
+            Death::Revoked | Death::Rotated => GrantState::Revoked,
+            Death::PasswordChanged => GrantState::PasswordChanged,
+            Death::AppRemoved => GrantState::AppRemoved,
+        }
+    }
+}
+
+/// A token's record. Deliberately not `Debug`: it sits next to the token string.
+pub(crate) struct Token {
+    pub(crate) grant: GrantId,
+    pub(crate) kind: TokenKind,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) issued: Millis,
+    pub(crate) expires: Option<Millis>,
+    pub(crate) dead: Option<Death>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum TokenProblem {
+    Unknown,
+    Expired,
+    Dead(Death),
+    /// Facebook/Instagram: the member must pass a checkpoint.
+    Checkpoint,
+    /// A page token whose member lost the role on the page.
+    PageRoleLost,
+}
+
+/// A token that passed its check, and what it may do.
+pub(crate) struct Access {
+    pub(crate) grant: GrantId,
+    pub(crate) member: MemberId,
+    pub(crate) client_id: String,
+    pub(crate) kind: TokenKind,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) expires: Option<Millis>,
+}
+
+impl Access {
+    pub(crate) fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+}
+
+/// A freshly issued token and its lifetime as `expires_in` reports it.
+pub(crate) struct Issued {
+    pub(crate) token: String,
+    pub(crate) expires: Option<Millis>,
+}
+
+impl World {
+    /// Issues a token for `grant` that dies at `expires` (never when `None`).
+    pub(crate) fn issue_token(
+        &mut self,
+        grant: GrantId,
+        kind: TokenKind,
+        scopes: Vec<String>,
+        issued: Millis,
+        expires: Option<Millis>,
+    ) -> Issued {
+        let provider = self.grant(grant).provider;
+        let token = match (provider, kind) {
+            (Provider::LinkedIn, TokenKind::Refresh) => format!("AQX{}", self.random_alnum(76)),
+            (Provider::LinkedIn, _) => format!("AQV{}", self.random_alnum(76)),
+            (Provider::X, TokenKind::Refresh) => format!("{}OjE6cnQ", self.random_alnum(72)),
+            (Provider::X, _) => format!("{}OjE6YXQ", self.random_alnum(72)),
+            (_, TokenKind::Page(_)) => format!("EAAP{}", self.random_alnum(96)),
+            _ => format!("EAAB{}", self.random_alnum(96)),
+        };
+        self.tokens.insert(
+            token.clone(),
+            Token {
+                grant,
+                kind,
+                scopes,
+                issued,
+                expires,
+                dead: None,
+            },
+        );
+        Issued { token, expires }
+    }
+
+    /// Issues an access-type token living `nominal_secs` (scaled) with the grant's scopes.
+    pub(crate) fn issue_for(
+        &mut self,
+        clock: &Clock,
+        grant: GrantId,
+        kind: TokenKind,
+        nominal_secs: u64,
+    ) -> Issued {
+        let now = clock.now();
+        let scopes = self.grant(grant).scopes.clone();
+        self.issue_token(
+            grant,
+            kind,
+            scopes,
+            now,
+            Some(now + clock.lifetime(nominal_secs)),
+        )
+    }
+
+    /// Checks a presented token of `provider` at `now`, whatever its kind.
+    pub(crate) fn check_any(
+        &self,
+        provider: Provider,
+        token: &str,
+        now: Millis,
+    ) -> Result<Access, TokenProblem> {
+        let record = self.tokens.get(token).ok_or(TokenProblem::Unknown)?;
+        let grant = self.grant(record.grant);
+        if grant.provider != provider {
+            return Err(TokenProblem::Unknown);
+        }
+        if let Some(death) = record.dead {
+            return Err(TokenProblem::Dead(death));
+        }
+        if record.expires.is_some_and(|at| at <= now) {
+            return Err(TokenProblem::Expired);
+        }
+        if provider.is_graph() && self.member(grant.member).checkpoint {
+            return Err(TokenProblem::Checkpoint);
+        }
+        if let TokenKind::Page(page) = record.kind {
+            if !self.page(page).admins.contains(&grant.member) {
+                return Err(TokenProblem::PageRoleLost);
+            }
+        }
+        Ok(Access {
+            grant: record.grant,
+            member: grant.member,
+            client_id: grant.client_id.clone(),
+            kind: record.kind,
+            scopes: record.scopes.clone(),
+            expires: record.expires,
+        })
+    }
+
+    /// Checks a token presented to an API: refresh tokens are not access tokens.
+    pub(crate) fn check_access(
+        &self,
+        provider: Provider,
+        token: &str,
+        now: Millis,
+    ) -> Result<Access, TokenProblem> {
+        let access = self.check_any(provider, token, now)?;
+        if access.kind.is_access() {
+            Ok(access)
+        } else {
+            Err(TokenProblem::Unknown)
+        }
+    }
+
+    /// Kills every token of `grant` and records why on the grant.
+    pub(crate) fn kill_grant(&mut self, grant: GrantId, death: Death) {
+        for token in self.tokens.values_mut() {
+            if token.grant == grant && token.dead.is_none() {
+                token.dead = Some(death);
+            }
+        }
+        self.grants[grant.0].state = death.grant_state();
+    }
+
+    /// Kills one token (revocation endpoints).
+    pub(crate) fn kill_token(&mut self, token: &str, death: Death) -> bool {
+        match self.tokens.get_mut(token) {
+            Some(record) => {
+                record.dead.get_or_insert(death);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Makes every live access token of `member` expire now; refresh tokens survive.
+    pub(crate) fn expire_member_tokens(&mut self, member: MemberId, now: Millis) {
+        let grants = self.grants_of(member);
+        for token in self.tokens.values_mut() {
+            if grants.contains(&token.grant) && token.kind.is_access() {
+                token.expires = Some(token.expires.map_or(now, |at| at.min(now)));
+            }
+        }
+    }
+
+    /// The state shown for a grant: its recorded break, else checkpoint, else whether
+    /// any access token still lives.
+    pub(crate) fn grant_status(&self, grant: GrantId, now: Millis) -> &'static str {
+        let record = self.grant(grant);
+        match record.state {
+            GrantState::Revoked => return "revoked",
+            GrantState::PasswordChanged => return "password_changed",
+            GrantState::AppRemoved => return "app_removed",
+            GrantState::Active => {}
+        }
+        if record.provider.is_graph() && self.member(record.member).checkpoint {
+            return "checkpoint";
+        }
+        let live = self.tokens.values().any(|t| {
+            t.grant == grant
+                && t.kind.is_access()
+                && t.dead.is_none()
+                && t.expires.is_none_or(|at| at > now)
+        });
+        if live {
+            "active"
+        } else {
+            "expired"
+        }
+    }
+}
