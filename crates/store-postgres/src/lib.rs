@@ -39,17 +39,6 @@ fn conflict(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| classify(e, what, is_busy)
 }
 
-const JOB_BY_ID: &str = concat!(
-    "SELECT ",
-    sql::job_columns!("payload::text AS payload"),
-    " FROM jobs WHERE id = $1"
-);
-const LIST_JOBS: &str = concat!(
-    "SELECT ",
-    sql::job_columns!("payload::text AS payload"),
-    " FROM jobs WHERE state = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
-);
-const ENQUEUE_JOB: &str = sql::enqueue_job!("$2::jsonb");
 const CLAIM_JOBS: &str = sql::claim_jobs!(
     token: "replace(gen_random_uuid()::text, '-', '')",
     lock: "FOR UPDATE SKIP LOCKED",
@@ -161,7 +150,7 @@ common::tx::impl_tx! {
     database: Postgres,
     time: DateTime<Utc> = at,
     errors: err, conflict,
-    jobs: JOB_BY_ID, LIST_JOBS, ENQUEUE_JOB,
+    payload: select "payload::text AS payload", insert "$2::jsonb",
 }
 
 #[cfg(test)]

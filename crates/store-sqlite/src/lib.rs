@@ -43,17 +43,6 @@ fn conflict(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| classify(e, what, is_busy)
 }
 
-const JOB_BY_ID: &str = concat!(
-    "SELECT ",
-    sql::job_columns!("payload"),
-    " FROM jobs WHERE id = $1"
-);
-const LIST_JOBS: &str = concat!(
-    "SELECT ",
-    sql::job_columns!("payload"),
-    " FROM jobs WHERE state = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
-);
-const ENQUEUE_JOB: &str = sql::enqueue_job!("$2");
 const CLAIM_JOBS: &str = sql::claim_jobs!(
     token: "lower(hex(randomblob(16)))",
     lock: "",
@@ -161,5 +150,5 @@ common::tx::impl_tx! {
     database: Sqlite,
     time: Micros = micros,
     errors: err, conflict,
-    jobs: JOB_BY_ID, LIST_JOBS, ENQUEUE_JOB,
+    payload: select "payload", insert "$2",
 }

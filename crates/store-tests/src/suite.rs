@@ -4,7 +4,8 @@
 
 use crate::harness::TestDb;
 use apostle_core::store::{
-    EmailState, JobState, NewEmail, NewInvite, NewJob, Session, Store, StoreError, Team, Tx, User,
+    EmailState, Job, JobState, NewEmail, NewInvite, NewJob, Session, Store, StoreError, Team, Tx,
+    User,
 };
 use apostle_domain::{
     EmailAddress, EmailId, JobId, PersonName, Role, TeamId, TeamName, TeamSlug, UserId,
@@ -112,6 +113,19 @@ fn new_email(to: &str, key: Option<&str>, created: DateTime<Utc>) -> NewEmail {
         dedupe_key: key.map(str::to_owned),
         created_at: created,
     }
+}
+
+/// Claims the single job due at `now`, with a five-minute lease.
+async fn claim_one(store: &dyn Store, now: DateTime<Utc>) -> Job {
+    let mut claimed = store.claim_jobs(now, mins(5), 1).await.unwrap();
+    assert_eq!(claimed.len(), 1, "one job is due");
+    claimed.remove(0)
+}
+
+fn lease(job: &Job) -> &str {
+    job.lease_token
+        .as_deref()
+        .expect("a claimed job has a lease")
 }
 
 async fn job_state(store: &dyn Store, id: JobId) -> Option<JobState> {
@@ -782,17 +796,11 @@ pub async fn a_job_due_in_the_future_is_not_claimed(db: &TestDb) {
 pub async fn completing_a_job_needs_its_current_lease(db: &TestDb) {
     let store = db.store();
     let id = enqueue(store, new_job("a", None, t0())).await.unwrap();
-    let job = store.claim_jobs(t0(), mins(5), 1).await.unwrap().remove(0);
+    let job = claim_one(store, t0()).await;
     let mut tx = write(store).await;
     assert!(!tx.complete_job(id, "not-the-lease").await.unwrap());
-    assert!(tx
-        .complete_job(id, job.lease_token.as_deref().unwrap())
-        .await
-        .unwrap());
-    assert!(!tx
-        .complete_job(id, job.lease_token.as_deref().unwrap())
-        .await
-        .unwrap());
+    assert!(tx.complete_job(id, lease(&job)).await.unwrap());
+    assert!(!tx.complete_job(id, lease(&job)).await.unwrap());
     commit(tx).await;
     assert_eq!(job_state(store, id).await, None);
 }
@@ -800,22 +808,18 @@ pub async fn completing_a_job_needs_its_current_lease(db: &TestDb) {
 pub async fn an_expired_lease_lets_another_worker_claim_and_fences_the_first(db: &TestDb) {
     let store = db.store();
     let id = enqueue(store, new_job("a", None, t0())).await.unwrap();
-    let first = store.claim_jobs(t0(), mins(5), 1).await.unwrap().remove(0);
+    let first = claim_one(store, t0()).await;
     assert!(store
         .claim_jobs(t0() + mins(4), mins(5), 1)
         .await
         .unwrap()
         .is_empty());
-    let second = store
-        .claim_jobs(t0() + mins(5), mins(5), 1)
-        .await
-        .unwrap()
-        .remove(0);
+    let second = claim_one(store, t0() + mins(5)).await;
     assert_eq!(second.id, id);
     assert_eq!(second.attempts, 2);
     assert_ne!(second.lease_token, first.lease_token);
     assert_eq!(second.locked_until, Some(t0() + mins(10)));
-    let stale = first.lease_token.as_deref().unwrap();
+    let stale = lease(&first);
     let mut tx = write(store).await;
     assert!(!tx.complete_job(id, stale).await.unwrap());
     assert!(!tx.fail_job(id, stale, "late", None).await.unwrap());
@@ -831,9 +835,9 @@ pub async fn an_expired_lease_lets_another_worker_claim_and_fences_the_first(db:
 pub async fn a_failed_job_with_retry_time_is_pending_again_then(db: &TestDb) {
     let store = db.store();
     let id = enqueue(store, new_job("a", Some("k"), t0())).await.unwrap();
-    let job = store.claim_jobs(t0(), mins(5), 1).await.unwrap().remove(0);
+    let job = claim_one(store, t0()).await;
     let mut tx = write(store).await;
-    let lease = job.lease_token.as_deref().unwrap();
+    let lease = lease(&job);
     assert!(tx
         .fail_job(id, lease, "timeout", Some(t0() + mins(2)))
         .await
@@ -866,12 +870,9 @@ pub async fn a_failed_job_with_retry_time_is_pending_again_then(db: &TestDb) {
 pub async fn a_failed_job_without_retry_is_dead_and_listed(db: &TestDb) {
     let store = db.store();
     let id = enqueue(store, new_job("a", None, t0())).await.unwrap();
-    let job = store.claim_jobs(t0(), mins(5), 1).await.unwrap().remove(0);
+    let job = claim_one(store, t0()).await;
     let mut tx = write(store).await;
-    assert!(tx
-        .fail_job(id, job.lease_token.as_deref().unwrap(), "gave up", None)
-        .await
-        .unwrap());
+    assert!(tx.fail_job(id, lease(&job), "gave up", None).await.unwrap());
     commit(tx).await;
     let mut tx = read(store).await;
     let dead = tx.list_jobs(JobState::Dead, 10).await.unwrap();
@@ -895,10 +896,10 @@ pub async fn a_failed_job_without_retry_is_dead_and_listed(db: &TestDb) {
 pub async fn a_released_job_is_pending_now_without_counting_the_attempt(db: &TestDb) {
     let store = db.store();
     let id = enqueue(store, new_job("a", None, t0())).await.unwrap();
-    let job = store.claim_jobs(t0(), mins(5), 1).await.unwrap().remove(0);
+    let job = claim_one(store, t0()).await;
     let mut tx = write(store).await;
     assert!(tx
-        .release_job(id, job.lease_token.as_deref().unwrap(), t0() + mins(1))
+        .release_job(id, lease(&job), t0() + mins(1))
         .await
         .unwrap());
     commit(tx).await;
@@ -921,11 +922,9 @@ pub async fn a_dead_job_can_be_retried_with_fresh_attempts(db: &TestDb) {
         "pending is not dead"
     );
     drop(tx);
-    let job = store.claim_jobs(t0(), mins(5), 1).await.unwrap().remove(0);
+    let job = claim_one(store, t0()).await;
     let mut tx = write(store).await;
-    tx.fail_job(id, job.lease_token.as_deref().unwrap(), "boom", None)
-        .await
-        .unwrap();
+    tx.fail_job(id, lease(&job), "boom", None).await.unwrap();
     commit(tx).await;
     let mut tx = write(store).await;
     assert!(tx.retry_dead_job(id, t0() + mins(30)).await.unwrap());
@@ -949,11 +948,11 @@ pub async fn a_dead_job_can_be_retried_with_fresh_attempts(db: &TestDb) {
 pub async fn a_retried_job_gives_way_to_a_pending_twin_with_its_key(db: &TestDb) {
     let store = db.store();
     let old = enqueue(store, new_job("a", Some("k"), t0())).await.unwrap();
-    let job = store.claim_jobs(t0(), mins(5), 1).await.unwrap().remove(0);
+    let job = claim_one(store, t0()).await;
     // While it runs, the same work is asked for again.
     let twin = enqueue(store, new_job("a", Some("k"), t0())).await.unwrap();
     let mut tx = write(store).await;
-    let lease = job.lease_token.as_deref().unwrap();
+    let lease = lease(&job);
     assert!(tx
         .fail_job(old, lease, "flaky", Some(t0() + mins(1)))
         .await
@@ -1002,7 +1001,7 @@ pub async fn jobs_are_counted_by_state(db: &TestDb) {
     }
     let claimed = store.claim_jobs(t0(), mins(5), 2).await.unwrap();
     let mut tx = write(store).await;
-    let lease = claimed[0].lease_token.as_deref().unwrap();
+    let lease = lease(&claimed[0]);
     tx.fail_job(claimed[0].id, lease, "x", None).await.unwrap();
     commit(tx).await;
     let counts = read(store).await.count_jobs_by_state().await.unwrap();
@@ -1082,7 +1081,7 @@ pub async fn concurrent_workers_never_receive_the_same_job(db: &TestDb) {
                 }
                 let mut tx = pool.begin().await.expect("begin");
                 for job in &batch {
-                    let lease = job.lease_token.as_deref().unwrap();
+                    let lease = lease(job);
                     assert!(tx.complete_job(job.id, lease).await.unwrap());
                 }
                 tx.commit().await.expect("commit");

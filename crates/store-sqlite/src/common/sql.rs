@@ -192,6 +192,30 @@ macro_rules! job_columns {
 }
 pub(crate) use job_columns;
 
+/// One job by id; `$payload` as for [`job_columns`].
+macro_rules! job_by_id {
+    ($payload:literal) => {
+        concat!(
+            "SELECT ",
+            $crate::common::sql::job_columns!($payload),
+            " FROM jobs WHERE id = $1"
+        )
+    };
+}
+pub(crate) use job_by_id;
+
+/// Jobs in state `$1`, newest first, at most `$2`.
+macro_rules! list_jobs {
+    ($payload:literal) => {
+        concat!(
+            "SELECT ",
+            $crate::common::sql::job_columns!($payload),
+            " FROM jobs WHERE state = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+        )
+    };
+}
+pub(crate) use list_jobs;
+
 /// Enqueues unless a pending job holds the dedupe key; `$payload` is the
 /// placeholder for the JSON text, cast as the backend's payload column needs.
 macro_rules! enqueue_job {

@@ -2,8 +2,8 @@
 //! as a macro: every method runs the same SQL from [`super::sql`] and decodes
 //! the same rows from [`super::rows`]. What differs per backend is passed in:
 //! the transaction type, the sqlx database, how a timestamp is stored, the
-//! error mapping, and the three job statements whose payload column differs
-//! (JSON text on SQLite, `JSONB` on PostgreSQL).
+//! error mapping, and how the job payload is read and written (JSON text on
+//! SQLite, `JSONB` on PostgreSQL).
 
 /// Implements `Tx` for `$tx`, a struct with a field
 /// `tx: sqlx::Transaction<'static, $db>`.
@@ -13,7 +13,7 @@ macro_rules! impl_tx {
         database: $db:ty,
         time: $time:ty = $encode:path,
         errors: $err:path, $conflict:path,
-        jobs: $job_by_id:path, $list_jobs:path, $enqueue_job:path $(,)?
+        payload: select $select:literal, insert $insert:literal $(,)?
     ) => {
         const _: () = {
             use ::apostle_core::store::{
@@ -31,6 +31,10 @@ macro_rules! impl_tx {
                 TeamRow, UserRow,
             };
             use $crate::common::sql;
+
+            const JOB_BY_ID: &str = sql::job_by_id!($select);
+            const LIST_JOBS: &str = sql::list_jobs!($select);
+            const ENQUEUE_JOB: &str = sql::enqueue_job!($insert);
 
             type Query<'q> =
                 ::sqlx::query::Query<'q, $db, <$db as ::sqlx::Database>::Arguments<'q>>;
@@ -403,7 +407,7 @@ macro_rules! impl_tx {
 
                 async fn enqueue_job(&mut self, job: &NewJob) -> StoreResult<Option<JobId>> {
                     // NewJob carries no creation time, so the system clock stamps it.
-                    let id: Option<i64> = ::sqlx::query_scalar($enqueue_job)
+                    let id: Option<i64> = ::sqlx::query_scalar(ENQUEUE_JOB)
                         .bind(&job.kind)
                         .bind(job.payload.to_string())
                         .bind(&job.dedupe_key)
@@ -417,7 +421,7 @@ macro_rules! impl_tx {
                 }
 
                 async fn job_by_id(&mut self, job: JobId) -> StoreResult<Option<Job>> {
-                    let row: Option<JobRow<$time>> = ::sqlx::query_as($job_by_id)
+                    let row: Option<JobRow<$time>> = ::sqlx::query_as(JOB_BY_ID)
                         .bind(job.0)
                         .fetch_optional(&mut *self.tx)
                         .await
@@ -475,7 +479,7 @@ macro_rules! impl_tx {
                     state: JobState,
                     limit: i64,
                 ) -> StoreResult<Vec<Job>> {
-                    let rows: Vec<JobRow<$time>> = ::sqlx::query_as($list_jobs)
+                    let rows: Vec<JobRow<$time>> = ::sqlx::query_as(LIST_JOBS)
                         .bind(state.as_str())
                         .bind(limit)
                         .fetch_all(&mut *self.tx)
