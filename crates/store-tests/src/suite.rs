@@ -4,8 +4,8 @@
 
 use crate::harness::TestDb;
 use apostle_core::store::{
-    EmailState, Job, JobState, NewEmail, NewInvite, NewJob, Session, Store, StoreError, Team, Tx,
-    User,
+    EmailState, Invite, Job, JobState, NewEmail, NewInvite, NewJob, Session, Store, StoreError,
+    Team, Tx, User,
 };
 use apostle_domain::{
     EmailAddress, EmailId, JobId, PersonName, Role, TeamId, TeamName, TeamSlug, UserId,
@@ -101,6 +101,18 @@ fn new_invite(address: &str, token_hash: &str, by: UserId, created: DateTime<Utc
         created_at: created,
         expires_at: created + Duration::days(7),
     }
+}
+
+async fn invite(
+    tx: &mut dyn Tx,
+    team: TeamId,
+    address: &str,
+    token_hash: &str,
+    by: UserId,
+    created: DateTime<Utc>,
+) -> Invite {
+    let spec = new_invite(address, token_hash, by, created);
+    tx.create_invite(team, &spec).await.unwrap()
 }
 
 fn new_email(to: &str, key: Option<&str>, created: DateTime<Utc>) -> NewEmail {
@@ -389,27 +401,33 @@ pub async fn open_invites_are_found_by_token_and_listed_newest_first(db: &TestDb
     let acme = team(store, "acme", "Acme").await;
     let admin = user(store, "admin@acme.example", "Admin").await;
     let mut tx = write(store).await;
-    let older = tx
-        .create_invite(
-            acme.id,
-            &new_invite("a@x.example", "hash-a", admin.id, t0()),
-        )
-        .await
-        .unwrap();
-    let newer = tx
-        .create_invite(
-            acme.id,
-            &new_invite("b@x.example", "hash-b", admin.id, t0() + mins(1)),
-        )
-        .await
-        .unwrap();
-    let accepted = tx
-        .create_invite(
-            acme.id,
-            &new_invite("c@x.example", "hash-c", admin.id, t0() + mins(2)),
-        )
-        .await
-        .unwrap();
+    let older = invite(
+        tx.as_mut(),
+        acme.id,
+        "a@x.example",
+        "hash-a",
+        admin.id,
+        t0(),
+    )
+    .await;
+    let newer = invite(
+        tx.as_mut(),
+        acme.id,
+        "b@x.example",
+        "hash-b",
+        admin.id,
+        t0() + mins(1),
+    )
+    .await;
+    let accepted = invite(
+        tx.as_mut(),
+        acme.id,
+        "c@x.example",
+        "hash-c",
+        admin.id,
+        t0() + mins(2),
+    )
+    .await;
     assert!(tx
         .mark_invite_accepted(accepted.id, t0() + mins(3))
         .await
@@ -441,13 +459,15 @@ pub async fn an_invite_can_be_accepted_only_once(db: &TestDb) {
     let acme = team(store, "acme", "Acme").await;
     let admin = user(store, "admin@acme.example", "Admin").await;
     let mut tx = write(store).await;
-    let invite = tx
-        .create_invite(
-            acme.id,
-            &new_invite("a@x.example", "hash-a", admin.id, t0()),
-        )
-        .await
-        .unwrap();
+    let invite = invite(
+        tx.as_mut(),
+        acme.id,
+        "a@x.example",
+        "hash-a",
+        admin.id,
+        t0(),
+    )
+    .await;
     commit(tx).await;
     let mut tx = write(store).await;
     assert!(tx
@@ -474,13 +494,15 @@ pub async fn an_expired_invite_cannot_be_accepted(db: &TestDb) {
     let acme = team(store, "acme", "Acme").await;
     let admin = user(store, "admin@acme.example", "Admin").await;
     let mut tx = write(store).await;
-    let invite = tx
-        .create_invite(
-            acme.id,
-            &new_invite("a@x.example", "hash-a", admin.id, t0()),
-        )
-        .await
-        .unwrap();
+    let invite = invite(
+        tx.as_mut(),
+        acme.id,
+        "a@x.example",
+        "hash-a",
+        admin.id,
+        t0(),
+    )
+    .await;
     assert!(!tx
         .mark_invite_accepted(invite.id, invite.expires_at)
         .await
@@ -497,9 +519,7 @@ pub async fn duplicate_invite_token_is_a_conflict(db: &TestDb) {
     let acme = team(store, "acme", "Acme").await;
     let admin = user(store, "admin@acme.example", "Admin").await;
     let mut tx = write(store).await;
-    tx.create_invite(acme.id, &new_invite("a@x.example", "same", admin.id, t0()))
-        .await
-        .unwrap();
+    invite(tx.as_mut(), acme.id, "a@x.example", "same", admin.id, t0()).await;
     let again = tx
         .create_invite(acme.id, &new_invite("b@x.example", "same", admin.id, t0()))
         .await;
@@ -512,10 +532,7 @@ pub async fn a_team_cannot_list_or_delete_another_teams_invites(db: &TestDb) {
     let b = team(store, "team-b", "Team B").await;
     let admin = user(store, "admin@a.example", "Admin").await;
     let mut tx = write(store).await;
-    let invite = tx
-        .create_invite(a.id, &new_invite("x@x.example", "hash-x", admin.id, t0()))
-        .await
-        .unwrap();
+    let invite = invite(tx.as_mut(), a.id, "x@x.example", "hash-x", admin.id, t0()).await;
     assert!(tx.list_open_invites(b.id, t0()).await.unwrap().is_empty());
     assert!(!tx.delete_invite(b.id, invite.id).await.unwrap());
     commit(tx).await;
