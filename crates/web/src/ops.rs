@@ -31,8 +31,11 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Prometheus text: request counters plus queue gauges read at scrape time.
+/// Prometheus text: the recorder's request counters, then the queue
+/// gauges, read from the database at scrape time so every process reports
+/// the same shared truth.
 async fn metrics(State(state): State<AppState>) -> Response {
+    let mut text = state.config.metrics.render();
     let counts = async {
         let mut tx = state.core.store.begin_read().await?;
         Ok::<_, apostle_core::StoreError>((
@@ -43,22 +46,39 @@ async fn metrics(State(state): State<AppState>) -> Response {
     .await;
     match counts {
         Ok((jobs, emails)) => {
-            for s in JobState::ALL {
-                let n = jobs.iter().find(|(k, _)| *k == s).map_or(0, |(_, n)| *n);
-                metrics::gauge!("apostle_jobs", "state" => s.as_str()).set(n as f64);
-            }
-            for s in EmailState::ALL {
-                let n = emails.iter().find(|(k, _)| *k == s).map_or(0, |(_, n)| *n);
-                metrics::gauge!("apostle_emails", "state" => s.as_str()).set(n as f64);
-            }
+            let jobs = JobState::ALL.map(|s| (s.as_str(), count_of(&jobs, s)));
+            let emails = EmailState::ALL.map(|s| (s.as_str(), count_of(&emails, s)));
+            gauge_lines(
+                &mut text,
+                "apostle_jobs",
+                "Background jobs by state.",
+                &jobs,
+            );
+            gauge_lines(
+                &mut text,
+                "apostle_emails",
+                "Outbox emails by state.",
+                &emails,
+            );
         }
         Err(e) => tracing::warn!(error = %e, "metrics: could not count jobs and emails"),
     }
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.config.metrics.render(),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+fn count_of<K: PartialEq>(counts: &[(K, i64)], key: K) -> i64 {
+    counts
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map_or(0, |(_, n)| *n)
+}
+
+fn gauge_lines(out: &mut String, name: &str, help: &str, values: &[(&str, i64)]) {
+    use std::fmt::Write;
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+    for (state, n) in values {
+        let _ = writeln!(out, "{name}{{state=\"{state}\"}} {n}");
+    }
 }
 
 /// Counts and times every response by route template (never the raw path,

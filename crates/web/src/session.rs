@@ -7,7 +7,8 @@ use crate::error::{ApiError, PageError};
 use crate::AppState;
 use apostle_core::store::{ApiToken, User};
 use apostle_core::CoreError;
-use axum::extract::rejection::{FormRejection, JsonRejection};
+use axum::body::Bytes;
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
@@ -159,30 +160,46 @@ impl FromRequestParts<AppState> for Bearer {
     }
 }
 
-/// A URL-encoded form whose failures render as a readable page.
+/// A URL-encoded form whose failures render as a readable page. Stricter
+/// than `axum::Form`: a field that is not valid UTF-8 once decoded is
+/// refused instead of being silently replaced.
 pub struct HtmlForm<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for HtmlForm<T> {
     type Rejection = PageError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, PageError> {
-        match axum::Form::<T>::from_request(req, state).await {
-            Ok(axum::Form(value)) => Ok(HtmlForm(value)),
-            Err(rejection) => Err(form_error(&rejection)),
+        let body = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                PageError::BadForm(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "The form is too large.".to_owned(),
+                )
+            } else {
+                unreadable_form()
+            }
+        })?;
+        if !is_strict_utf8_form(&body) {
+            return Err(unreadable_form());
         }
+        serde_urlencoded::from_bytes(&body)
+            .map(HtmlForm)
+            .map_err(|_| unreadable_form())
     }
 }
 
-fn form_error(rejection: &FormRejection) -> PageError {
-    let status = rejection.status();
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
-        PageError::BadForm(status, "The form is too large.".to_owned())
-    } else {
-        PageError::BadForm(
-            StatusCode::BAD_REQUEST,
-            "The form could not be read: a field is missing or is not valid UTF-8 text.".to_owned(),
-        )
-    }
+fn unreadable_form() -> PageError {
+    PageError::BadForm(
+        StatusCode::BAD_REQUEST,
+        "The form could not be read: a field is missing or is not valid UTF-8 text.".to_owned(),
+    )
+}
+
+/// Every name and value decodes to valid UTF-8.
+fn is_strict_utf8_form(body: &[u8]) -> bool {
+    body.split(|b| *b == b'&')
+        .flat_map(|pair| pair.splitn(2, |b| *b == b'='))
+        .all(|part| std::str::from_utf8(&urlencoding::decode_binary(part)).is_ok())
 }
 
 /// A JSON body whose failures come back as an API error.
@@ -213,4 +230,18 @@ fn json_error(rejection: &JsonRejection) -> ApiError {
             rejection.body_text()
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_strict_utf8_form;
+
+    #[test]
+    fn percent_encoded_invalid_utf8_is_detected() {
+        assert!(is_strict_utf8_form(b"name=Am%C3%A9lie&csrf=abc"));
+        assert!(is_strict_utf8_form(b""));
+        assert!(!is_strict_utf8_form(b"name=%FF%FE"));
+        assert!(!is_strict_utf8_form(b"%FF=x"));
+        assert!(!is_strict_utf8_form(&[b'n', b'=', 0xff]));
+    }
 }

@@ -1,0 +1,171 @@
+use crate::helpers::*;
+use apostle_domain::Role;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+async fn token(app: &TestApp, email: &str) -> String {
+    let res = app
+        .client()
+        .http
+        .post(app.url("/api/v1/auth/token"))
+        .json(&json!({"email": email, "password": PASSWORD, "device_name": "Pixel 9"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["token_type"], "bearer");
+    assert_eq!(body["user"]["email"], email);
+    body["token"].as_str().unwrap().to_owned()
+}
+
+async fn get(app: &TestApp, path: &str, token: &str) -> (StatusCode, Value) {
+    let res = reqwest::Client::new()
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn the_mobile_app_signs_in_and_reads_the_user_and_their_teams() {
+    let app = spawn_app().await;
+    app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
+    app.team("globex", &[("ada@acme.example", Role::Ambassador)])
+        .await;
+    let token = token(&app, "ada@acme.example").await;
+    let (status, me) = get(&app, "/api/v1/me", &token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(me["user"]["email"], "ada@acme.example");
+    assert_eq!(
+        me["teams"],
+        json!([
+            {"slug": "acme", "name": "ACME", "role": "admin"},
+            {"slug": "globex", "name": "GLOBEX", "role": "ambassador"}
+        ])
+    );
+}
+
+#[tokio::test]
+async fn a_revoked_token_no_longer_works() {
+    let app = spawn_app().await;
+    app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
+    let token = token(&app, "ada@acme.example").await;
+    let res = reqwest::Client::new()
+        .delete(app.url("/api/v1/auth/token"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let (status, body) = get(&app, "/api/v1/me", &token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "unauthenticated");
+    let (status, _) = get(&app, "/api/v1/me", "apo_made_up").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn wrong_credentials_and_malformed_bodies_get_json_errors() {
+    let app = spawn_app().await;
+    app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
+    let http = reqwest::Client::new();
+    let res = http
+        .post(app.url("/api/v1/auth/token"))
+        .json(&json!({"email": "ada@acme.example", "password": "wrong wrong"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "bad_credentials");
+
+    let res = http
+        .post(app.url("/api/v1/auth/token"))
+        .header("content-type", "application/json")
+        .body("{\"email\": 42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "bad_request");
+}
+
+#[tokio::test]
+async fn token_requests_are_rate_limited_like_the_sign_in_page() {
+    let app = spawn_app_with(Options {
+        login_attempts: 2,
+        ..Options::default()
+    })
+    .await;
+    app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
+    let http = reqwest::Client::new();
+    let mut last = None;
+    for _ in 0..3 {
+        let res = http
+            .post(app.url("/api/v1/auth/token"))
+            .json(&json!({"email": "ada@acme.example", "password": "guess guess"}))
+            .send()
+            .await
+            .unwrap();
+        last = Some(res);
+    }
+    let res = last.unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.headers().get("retry-after").is_some());
+}
+
+#[tokio::test]
+async fn the_api_hides_other_teams_members() {
+    let app = spawn_app().await;
+    app.team(
+        "acme",
+        &[
+            ("ada@acme.example", Role::Admin),
+            ("amy@acme.example", Role::Ambassador),
+        ],
+    )
+    .await;
+    app.team("globex", &[("gus@globex.example", Role::Admin)])
+        .await;
+    let gus = token(&app, "gus@globex.example").await;
+    let (status, body) = get(&app, "/api/v1/teams/acme/members", &gus).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!body.to_string().contains("amy@acme.example"));
+    let ada = token(&app, "ada@acme.example").await;
+    let (status, body) = get(&app, "/api/v1/teams/acme/members", &ada).await;
+    assert_eq!(status, StatusCode::OK);
+    let emails: Vec<&str> = body["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["user"]["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails.len(), 2);
+    assert!(emails.contains(&"amy@acme.example"));
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_api_route() {
+    let app = spawn_app().await;
+    let res = reqwest::get(app.url("/api/v1/openapi.json")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let doc: Value = res.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    for (path, method) in [
+        ("/auth/token", "post"),
+        ("/auth/token", "delete"),
+        ("/me", "get"),
+        ("/teams/{slug}/members", "get"),
+        ("/openapi.json", "get"),
+    ] {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} missing"
+        );
+    }
+}

@@ -1,0 +1,66 @@
+use crate::helpers::*;
+use apostle_domain::Role;
+use reqwest::StatusCode;
+
+#[tokio::test]
+async fn health_answers_ok_when_the_database_does() {
+    let app = spawn_app().await;
+    let res = reqwest::get(app.url("/healthz")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_keeps_a_given_one() {
+    let app = spawn_app().await;
+    let res = reqwest::get(app.url("/login")).await.unwrap();
+    let id = res
+        .headers()
+        .get("x-request-id")
+        .expect("request id")
+        .to_str()
+        .unwrap();
+    assert_eq!(id.len(), 32);
+    let res = reqwest::Client::new()
+        .get(app.url("/login"))
+        .header("x-request-id", "from-the-proxy-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "from-the-proxy-1");
+}
+
+#[tokio::test]
+async fn metrics_show_jobs_and_emails_by_state() {
+    let app = spawn_app().await;
+    app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
+    let admin = app.signed_in("ada@acme.example").await;
+    admin
+        .submit(
+            "/t/acme/members",
+            "/t/acme/members/invite",
+            &[
+                ("email", "amy@acme.example"),
+                ("name", "Amy"),
+                ("role", "ambassador"),
+            ],
+        )
+        .await;
+    let res = reqwest::get(app.url("/metrics")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let text = res.text().await.unwrap();
+    assert!(text.contains("apostle_jobs{state=\"pending\"} 1"), "{text}");
+    assert!(
+        text.contains("apostle_emails{state=\"queued\"} 1"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn unknown_pages_get_a_readable_not_found() {
+    let app = spawn_app().await;
+    app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
+    let client = app.signed_in("ada@acme.example").await;
+    let (status, html) = client.text("/t/no-such-team").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("Team not found"));
+}
