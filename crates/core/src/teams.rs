@@ -267,32 +267,18 @@ impl Core {
         role: Role,
     ) -> CoreResult<()> {
         access.require_admin()?;
-        let team = access.team.id;
         let mut tx = self.store.begin().await?;
-        let current = tx
-            .member_role(team, member)
-            .await?
-            .ok_or(CoreError::NotFound("member"))?;
-        if current == Role::Admin && role != Role::Admin {
-            ensure_other_admin(&mut *tx, team).await?;
-        }
-        tx.set_member_role(team, member, role).await?;
+        keeps_an_admin(&mut *tx, access.team.id, member, Some(role)).await?;
+        tx.set_member_role(access.team.id, member, role).await?;
         tx.commit().await?;
         Ok(())
     }
 
     pub async fn remove_member(&self, access: &TeamAccess, member: UserId) -> CoreResult<()> {
         access.require_admin()?;
-        let team = access.team.id;
         let mut tx = self.store.begin().await?;
-        let current = tx
-            .member_role(team, member)
-            .await?
-            .ok_or(CoreError::NotFound("member"))?;
-        if current == Role::Admin {
-            ensure_other_admin(&mut *tx, team).await?;
-        }
-        tx.remove_member(team, member).await?;
+        keeps_an_admin(&mut *tx, access.team.id, member, None).await?;
+        tx.remove_member(access.team.id, member).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -308,8 +294,20 @@ fn check_invite_open(invite: &Invite, now: chrono::DateTime<chrono::Utc>) -> Cor
     Ok(())
 }
 
-async fn ensure_other_admin(tx: &mut dyn crate::Tx, team: TeamId) -> CoreResult<()> {
-    if tx.count_admins(team).await? <= 1 {
+/// Refuses a role change (`Some`) or removal (`None`) of `member` that
+/// would leave the team without an admin.
+async fn keeps_an_admin(
+    tx: &mut dyn crate::Tx,
+    team: TeamId,
+    member: UserId,
+    new_role: Option<Role>,
+) -> CoreResult<()> {
+    let current = tx
+        .member_role(team, member)
+        .await?
+        .ok_or(CoreError::NotFound("member"))?;
+    if current == Role::Admin && new_role != Some(Role::Admin) && tx.count_admins(team).await? <= 1
+    {
         return Err(CoreError::LastAdmin);
     }
     Ok(())

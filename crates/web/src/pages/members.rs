@@ -1,7 +1,7 @@
 //! Team members, for admins: invite by email, change roles, remove people,
 //! cancel open invitations.
 
-use super::{after_form, page, Chrome, CsrfForm};
+use super::{after_form, page, team_form, Chrome, CsrfForm};
 use crate::error::PageError;
 use crate::session::{Flash, HtmlForm, SignedIn};
 use crate::AppState;
@@ -102,8 +102,7 @@ pub async fn invite(
     Path(slug): Path<String>,
     HtmlForm(form): HtmlForm<InviteForm>,
 ) -> Result<Response, PageError> {
-    me.check_csrf(&form.csrf)?;
-    let access = state.core.team_access(&slug, &me.user).await?;
+    let access = team_form(&state, &me, &slug, &form.csrf).await?;
     let result = match form.role.parse::<Role>() {
         Ok(role) => state
             .core
@@ -127,8 +126,7 @@ pub async fn change_role(
     Path((slug, user)): Path<(String, i64)>,
     HtmlForm(form): HtmlForm<RoleForm>,
 ) -> Result<Response, PageError> {
-    me.check_csrf(&form.csrf)?;
-    let access = state.core.team_access(&slug, &me.user).await?;
+    let access = team_form(&state, &me, &slug, &form.csrf).await?;
     let result = match form.role.parse::<Role>() {
         Ok(role) => state
             .core
@@ -146,8 +144,7 @@ pub async fn remove(
     Path((slug, user)): Path<(String, i64)>,
     HtmlForm(form): HtmlForm<CsrfForm>,
 ) -> Result<Response, PageError> {
-    me.check_csrf(&form.csrf)?;
-    let access = state.core.team_access(&slug, &me.user).await?;
+    let access = team_form(&state, &me, &slug, &form.csrf).await?;
     let result = state
         .core
         .remove_member(&access, UserId(user))
@@ -162,8 +159,7 @@ pub async fn cancel_invite(
     Path((slug, invite)): Path<(String, i64)>,
     HtmlForm(form): HtmlForm<CsrfForm>,
 ) -> Result<Response, PageError> {
-    me.check_csrf(&form.csrf)?;
-    let access = state.core.team_access(&slug, &me.user).await?;
+    let access = team_form(&state, &me, &slug, &form.csrf).await?;
     let result = state
         .core
         .cancel_invite(&access, InviteId(invite))

@@ -118,6 +118,18 @@ pub fn page(status: StatusCode, html: String, state: &AppState, shown_notice: bo
     response
 }
 
+/// The start of every team form: the session's CSRF token, then the
+/// user's access to the team.
+pub async fn team_form(
+    state: &AppState,
+    me: &SignedIn,
+    slug: &str,
+    csrf: &str,
+) -> Result<TeamAccess, PageError> {
+    me.check_csrf(csrf)?;
+    Ok(state.core.team_access(slug, &me.user).await?)
+}
+
 /// Redirect (303) to `to`, leaving a notice for the next page.
 pub fn redirect_with(state: &AppState, to: &str, ok: bool, text: &str) -> Response {
     let cookie = crate::session::flash_cookie(ok, text, state.config.secure_cookies);

@@ -1,7 +1,7 @@
 //! The team page and Personal Settings (profile, personal accounts,
 //! business pages).
 
-use super::{after_form, page, Chrome};
+use super::{after_form, page, team_form, Chrome};
 use crate::error::PageError;
 use crate::session::{Flash, HtmlForm, SignedIn};
 use crate::AppState;
@@ -138,8 +138,7 @@ pub async fn update_profile(
     Path(slug): Path<String>,
     HtmlForm(form): HtmlForm<ProfileForm>,
 ) -> Result<Response, PageError> {
-    me.check_csrf(&form.csrf)?;
-    let access = state.core.team_access(&slug, &me.user).await?;
+    let access = team_form(&state, &me, &slug, &form.csrf).await?;
     let result = state
         .core
         .update_profile(me.user.id, &form.name)
@@ -161,8 +160,7 @@ pub async fn change_password(
     Path(slug): Path<String>,
     HtmlForm(form): HtmlForm<PasswordForm>,
 ) -> Result<Response, PageError> {
-    me.check_csrf(&form.csrf)?;
-    let access = state.core.team_access(&slug, &me.user).await?;
+    let access = team_form(&state, &me, &slug, &form.csrf).await?;
     let result = state
         .core
         .change_password(&me.user, form.current, form.new)

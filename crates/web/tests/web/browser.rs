@@ -246,15 +246,7 @@ async fn in_a_browser_an_invited_ambassador_joins_and_lands_on_the_team_page() {
     app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
     let admin = app.signed_in("ada@acme.example").await;
     admin
-        .submit(
-            "/t/acme/members",
-            "/t/acme/members/invite",
-            &[
-                ("email", "amy@acme.example"),
-                ("name", "Amy"),
-                ("role", "ambassador"),
-            ],
-        )
+        .invite("acme", "amy@acme.example", "Amy", "ambassador")
         .await;
     app.run_jobs().await;
     let mail = app.sent().pop().unwrap();

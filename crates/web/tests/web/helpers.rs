@@ -203,6 +203,22 @@ impl Client {
         self.post(action, &all).await
     }
 
+    /// Invites someone to `team` from its members page.
+    pub async fn invite(
+        &self,
+        team: &str,
+        email: &str,
+        name: &str,
+        role: &str,
+    ) -> reqwest::Response {
+        self.submit(
+            &format!("/t/{team}/members"),
+            &format!("/t/{team}/members/invite"),
+            &[("email", email), ("name", name), ("role", role)],
+        )
+        .await
+    }
+
     pub async fn sign_in(&self, email: &str, password: &str) -> reqwest::Response {
         self.submit(
             "/login",

@@ -34,15 +34,7 @@ async fn an_invited_person_joins_by_the_emailed_link_once() {
     app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
     let admin = app.signed_in("ada@acme.example").await;
     let res = admin
-        .submit(
-            "/t/acme/members",
-            "/t/acme/members/invite",
-            &[
-                ("email", "Amy@Acme.example"),
-                ("name", "Amy Ambassador"),
-                ("role", "ambassador"),
-            ],
-        )
+        .invite("acme", "Amy@Acme.example", "Amy Ambassador", "ambassador")
         .await;
     assert_eq!(location(&res), "/t/acme/members");
     let (_, html) = admin.text("/t/acme/members").await;
@@ -92,15 +84,7 @@ async fn an_expired_invitation_is_refused_and_creates_no_user() {
     app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
     let admin = app.signed_in("ada@acme.example").await;
     admin
-        .submit(
-            "/t/acme/members",
-            "/t/acme/members/invite",
-            &[
-                ("email", "late@acme.example"),
-                ("name", "Late"),
-                ("role", "ambassador"),
-            ],
-        )
+        .invite("acme", "late@acme.example", "Late", "ambassador")
         .await;
     app.run_jobs().await;
     let link = invite_link(&app, "late@acme.example");
@@ -129,15 +113,7 @@ async fn mismatched_passwords_on_an_invitation_change_nothing() {
     app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
     let admin = app.signed_in("ada@acme.example").await;
     admin
-        .submit(
-            "/t/acme/members",
-            "/t/acme/members/invite",
-            &[
-                ("email", "amy@acme.example"),
-                ("name", "Amy"),
-                ("role", "ambassador"),
-            ],
-        )
+        .invite("acme", "amy@acme.example", "Amy", "ambassador")
         .await;
     app.run_jobs().await;
     let link = invite_link(&app, "amy@acme.example");
@@ -169,16 +145,8 @@ async fn an_existing_user_joins_another_team_with_their_own_password() {
     app.team("globex", &[("gus@globex.example", Role::Admin)])
         .await;
     let gus = app.signed_in("gus@globex.example").await;
-    gus.submit(
-        "/t/globex/members",
-        "/t/globex/members/invite",
-        &[
-            ("email", "ada@acme.example"),
-            ("name", "Ada"),
-            ("role", "admin"),
-        ],
-    )
-    .await;
+    gus.invite("globex", "ada@acme.example", "Ada", "admin")
+        .await;
     app.run_jobs().await;
     let link = invite_link(&app, "ada@acme.example");
     let ada = app.client();
@@ -417,17 +385,7 @@ async fn inviting_an_existing_member_or_a_bad_address_explains_why() {
         ),
         ("not-an-address", "Email: must contain @"),
     ] {
-        admin
-            .submit(
-                "/t/acme/members",
-                "/t/acme/members/invite",
-                &[
-                    ("email", email),
-                    ("name", "Someone"),
-                    ("role", "ambassador"),
-                ],
-            )
-            .await;
+        admin.invite("acme", email, "Someone", "ambassador").await;
         let (_, html) = admin.text("/t/acme/members").await;
         assert!(html.contains(expected), "{email}: {html}");
     }
@@ -441,15 +399,7 @@ async fn a_cancelled_invitation_link_no_longer_works() {
     app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
     let admin = app.signed_in("ada@acme.example").await;
     admin
-        .submit(
-            "/t/acme/members",
-            "/t/acme/members/invite",
-            &[
-                ("email", "amy@acme.example"),
-                ("name", "Amy"),
-                ("role", "ambassador"),
-            ],
-        )
+        .invite("acme", "amy@acme.example", "Amy", "ambassador")
         .await;
     app.run_jobs().await;
     let link = invite_link(&app, "amy@acme.example");

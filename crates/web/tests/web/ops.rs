@@ -35,15 +35,7 @@ async fn metrics_show_jobs_and_emails_by_state() {
     app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
     let admin = app.signed_in("ada@acme.example").await;
     admin
-        .submit(
-            "/t/acme/members",
-            "/t/acme/members/invite",
-            &[
-                ("email", "amy@acme.example"),
-                ("name", "Amy"),
-                ("role", "ambassador"),
-            ],
-        )
+        .invite("acme", "amy@acme.example", "Amy", "ambassador")
         .await;
     let res = reqwest::get(app.url("/metrics")).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
