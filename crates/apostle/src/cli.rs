@@ -1,0 +1,311 @@
+//! The command line: `serve`, `worker`, `migrate`, `sandbox`, `team add`
+//! and `user add`, and what each one does.
+
+use crate::database;
+use crate::error::AppError;
+use crate::settings::Settings;
+use crate::startup::{self, Application};
+use apostle_core::demo::{self, DEMO_ADMIN, DEMO_AMBASSADOR, DEMO_TEAM_NAME, DEMO_TEAM_SLUG};
+use apostle_core::jobs::Runner;
+use apostle_core::{CoreError, StoreError, SystemClock};
+use apostle_domain::Role;
+use clap::{Parser, Subcommand};
+use secrecy::SecretString;
+use std::io::{BufRead, IsTerminal};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// Apostle: employee advocacy with social connections that stay healthy.
+#[derive(Debug, Parser)]
+#[command(name = "apostle", version, about)]
+pub struct Cli {
+    /// A TOML configuration file; `APOSTLE_*` environment variables override it.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web app, the JSON API and the background workers.
+    Serve {
+        /// Create the demo team "Acme" with two users and print how to sign in.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Run only the background workers (start several to scale out).
+    Worker,
+    /// Bring the database schema up to date and exit.
+    Migrate,
+    /// Run the provider sandbox alone.
+    Sandbox {
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8090")]
+        listen: SocketAddr,
+        /// Factor on token lifetimes (overrides `sandbox.time_scale`).
+        #[arg(long, value_name = "F")]
+        time_scale: Option<f64>,
+    },
+    /// Manage teams.
+    #[command(subcommand)]
+    Team(TeamCommand),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TeamCommand {
+    /// Create a team.
+    Add {
+        /// Short name used in links, e.g. `acme`.
+        slug: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user (or update an existing one) and put them in a team.
+    /// The password comes from APOSTLE_PASSWORD, else it is asked for.
+    Add {
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// The team's slug.
+        #[arg(long)]
+        team: String,
+        #[arg(long, value_name = "admin|ambassador")]
+        role: Role,
+    },
+}
+
+/// Runs one command to its end. `shutdown` turning true stops the
+/// long-running ones (`serve`, `worker`, `sandbox`) gracefully.
+pub async fn run(
+    command: Command,
+    settings: Settings,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), AppError> {
+    match command {
+        Command::Serve { demo } => serve(settings, demo, shutdown).await,
+        Command::Worker => worker(settings, shutdown).await,
+        Command::Migrate => {
+            database::open(&settings.database).await?;
+            println!("{} is up to date", settings.database.describe());
+            Ok(())
+        }
+        Command::Sandbox { listen, time_scale } => {
+            let mut settings = settings;
+            if let Some(scale) = time_scale {
+                settings.sandbox.time_scale = scale;
+            }
+            sandbox(settings, listen, shutdown).await
+        }
+        Command::Team(TeamCommand::Add { slug, name }) => {
+            let core = startup::build_core(
+                &settings,
+                settings.public_url_for(settings.listen),
+                Arc::new(SystemClock),
+            )
+            .await?;
+            let team = core.create_team(&slug, &name).await.map_err(|e| match e {
+                CoreError::Store(StoreError::Conflict(_)) => {
+                    AppError::Refused(format!("a team with the slug \"{slug}\" already exists"))
+                }
+                other => other.into(),
+            })?;
+            println!("created team {} ({})", team.slug, team.name);
+            Ok(())
+        }
+        Command::User(UserCommand::Add {
+            email,
+            name,
+            team,
+            role,
+        }) => {
+            let password = password_for(&email).await?;
+            let core = startup::build_core(
+                &settings,
+                settings.public_url_for(settings.listen),
+                Arc::new(SystemClock),
+            )
+            .await?;
+            core.add_user(&team, &email, &name, role, password)
+                .await
+                .map_err(|e| match e {
+                    CoreError::NotFound("team") => AppError::Refused(format!(
+                        "there is no team \"{team}\"; create it with `apostle team add {team} --name NAME`"
+                    )),
+                    other => other.into(),
+                })?;
+            println!("{email} is {} of team {team}", role.as_str());
+            Ok(())
+        }
+    }
+}
+
+async fn serve(
+    settings: Settings,
+    demo: bool,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), AppError> {
+    log_start("starting", &settings);
+    let app = Application::build(settings).await?;
+    if demo {
+        seed_demo(&app).await?;
+    }
+    app.run_until_stopped(shutdown).await
+}
+
+fn log_start(message: &str, settings: &Settings) {
+    tracing::info!(
+        database = %settings.database.describe(),
+        mail = %settings.mail,
+        sandbox = !settings.providers.any_configured(),
+        "{message}"
+    );
+}
+
+/// Seeds the demo and prints how to sign in. The password is
+/// `APOSTLE_DEMO_PASSWORD` or a fresh one; seeding again only resets it.
+async fn seed_demo(app: &Application) -> Result<(), AppError> {
+    let (password, shown) = match std::env::var("APOSTLE_DEMO_PASSWORD") {
+        Ok(p) if !p.is_empty() => (
+            SecretString::from(p),
+            "(the value of APOSTLE_DEMO_PASSWORD)".to_owned(),
+        ),
+        _ => {
+            let generated: String = apostle_core::secrets::random_token()
+                .chars()
+                .take(16)
+                .collect();
+            (SecretString::from(generated.clone()), generated)
+        }
+    };
+    demo::seed(app.core(), &password).await?;
+    let url = app.public_url().as_str().trim_end_matches('/');
+    println!("Apostle demo is running at {url}");
+    println!("  team:       {DEMO_TEAM_NAME} ({DEMO_TEAM_SLUG})");
+    println!("  admin:      {}", DEMO_ADMIN.0);
+    println!("  ambassador: {}", DEMO_AMBASSADOR.0);
+    println!("  password:   {shown}");
+    if app.serves_sandbox() {
+        println!("  providers:  sandbox at {url}/sandbox");
+    }
+    Ok(())
+}
+
+async fn worker(settings: Settings, shutdown: watch::Receiver<bool>) -> Result<(), AppError> {
+    log_start("starting workers", &settings);
+    let public_url = settings.public_url_for(settings.listen);
+    let core = startup::build_core(&settings, public_url, Arc::new(SystemClock)).await?;
+    Runner::with_all_jobs(core.clone(), startup::runner_config(&settings))
+        .run(shutdown)
+        .await;
+    core.store.close().await;
+    Ok(())
+}
+
+async fn sandbox(
+    settings: Settings,
+    listen: SocketAddr,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), AppError> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|source| AppError::Listen {
+            address: listen,
+            source,
+        })?;
+    let address = listener.local_addr().map_err(|source| AppError::Listen {
+        address: listen,
+        source,
+    })?;
+    let router = startup::sandbox(&settings).router();
+    tracing::info!(%address, time_scale = settings.sandbox.time_scale, "provider sandbox listening");
+    println!("provider sandbox at http://{address}/sandbox");
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(startup::stopped(shutdown))
+    .await
+    .map_err(AppError::Serve)
+}
+
+/// The new user's password: `APOSTLE_PASSWORD`, else typed at the
+/// terminal without echo (twice), else one line of standard input.
+async fn password_for(email: &str) -> Result<SecretString, AppError> {
+    if let Ok(p) = std::env::var("APOSTLE_PASSWORD") {
+        if !p.is_empty() {
+            return Ok(p.into());
+        }
+    }
+    let email = email.to_owned();
+    let read = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+        if std::io::stdin().is_terminal() {
+            let first = rpassword::prompt_password(format!("Password for {email}: "))?;
+            let again = rpassword::prompt_password("Same password again: ")?;
+            if first != again {
+                return Err(std::io::Error::other("the two passwords differ"));
+            }
+            Ok(first)
+        } else {
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+        }
+    })
+    .await
+    .map_err(|e| AppError::Refused(format!("reading the password failed: {e}")))?
+    .map_err(|e| AppError::Refused(format!("could not read the password: {e}")))?;
+    if read.is_empty() {
+        return Err(AppError::Refused(
+            "no password given: set APOSTLE_PASSWORD or type it when asked".to_owned(),
+        ));
+    }
+    Ok(read.into())
+}
+
+/// A channel that turns true on Ctrl-C or SIGTERM.
+pub fn shutdown_signal() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing requests and jobs");
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

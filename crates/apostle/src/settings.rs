@@ -1,0 +1,491 @@
+//! Configuration: an optional TOML file (`--config PATH`) overlaid by
+//! `APOSTLE_*` environment variables, read once at start and checked into a
+//! typed [`Settings`]. A wrong value stops the program with one line that
+//! names the key; secrets never appear in that line nor in `Debug`.
+//!
+//! Nested keys take `__` in the environment: `providers.x.client_id` is
+//! `APOSTLE_PROVIDERS__X__CLIENT_ID`, `jobs.concurrency` is
+//! `APOSTLE_JOBS__CONCURRENCY`.
+
+use crate::database::DatabaseUrl;
+use base64::Engine;
+use config::{Config, Environment, File, FileFormat};
+use lettre::message::Mailbox;
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use url::Url;
+
+/// Where to listen when nothing says otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The embedded database used when nothing says otherwise.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./apostle-data/apostle.db";
+/// Where mail goes when no SMTP server is configured.
+pub const DEFAULT_MAIL_DIR: &str = "./apostle-data/mail";
+pub const DEFAULT_MAIL_FROM: &str = "Apostle <apostle@localhost>";
+const DEFAULT_INVITE_TTL_DAYS: u32 = 7;
+const DEFAULT_SESSION_TTL_DAYS: u32 = 30;
+const DEFAULT_LOGIN_ATTEMPTS: u32 = 10;
+const DEFAULT_LOGIN_WINDOW_MINUTES: u32 = 15;
+const DEFAULT_JOB_CONCURRENCY: u32 = 4;
+const DEFAULT_SHUTDOWN_GRACE_SECS: u32 = 10;
+const DEFAULT_SANDBOX_TIME_SCALE: f64 = 1.0;
+
+/// A configuration value that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    /// A value was read but is wrong; `key` is its dotted name.
+    #[error("{key}: {reason}")]
+    Invalid { key: String, reason: String },
+    /// The file or the environment could not be read into the expected
+    /// shape (missing file, TOML syntax, a word where a number belongs).
+    /// The `config` crate's message names the file or the key.
+    #[error("{0}")]
+    Unreadable(String),
+}
+
+impl SettingsError {
+    fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Self {
+        SettingsError::Invalid {
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// How log lines look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Readable lines for a terminal.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Where outgoing mail goes.
+#[derive(Debug, Clone)]
+pub enum MailTransport {
+    /// An SMTP server; the URL may carry a user and password.
+    Smtp(SecretString),
+    /// One `.eml` file per message in this directory.
+    Files(PathBuf),
+}
+
+impl std::fmt::Display for MailTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MailTransport::Smtp(_) => f.write_str("an SMTP server"),
+            MailTransport::Files(dir) => write!(f, "files under {}", dir.display()),
+        }
+    }
+}
+
+/// One provider's OAuth client and, optionally, where its endpoints live.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderSettings {
+    pub client_id: Option<String>,
+    pub client_secret: Option<SecretString>,
+    /// Base of the provider's sign-in (consent) pages; the real one when unset.
+    pub auth_base_url: Option<Url>,
+    /// Base of the provider's API; the real one when unset.
+    pub api_base_url: Option<Url>,
+}
+
+impl ProviderSettings {
+    pub fn has_credentials(&self) -> bool {
+        self.client_id.is_some()
+    }
+}
+
+/// The four social networks Apostle posts to.
+#[derive(Debug, Clone, Default)]
+pub struct Providers {
+    pub linkedin: ProviderSettings,
+    pub x: ProviderSettings,
+    pub facebook: ProviderSettings,
+    pub instagram: ProviderSettings,
+}
+
+impl Providers {
+    /// Whether any provider has real OAuth credentials. Without any, the
+    /// provider sandbox stands in for all of them.
+    pub fn any_configured(&self) -> bool {
+        [&self.linkedin, &self.x, &self.facebook, &self.instagram]
+            .iter()
+            .any(|p| p.has_credentials())
+    }
+}
+
+/// The background job runner's tuning.
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    /// Jobs one process runs at once.
+    pub concurrency: usize,
+    /// On shutdown, how long running jobs may finish before they are
+    /// handed back to the queue.
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct SandboxSettings {
+    /// Factor on every token lifetime in the sandbox (0.001 makes an hour
+    /// last 3.6 s).
+    pub time_scale: f64,
+}
+
+/// Everything `apostle` can be configured with, checked.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    /// Base of every link Apostle hands out; `None` means
+    /// `http://<listen address>` (see [`Settings::public_url_for`]).
+    pub public_url: Option<Url>,
+    pub database: DatabaseUrl,
+    pub mail: MailTransport,
+    pub mail_from: Mailbox,
+    /// The keyring for tokens at rest: `ID:BASE64KEY` entries separated by
+    /// commas, each key 32 bytes; the first one encrypts.
+    pub encryption_keys: Option<SecretString>,
+    pub log_format: LogFormat,
+    pub invite_ttl: chrono::Duration,
+    pub session_ttl: chrono::Duration,
+    /// Failed sign-ins allowed per email and per client in `login_window`.
+    pub login_attempts: u32,
+    pub login_window: Duration,
+    pub jobs: JobSettings,
+    pub providers: Providers,
+    pub sandbox: SandboxSettings,
+}
+
+impl Settings {
+    /// Reads the file at `path` (if given) and the process environment.
+    pub fn load(path: Option<&Path>) -> Result<Settings, SettingsError> {
+        Self::read(path, environment())
+    }
+
+    /// Like [`Settings::load`], with `env` standing in for the process
+    /// environment (names as in the environment, e.g. `APOSTLE_LISTEN`).
+    pub fn load_from(
+        path: Option<&Path>,
+        env: HashMap<String, String>,
+    ) -> Result<Settings, SettingsError> {
+        Self::read(path, environment().source(Some(env.into_iter().collect())))
+    }
+
+    fn read(path: Option<&Path>, env: Environment) -> Result<Settings, SettingsError> {
+        let mut builder = Config::builder();
+        if let Some(path) = path {
+            builder = builder.add_source(File::from(path).format(FileFormat::Toml).required(true));
+        }
+        let raw: RawSettings = builder
+            .add_source(env)
+            .build()
+            .and_then(Config::try_deserialize)
+            .map_err(|e| SettingsError::Unreadable(e.to_string()))?;
+        raw.check()
+    }
+
+    /// The public URL, or `http://<address>` when none is configured (a
+    /// wildcard address becomes `localhost`).
+    pub fn public_url_for(&self, address: SocketAddr) -> Url {
+        if let Some(url) = &self.public_url {
+            return url.clone();
+        }
+        let host = if address.ip().is_unspecified() {
+            format!("localhost:{}", address.port())
+        } else {
+            address.to_string()
+        };
+        Url::parse(&format!("http://{host}")).expect("a socket address makes a valid URL")
+    }
+}
+
+/// `APOSTLE_LISTEN` → `listen`, `APOSTLE_PROVIDERS__X__CLIENT_ID` →
+/// `providers.x.client_id`. Without `prefix_separator`, config 0.15 would
+/// expect `APOSTLE__LISTEN` (it defaults to the nesting separator).
+fn environment() -> Environment {
+    Environment::with_prefix("APOSTLE")
+        .prefix_separator("_")
+        .separator("__")
+        .ignore_empty(true)
+}
+
+/// The configuration as read, before checking. Unknown keys are ignored:
+/// other `APOSTLE_*` variables (`APOSTLE_PASSWORD`, `APOSTLE_DEMO_PASSWORD`)
+/// share the prefix.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct RawSettings {
+    listen: Option<String>,
+    public_url: Option<String>,
+    database_url: Option<String>,
+    smtp_url: Option<String>,
+    mail_dir: Option<PathBuf>,
+    mail_from: Option<String>,
+    encryption_keys: Option<String>,
+    log_format: Option<String>,
+    invite_ttl_days: Option<u32>,
+    session_ttl_days: Option<u32>,
+    login_attempts: Option<u32>,
+    login_window_minutes: Option<u32>,
+    jobs: RawJobs,
+    providers: RawProviders,
+    sandbox: RawSandbox,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct RawJobs {
+    concurrency: Option<u32>,
+    shutdown_grace_secs: Option<u32>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct RawProviders {
+    linkedin: RawProvider,
+    x: RawProvider,
+    facebook: RawProvider,
+    instagram: RawProvider,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct RawProvider {
+    client_id: Option<String>,
+    client_secret: Option<SecretString>,
+    auth_base_url: Option<String>,
+    api_base_url: Option<String>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct RawSandbox {
+    time_scale: Option<f64>,
+}
+
+impl RawSettings {
+    fn check(self) -> Result<Settings, SettingsError> {
+        let listen = self.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+        let listen: SocketAddr = listen.trim().parse().map_err(|_| {
+            SettingsError::invalid(
+                "listen",
+                format!("{listen:?} is not an address and port like 127.0.0.1:8080"),
+            )
+        })?;
+        let public_url = self
+            .public_url
+            .as_deref()
+            .map(|s| parse_http_url("public_url", s))
+            .transpose()?;
+        let database =
+            DatabaseUrl::parse(self.database_url.as_deref().unwrap_or(DEFAULT_DATABASE_URL))
+                .map_err(|reason| SettingsError::invalid("database_url", reason))?;
+        let mail = match self.smtp_url {
+            Some(url) => {
+                check_smtp_url(&url)?;
+                MailTransport::Smtp(url.into())
+            }
+            None => MailTransport::Files(
+                self.mail_dir
+                    .unwrap_or_else(|| PathBuf::from(DEFAULT_MAIL_DIR)),
+            ),
+        };
+        let mail_from = self.mail_from.as_deref().unwrap_or(DEFAULT_MAIL_FROM);
+        let mail_from: Mailbox = mail_from.parse().map_err(|_| {
+            SettingsError::invalid(
+                "mail_from",
+                format!("{mail_from:?} is not a mailbox like \"Apostle <apostle@example.com>\""),
+            )
+        })?;
+        let encryption_keys = self
+            .encryption_keys
+            .map(|keys| check_keyring(&keys).map(|()| SecretString::from(keys)))
+            .transpose()?;
+        let log_format = match self.log_format.as_deref().map(str::trim) {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(SettingsError::invalid(
+                    "log_format",
+                    format!("unknown format {other:?}; use text or json"),
+                ))
+            }
+        };
+        let days = |key: &str, value: Option<u32>, default: u32| {
+            at_least_one(key, value.unwrap_or(default)).map(|d| chrono::Duration::days(d.into()))
+        };
+        let invite_ttl = days(
+            "invite_ttl_days",
+            self.invite_ttl_days,
+            DEFAULT_INVITE_TTL_DAYS,
+        )?;
+        let session_ttl = days(
+            "session_ttl_days",
+            self.session_ttl_days,
+            DEFAULT_SESSION_TTL_DAYS,
+        )?;
+        let login_attempts = at_least_one(
+            "login_attempts",
+            self.login_attempts.unwrap_or(DEFAULT_LOGIN_ATTEMPTS),
+        )?;
+        let login_window_minutes = at_least_one(
+            "login_window_minutes",
+            self.login_window_minutes
+                .unwrap_or(DEFAULT_LOGIN_WINDOW_MINUTES),
+        )?;
+        let concurrency = at_least_one(
+            "jobs.concurrency",
+            self.jobs.concurrency.unwrap_or(DEFAULT_JOB_CONCURRENCY),
+        )?;
+        let shutdown_grace = self
+            .jobs
+            .shutdown_grace_secs
+            .unwrap_or(DEFAULT_SHUTDOWN_GRACE_SECS);
+        let time_scale = self
+            .sandbox
+            .time_scale
+            .unwrap_or(DEFAULT_SANDBOX_TIME_SCALE);
+        if !(time_scale.is_finite() && time_scale > 0.0) {
+            return Err(SettingsError::invalid(
+                "sandbox.time_scale",
+                "must be a number greater than 0 (1.0 = real time)",
+            ));
+        }
+        Ok(Settings {
+            listen,
+            public_url,
+            database,
+            mail,
+            mail_from,
+            encryption_keys,
+            log_format,
+            invite_ttl,
+            session_ttl,
+            login_attempts,
+            login_window: Duration::from_secs(u64::from(login_window_minutes) * 60),
+            jobs: JobSettings {
+                concurrency: concurrency as usize,
+                shutdown_grace: Duration::from_secs(shutdown_grace.into()),
+            },
+            providers: Providers {
+                linkedin: self.providers.linkedin.check("linkedin")?,
+                x: self.providers.x.check("x")?,
+                facebook: self.providers.facebook.check("facebook")?,
+                instagram: self.providers.instagram.check("instagram")?,
+            },
+            sandbox: SandboxSettings { time_scale },
+        })
+    }
+}
+
+impl RawProvider {
+    fn check(self, name: &str) -> Result<ProviderSettings, SettingsError> {
+        let key = |field: &str| format!("providers.{name}.{field}");
+        let client_id = self.client_id.map(|id| id.trim().to_owned());
+        match (&client_id, &self.client_secret) {
+            (Some(_), None) => {
+                return Err(SettingsError::invalid(
+                    key("client_secret"),
+                    format!("is required when {} is set", key("client_id")),
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(SettingsError::invalid(
+                    key("client_id"),
+                    format!("is required when {} is set", key("client_secret")),
+                ))
+            }
+            _ => {}
+        }
+        let base = |field: &str, value: Option<String>| {
+            value.map(|s| parse_http_url(&key(field), &s)).transpose()
+        };
+        Ok(ProviderSettings {
+            client_id,
+            client_secret: self.client_secret,
+            auth_base_url: base("auth_base_url", self.auth_base_url)?,
+            api_base_url: base("api_base_url", self.api_base_url)?,
+        })
+    }
+}
+
+fn at_least_one(key: &str, value: u32) -> Result<u32, SettingsError> {
+    if value == 0 {
+        Err(SettingsError::invalid(key, "must be at least 1"))
+    } else {
+        Ok(value)
+    }
+}
+
+fn parse_http_url(key: &str, value: &str) -> Result<Url, SettingsError> {
+    let url = Url::parse(value.trim())
+        .map_err(|e| SettingsError::invalid(key, format!("{value:?} is not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(SettingsError::invalid(
+            key,
+            format!("{value:?} must be an http:// or https:// URL with a host"),
+        ));
+    }
+    Ok(url)
+}
+
+/// Checks the form of an SMTP URL without ever repeating it: it may carry
+/// a password.
+fn check_smtp_url(value: &str) -> Result<(), SettingsError> {
+    let url = Url::parse(value.trim()).map_err(|_| {
+        SettingsError::invalid(
+            "smtp_url",
+            "is not a URL like smtp://HOST:PORT or smtps://USER:PASSWORD@HOST:465",
+        )
+    })?;
+    if !matches!(url.scheme(), "smtp" | "smtps") {
+        return Err(SettingsError::invalid(
+            "smtp_url",
+            "must start with smtp:// (STARTTLS with ?tls=required) or smtps:// (TLS)",
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(SettingsError::invalid("smtp_url", "names no host"));
+    }
+    Ok(())
+}
+
+/// Checks `ID:BASE64KEY[,ID:BASE64KEY...]` with 32-byte keys, naming the
+/// entry by position, never by content.
+fn check_keyring(value: &str) -> Result<(), SettingsError> {
+    let engine = base64::engine::general_purpose::STANDARD;
+    let mut ids = Vec::new();
+    for (n, entry) in value.split(',').map(str::trim).enumerate() {
+        let position = n + 1;
+        let bad = |reason: &str| {
+            SettingsError::invalid("encryption_keys", format!("entry {position} {reason}"))
+        };
+        let (id, key) = entry
+            .split_once(':')
+            .ok_or_else(|| bad("is not ID:BASE64KEY"))?;
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(bad("has an ID that is not letters, digits, - or _"));
+        }
+        if ids.contains(&id) {
+            return Err(bad("repeats an ID used before"));
+        }
+        ids.push(id);
+        let bytes = engine
+            .decode(key.trim())
+            .map_err(|_| bad("has a key that is not base64"))?;
+        if bytes.len() != 32 {
+            return Err(bad(
+                "has a key that is not 32 bytes (openssl rand -base64 32 makes one)",
+            ));
+        }
+    }
+    Ok(())
+}

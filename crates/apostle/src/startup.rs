@@ -1,0 +1,176 @@
+//! Wiring: from [`Settings`] to a running process. [`Application`] binds
+//! the listener first (port 0 works, tests read the port back), opens the
+//! database, and serves the web app, the JSON API, the provider sandbox and
+//! the background workers until told to stop.
+
+use crate::database;
+use crate::error::AppError;
+use crate::settings::{MailTransport, Settings, SettingsError};
+use crate::telemetry;
+use apostle_core::email::Mailer;
+use apostle_core::jobs::{Runner, RunnerConfig};
+use apostle_core::{Clock, Core, CoreSettings, SystemClock};
+use apostle_sandbox::{Sandbox, SandboxConfig};
+use apostle_web::WebConfig;
+use secrecy::ExposeSecret;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use url::Url;
+
+/// The services on the configured database, mailer and clock, with links
+/// based on `public_url`.
+pub async fn build_core(
+    settings: &Settings,
+    public_url: Url,
+    clock: Arc<dyn Clock>,
+) -> Result<Core, AppError> {
+    let mailer = match &settings.mail {
+        MailTransport::Smtp(url) => {
+            Mailer::smtp(url.expose_secret()).map_err(|reason| SettingsError::Invalid {
+                key: "smtp_url".to_owned(),
+                reason,
+            })?
+        }
+        MailTransport::Files(dir) => Mailer::File(dir.clone()),
+    };
+    let store = database::open(&settings.database).await?;
+    Ok(Core {
+        store,
+        clock,
+        mailer,
+        settings: Arc::new(CoreSettings {
+            public_url,
+            mail_from: settings.mail_from.clone(),
+            invite_ttl: settings.invite_ttl,
+            session_ttl: settings.session_ttl,
+        }),
+    })
+}
+
+/// How the job runner of this process is tuned.
+pub fn runner_config(settings: &Settings) -> RunnerConfig {
+    RunnerConfig {
+        concurrency: settings.jobs.concurrency,
+        shutdown_grace: settings.jobs.shutdown_grace,
+        ..RunnerConfig::default()
+    }
+}
+
+/// The sandbox as configured (time scale), for `serve` and `sandbox`.
+pub fn sandbox(settings: &Settings) -> Sandbox {
+    Sandbox::new(SandboxConfig {
+        time_scale: settings.sandbox.time_scale,
+        ..SandboxConfig::default()
+    })
+}
+
+/// Resolves once `shutdown` turns true (or its sender is gone).
+pub async fn stopped(mut shutdown: watch::Receiver<bool>) {
+    // An error means the sender is gone: nobody can ask to stop any more,
+    // so stopping now is the only sensible reading.
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// The whole app, bound and ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    address: SocketAddr,
+    core: Core,
+    web: WebConfig,
+    sandbox: Option<Sandbox>,
+    runner: RunnerConfig,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Application, AppError> {
+        Self::build_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// Like [`Application::build`] with another clock (tests move time).
+    pub async fn build_with_clock(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Application, AppError> {
+        let listener =
+            TcpListener::bind(settings.listen)
+                .await
+                .map_err(|source| AppError::Listen {
+                    address: settings.listen,
+                    source,
+                })?;
+        let address = listener.local_addr().map_err(|source| AppError::Listen {
+            address: settings.listen,
+            source,
+        })?;
+        let public_url = settings.public_url_for(address);
+        let core = build_core(&settings, public_url.clone(), clock).await?;
+        let web = WebConfig {
+            secure_cookies: public_url.scheme() == "https",
+            metrics: telemetry::metrics_handle(),
+            login_attempts: settings.login_attempts,
+            login_window: settings.login_window,
+        };
+        // Real provider credentials mean real providers; without any, the
+        // sandbox plays all four so that everything works out of the box.
+        let sandbox = (!settings.providers.any_configured()).then(|| sandbox(&settings));
+        Ok(Application {
+            listener,
+            address,
+            core,
+            web,
+            sandbox,
+            runner: runner_config(&settings),
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    /// The services this app runs on (tests seed data through them).
+    pub fn core(&self) -> &Core {
+        &self.core
+    }
+
+    /// Where people reach the app: the configured public URL or the
+    /// listener's address.
+    pub fn public_url(&self) -> &Url {
+        &self.core.settings.public_url
+    }
+
+    /// Whether the provider sandbox is served at `/sandbox`.
+    pub fn serves_sandbox(&self) -> bool {
+        self.sandbox.is_some()
+    }
+
+    /// Serves requests and runs background jobs until `shutdown` turns
+    /// true; then stops accepting, lets in-flight requests finish, and
+    /// stops the job runner (which finishes or releases its claimed jobs).
+    pub async fn run_until_stopped(self, shutdown: watch::Receiver<bool>) -> Result<(), AppError> {
+        let runner = Runner::with_all_jobs(self.core.clone(), self.runner);
+        let workers = tokio::spawn(runner.run(shutdown.clone()));
+        let mut router = apostle_web::router(self.core.clone(), self.web);
+        if let Some(sandbox) = &self.sandbox {
+            router = router.merge(sandbox.router());
+        }
+        tracing::info!(address = %self.address, public_url = %self.core.settings.public_url, "listening");
+        let served = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stopped(shutdown))
+        .await;
+        if let Err(e) = workers.await {
+            tracing::error!(error = %e, "job runner ended abnormally");
+        }
+        self.core.store.close().await;
+        tracing::info!("stopped");
+        served.map_err(AppError::Serve)
+    }
+}

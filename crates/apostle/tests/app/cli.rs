@@ -1,0 +1,236 @@
+//! The command line: bootstrapping a team and its first admin, the demo,
+//! and what happens when the database cannot be used.
+
+use crate::helpers::{
+    free_port, output, output_with_input, stderr_of, system_clock, Running, TestDb,
+};
+use apostle_core::demo::{DEMO_ADMIN, DEMO_AMBASSADOR, DEMO_TEAM_SLUG};
+use apostle_domain::{EmailAddress, Role, TeamSlug};
+
+#[tokio::test]
+async fn a_user_added_on_the_command_line_can_sign_in_as_admin_of_the_team() {
+    let db = TestDb::new().await;
+    let team = output(db.apostle(&["team", "add", "globex", "--name", "Globex Corporation"]));
+    assert!(team.status.success(), "team add: {}", stderr_of(&team));
+
+    let mut add = db.apostle(&[
+        "user",
+        "add",
+        "hank@globex.example",
+        "--name",
+        "Hank Scorpio",
+        "--team",
+        "globex",
+        "--role",
+        "admin",
+    ]);
+    add.env("APOSTLE_PASSWORD", "hammock district 42");
+    let user = output(add);
+    assert!(user.status.success(), "user add: {}", stderr_of(&user));
+
+    let core = db.core(&[], system_clock()).await;
+    let signed_in = core
+        .verify_credentials(
+            "hank@globex.example",
+            "hammock district 42".to_owned().into(),
+        )
+        .await
+        .expect("the password given on the command line works");
+    let teams = core.teams_of(signed_in.id).await.unwrap();
+    assert_eq!(teams.len(), 1);
+    assert_eq!(teams[0].team.name.as_str(), "Globex Corporation");
+    assert_eq!(teams[0].role, Role::Admin);
+}
+
+#[tokio::test]
+async fn user_add_reads_the_password_from_standard_input_when_it_is_not_a_terminal() {
+    let db = TestDb::new().await;
+    assert!(
+        output(db.apostle(&["team", "add", "globex", "--name", "Globex"]))
+            .status
+            .success()
+    );
+    let user = output_with_input(
+        db.apostle(&[
+            "user",
+            "add",
+            "amy@globex.example",
+            "--name",
+            "Amy",
+            "--team",
+            "globex",
+            "--role",
+            "ambassador",
+        ]),
+        "typed on stdin 123\n",
+    );
+    assert!(user.status.success(), "user add: {}", stderr_of(&user));
+
+    let core = db.core(&[], system_clock()).await;
+    let amy = core
+        .verify_credentials("amy@globex.example", "typed on stdin 123".to_owned().into())
+        .await
+        .expect("the line read is the password, without its newline");
+    assert_eq!(
+        core.teams_of(amy.id).await.unwrap()[0].role,
+        Role::Ambassador
+    );
+}
+
+#[tokio::test]
+async fn adding_a_user_to_a_team_that_does_not_exist_fails_and_creates_nobody() {
+    let db = TestDb::new().await;
+    let mut add = db.apostle(&[
+        "user",
+        "add",
+        "ghost@example.com",
+        "--name",
+        "Ghost",
+        "--team",
+        "nowhere",
+        "--role",
+        "admin",
+    ]);
+    add.env("APOSTLE_PASSWORD", "long enough password");
+    let out = output(add);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = stderr_of(&out);
+    assert!(stderr.contains("no team \"nowhere\""), "{stderr}");
+
+    let core = db.core(&[], system_clock()).await;
+    let mut tx = core.store.begin_read().await.unwrap();
+    let email = EmailAddress::parse("ghost@example.com").unwrap();
+    assert!(tx.user_by_email(&email).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_second_team_with_the_same_slug_is_refused() {
+    let db = TestDb::new().await;
+    assert!(
+        output(db.apostle(&["team", "add", "acme", "--name", "Acme"]))
+            .status
+            .success()
+    );
+    let again = output(db.apostle(&["team", "add", "acme", "--name", "Other Acme"]));
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr_of(&again).contains("already exists"),
+        "{}",
+        stderr_of(&again)
+    );
+
+    let core = db.core(&[], system_clock()).await;
+    let mut tx = core.store.begin_read().await.unwrap();
+    let team = tx
+        .team_by_slug(&TeamSlug::parse("acme").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(team.name.as_str(), "Acme", "the first team is unchanged");
+}
+
+/// Runs `serve --demo`, returns the password it printed, and stops it.
+fn run_demo(db: &TestDb) -> String {
+    let mut demo = Running::start(db.apostle(&["serve", "--demo"]));
+    let url = demo.line_starting_with("Apostle demo is running at http://127.0.0.1:");
+    assert!(
+        !url.ends_with(":0"),
+        "the printed URL has the real port: {url}"
+    );
+    demo.line_starting_with(&format!("admin:      {}", DEMO_ADMIN.0));
+    demo.line_starting_with(&format!("ambassador: {}", DEMO_AMBASSADOR.0));
+    let password = demo.line_starting_with("password:");
+    let status = demo.terminate();
+    assert!(status.success(), "demo server stops cleanly: {status}");
+    password
+        .split_whitespace()
+        .nth(1)
+        .expect("a password")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_demo_run_twice_keeps_one_team_with_two_users_and_the_last_password_works() {
+    let db = TestDb::new().await;
+    let first = run_demo(&db);
+    let second = run_demo(&db);
+    assert_ne!(first, second, "each run generates a fresh password");
+
+    let core = db.core(&[], system_clock()).await;
+    let mut tx = core.store.begin_read().await.unwrap();
+    let team = tx
+        .team_by_slug(&TeamSlug::parse(DEMO_TEAM_SLUG).unwrap())
+        .await
+        .unwrap()
+        .expect("the demo team exists");
+    let members = tx.list_members(team.id).await.unwrap();
+    drop(tx);
+    let mut emails: Vec<_> = members.iter().map(|m| m.user.email.to_string()).collect();
+    emails.sort();
+    assert_eq!(emails, [DEMO_ADMIN.0, DEMO_AMBASSADOR.0]);
+
+    for (email, _) in [DEMO_ADMIN, DEMO_AMBASSADOR] {
+        let user = core
+            .verify_credentials(email, second.clone().into())
+            .await
+            .expect("the password printed last signs in");
+        assert_eq!(
+            core.teams_of(user.id).await.unwrap().len(),
+            1,
+            "one team, not two"
+        );
+        assert!(core
+            .verify_credentials(email, first.clone().into())
+            .await
+            .is_err());
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_database_scheme_stops_apostle_with_exit_code_2_naming_database_url() {
+    let db = TestDb::new().await;
+    let mut migrate = db.apostle(&["migrate"]);
+    migrate.env(
+        "APOSTLE_DATABASE_URL",
+        "mysql://root:hunter2@localhost/apostle",
+    );
+    let out = output(migrate);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = stderr_of(&out);
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.contains("database_url") && stderr.contains("mysql"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
+#[tokio::test]
+async fn an_unreachable_postgresql_stops_apostle_with_exit_code_1_naming_host_and_port() {
+    let db = TestDb::new().await;
+    let port = free_port();
+    let mut serve = db.apostle(&["serve"]);
+    serve.env(
+        "APOSTLE_DATABASE_URL",
+        format!("postgres://apostle:hunter2@127.0.0.1:{port}/apostle"),
+    );
+    let out = output(serve);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = stderr_of(&out);
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(last.contains(&format!("127.0.0.1:{port}")), "{stderr}");
+    assert!(last.contains("PostgreSQL"), "{stderr}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_wrong_configuration_value_stops_apostle_with_exit_code_2_and_one_line() {
+    let db = TestDb::new().await;
+    let mut serve = db.apostle(&["serve"]);
+    serve.env("APOSTLE_LISTEN", "everywhere");
+    let out = output(serve);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = stderr_of(&out);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("listen"), "{stderr}");
+}

@@ -1,0 +1,9 @@
+//! Tests of the `apostle` binary and the application it runs, one test
+//! binary for all (modules by subject, helpers in `helpers`).
+
+mod cli;
+mod email;
+mod health;
+mod helpers;
+mod settings;
+mod shutdown;
