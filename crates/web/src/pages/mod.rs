@@ -31,6 +31,10 @@ pub fn routes() -> Router<AppState> {
         .route("/t/{slug}/settings", get(team::profile_tab))
         .route("/t/{slug}/settings/profile", post(team::update_profile))
         .route("/t/{slug}/settings/password", post(team::change_password))
+        .route(
+            "/t/{slug}/settings/devices/{token}/revoke",
+            post(team::revoke_device),
+        )
         .route("/t/{slug}/settings/accounts", get(team::accounts_tab))
         .route("/t/{slug}/settings/pages", get(team::pages_tab))
         .route("/t/{slug}/members", get(members::members_page))

@@ -1,10 +1,11 @@
 //! The team page and Personal Settings (profile, personal accounts,
 //! business pages).
 
-use super::{after_form, page, team_form, Chrome};
+use super::{after_form, page, team_form, Chrome, CsrfForm};
 use crate::error::PageError;
 use crate::session::{Flash, HtmlForm, SignedIn};
 use crate::AppState;
+use apostle_domain::ApiTokenId;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -77,6 +78,15 @@ struct SettingsPage<'a> {
     tab: Tab,
     name: &'a str,
     email: &'a str,
+    devices: Vec<DeviceRow>,
+}
+
+/// A mobile app signed in with a bearer token.
+pub struct DeviceRow {
+    pub id: i64,
+    pub name: String,
+    pub created: String,
+    pub last_used: String,
 }
 
 async fn settings(
@@ -87,6 +97,26 @@ async fn settings(
     tab: Tab,
 ) -> Result<Response, PageError> {
     let access = state.core.team_access(&slug, &me.user).await?;
+    let devices = if tab == Tab::Profile {
+        state
+            .core
+            .api_tokens(me.user.id)
+            .await?
+            .into_iter()
+            .filter(|t| t.revoked_at.is_none())
+            .map(|t| DeviceRow {
+                id: t.id.0,
+                name: t.name,
+                created: t.created_at.format("%Y-%m-%d").to_string(),
+                last_used: t.last_used_at.map_or_else(
+                    || "never".to_owned(),
+                    |at| at.format("%Y-%m-%d %H:%M UTC").to_string(),
+                ),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let chrome = Chrome::load(&state, &me, &access, flash).await?;
     let shown = chrome.notice.is_some();
     let html = SettingsPage {
@@ -94,6 +124,7 @@ async fn settings(
         tab,
         name: me.user.name.as_str(),
         email: me.user.email.as_str(),
+        devices,
     }
     .render()?;
     Ok(page(StatusCode::OK, html, &state, shown))
@@ -174,4 +205,20 @@ pub async fn change_password(
         return super::auth::with_new_session(&state, me.user.id, response).await;
     }
     Ok(response)
+}
+
+/// Signs a mobile app out by revoking its token.
+pub async fn revoke_device(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Path((slug, token)): Path<(String, i64)>,
+    HtmlForm(form): HtmlForm<CsrfForm>,
+) -> Result<Response, PageError> {
+    let access = team_form(&state, &me, &slug, &form.csrf).await?;
+    let result = state
+        .core
+        .revoke_api_token(me.user.id, ApiTokenId(token))
+        .await
+        .map(|()| "The app on that device is signed out.".to_owned());
+    after_form(&state, &format!("/t/{}/settings", access.team.slug), result)
 }

@@ -169,3 +169,22 @@ async fn the_openapi_document_describes_every_api_route() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_device_signed_out_from_personal_settings_loses_api_access() {
+    let app = spawn_app().await;
+    app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
+    let token = token(&app, "ada@acme.example").await;
+    let web = app.signed_in("ada@acme.example").await;
+    let (_, html) = web.text("/t/acme/settings").await;
+    assert!(html.contains("Pixel 9"));
+    let start = html.find("/t/acme/settings/devices/").unwrap();
+    let action = &html[start..start + html[start..].find('"').unwrap()];
+    let res = web.submit("/t/acme/settings", action, &[]).await;
+    assert_eq!(location(&res), "/t/acme/settings");
+    let (status, _) = get(&app, "/api/v1/me", &token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (_, html) = web.text("/t/acme/settings").await;
+    assert!(html.contains("The app on that device is signed out."));
+    assert!(!html.contains("Pixel 9"));
+}
