@@ -128,7 +128,8 @@ async fn access_token(
             let grant = world
                 .redeem_code(provider, code, client_id, redirect_uri, None, now)
                 .map_err(code_error)?;
-            let issued = world.issue_for(clock, grant, TokenKind::Access, SHORT_LIVED);
+            let issued =
+                world.issue_for(grant, TokenKind::Access, now, clock.lifetime(SHORT_LIVED));
             Ok(token_json(
                 issued.token,
                 issued.expires.map(|at| seconds_until(now, at)),
@@ -144,7 +145,12 @@ async fn access_token(
             if !is_user_token(access.kind) || access.client_id != client_id {
                 return Err(GraphError::new(190, "Invalid OAuth access token.").into());
             }
-            let issued = world.issue_for(clock, access.grant, TokenKind::LongLivedUser, LONG_LIVED);
+            let issued = world.issue_for(
+                access.grant,
+                TokenKind::LongLivedUser,
+                now,
+                clock.lifetime(LONG_LIVED),
+            );
             Ok(token_json(
                 issued.token,
                 issued.expires.map(|at| seconds_until(now, at)),

@@ -126,7 +126,12 @@ async fn access_token(
                          external member binding exists",
                     ),
                 })?;
-            let access = world.issue_for(clock, grant, TokenKind::Access, ACCESS_LIFETIME);
+            let access = world.issue_for(
+                grant,
+                TokenKind::Access,
+                now,
+                clock.lifetime(ACCESS_LIFETIME),
+            );
             let refresh_expires =
                 world.grant(grant).refresh_anchor + clock.lifetime(LINKEDIN_REFRESH_LIFETIME);
             let scopes = world.grant(grant).scopes.clone();
@@ -156,7 +161,12 @@ async fn access_token(
             if refresh.kind != TokenKind::Refresh || refresh.client_id != client_id {
                 return Err(invalid_grant());
             }
-            let access = world.issue_for(clock, refresh.grant, TokenKind::Access, ACCESS_LIFETIME);
+            let access = world.issue_for(
+                refresh.grant,
+                TokenKind::Access,
+                now,
+                clock.lifetime(ACCESS_LIFETIME),
+            );
             Ok(Json(TokenResponse {
                 access_token: access.token,
                 expires_in: seconds_until(now, access.expires.unwrap_or(now)),

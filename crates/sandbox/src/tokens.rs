@@ -2,7 +2,7 @@
 //! presented token, and the breaks the admin API injects. Every provider maps a
 //! [`TokenProblem`] to its own error body in [`crate::errors`].
 
-use crate::clock::{Clock, Millis};
+use crate::clock::Millis;
 use crate::state::{GrantId, GrantState, MemberId, PageId, Provider, World};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,23 +118,16 @@ impl World {
         Issued { token, expires }
     }
 
-    /// Issues an access-type token living `nominal_secs` (scaled) with the grant's scopes.
+    /// Issues a token with the grant's scopes, issued at `now` and living `lifetime`.
     pub(crate) fn issue_for(
         &mut self,
-        clock: &Clock,
         grant: GrantId,
         kind: TokenKind,
-        nominal_secs: u64,
+        now: Millis,
+        lifetime: Millis,
     ) -> Issued {
-        let now = clock.now();
         let scopes = self.grant(grant).scopes.clone();
-        self.issue_token(
-            grant,
-            kind,
-            scopes,
-            now,
-            Some(now + clock.lifetime(nominal_secs)),
-        )
+        self.issue_token(grant, kind, scopes, now, Some(now + lifetime))
     }
 
     /// Checks a presented token of `provider` at `now`, whatever its kind.

@@ -118,7 +118,12 @@ async fn token(
             ))
         }
     };
-    let access = world.issue_for(clock, grant, TokenKind::Access, ACCESS_LIFETIME);
+    let access = world.issue_for(
+        grant,
+        TokenKind::Access,
+        now,
+        clock.lifetime(ACCESS_LIFETIME),
+    );
     let scopes = world.grant(grant).scopes.clone();
     let refresh_token = scopes.iter().any(|s| s == "offline.access").then(|| {
         world

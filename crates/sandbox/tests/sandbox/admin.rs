@@ -1,0 +1,439 @@
+use std::time::{Duration, Instant};
+
+use apostle_sandbox::SandboxConfig;
+use serde_json::{json, Value};
+
+use crate::helpers::{admin, advance, body, fault, sandbox};
+use crate::support::{
+    pkce_challenge, query_value, spawn, Running, CLIENT_ID, PKCE_VERIFIER, REDIRECT_URI, SECRET,
+};
+
+async fn get(sandbox: &Running, path: &str) -> Value {
+    body(sandbox.http.get(sandbox.url(path)).send().await.unwrap()).await
+}
+
+async fn users_me(sandbox: &Running, token: &str) -> reqwest::Response {
+    sandbox
+        .http
+        .get(sandbox.url("/sandbox/x/2/users/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn x_token(sandbox: &Running) -> String {
+    sandbox.x_connect("gil").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn admin_creates_members_and_pages_and_lists_them() {
+    let sandbox = sandbox().await;
+    let member = admin(
+        &sandbox,
+        "/members",
+        json!({"provider": "facebook", "handle": "hana", "name": "Hana Ito"}),
+    )
+    .await;
+    assert_eq!(member.status(), 201);
+    let member = body(member).await;
+    assert_eq!(member["name"], "Hana Ito");
+    assert_eq!(member["pages"], json!([]));
+
+    let page = admin(
+        &sandbox,
+        "/pages",
+        json!({"provider": "facebook", "owner": "hana", "name": "Ito Bakery"}),
+    )
+    .await;
+    assert_eq!(page.status(), 201);
+    let page = body(page).await;
+    assert_eq!(page["owner"], "hana");
+
+    let listed = get(&sandbox, "/sandbox/admin/members?provider=facebook").await;
+    assert_eq!(listed[0]["pages"][0]["id"], page["id"]);
+    assert_eq!(listed[0]["pages"][0]["name"], "Ito Bakery");
+
+    let ig_page = body(
+        admin(
+            &sandbox,
+            "/members",
+            json!({"provider": "instagram", "handle": "hana", "name": "Hana"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(ig_page["provider"], "instagram");
+    let ig = body(
+        admin(
+            &sandbox,
+            "/pages",
+            json!({"provider": "instagram", "owner": "hana", "name": "Ito Bakery"}),
+        )
+        .await,
+    )
+    .await;
+    assert!(ig["instagram_business_account"]["id"].is_string());
+}
+
+#[tokio::test]
+async fn admin_refuses_duplicates_unknown_members_and_pages_on_x() {
+    let sandbox = sandbox().await;
+    let payload = json!({"provider": "x", "handle": "ivy", "name": "Ivy"});
+    assert_eq!(
+        admin(&sandbox, "/members", payload.clone()).await.status(),
+        201
+    );
+    assert_eq!(admin(&sandbox, "/members", payload).await.status(), 409);
+    assert_eq!(
+        admin(
+            &sandbox,
+            "/pages",
+            json!({"provider": "x", "owner": "ivy", "name": "P"})
+        )
+        .await
+        .status(),
+        400
+    );
+    assert_eq!(
+        admin(&sandbox, "/members/x/nobody/revoke", json!({}))
+            .await
+            .status(),
+        404
+    );
+    assert_eq!(
+        admin(&sandbox, "/members/x/ivy/explode", json!({}))
+            .await
+            .status(),
+        400
+    );
+    assert_eq!(
+        admin(&sandbox, "/members/x/ivy/checkpoint", json!({}))
+            .await
+            .status(),
+        400
+    );
+    assert_eq!(
+        admin(
+            &sandbox,
+            "/members",
+            json!({"provider": "myspace", "handle": "a", "name": "a"})
+        )
+        .await
+        .status(),
+        400
+    );
+}
+
+#[tokio::test]
+async fn admin_grant_state_follows_the_breaks() {
+    let sandbox = sandbox().await;
+    sandbox.x_connect("gil").await;
+    let state = |members: Value| members[0]["grants"][0]["state"].clone();
+    assert_eq!(
+        state(get(&sandbox, "/sandbox/admin/members?provider=x").await),
+        "active"
+    );
+    advance(&sandbox, 7201.0).await;
+    assert_eq!(
+        state(get(&sandbox, "/sandbox/admin/members?provider=x").await),
+        "expired"
+    );
+    assert_eq!(
+        admin(&sandbox, "/members/x/gil/change-password", json!({}))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        state(get(&sandbox, "/sandbox/admin/members?provider=x").await),
+        "password_changed"
+    );
+}
+
+#[tokio::test]
+async fn admin_posts_are_listed_newest_first_per_provider() {
+    let sandbox = sandbox().await;
+    let token = x_token(&sandbox).await;
+    for text in ["first", "second"] {
+        let response = sandbox
+            .http
+            .post(sandbox.url("/sandbox/x/2/tweets"))
+            .bearer_auth(&token)
+            .json(&json!({ "text": text }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+    }
+    let posts = get(&sandbox, "/sandbox/admin/posts?provider=x").await;
+    assert_eq!(posts[0]["text"], "second");
+    assert_eq!(posts[1]["text"], "first");
+    assert_eq!(posts[0]["member"], "gil");
+    assert_eq!(
+        get(&sandbox, "/sandbox/admin/posts?provider=linkedin").await,
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn admin_reset_forgets_members_tokens_posts_faults_and_clock() {
+    let sandbox = sandbox().await;
+    let token = x_token(&sandbox).await;
+    fault(&sandbox, json!({"provider": "x", "kind": "outage"})).await;
+    advance(&sandbox, 1000.0).await;
+    assert_eq!(admin(&sandbox, "/reset", json!({})).await.status(), 200);
+    assert_eq!(get(&sandbox, "/sandbox/admin/members").await, json!([]));
+    assert_eq!(get(&sandbox, "/sandbox/admin/faults").await, json!([]));
+    assert_eq!(users_me(&sandbox, &token).await.status(), 401);
+    let now = get(&sandbox, "/sandbox/admin/clock").await["now"]
+        .as_i64()
+        .unwrap();
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!((now - wall).abs() < 5);
+}
+
+#[tokio::test]
+async fn outage_fault_lasts_its_seconds_on_the_sandbox_clock() {
+    let sandbox = sandbox().await;
+    let token = x_token(&sandbox).await;
+    fault(
+        &sandbox,
+        json!({"provider": "x", "kind": "outage", "seconds": 60}),
+    )
+    .await;
+    for _ in 0..2 {
+        let response = users_me(&sandbox, &token).await;
+        assert_eq!(response.status(), 503);
+        assert_eq!(
+            body(response).await,
+            json!({"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503})
+        );
+    }
+    advance(&sandbox, 61.0).await;
+    assert_eq!(users_me(&sandbox, &token).await.status(), 200);
+}
+
+#[tokio::test]
+async fn faults_touch_only_their_provider_and_delete_clears_them() {
+    let sandbox = sandbox().await;
+    let token = x_token(&sandbox).await;
+    fault(&sandbox, json!({"provider": "linkedin", "kind": "outage"})).await;
+    assert_eq!(users_me(&sandbox, &token).await.status(), 200);
+    fault(&sandbox, json!({"provider": "x", "kind": "outage"})).await;
+    assert_eq!(users_me(&sandbox, &token).await.status(), 503);
+    let cleared = sandbox
+        .http
+        .delete(sandbox.url("/sandbox/admin/faults"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body(cleared).await, json!({"cleared": 2}));
+    assert_eq!(users_me(&sandbox, &token).await.status(), 200);
+}
+
+#[tokio::test]
+async fn outage_spares_the_consent_page_but_not_the_token_endpoint() {
+    let sandbox = sandbox().await;
+    fault(&sandbox, json!({"provider": "x", "kind": "outage"})).await;
+    let challenge = pkce_challenge(PKCE_VERIFIER);
+    let query = [
+        ("response_type", "code"),
+        ("client_id", CLIENT_ID),
+        ("redirect_uri", REDIRECT_URI),
+        ("state", "s"),
+        ("scope", "users.read"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let page = sandbox
+        .http
+        .get(sandbox.url("/sandbox/x/i/oauth2/authorize"))
+        .query(&query)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let redirect = sandbox
+        .decide("/sandbox/x/i/oauth2/authorize", &query, "gil", "allow")
+        .await;
+    let code = query_value(&redirect, "code").unwrap();
+    let token = sandbox
+        .http
+        .post(sandbox.url("/sandbox/x/2/oauth2/token"))
+        .basic_auth(CLIENT_ID, Some(SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_verifier", PKCE_VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), 503);
+}
+
+#[tokio::test]
+async fn flaky_fault_fails_the_given_fraction_of_calls() {
+    let sandbox = sandbox().await;
+    let token = x_token(&sandbox).await;
+    fault(
+        &sandbox,
+        json!({"provider": "x", "kind": "flaky", "fraction": 1.0, "calls": 2}),
+    )
+    .await;
+    assert_eq!(users_me(&sandbox, &token).await.status(), 503);
+    assert_eq!(users_me(&sandbox, &token).await.status(), 503);
+    assert_eq!(users_me(&sandbox, &token).await.status(), 200);
+
+    fault(
+        &sandbox,
+        json!({"provider": "x", "kind": "flaky", "fraction": 0.5}),
+    )
+    .await;
+    let mut failures = 0;
+    for _ in 0..200 {
+        if users_me(&sandbox, &token).await.status() == 503 {
+            failures += 1;
+        }
+    }
+    assert!((60..=140).contains(&failures), "{failures} of 200 failed");
+}
+
+#[tokio::test]
+async fn latency_fault_delays_each_call() {
+    let sandbox = sandbox().await;
+    let token = x_token(&sandbox).await;
+    fault(
+        &sandbox,
+        json!({"provider": "x", "kind": "latency", "ms": 300, "calls": 1}),
+    )
+    .await;
+    let started = Instant::now();
+    assert_eq!(users_me(&sandbox, &token).await.status(), 200);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+}
+
+#[tokio::test]
+async fn admin_rejects_malformed_faults() {
+    let sandbox = sandbox().await;
+    for spec in [
+        json!({"provider": "x", "kind": "spurious-revoked"}),
+        json!({"provider": "x", "kind": "meteor"}),
+        json!({"provider": "x", "kind": "latency"}),
+        json!({"provider": "x", "kind": "flaky", "fraction": 2.0}),
+    ] {
+        let response = admin(&sandbox, "/faults", spec.clone()).await;
+        assert_eq!(response.status(), 400, "{spec}");
+        assert!(body(response).await["error"].is_string());
+    }
+}
+
+#[tokio::test]
+async fn seeded_sandboxes_hand_out_identical_ids_and_tokens() {
+    let config = || SandboxConfig {
+        seed: Some(42),
+        ..SandboxConfig::default()
+    };
+    let (one, two) = (spawn(config()).await, spawn(config()).await);
+    let (a, b) = (one.x_connect("kim").await, two.x_connect("kim").await);
+    assert_eq!(a["access_token"], b["access_token"]);
+    assert_eq!(a["refresh_token"], b["refresh_token"]);
+    let members = |s: &Running| {
+        let url = s.url("/sandbox/admin/members");
+        let http = s.http.clone();
+        async move { body(http.get(url).send().await.unwrap()).await[0]["id"].clone() }
+    };
+    assert_eq!(members(&one).await, members(&two).await);
+}
+
+#[tokio::test]
+async fn dashboard_shows_members_pages_grants_posts_and_action_buttons() {
+    let sandbox = sandbox().await;
+    let token = sandbox.linkedin_connect("lena").await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sub = body(
+        sandbox
+            .http
+            .get(sandbox.url("/sandbox/linkedin/v2/userinfo"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await["sub"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let posted = sandbox
+        .linkedin_post(
+            &token,
+            &format!("urn:li:person:{sub}"),
+            "Dashboard <b>post</b>",
+        )
+        .await;
+    assert_eq!(posted.status(), 201);
+    let response = sandbox
+        .http
+        .get(sandbox.url("/sandbox"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    for expected in [
+        "lena Page",
+        "@lena",
+        "active",
+        "Dashboard ",
+        "/sandbox/admin/members/linkedin/lena/change-password",
+        "lose-page-role",
+        "/sandbox/admin/faults",
+        "name=\"viewport\"",
+    ] {
+        assert!(html.contains(expected), "dashboard lacks {expected}");
+    }
+    assert!(!html.contains("<b>post</b>"), "post text is escaped");
+}
+
+#[tokio::test]
+async fn dashboard_forms_act_and_redirect_back() {
+    let sandbox = sandbox().await;
+    let token = x_token(&sandbox).await;
+    let response = sandbox
+        .http
+        .post(sandbox.url("/sandbox/admin/members/x/gil/revoke"))
+        .form(&[("page_id", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/sandbox#x");
+    assert_eq!(users_me(&sandbox, &token).await.status(), 401);
+
+    let response = sandbox
+        .http
+        .post(sandbox.url("/sandbox/admin/faults"))
+        .form(&[
+            ("provider", "x"),
+            ("kind", "outage"),
+            ("calls", "1"),
+            ("seconds", ""),
+            ("ms", ""),
+            ("fraction", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(get(&sandbox, "/sandbox/admin/faults").await[0]["calls"], 1);
+}

@@ -1,0 +1,188 @@
+use serde_json::{json, Value};
+
+use crate::helpers::{
+    advance, assert_graph_error, body, first_page, graph_get, graph_post, graph_user_token,
+    sandbox, INSTAGRAM_SCOPES,
+};
+use crate::support::Running;
+
+const IG: &str = "instagram";
+
+/// A connected member's long-lived user token and Instagram business account id.
+async fn connect(sandbox: &Running, member: &str) -> (String, String) {
+    let user = graph_user_token(sandbox, IG, member, INSTAGRAM_SCOPES).await;
+    let page = first_page(sandbox, IG, &user, "id,name,instagram_business_account").await;
+    let ig_id = page["instagram_business_account"]["id"]
+        .as_str()
+        .expect("business account")
+        .to_owned();
+    (user, ig_id)
+}
+
+async fn create_container(
+    sandbox: &Running,
+    token: &str,
+    ig_id: &str,
+    image_url: &str,
+) -> reqwest::Response {
+    graph_post(
+        sandbox,
+        IG,
+        &format!("/{ig_id}/media"),
+        &[
+            ("image_url", image_url),
+            ("caption", "Our launch"),
+            ("access_token", token),
+        ],
+    )
+    .await
+}
+
+async fn container_id(sandbox: &Running, token: &str, ig_id: &str, image_url: &str) -> String {
+    let response = create_container(sandbox, token, ig_id, image_url).await;
+    assert_eq!(response.status(), 200);
+    body(response).await["id"].as_str().unwrap().to_owned()
+}
+
+async fn status_code(sandbox: &Running, token: &str, container: &str) -> Value {
+    body(
+        graph_get(
+            sandbox,
+            IG,
+            &format!("/{container}?fields=status_code"),
+            token,
+        )
+        .await,
+    )
+    .await["status_code"]
+        .clone()
+}
+
+async fn media_publish(
+    sandbox: &Running,
+    token: &str,
+    ig_id: &str,
+    container: &str,
+) -> reqwest::Response {
+    graph_post(
+        sandbox,
+        IG,
+        &format!("/{ig_id}/media_publish"),
+        &[("creation_id", container), ("access_token", token)],
+    )
+    .await
+}
+
+async fn assert_not_ready(response: reqwest::Response) {
+    let error = assert_graph_error(response, 9007, Some(2207027)).await;
+    assert_eq!(error["is_transient"], false);
+    assert_eq!(error["error_user_title"], "Media not ready for publishing");
+}
+
+#[tokio::test]
+async fn instagram_business_account_is_found_through_pages() {
+    let sandbox = sandbox().await;
+    let (user, ig_id) = connect(&sandbox, "fran").await;
+    assert!(ig_id.starts_with("17841"), "{ig_id}");
+    let account = body(graph_get(&sandbox, IG, &format!("/{ig_id}"), &user).await).await;
+    assert_eq!(account["id"], ig_id.as_str());
+    assert!(account["username"].is_string());
+}
+
+#[tokio::test]
+async fn instagram_container_is_not_ready_while_in_progress_then_publishes() {
+    let sandbox = sandbox().await;
+    let (user, ig_id) = connect(&sandbox, "fran").await;
+    let container = container_id(&sandbox, &user, &ig_id, "https://cdn.example/launch.jpg").await;
+    assert_eq!(
+        status_code(&sandbox, &user, &container).await,
+        "IN_PROGRESS"
+    );
+    assert_not_ready(media_publish(&sandbox, &user, &ig_id, &container).await).await;
+
+    advance(&sandbox, 5.0).await;
+    assert_eq!(status_code(&sandbox, &user, &container).await, "FINISHED");
+    let response = media_publish(&sandbox, &user, &ig_id, &container).await;
+    assert_eq!(response.status(), 200);
+    let media_id = body(response).await["id"].as_str().unwrap().to_owned();
+    assert_eq!(status_code(&sandbox, &user, &container).await, "PUBLISHED");
+
+    let posts = body(
+        sandbox
+            .http
+            .get(sandbox.url("/sandbox/admin/posts?provider=instagram"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(posts[0]["id"], media_id.as_str());
+    assert_eq!(posts[0]["text"], "Our launch");
+    assert_eq!(posts[0]["image_url"], "https://cdn.example/launch.jpg");
+
+    let limit = body(
+        graph_get(
+            &sandbox,
+            IG,
+            &format!("/{ig_id}/content_publishing_limit"),
+            &user,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(limit["data"][0]["quota_usage"], 1);
+    assert_eq!(
+        limit["data"][0]["config"],
+        json!({"quota_total": 50, "quota_duration": 86400})
+    );
+}
+
+#[tokio::test]
+async fn instagram_media_not_ready_is_reproducible_even_after_finished() {
+    let sandbox = sandbox().await;
+    let (user, ig_id) = connect(&sandbox, "fran").await;
+    let container = container_id(
+        &sandbox,
+        &user,
+        &ig_id,
+        "https://cdn.example/a.jpg?sandbox_not_ready=2",
+    )
+    .await;
+    advance(&sandbox, 5.0).await;
+    assert_eq!(status_code(&sandbox, &user, &container).await, "FINISHED");
+    assert_not_ready(media_publish(&sandbox, &user, &ig_id, &container).await).await;
+    assert_not_ready(media_publish(&sandbox, &user, &ig_id, &container).await).await;
+    assert_eq!(
+        media_publish(&sandbox, &user, &ig_id, &container)
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn instagram_unusable_image_url_is_a_media_error_not_a_break() {
+    let sandbox = sandbox().await;
+    let (user, ig_id) = connect(&sandbox, "fran").await;
+    let error = assert_graph_error(
+        create_container(&sandbox, &user, &ig_id, "ftp://nope").await,
+        9004,
+        Some(2207052),
+    )
+    .await;
+    assert_eq!(error["type"], "IGApiException");
+}
+
+#[tokio::test]
+async fn instagram_publishing_needs_instagram_content_publish() {
+    let sandbox = sandbox().await;
+    let user = graph_user_token(&sandbox, IG, "fran", "pages_show_list,instagram_basic").await;
+    let page = first_page(&sandbox, IG, &user, "instagram_business_account").await;
+    let ig_id = page["instagram_business_account"]["id"].as_str().unwrap();
+    assert_graph_error(
+        create_container(&sandbox, &user, ig_id, "https://cdn.example/a.jpg").await,
+        10,
+        None,
+    )
+    .await;
+}

@@ -1,0 +1,386 @@
+use apostle_sandbox::SandboxConfig;
+use serde_json::{json, Value};
+
+use crate::helpers::{advance, body, fault, member_action, sandbox};
+use crate::support::{
+    pkce_challenge, query_value, spawn, Running, CLIENT_ID, PKCE_VERIFIER, REDIRECT_URI, SECRET,
+};
+
+const AUTHORIZE: &str = "/sandbox/x/i/oauth2/authorize";
+
+fn authorize_query<'a>(scope: &'a str, challenge: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("response_type", "code"),
+        ("client_id", CLIENT_ID),
+        ("redirect_uri", REDIRECT_URI),
+        ("state", "x-state"),
+        ("scope", scope),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+    ]
+}
+
+async fn code_for(sandbox: &Running, member: &str, scope: &str) -> String {
+    let challenge = pkce_challenge(PKCE_VERIFIER);
+    let redirect = sandbox
+        .decide(
+            AUTHORIZE,
+            &authorize_query(scope, &challenge),
+            member,
+            "allow",
+        )
+        .await;
+    query_value(&redirect, "code").expect("code")
+}
+
+async fn exchange(sandbox: &Running, code: &str, verifier: &str) -> reqwest::Response {
+    sandbox
+        .http
+        .post(sandbox.url("/sandbox/x/2/oauth2/token"))
+        .basic_auth(CLIENT_ID, Some(SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn users_me(sandbox: &Running, token: &str) -> reqwest::Response {
+    sandbox
+        .http
+        .get(sandbox.url("/sandbox/x/2/users/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn tweet(sandbox: &Running, token: &str, text: &str) -> reqwest::Response {
+    sandbox
+        .http
+        .post(sandbox.url("/sandbox/x/2/tweets"))
+        .bearer_auth(token)
+        .json(&json!({ "text": text }))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn field(value: &Value, name: &str) -> String {
+    value[name].as_str().expect(name).to_owned()
+}
+
+fn invalid_token_body() -> Value {
+    json!({"error": "invalid_request", "error_description": "Value passed for the token was invalid."})
+}
+
+fn unauthorized_body() -> Value {
+    json!({"title": "Unauthorized", "detail": "Unauthorized", "type": "about:blank", "status": 401})
+}
+
+#[tokio::test]
+async fn x_allow_with_pkce_gives_two_hour_bearer_token_refresh_token_and_users_me() {
+    let sandbox = sandbox().await;
+    let tokens = sandbox.x_connect("dave").await;
+    assert_eq!(tokens["token_type"], "bearer");
+    assert_eq!(tokens["expires_in"], 7200);
+    assert_eq!(
+        tokens["scope"],
+        "tweet.read tweet.write users.read offline.access"
+    );
+    assert!(tokens["refresh_token"].is_string());
+    let response = users_me(&sandbox, &field(&tokens, "access_token")).await;
+    assert_eq!(response.status(), 200);
+    let me = body(response).await;
+    assert_eq!(me["data"]["username"], "dave");
+    assert!(me["data"]["id"]
+        .as_str()
+        .unwrap()
+        .bytes()
+        .all(|b| b.is_ascii_digit()));
+}
+
+#[tokio::test]
+async fn x_decline_redirects_with_access_denied_and_state() {
+    let sandbox = sandbox().await;
+    let challenge = pkce_challenge(PKCE_VERIFIER);
+    let redirect = sandbox
+        .decide(
+            AUTHORIZE,
+            &authorize_query("tweet.read", &challenge),
+            "dave",
+            "deny",
+        )
+        .await;
+    assert_eq!(
+        query_value(&redirect, "error").as_deref(),
+        Some("access_denied")
+    );
+    assert_eq!(query_value(&redirect, "state").as_deref(), Some("x-state"));
+}
+
+#[tokio::test]
+async fn x_authorize_without_pkce_shows_an_error_page_and_no_redirect() {
+    let sandbox = sandbox().await;
+    let response = sandbox
+        .http
+        .get(sandbox.url(AUTHORIZE))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", CLIENT_ID),
+            ("redirect_uri", REDIRECT_URI),
+            ("state", "s"),
+            ("scope", "tweet.read"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(response.text().await.unwrap().contains("PKCE"));
+}
+
+#[tokio::test]
+async fn x_code_exchange_with_the_wrong_verifier_fails() {
+    let sandbox = sandbox().await;
+    let code = code_for(&sandbox, "dave", "tweet.read users.read").await;
+    let response = exchange(
+        &sandbox,
+        &code,
+        "not-the-verifier-not-the-verifier-not-the-v",
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(body(response).await, invalid_token_body());
+    assert_eq!(exchange(&sandbox, &code, PKCE_VERIFIER).await.status(), 200);
+}
+
+#[tokio::test]
+async fn x_code_expires_after_thirty_seconds() {
+    let sandbox = sandbox().await;
+    let code = code_for(&sandbox, "dave", "tweet.read users.read").await;
+    advance(&sandbox, 31.0).await;
+    let response = exchange(&sandbox, &code, PKCE_VERIFIER).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(body(response).await, invalid_token_body());
+}
+
+#[tokio::test]
+async fn x_refresh_rotates_and_reusing_the_old_refresh_token_fails_with_the_documented_body() {
+    let sandbox = sandbox().await;
+    let tokens = sandbox.x_connect("dave").await;
+    let old = field(&tokens, "refresh_token");
+    let response = sandbox.x_refresh(&old).await;
+    assert_eq!(response.status(), 200);
+    let rotated = body(response).await;
+    let new = field(&rotated, "refresh_token");
+    assert_ne!(new, old);
+    assert_eq!(rotated["expires_in"], 7200);
+
+    let reused = sandbox.x_refresh(&old).await;
+    assert_eq!(reused.status(), 400);
+    assert_eq!(body(reused).await, invalid_token_body());
+
+    assert_eq!(sandbox.x_refresh(&new).await.status(), 200);
+}
+
+#[tokio::test]
+async fn x_token_endpoint_requires_basic_client_authentication() {
+    let sandbox = sandbox().await;
+    let tokens = sandbox.x_connect("dave").await;
+    let response = sandbox
+        .http
+        .post(sandbox.url("/sandbox/x/2/oauth2/token"))
+        .basic_auth(CLIENT_ID, Some("wrong"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        body(response).await,
+        json!({"error": "unauthorized_client", "error_description": "Missing valid authorization header"})
+    );
+}
+
+#[tokio::test]
+async fn x_without_offline_access_gets_no_refresh_token() {
+    let sandbox = sandbox().await;
+    let code = code_for(&sandbox, "dave", "tweet.read users.read").await;
+    let tokens = body(exchange(&sandbox, &code, PKCE_VERIFIER).await).await;
+    assert!(tokens.get("refresh_token").is_none());
+}
+
+#[tokio::test]
+async fn x_tweet_is_created_and_listed_and_281_characters_are_refused() {
+    let sandbox = sandbox().await;
+    let access = field(&sandbox.x_connect("dave").await, "access_token");
+    let text = "a".repeat(280);
+    let response = tweet(&sandbox, &access, &text).await;
+    assert_eq!(response.status(), 201);
+    let created = body(response).await;
+    assert_eq!(created["data"]["text"], text.as_str());
+    let id = field(&created["data"], "id");
+
+    let too_long = tweet(&sandbox, &access, &"é".repeat(281)).await;
+    assert_eq!(too_long.status(), 403);
+    assert_eq!(
+        too_long.headers()["content-type"],
+        "application/problem+json"
+    );
+    assert_eq!(body(too_long).await["title"], "Forbidden");
+
+    let posts = body(
+        sandbox
+            .http
+            .get(sandbox.url("/sandbox/admin/posts?provider=x"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(posts.as_array().unwrap().len(), 1);
+    assert_eq!(posts[0]["id"], id.as_str());
+}
+
+#[tokio::test]
+async fn x_duplicate_tweet_is_forbidden() {
+    let sandbox = sandbox().await;
+    let access = field(&sandbox.x_connect("dave").await, "access_token");
+    assert_eq!(tweet(&sandbox, &access, "same").await.status(), 201);
+    let duplicate = tweet(&sandbox, &access, "same").await;
+    assert_eq!(duplicate.status(), 403);
+    assert_eq!(
+        body(duplicate).await["detail"],
+        "You are not allowed to create a Tweet with duplicate content."
+    );
+}
+
+#[tokio::test]
+async fn x_expired_access_token_answers_401_problem_json() {
+    let sandbox = sandbox().await;
+    let access = field(&sandbox.x_connect("dave").await, "access_token");
+    advance(&sandbox, 7201.0).await;
+    let response = users_me(&sandbox, &access).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    assert_eq!(body(response).await, unauthorized_body());
+}
+
+#[tokio::test]
+async fn x_admin_breaks_answer_401_and_kill_the_refresh_token() {
+    let sandbox = sandbox().await;
+    for action in ["revoke", "change-password", "remove-app"] {
+        let tokens = sandbox.x_connect(action).await;
+        member_action(&sandbox, "x", action, action).await;
+        let response = users_me(&sandbox, &field(&tokens, "access_token")).await;
+        assert_eq!(response.status(), 401, "{action}");
+        assert_eq!(body(response).await, unauthorized_body());
+        let refresh = sandbox.x_refresh(&field(&tokens, "refresh_token")).await;
+        assert_eq!(refresh.status(), 400, "{action}");
+    }
+}
+
+#[tokio::test]
+async fn x_revoke_endpoint_kills_the_token() {
+    let sandbox = sandbox().await;
+    let access = field(&sandbox.x_connect("dave").await, "access_token");
+    let response = sandbox
+        .http
+        .post(sandbox.url("/sandbox/x/2/oauth2/revoke"))
+        .basic_auth(CLIENT_ID, Some(SECRET))
+        .form(&[
+            ("token", access.as_str()),
+            ("token_type_hint", "access_token"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(body(response).await, json!({"revoked": true}));
+    assert_eq!(users_me(&sandbox, &access).await.status(), 401);
+}
+
+#[tokio::test]
+async fn x_rate_limit_fault_answers_429_with_rate_limit_headers() {
+    let sandbox = sandbox().await;
+    let access = field(&sandbox.x_connect("dave").await, "access_token");
+    fault(
+        &sandbox,
+        json!({"provider": "x", "kind": "rate-limit", "seconds": 120}),
+    )
+    .await;
+    let now = body(
+        sandbox
+            .http
+            .get(sandbox.url("/sandbox/admin/clock"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await["now"]
+        .as_i64()
+        .unwrap();
+    let response = users_me(&sandbox, &access).await;
+    assert_eq!(response.status(), 429);
+    let headers = response.headers();
+    assert_eq!(headers["x-rate-limit-limit"], "100");
+    assert_eq!(headers["x-rate-limit-remaining"], "0");
+    let reset: i64 = headers["x-rate-limit-reset"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (now + 119..=now + 121).contains(&reset),
+        "reset {reset} vs now {now}"
+    );
+    assert_eq!(
+        body(response).await,
+        json!({"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429})
+    );
+    advance(&sandbox, 121.0).await;
+    assert_eq!(users_me(&sandbox, &access).await.status(), 200);
+}
+
+#[tokio::test]
+async fn x_posting_limit_is_100_tweets_per_15_minutes() {
+    let sandbox = sandbox().await;
+    let access = field(&sandbox.x_connect("dave").await, "access_token");
+    for n in 0..100 {
+        assert_eq!(
+            tweet(&sandbox, &access, &format!("tweet {n}"))
+                .await
+                .status(),
+            201
+        );
+    }
+    let limited = tweet(&sandbox, &access, "one too many").await;
+    assert_eq!(limited.status(), 429);
+    assert_eq!(limited.headers()["x-rate-limit-limit"], "100");
+    advance(&sandbox, 15.0 * 60.0).await;
+    assert_eq!(tweet(&sandbox, &access, "later").await.status(), 201);
+}
+
+#[tokio::test]
+async fn x_two_hour_token_lives_half_a_second_at_time_scale_one_in_14400() {
+    let sandbox = spawn(SandboxConfig {
+        time_scale: 1.0 / 14400.0,
+        ..SandboxConfig::default()
+    })
+    .await;
+    let tokens = sandbox.x_connect("dave").await;
+    assert_eq!(tokens["expires_in"], 1);
+    let access = field(&tokens, "access_token");
+    assert_eq!(users_me(&sandbox, &access).await.status(), 200);
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(users_me(&sandbox, &access).await.status(), 401);
+}
