@@ -42,17 +42,30 @@ pub fn free_port() -> u16 {
 pub struct TestDb {
     pub url: String,
     pub dir: PathBuf,
+    /// The server's admin URL and the database's name, to drop it after.
+    postgres: Option<(String, String)>,
 }
 
 impl TestDb {
     pub async fn new() -> TestDb {
         let dir = std::env::temp_dir().join(format!("apostle-test-{}", unique()));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        let url = match std::env::var("APOSTLE_TEST_POSTGRES_URL") {
-            Ok(base) if !base.is_empty() => fresh_postgres_database(&base).await,
-            _ => format!("sqlite://{}/apostle.db", dir.display()),
-        };
-        TestDb { url, dir }
+        match std::env::var("APOSTLE_TEST_POSTGRES_URL") {
+            Ok(admin_url) if !admin_url.is_empty() => {
+                let name = format!("apostle_test_{}", unique());
+                let url = create_postgres_database(&admin_url, &name).await;
+                TestDb {
+                    url,
+                    dir,
+                    postgres: Some((admin_url, name)),
+                }
+            }
+            _ => TestDb {
+                url: format!("sqlite://{}/apostle.db", dir.display()),
+                dir,
+                postgres: None,
+            },
+        }
     }
 
     /// The environment an app under test runs with: this database, any
@@ -105,21 +118,44 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some((admin_url, name)) = self.postgres.take() {
+            // Drop runs inside the test's runtime, which cannot be blocked
+            // on: a thread of its own does the asynchronous work.
+            let dropped = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                runtime.block_on(admin(
+                    &admin_url,
+                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                ));
+            })
+            .join();
+            if dropped.is_err() {
+                eprintln!("could not drop a test database");
+            }
+        }
     }
 }
 
-async fn fresh_postgres_database(base: &str) -> String {
-    let name = format!("apostle_test_{}", unique());
-    let mut conn = sqlx::PgConnection::connect(base)
+async fn create_postgres_database(admin_url: &str, name: &str) -> String {
+    admin(admin_url, &format!("CREATE DATABASE {name}")).await;
+    let mut url = url::Url::parse(admin_url).expect("APOSTLE_TEST_POSTGRES_URL is a URL");
+    url.set_path(name);
+    url.to_string()
+}
+
+/// Runs one statement on the server `APOSTLE_TEST_POSTGRES_URL` names.
+async fn admin(admin_url: &str, statement: &str) {
+    let mut conn = sqlx::PgConnection::connect(admin_url)
         .await
         .expect("APOSTLE_TEST_POSTGRES_URL answers");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
+    sqlx::query(statement)
         .execute(&mut conn)
         .await
-        .expect("create test database");
-    let mut url = url::Url::parse(base).expect("APOSTLE_TEST_POSTGRES_URL is a URL");
-    url.set_path(&name);
-    url.to_string()
+        .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    conn.close().await.ok();
 }
 
 /// Runs a command to its end and returns what it printed.
