@@ -7,7 +7,7 @@ use crate::settings::Settings;
 use crate::startup::{self, Application};
 use apostle_core::demo::{self, DEMO_ADMIN, DEMO_AMBASSADOR, DEMO_TEAM_NAME, DEMO_TEAM_SLUG};
 use apostle_core::jobs::Runner;
-use apostle_core::{CoreError, StoreError, SystemClock};
+use apostle_core::{Core, CoreError, StoreError, SystemClock};
 use apostle_domain::Role;
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
@@ -107,12 +107,7 @@ pub async fn run(
             sandbox(settings, listen, shutdown).await
         }
         Command::Team(TeamCommand::Add { slug, name }) => {
-            let core = startup::build_core(
-                &settings,
-                settings.public_url_for(settings.listen),
-                Arc::new(SystemClock),
-            )
-            .await?;
+            let core = command_core(&settings).await?;
             let team = core.create_team(&slug, &name).await.map_err(|e| match e {
                 CoreError::Store(StoreError::Conflict(_)) => {
                     AppError::Refused(format!("a team with the slug \"{slug}\" already exists"))
@@ -129,12 +124,7 @@ pub async fn run(
             role,
         }) => {
             let password = password_for(&email).await?;
-            let core = startup::build_core(
-                &settings,
-                settings.public_url_for(settings.listen),
-                Arc::new(SystemClock),
-            )
-            .await?;
+            let core = command_core(&settings).await?;
             core.add_user(&team, &email, &name, role, password)
                 .await
                 .map_err(|e| match e {
@@ -147,6 +137,13 @@ pub async fn run(
             Ok(())
         }
     }
+}
+
+/// The services for a command that serves no HTTP: links point at the
+/// public URL, or at the configured listen address.
+async fn command_core(settings: &Settings) -> Result<Core, AppError> {
+    let public_url = settings.public_url_for(settings.listen);
+    startup::build_core(settings, public_url, Arc::new(SystemClock)).await
 }
 
 async fn serve(
@@ -202,8 +199,7 @@ async fn seed_demo(app: &Application) -> Result<(), AppError> {
 
 async fn worker(settings: Settings, shutdown: watch::Receiver<bool>) -> Result<(), AppError> {
     log_start("starting workers", &settings);
-    let public_url = settings.public_url_for(settings.listen);
-    let core = startup::build_core(&settings, public_url, Arc::new(SystemClock)).await?;
+    let core = command_core(&settings).await?;
     Runner::with_all_jobs(core.clone(), startup::runner_config(&settings))
         .run(shutdown)
         .await;

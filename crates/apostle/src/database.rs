@@ -81,31 +81,20 @@ fn host_port(url: &Url) -> String {
 
 /// Connects to the database and brings its schema up to date.
 pub async fn open(database: &DatabaseUrl) -> Result<Arc<dyn Store>, AppError> {
-    let store: Arc<dyn Store> = match database {
+    Ok(match database {
         DatabaseUrl::Sqlite(url) => {
-            let store = SqliteStore::connect(url)
-                .await
-                .map_err(|e| AppError::Database(e.to_string()))?;
-            store
-                .migrate()
-                .await
-                .map_err(|e| AppError::Database(e.to_string()))?;
+            let store = SqliteStore::connect(url).await?;
+            store.migrate().await?;
             Arc::new(store)
         }
         DatabaseUrl::Postgres(url) => {
             let url = url.expose_secret();
             check_reachable(url).await?;
-            let store = PgStore::connect(url)
-                .await
-                .map_err(|e| AppError::Database(e.to_string()))?;
-            store
-                .migrate()
-                .await
-                .map_err(|e| AppError::Database(e.to_string()))?;
+            let store = PgStore::connect(url).await?;
+            store.migrate().await?;
             Arc::new(store)
         }
-    };
-    Ok(store)
+    })
 }
 
 /// Fails fast, naming `host:port`, when nothing answers there. The pool

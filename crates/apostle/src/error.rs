@@ -2,7 +2,7 @@
 //! and the exit code it ends with.
 
 use crate::settings::SettingsError;
-use apostle_core::CoreError;
+use apostle_core::{CoreError, StoreError};
 use std::net::SocketAddr;
 
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +27,13 @@ pub enum AppError {
     Refused(String),
     #[error(transparent)]
     Core(#[from] CoreError),
+}
+
+/// The stores' messages name the file or `host:port`, never a password.
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        AppError::Database(e.to_string())
+    }
 }
 
 impl AppError {
