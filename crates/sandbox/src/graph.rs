@@ -5,9 +5,11 @@
 //! `/sandbox/instagram`: two separate worlds, one code. Page publishing lives in
 //! [`crate::facebook`], media containers in [`crate::instagram`].
 
-use axum::extract::{Path, State};
+use std::collections::HashMap;
+
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
 use axum::{Extension, Json, Router};
 use serde_json::{json, Map, Value};
@@ -76,18 +78,44 @@ fn presented_token(params: &Params) -> Option<&str> {
         .or_else(|| bearer(&params.headers))
 }
 
-/// Checks the call's token; any kind of token passes.
-pub(crate) fn authorize(
-    sandbox: &Sandbox,
-    provider: Provider,
-    params: &Params,
-) -> Result<Access, GraphError> {
-    let token = presented_token(params).ok_or_else(GraphError::missing_token)?;
-    let now = sandbox.clock().now();
-    sandbox
-        .world()
-        .check_any(provider, token, now)
-        .map_err(GraphError::for_token)
+/// A Graph API call: its provider, a valid `vN.M` version, its parameters and a token
+/// that passed its check (any kind of token).
+pub(crate) struct GraphCall {
+    pub(crate) provider: Provider,
+    pub(crate) access: Access,
+    pub(crate) params: Params,
+}
+
+impl FromRequest<Sandbox> for GraphCall {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, sandbox: &Sandbox) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let provider = parts
+            .extensions
+            .get::<Provider>()
+            .copied()
+            .unwrap_or(Provider::Facebook);
+        let Path(path) = Path::<HashMap<String, String>>::from_request_parts(&mut parts, sandbox)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if let Some(version) = path.get("version") {
+            check_version(version).map_err(IntoResponse::into_response)?;
+        }
+        let params = Params::from_request(Request::from_parts(parts, body), sandbox).await?;
+        let token =
+            presented_token(&params).ok_or_else(|| GraphError::missing_token().into_response())?;
+        let now = sandbox.clock().now();
+        let access = sandbox
+            .world()
+            .check_any(provider, token, now)
+            .map_err(|problem| GraphError::for_token(problem).into_response())?;
+        Ok(GraphCall {
+            provider,
+            access,
+            params,
+        })
+    }
 }
 
 fn is_user_token(kind: TokenKind) -> bool {
@@ -263,14 +291,8 @@ async fn debug_token(
     Ok(Json(json!({ "data": data })))
 }
 
-async fn me(
-    State(sandbox): State<Sandbox>,
-    Extension(provider): Extension<Provider>,
-    Path(version): Path<String>,
-    params: Params,
-) -> Result<Json<Value>, ProviderError> {
-    check_version(&version)?;
-    let access = authorize(&sandbox, provider, &params)?;
+async fn me(State(sandbox): State<Sandbox>, call: GraphCall) -> Json<Value> {
+    let access = call.access;
     let world = sandbox.world();
     let body = match access.kind {
         TokenKind::Page(page) => {
@@ -281,7 +303,7 @@ async fn me(
             json!({"id": member.external_id, "name": member.name})
         }
     };
-    Ok(Json(body))
+    Json(body)
 }
 
 /// The page token for `page` under `access` (a user token): reused while it lives and
@@ -314,12 +336,9 @@ fn page_token(world: &mut World, access: &Access, page: PageId, now: i64) -> Str
 
 async fn accounts(
     State(sandbox): State<Sandbox>,
-    Extension(provider): Extension<Provider>,
-    Path(version): Path<String>,
-    params: Params,
+    call: GraphCall,
 ) -> Result<Json<Value>, ProviderError> {
-    check_version(&version)?;
-    let access = authorize(&sandbox, provider, &params)?;
+    let GraphCall { access, params, .. } = call;
     if !is_user_token(access.kind) {
         return Err(GraphError::new(
             100,
@@ -377,27 +396,20 @@ async fn accounts(
 }
 
 /// `DELETE /me/permissions`: the member's grant is revoked.
-async fn remove_permissions(
-    State(sandbox): State<Sandbox>,
-    Extension(provider): Extension<Provider>,
-    Path(version): Path<String>,
-    params: Params,
-) -> Result<Json<Value>, ProviderError> {
-    check_version(&version)?;
-    let access = authorize(&sandbox, provider, &params)?;
-    sandbox.world().kill_grant(access.grant, Death::Revoked);
-    Ok(Json(json!({"success": true})))
+async fn remove_permissions(State(sandbox): State<Sandbox>, call: GraphCall) -> Json<Value> {
+    sandbox
+        .world()
+        .kill_grant(call.access.grant, Death::Revoked);
+    Json(json!({"success": true}))
 }
 
 async fn object(
     State(sandbox): State<Sandbox>,
-    Extension(provider): Extension<Provider>,
-    Path((version, id)): Path<(String, String)>,
-    params: Params,
+    Path((_, id)): Path<(String, String)>,
+    call: GraphCall,
 ) -> Result<Json<Value>, ProviderError> {
-    check_version(&version)?;
-    authorize(&sandbox, provider, &params)?;
-    let fields = params.get("fields").unwrap_or("id,name");
+    let provider = call.provider;
+    let fields = call.params.get("fields").unwrap_or("id,name");
     let now = sandbox.clock().now();
     let world = sandbox.world();
     if let Some(page) = world.page_by_external_id(provider, &id) {
@@ -429,26 +441,25 @@ async fn object(
 
 async fn edge_get(
     State(sandbox): State<Sandbox>,
-    Extension(provider): Extension<Provider>,
-    Path((version, id, edge)): Path<(String, String, String)>,
-    params: Params,
+    Path((_, id, edge)): Path<(String, String, String)>,
+    call: GraphCall,
 ) -> Result<Json<Value>, ProviderError> {
-    check_version(&version)?;
-    let access = authorize(&sandbox, provider, &params)?;
     match edge.as_str() {
-        "content_publishing_limit" => instagram::publishing_limit(&sandbox, &access, &id),
+        "content_publishing_limit" => instagram::publishing_limit(&sandbox, &call.access, &id),
         _ => Err(GraphError::unsupported("get", &id).into()),
     }
 }
 
 async fn edge_post(
     State(sandbox): State<Sandbox>,
-    Extension(provider): Extension<Provider>,
-    Path((version, id, edge)): Path<(String, String, String)>,
-    params: Params,
+    Path((_, id, edge)): Path<(String, String, String)>,
+    call: GraphCall,
 ) -> Result<Response, ProviderError> {
-    check_version(&version)?;
-    let access = authorize(&sandbox, provider, &params)?;
+    let GraphCall {
+        provider,
+        access,
+        params,
+    } = call;
     match edge.as_str() {
         "feed" => facebook::publish(&sandbox, provider, &access, &id, &params),
         "media" => instagram::create_container(&sandbox, &access, &id, &params),
@@ -468,6 +479,5 @@ pub(crate) fn permission_error() -> GraphError {
 
 /// A 200 OK JSON response for publishing endpoints.
 pub(crate) fn created(body: Value) -> Response {
-    use axum::response::IntoResponse;
     (StatusCode::OK, Json(body)).into_response()
 }

@@ -3,9 +3,9 @@ use std::time::{Duration, Instant};
 use apostle_sandbox::SandboxConfig;
 use serde_json::{json, Value};
 
-use crate::helpers::{admin, advance, body, fault, sandbox};
+use crate::helpers::{admin, advance, assert_contains, body, fault, html_page, sandbox};
 use crate::support::{
-    pkce_challenge, query_value, spawn, Running, CLIENT_ID, PKCE_VERIFIER, REDIRECT_URI, SECRET,
+    pkce_challenge, query_value, spawn, x_authorize_query, Running, PKCE_VERIFIER,
 };
 
 async fn get(sandbox: &Running, path: &str) -> Value {
@@ -243,15 +243,7 @@ async fn outage_spares_the_consent_page_but_not_the_token_endpoint() {
     let sandbox = sandbox().await;
     fault(&sandbox, json!({"provider": "x", "kind": "outage"})).await;
     let challenge = pkce_challenge(PKCE_VERIFIER);
-    let query = [
-        ("response_type", "code"),
-        ("client_id", CLIENT_ID),
-        ("redirect_uri", REDIRECT_URI),
-        ("state", "s"),
-        ("scope", "users.read"),
-        ("code_challenge", challenge.as_str()),
-        ("code_challenge_method", "S256"),
-    ];
+    let query = x_authorize_query("users.read", &challenge);
     let page = sandbox
         .http
         .get(sandbox.url("/sandbox/x/i/oauth2/authorize"))
@@ -264,19 +256,7 @@ async fn outage_spares_the_consent_page_but_not_the_token_endpoint() {
         .decide("/sandbox/x/i/oauth2/authorize", &query, "gil", "allow")
         .await;
     let code = query_value(&redirect, "code").unwrap();
-    let token = sandbox
-        .http
-        .post(sandbox.url("/sandbox/x/2/oauth2/token"))
-        .basic_auth(CLIENT_ID, Some(SECRET))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", REDIRECT_URI),
-            ("code_verifier", PKCE_VERIFIER),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let token = sandbox.x_exchange(&code, PKCE_VERIFIER).await;
     assert_eq!(token.status(), 503);
 }
 
@@ -361,47 +341,25 @@ async fn dashboard_shows_members_pages_grants_posts_and_action_buttons() {
         .as_str()
         .unwrap()
         .to_owned();
-    let sub = body(
-        sandbox
-            .http
-            .get(sandbox.url("/sandbox/linkedin/v2/userinfo"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await["sub"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let author = sandbox.linkedin_author(&token).await;
     let posted = sandbox
-        .linkedin_post(
-            &token,
-            &format!("urn:li:person:{sub}"),
-            "Dashboard <b>post</b>",
-        )
+        .linkedin_post(&token, &author, "Dashboard <b>post</b>")
         .await;
     assert_eq!(posted.status(), 201);
-    let response = sandbox
-        .http
-        .get(sandbox.url("/sandbox"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let html = response.text().await.unwrap();
-    for expected in [
-        "lena Page",
-        "@lena",
-        "active",
-        "Dashboard ",
-        "/sandbox/admin/members/linkedin/lena/change-password",
-        "lose-page-role",
-        "/sandbox/admin/faults",
-        "name=\"viewport\"",
-    ] {
-        assert!(html.contains(expected), "dashboard lacks {expected}");
-    }
+    let html = html_page(sandbox.http.get(sandbox.url("/sandbox"))).await;
+    assert_contains(
+        &html,
+        &[
+            "lena Page",
+            "@lena",
+            "active",
+            "Dashboard ",
+            "/sandbox/admin/members/linkedin/lena/change-password",
+            "lose-page-role",
+            "/sandbox/admin/faults",
+            "name=\"viewport\"",
+        ],
+    );
     assert!(!html.contains("<b>post</b>"), "post text is escaped");
 }
 

@@ -53,7 +53,7 @@ pub async fn fault(sandbox: &Running, spec: Value) {
     assert_eq!(response.status(), 201);
 }
 
-pub fn graph_authorize_query<'a>(scope: &'a str) -> Vec<(&'a str, &'a str)> {
+pub fn graph_authorize_query(scope: &str) -> Vec<(&str, &str)> {
     vec![
         ("client_id", CLIENT_ID),
         ("redirect_uri", REDIRECT_URI),
@@ -193,4 +193,17 @@ pub async fn assert_graph_error(
     assert!(error["fbtrace_id"].is_string());
     assert!(error["message"].is_string());
     error
+}
+
+/// The HTML of a page that must answer 200.
+pub async fn html_page(request: reqwest::RequestBuilder) -> String {
+    let response = request.send().await.expect("page request");
+    assert_eq!(response.status(), 200);
+    response.text().await.expect("html")
+}
+
+pub fn assert_contains(html: &str, expected: &[&str]) {
+    for fragment in expected {
+        assert!(html.contains(fragment), "the page lacks {fragment}");
+    }
 }

@@ -1,7 +1,12 @@
 use serde_json::{json, Value};
 
-use crate::helpers::{admin, advance, body, fault, member_action, sandbox};
-use crate::support::{query_value, Running, CLIENT_ID, LINKEDIN_VERSION, REDIRECT_URI, SECRET};
+use crate::helpers::{
+    admin, advance, assert_contains, body, fault, html_page, member_action, sandbox,
+};
+use crate::support::{
+    linkedin_authorize_query, query_value, Running, CLIENT_ID, LINKEDIN_VERSION, REDIRECT_URI,
+    SECRET,
+};
 
 const DAY: f64 = 86400.0;
 
@@ -13,13 +18,6 @@ async fn userinfo(sandbox: &Running, token: &str) -> reqwest::Response {
         .send()
         .await
         .expect("userinfo")
-}
-
-async fn sub_of(sandbox: &Running, token: &str) -> String {
-    body(userinfo(sandbox, token).await).await["sub"]
-        .as_str()
-        .expect("sub")
-        .to_owned()
 }
 
 fn token(response: &Value, field: &str) -> String {
@@ -45,32 +43,26 @@ async fn exchange(sandbox: &Running, code: &str, secret: &str) -> reqwest::Respo
 #[tokio::test]
 async fn linkedin_consent_page_names_provider_app_scopes_and_buttons() {
     let sandbox = sandbox().await;
-    let response = sandbox
+    let request = sandbox
         .http
         .get(sandbox.url("/sandbox/linkedin/oauth/v2/authorization"))
-        .query(&[
-            ("response_type", "code"),
-            ("client_id", CLIENT_ID),
-            ("redirect_uri", REDIRECT_URI),
-            ("state", "s1"),
-            ("scope", "openid profile w_member_social"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let html = response.text().await.unwrap();
-    for expected in [
-        "LinkedIn",
-        "Apostle",
-        "w_member_social",
-        "Allow",
-        "Decline",
-        "name=\"member\"",
-        "value=\"s1\"",
-    ] {
-        assert!(html.contains(expected), "consent page lacks {expected}");
-    }
+        .query(&linkedin_authorize_query(
+            "openid profile w_member_social",
+            "s1",
+        ));
+    let html = html_page(request).await;
+    assert_contains(
+        &html,
+        &[
+            "LinkedIn",
+            "Apostle",
+            "w_member_social",
+            "Allow",
+            "Decline",
+            "name=\"member\"",
+            "value=\"s1\"",
+        ],
+    );
 }
 
 #[tokio::test]
@@ -94,13 +86,7 @@ async fn linkedin_decline_redirects_with_user_cancelled_authorize() {
     let redirect = sandbox
         .decide(
             "/sandbox/linkedin/oauth/v2/authorization",
-            &[
-                ("response_type", "code"),
-                ("client_id", CLIENT_ID),
-                ("redirect_uri", REDIRECT_URI),
-                ("state", "li-state"),
-                ("scope", "openid"),
-            ],
+            &linkedin_authorize_query("openid", "li-state"),
             "alice",
             "deny",
         )
@@ -119,7 +105,7 @@ async fn linkedin_post_answers_201_with_restli_id_and_is_listed() {
     let sandbox = sandbox().await;
     let tokens = sandbox.linkedin_connect("alice").await;
     let access = token(&tokens, "access_token");
-    let author = format!("urn:li:person:{}", sub_of(&sandbox, &access).await);
+    let author = sandbox.linkedin_author(&access).await;
     let response = sandbox
         .linkedin_post(&access, &author, "Hello from Apostle")
         .await;
@@ -378,7 +364,7 @@ async fn linkedin_organization_posting_needs_the_page_role() {
     );
 
     // Personal posting needs w_member_social, which this grant lacks.
-    let person = format!("urn:li:person:{}", sub_of(&sandbox, &access).await);
+    let person = sandbox.linkedin_author(&access).await;
     assert_eq!(
         sandbox
             .linkedin_post(&access, &person, "Mine")

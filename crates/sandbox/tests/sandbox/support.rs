@@ -77,13 +77,7 @@ impl Running {
         let redirect = self
             .decide(
                 "/sandbox/linkedin/oauth/v2/authorization",
-                &[
-                    ("response_type", "code"),
-                    ("client_id", CLIENT_ID),
-                    ("redirect_uri", REDIRECT_URI),
-                    ("state", "li-state"),
-                    ("scope", scope),
-                ],
+                &linkedin_authorize_query(scope, "li-state"),
                 member,
                 "allow",
             )
@@ -127,6 +121,21 @@ impl Running {
             .expect("refresh request")
     }
 
+    /// The `urn:li:person:{sub}` of a token's member, from `/v2/userinfo`.
+    pub async fn linkedin_author(&self, token: &str) -> String {
+        let info: Value = self
+            .http
+            .get(self.url("/sandbox/linkedin/v2/userinfo"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("userinfo")
+            .json()
+            .await
+            .expect("userinfo json");
+        format!("urn:li:person:{}", info["sub"].as_str().expect("sub"))
+    }
+
     pub async fn linkedin_post(&self, token: &str, author: &str, text: &str) -> reqwest::Response {
         let body = serde_json::json!({
             "author": author,
@@ -158,35 +167,33 @@ impl Running {
         let redirect = self
             .decide(
                 "/sandbox/x/i/oauth2/authorize",
-                &[
-                    ("response_type", "code"),
-                    ("client_id", CLIENT_ID),
-                    ("redirect_uri", REDIRECT_URI),
-                    ("state", "x-state"),
-                    ("scope", "tweet.read tweet.write users.read offline.access"),
-                    ("code_challenge", &challenge),
-                    ("code_challenge_method", "S256"),
-                ],
+                &x_authorize_query(
+                    "tweet.read tweet.write users.read offline.access",
+                    &challenge,
+                ),
                 member,
                 "allow",
             )
             .await;
         let code = query_value(&redirect, "code").expect("code in redirect");
-        let response = self
-            .http
+        let response = self.x_exchange(&code, PKCE_VERIFIER).await;
+        assert_eq!(response.status(), 200);
+        response.json().await.expect("token json")
+    }
+
+    pub async fn x_exchange(&self, code: &str, verifier: &str) -> reqwest::Response {
+        self.http
             .post(self.url("/sandbox/x/2/oauth2/token"))
             .basic_auth(CLIENT_ID, Some(SECRET))
             .form(&[
                 ("grant_type", "authorization_code"),
-                ("code", &code),
+                ("code", code),
                 ("redirect_uri", REDIRECT_URI),
-                ("code_verifier", PKCE_VERIFIER),
+                ("code_verifier", verifier),
             ])
             .send()
             .await
-            .expect("token request");
-        assert_eq!(response.status(), 200);
-        response.json().await.expect("token json")
+            .expect("token request")
     }
 
     pub async fn x_refresh(&self, refresh_token: &str) -> reqwest::Response {
@@ -207,4 +214,26 @@ pub fn query_value(url: &Url, key: &str) -> Option<String> {
     url.query_pairs()
         .find(|(k, _)| k == key)
         .map(|(_, v)| v.into_owned())
+}
+
+pub fn linkedin_authorize_query<'a>(scope: &'a str, state: &'a str) -> [(&'a str, &'a str); 5] {
+    [
+        ("response_type", "code"),
+        ("client_id", CLIENT_ID),
+        ("redirect_uri", REDIRECT_URI),
+        ("state", state),
+        ("scope", scope),
+    ]
+}
+
+pub fn x_authorize_query<'a>(scope: &'a str, challenge: &'a str) -> [(&'a str, &'a str); 7] {
+    [
+        ("response_type", "code"),
+        ("client_id", CLIENT_ID),
+        ("redirect_uri", REDIRECT_URI),
+        ("state", "x-state"),
+        ("scope", scope),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+    ]
 }

@@ -3,50 +3,23 @@ use serde_json::{json, Value};
 
 use crate::helpers::{advance, body, fault, member_action, sandbox};
 use crate::support::{
-    pkce_challenge, query_value, spawn, Running, CLIENT_ID, PKCE_VERIFIER, REDIRECT_URI, SECRET,
+    pkce_challenge, query_value, spawn, x_authorize_query, Running, CLIENT_ID, PKCE_VERIFIER,
+    REDIRECT_URI, SECRET,
 };
 
 const AUTHORIZE: &str = "/sandbox/x/i/oauth2/authorize";
-
-fn authorize_query<'a>(scope: &'a str, challenge: &'a str) -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("response_type", "code"),
-        ("client_id", CLIENT_ID),
-        ("redirect_uri", REDIRECT_URI),
-        ("state", "x-state"),
-        ("scope", scope),
-        ("code_challenge", challenge),
-        ("code_challenge_method", "S256"),
-    ]
-}
 
 async fn code_for(sandbox: &Running, member: &str, scope: &str) -> String {
     let challenge = pkce_challenge(PKCE_VERIFIER);
     let redirect = sandbox
         .decide(
             AUTHORIZE,
-            &authorize_query(scope, &challenge),
+            &x_authorize_query(scope, &challenge),
             member,
             "allow",
         )
         .await;
     query_value(&redirect, "code").expect("code")
-}
-
-async fn exchange(sandbox: &Running, code: &str, verifier: &str) -> reqwest::Response {
-    sandbox
-        .http
-        .post(sandbox.url("/sandbox/x/2/oauth2/token"))
-        .basic_auth(CLIENT_ID, Some(SECRET))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", REDIRECT_URI),
-            ("code_verifier", verifier),
-        ])
-        .send()
-        .await
-        .unwrap()
 }
 
 async fn users_me(sandbox: &Running, token: &str) -> reqwest::Response {
@@ -111,7 +84,7 @@ async fn x_decline_redirects_with_access_denied_and_state() {
     let redirect = sandbox
         .decide(
             AUTHORIZE,
-            &authorize_query("tweet.read", &challenge),
+            &x_authorize_query("tweet.read", &challenge),
             "dave",
             "deny",
         )
@@ -147,15 +120,12 @@ async fn x_authorize_without_pkce_shows_an_error_page_and_no_redirect() {
 async fn x_code_exchange_with_the_wrong_verifier_fails() {
     let sandbox = sandbox().await;
     let code = code_for(&sandbox, "dave", "tweet.read users.read").await;
-    let response = exchange(
-        &sandbox,
-        &code,
-        "not-the-verifier-not-the-verifier-not-the-v",
-    )
-    .await;
+    let response = sandbox
+        .x_exchange(&code, "not-the-verifier-not-the-verifier-not-the-v")
+        .await;
     assert_eq!(response.status(), 400);
     assert_eq!(body(response).await, invalid_token_body());
-    assert_eq!(exchange(&sandbox, &code, PKCE_VERIFIER).await.status(), 200);
+    assert_eq!(sandbox.x_exchange(&code, PKCE_VERIFIER).await.status(), 200);
 }
 
 #[tokio::test]
@@ -163,7 +133,7 @@ async fn x_code_expires_after_thirty_seconds() {
     let sandbox = sandbox().await;
     let code = code_for(&sandbox, "dave", "tweet.read users.read").await;
     advance(&sandbox, 31.0).await;
-    let response = exchange(&sandbox, &code, PKCE_VERIFIER).await;
+    let response = sandbox.x_exchange(&code, PKCE_VERIFIER).await;
     assert_eq!(response.status(), 400);
     assert_eq!(body(response).await, invalid_token_body());
 }
@@ -213,7 +183,7 @@ async fn x_token_endpoint_requires_basic_client_authentication() {
 async fn x_without_offline_access_gets_no_refresh_token() {
     let sandbox = sandbox().await;
     let code = code_for(&sandbox, "dave", "tweet.read users.read").await;
-    let tokens = body(exchange(&sandbox, &code, PKCE_VERIFIER).await).await;
+    let tokens = body(sandbox.x_exchange(&code, PKCE_VERIFIER).await).await;
     assert!(tokens.get("refresh_token").is_none());
 }
 
