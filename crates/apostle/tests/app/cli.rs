@@ -1,11 +1,15 @@
 //! The command line: bootstrapping a team and its first admin, the demo,
-//! and what happens when the database cannot be used.
+//! the worker and sandbox commands, and what happens when the
+//! configuration or the database cannot be used.
 
 use crate::helpers::{
-    free_port, output, output_with_input, stderr_of, system_clock, Running, TestDb,
+    admin_of_new_team, free_port, output, output_with_input, stderr_of, system_clock, Running,
+    TestDb,
 };
 use apostle_core::demo::{DEMO_ADMIN, DEMO_AMBASSADOR, DEMO_TEAM_SLUG};
+use apostle_core::store::EmailState;
 use apostle_domain::{EmailAddress, Role, TeamSlug};
+use std::time::{Duration, Instant};
 
 #[tokio::test]
 async fn a_user_added_on_the_command_line_can_sign_in_as_admin_of_the_team() {
@@ -233,4 +237,45 @@ async fn a_wrong_configuration_value_stops_apostle_with_exit_code_2_and_one_line
     let stderr = stderr_of(&out);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("listen"), "{stderr}");
+}
+
+#[tokio::test]
+async fn worker_delivers_queued_mail_and_stops_cleanly_on_sigterm() {
+    let db = TestDb::new().await;
+    let core = db.core(&[], system_clock()).await;
+    let admin = admin_of_new_team(&core).await;
+    core.invite(&admin, "newbie@acme.example", "Newbie", Role::Ambassador)
+        .await
+        .unwrap();
+
+    let mut worker = Running::start(db.apostle(&["worker"]));
+    let mail_dir = db.dir.join("mail");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_dir(&mail_dir).is_ok_and(|mut files| files.next().is_some()) {
+        assert!(Instant::now() < deadline, "the worker wrote no mail");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        worker.terminate().success(),
+        "the worker exits 0 on SIGTERM"
+    );
+
+    let mut tx = core.store.begin_read().await.unwrap();
+    let emails = tx
+        .emails_to(&EmailAddress::parse("newbie@acme.example").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(emails[0].state, EmailState::Sent);
+}
+
+#[tokio::test]
+async fn the_sandbox_command_serves_the_provider_sandbox_alone() {
+    let db = TestDb::new().await;
+    let mut sandbox =
+        Running::start(db.apostle(&["sandbox", "--listen", "127.0.0.1:0", "--time-scale", "0.01"]));
+    let line = sandbox.line_starting_with("provider sandbox at http://");
+    let url = line.rsplit(' ').next().unwrap();
+    let page = reqwest::get(url).await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(sandbox.terminate().success());
 }
