@@ -3,23 +3,15 @@ use std::time::{Duration, Instant};
 use apostle_sandbox::SandboxConfig;
 use serde_json::{json, Value};
 
-use crate::helpers::{admin, advance, assert_contains, body, fault, html_page, sandbox};
+use crate::helpers::{
+    admin, advance, assert_contains, body, fault, html_page, sandbox, x_users_me,
+};
 use crate::support::{
     pkce_challenge, query_value, spawn, x_authorize_query, Running, PKCE_VERIFIER,
 };
 
 async fn get(sandbox: &Running, path: &str) -> Value {
     body(sandbox.http.get(sandbox.url(path)).send().await.unwrap()).await
-}
-
-async fn users_me(sandbox: &Running, token: &str) -> reqwest::Response {
-    sandbox
-        .http
-        .get(sandbox.url("/sandbox/x/2/users/me"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
 }
 
 async fn x_token(sandbox: &Running) -> String {
@@ -188,7 +180,7 @@ async fn admin_reset_forgets_members_tokens_posts_faults_and_clock() {
     assert_eq!(admin(&sandbox, "/reset", json!({})).await.status(), 200);
     assert_eq!(get(&sandbox, "/sandbox/admin/members").await, json!([]));
     assert_eq!(get(&sandbox, "/sandbox/admin/faults").await, json!([]));
-    assert_eq!(users_me(&sandbox, &token).await.status(), 401);
+    assert_eq!(x_users_me(&sandbox, &token).await.status(), 401);
     let now = get(&sandbox, "/sandbox/admin/clock").await["now"]
         .as_i64()
         .unwrap();
@@ -209,7 +201,7 @@ async fn outage_fault_lasts_its_seconds_on_the_sandbox_clock() {
     )
     .await;
     for _ in 0..2 {
-        let response = users_me(&sandbox, &token).await;
+        let response = x_users_me(&sandbox, &token).await;
         assert_eq!(response.status(), 503);
         assert_eq!(
             body(response).await,
@@ -217,7 +209,7 @@ async fn outage_fault_lasts_its_seconds_on_the_sandbox_clock() {
         );
     }
     advance(&sandbox, 61.0).await;
-    assert_eq!(users_me(&sandbox, &token).await.status(), 200);
+    assert_eq!(x_users_me(&sandbox, &token).await.status(), 200);
 }
 
 #[tokio::test]
@@ -225,9 +217,9 @@ async fn faults_touch_only_their_provider_and_delete_clears_them() {
     let sandbox = sandbox().await;
     let token = x_token(&sandbox).await;
     fault(&sandbox, json!({"provider": "linkedin", "kind": "outage"})).await;
-    assert_eq!(users_me(&sandbox, &token).await.status(), 200);
+    assert_eq!(x_users_me(&sandbox, &token).await.status(), 200);
     fault(&sandbox, json!({"provider": "x", "kind": "outage"})).await;
-    assert_eq!(users_me(&sandbox, &token).await.status(), 503);
+    assert_eq!(x_users_me(&sandbox, &token).await.status(), 503);
     let cleared = sandbox
         .http
         .delete(sandbox.url("/sandbox/admin/faults"))
@@ -235,7 +227,7 @@ async fn faults_touch_only_their_provider_and_delete_clears_them() {
         .await
         .unwrap();
     assert_eq!(body(cleared).await, json!({"cleared": 2}));
-    assert_eq!(users_me(&sandbox, &token).await.status(), 200);
+    assert_eq!(x_users_me(&sandbox, &token).await.status(), 200);
 }
 
 #[tokio::test]
@@ -269,9 +261,9 @@ async fn flaky_fault_fails_the_given_fraction_of_calls() {
         json!({"provider": "x", "kind": "flaky", "fraction": 1.0, "calls": 2}),
     )
     .await;
-    assert_eq!(users_me(&sandbox, &token).await.status(), 503);
-    assert_eq!(users_me(&sandbox, &token).await.status(), 503);
-    assert_eq!(users_me(&sandbox, &token).await.status(), 200);
+    assert_eq!(x_users_me(&sandbox, &token).await.status(), 503);
+    assert_eq!(x_users_me(&sandbox, &token).await.status(), 503);
+    assert_eq!(x_users_me(&sandbox, &token).await.status(), 200);
 
     fault(
         &sandbox,
@@ -280,7 +272,7 @@ async fn flaky_fault_fails_the_given_fraction_of_calls() {
     .await;
     let mut failures = 0;
     for _ in 0..200 {
-        if users_me(&sandbox, &token).await.status() == 503 {
+        if x_users_me(&sandbox, &token).await.status() == 503 {
             failures += 1;
         }
     }
@@ -297,7 +289,7 @@ async fn latency_fault_delays_each_call() {
     )
     .await;
     let started = Instant::now();
-    assert_eq!(users_me(&sandbox, &token).await.status(), 200);
+    assert_eq!(x_users_me(&sandbox, &token).await.status(), 200);
     assert!(started.elapsed() >= Duration::from_millis(300));
 }
 
@@ -376,7 +368,7 @@ async fn dashboard_forms_act_and_redirect_back() {
         .unwrap();
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], "/sandbox#x");
-    assert_eq!(users_me(&sandbox, &token).await.status(), 401);
+    assert_eq!(x_users_me(&sandbox, &token).await.status(), 401);
 
     let response = sandbox
         .http

@@ -207,3 +207,13 @@ pub fn assert_contains(html: &str, expected: &[&str]) {
         assert!(html.contains(fragment), "the page lacks {fragment}");
     }
 }
+
+pub async fn x_users_me(sandbox: &Running, token: &str) -> reqwest::Response {
+    sandbox
+        .http
+        .get(sandbox.url("/sandbox/x/2/users/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("users/me")
+}

@@ -1,7 +1,7 @@
 use apostle_sandbox::SandboxConfig;
 use serde_json::{json, Value};
 
-use crate::helpers::{advance, body, fault, member_action, sandbox};
+use crate::helpers::{advance, body, fault, member_action, sandbox, x_users_me};
 use crate::support::{
     pkce_challenge, query_value, spawn, x_authorize_query, Running, CLIENT_ID, PKCE_VERIFIER,
     REDIRECT_URI, SECRET,
@@ -20,16 +20,6 @@ async fn code_for(sandbox: &Running, member: &str, scope: &str) -> String {
         )
         .await;
     query_value(&redirect, "code").expect("code")
-}
-
-async fn users_me(sandbox: &Running, token: &str) -> reqwest::Response {
-    sandbox
-        .http
-        .get(sandbox.url("/sandbox/x/2/users/me"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
 }
 
 async fn tweet(sandbox: &Running, token: &str, text: &str) -> reqwest::Response {
@@ -66,7 +56,7 @@ async fn x_allow_with_pkce_gives_two_hour_bearer_token_refresh_token_and_users_m
         "tweet.read tweet.write users.read offline.access"
     );
     assert!(tokens["refresh_token"].is_string());
-    let response = users_me(&sandbox, &field(&tokens, "access_token")).await;
+    let response = x_users_me(&sandbox, &field(&tokens, "access_token")).await;
     assert_eq!(response.status(), 200);
     let me = body(response).await;
     assert_eq!(me["data"]["username"], "dave");
@@ -237,7 +227,7 @@ async fn x_expired_access_token_answers_401_problem_json() {
     let sandbox = sandbox().await;
     let access = field(&sandbox.x_connect("dave").await, "access_token");
     advance(&sandbox, 7201.0).await;
-    let response = users_me(&sandbox, &access).await;
+    let response = x_users_me(&sandbox, &access).await;
     assert_eq!(response.status(), 401);
     assert_eq!(
         response.headers()["content-type"],
@@ -252,7 +242,7 @@ async fn x_admin_breaks_answer_401_and_kill_the_refresh_token() {
     for action in ["revoke", "change-password", "remove-app"] {
         let tokens = sandbox.x_connect(action).await;
         member_action(&sandbox, "x", action, action).await;
-        let response = users_me(&sandbox, &field(&tokens, "access_token")).await;
+        let response = x_users_me(&sandbox, &field(&tokens, "access_token")).await;
         assert_eq!(response.status(), 401, "{action}");
         assert_eq!(body(response).await, unauthorized_body());
         let refresh = sandbox.x_refresh(&field(&tokens, "refresh_token")).await;
@@ -276,7 +266,7 @@ async fn x_revoke_endpoint_kills_the_token() {
         .await
         .unwrap();
     assert_eq!(body(response).await, json!({"revoked": true}));
-    assert_eq!(users_me(&sandbox, &access).await.status(), 401);
+    assert_eq!(x_users_me(&sandbox, &access).await.status(), 401);
 }
 
 #[tokio::test]
@@ -299,7 +289,7 @@ async fn x_rate_limit_fault_answers_429_with_rate_limit_headers() {
     .await["now"]
         .as_i64()
         .unwrap();
-    let response = users_me(&sandbox, &access).await;
+    let response = x_users_me(&sandbox, &access).await;
     assert_eq!(response.status(), 429);
     let headers = response.headers();
     assert_eq!(headers["x-rate-limit-limit"], "100");
@@ -318,7 +308,7 @@ async fn x_rate_limit_fault_answers_429_with_rate_limit_headers() {
         json!({"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429})
     );
     advance(&sandbox, 121.0).await;
-    assert_eq!(users_me(&sandbox, &access).await.status(), 200);
+    assert_eq!(x_users_me(&sandbox, &access).await.status(), 200);
 }
 
 #[tokio::test]
@@ -350,7 +340,7 @@ async fn x_two_hour_token_lives_half_a_second_at_time_scale_one_in_14400() {
     let tokens = sandbox.x_connect("dave").await;
     assert_eq!(tokens["expires_in"], 1);
     let access = field(&tokens, "access_token");
-    assert_eq!(users_me(&sandbox, &access).await.status(), 200);
+    assert_eq!(x_users_me(&sandbox, &access).await.status(), 200);
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
-    assert_eq!(users_me(&sandbox, &access).await.status(), 401);
+    assert_eq!(x_users_me(&sandbox, &access).await.status(), 401);
 }
