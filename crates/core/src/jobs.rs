@@ -69,12 +69,12 @@ impl JobContext {
     }
 }
 
-/// Enqueues `job` in the caller's transaction, due at `run_at`.
+/// Enqueues `job` in the caller's transaction, due at once (`now`).
 /// Returns `None` when deduplicated.
 pub async fn enqueue<J: BackgroundJob>(
     tx: &mut dyn Tx,
     job: &J,
-    run_at: DateTime<Utc>,
+    now: DateTime<Utc>,
 ) -> CoreResult<Option<JobId>> {
     let payload = serde_json::to_value(job)
         .map_err(|e| CoreError::Internal(format!("job {} payload: {e}", J::KIND)))?;
@@ -83,8 +83,9 @@ pub async fn enqueue<J: BackgroundJob>(
             kind: J::KIND.to_owned(),
             payload,
             dedupe_key: job.dedupe_key(),
-            run_at,
+            run_at: now,
             max_attempts: J::MAX_ATTEMPTS,
+            created_at: now,
         })
         .await?)
 }

@@ -157,6 +157,7 @@ pub struct NewJob {
     pub dedupe_key: Option<String>,
     pub run_at: DateTime<Utc>,
     pub max_attempts: i32,
+    pub created_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

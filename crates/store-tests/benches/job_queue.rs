@@ -82,5 +82,6 @@ fn job() -> NewJob {
         dedupe_key: None,
         run_at: Utc::now(),
         max_attempts: 5,
+        created_at: Utc::now(),
     }
 }

@@ -81,6 +81,7 @@ fn new_job(kind: &str, key: Option<&str>, run_at: DateTime<Utc>) -> NewJob {
         dedupe_key: key.map(str::to_owned),
         run_at,
         max_attempts: 5,
+        created_at: t0(),
     }
 }
 

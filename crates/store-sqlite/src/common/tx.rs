@@ -413,7 +413,7 @@ macro_rules! impl_tx {
                         .bind(&job.dedupe_key)
                         .bind(job.max_attempts)
                         .bind($encode(job.run_at))
-                        .bind($encode(Utc::now()))
+                        .bind($encode(job.created_at))
                         .fetch_optional(&mut *self.tx)
                         .await
                         .map_err($err)?;
