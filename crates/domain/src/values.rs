@@ -210,7 +210,15 @@ mod tests {
 
     #[test]
     fn email_without_at_or_domain_is_refused() {
-        for bad in ["", "amy", "amy@", "@acme.example", "amy@acme", "a b@acme.example", "a@b@c.d"] {
+        for bad in [
+            "",
+            "amy",
+            "amy@",
+            "@acme.example",
+            "amy@acme",
+            "a b@acme.example",
+            "a@b@c.d",
+        ] {
             assert!(EmailAddress::parse(bad).is_err(), "{bad:?} accepted");
         }
     }
@@ -228,7 +236,10 @@ mod tests {
         assert!(PersonName::parse("  ").is_err());
         assert!(PersonName::parse(&"x".repeat(101)).is_err());
         assert!(PersonName::parse("Amy\u{0}").is_err());
-        assert_eq!(PersonName::parse(" Amy Ambassador ").unwrap().as_str(), "Amy Ambassador");
+        assert_eq!(
+            PersonName::parse(" Amy Ambassador ").unwrap().as_str(),
+            "Amy Ambassador"
+        );
         assert!(TeamName::parse("").is_err());
     }
 
