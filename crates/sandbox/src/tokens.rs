@@ -213,7 +213,7 @@ impl World {
     }
 
     /// The state shown for a grant: its recorded break, else checkpoint, else whether
-    /// any access token still lives.
+    /// any access token still lives (`pending` before the first code exchange).
     pub(crate) fn grant_status(&self, grant: GrantId, now: Millis) -> &'static str {
         let record = self.grant(grant);
         match record.state {
@@ -225,16 +225,21 @@ impl World {
         if record.provider.is_graph() && self.member(record.member).checkpoint {
             return "checkpoint";
         }
-        let live = self.tokens.values().any(|t| {
-            t.grant == grant
-                && t.kind.is_access()
-                && t.dead.is_none()
-                && t.expires.is_none_or(|at| at > now)
-        });
-        if live {
-            "active"
-        } else {
+        let mut issued = false;
+        for token in self.tokens.values() {
+            if token.grant != grant || !token.kind.is_access() {
+                continue;
+            }
+            if token.dead.is_none() && token.expires.is_none_or(|at| at > now) {
+                return "active";
+            }
+            issued = true;
+        }
+        // A consent whose code was never exchanged has no token yet.
+        if issued {
             "expired"
+        } else {
+            "pending"
         }
     }
 }
