@@ -1,5 +1,5 @@
-//! The command line: `serve`, `worker`, `migrate`, `sandbox`, `team add`
-//! and `user add`, and what each one does.
+//! The command line: `serve`, `worker`, `migrate`, `sandbox`, `team add`,
+//! `user add` and `jobs`, and what each one does.
 
 use crate::database;
 use crate::error::AppError;
@@ -7,8 +7,9 @@ use crate::settings::Settings;
 use crate::startup::{self, Application};
 use apostle_core::demo::{self, DEMO_ADMIN, DEMO_AMBASSADOR, DEMO_TEAM_NAME, DEMO_TEAM_SLUG};
 use apostle_core::jobs::Runner;
+use apostle_core::store::JobState;
 use apostle_core::{Core, CoreError, StoreError, SystemClock};
-use apostle_domain::Role;
+use apostle_domain::{JobId, Role};
 use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 use std::io::{BufRead, IsTerminal};
@@ -55,6 +56,26 @@ pub enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Inspect background jobs and retry dead ones.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// List jobs in one state, newest first.
+    List {
+        #[arg(long, default_value = "dead", value_parser = parse_job_state, value_name = "pending|running|dead")]
+        state: JobState,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Put a dead job back in the queue with fresh attempts.
+    Retry { id: i64 },
+}
+
+fn parse_job_state(s: &str) -> Result<JobState, String> {
+    JobState::parse(s).map_err(|_| "expected pending, running or dead".to_owned())
 }
 
 #[derive(Debug, Subcommand)]
@@ -115,6 +136,34 @@ pub async fn run(
                 other => other.into(),
             })?;
             println!("created team {} ({})", team.slug, team.name);
+            Ok(())
+        }
+        Command::Jobs(JobsCommand::List { state, limit }) => {
+            let core = command_core(&settings).await?;
+            let jobs = core.jobs_in_state(state, limit).await?;
+            if jobs.is_empty() {
+                println!("no {} jobs", state.as_str());
+            }
+            for job in jobs {
+                println!(
+                    "{}\t{}\tattempts {}/{}\tdue {}\t{}",
+                    job.id,
+                    job.kind,
+                    job.attempts,
+                    job.max_attempts,
+                    job.run_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                    job.last_error.as_deref().unwrap_or("-"),
+                );
+            }
+            Ok(())
+        }
+        Command::Jobs(JobsCommand::Retry { id }) => {
+            let core = command_core(&settings).await?;
+            core.retry_dead_job(JobId(id)).await.map_err(|e| match e {
+                CoreError::NotFound(_) => AppError::Refused(format!("there is no dead job {id}")),
+                other => other.into(),
+            })?;
+            println!("job {id} is queued again");
             Ok(())
         }
         Command::User(UserCommand::Add {

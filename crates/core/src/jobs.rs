@@ -6,7 +6,7 @@
 //! back to handlers. Tests call [`Runner::run_pending`] instead of sleeping.
 
 use crate::error::{CoreError, CoreResult};
-use crate::store::{Job, NewJob, Tx};
+use crate::store::{Job, JobState, NewJob, Tx};
 use crate::Core;
 use apostle_domain::JobId;
 use chrono::{DateTime, Duration, Utc};
@@ -88,6 +88,26 @@ pub async fn enqueue<J: BackgroundJob>(
             created_at: now,
         })
         .await?)
+}
+
+impl Core {
+    /// Jobs in `state`, newest first: what operators look at when work is stuck.
+    pub async fn jobs_in_state(&self, state: JobState, limit: i64) -> CoreResult<Vec<Job>> {
+        let mut tx = self.store.begin_read().await?;
+        Ok(tx.list_jobs(state, limit).await?)
+    }
+
+    /// Puts a dead job back in the queue with fresh attempts.
+    pub async fn retry_dead_job(&self, job: JobId) -> CoreResult<()> {
+        let mut tx = self.store.begin().await?;
+        let retried = tx.retry_dead_job(job, self.clock.now()).await?;
+        tx.commit().await?;
+        if retried {
+            Ok(())
+        } else {
+            Err(CoreError::NotFound("dead job"))
+        }
+    }
 }
 
 /// Delay before attempt `attempts + 1`: 5 s doubling, at most an hour.

@@ -279,3 +279,50 @@ async fn the_sandbox_command_serves_the_provider_sandbox_alone() {
     assert_eq!(page.status(), 200);
     assert!(sandbox.terminate().success());
 }
+
+#[tokio::test]
+async fn a_dead_job_is_listed_with_its_error_and_can_be_queued_again() {
+    let db = TestDb::new().await;
+    let core = db.core(&[], system_clock()).await;
+    let mut tx = core.store.begin().await.unwrap();
+    let now = chrono::Utc::now();
+    let id = tx
+        .enqueue_job(&apostle_core::store::NewJob {
+            kind: "retired_kind".to_owned(),
+            payload: serde_json::json!({}),
+            dedupe_key: None,
+            run_at: now,
+            max_attempts: 3,
+            created_at: now,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    tx.commit().await.unwrap();
+    crate::helpers::runner(&core).run_pending().await.unwrap();
+
+    let listed = output(db.apostle(&["jobs", "list"]));
+    assert!(listed.status.success(), "{}", stderr_of(&listed));
+    let stdout = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        stdout.starts_with(&format!("{id}\tretired_kind\tattempts 1/3")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("no handler for job kind retired_kind"),
+        "{stdout}"
+    );
+
+    let retried = output(db.apostle(&["jobs", "retry", &id.to_string()]));
+    assert!(retried.status.success(), "{}", stderr_of(&retried));
+    let pending = core
+        .jobs_in_state(apostle_core::store::JobState::Pending, 10)
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].attempts, 0);
+
+    let again = output(db.apostle(&["jobs", "retry", &id.to_string()]));
+    assert_eq!(again.status.code(), Some(1));
+    assert!(stderr_of(&again).contains(&format!("there is no dead job {id}")));
+}
