@@ -33,6 +33,7 @@ const DEFAULT_LOGIN_WINDOW_MINUTES: u32 = 15;
 const DEFAULT_JOB_CONCURRENCY: u32 = 4;
 const DEFAULT_SHUTDOWN_GRACE_SECS: u32 = 10;
 const DEFAULT_SANDBOX_TIME_SCALE: f64 = 1.0;
+const DEFAULT_SANDBOX_CLIENT_SECRET: &str = "sandbox-secret";
 
 /// A configuration value that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +135,10 @@ pub struct SandboxSettings {
     /// Factor on every token lifetime in the sandbox (0.001 makes an hour
     /// last 3.6 s).
     pub time_scale: f64,
+    /// The one client secret the sandbox accepts from any client id.
+    pub client_secret: SecretString,
+    /// Where `remove-app` POSTs Facebook's signed deauthorization request.
+    pub facebook_deauthorize_url: Option<Url>,
 }
 
 /// Everything `apostle` can be configured with, checked.
@@ -265,6 +270,8 @@ struct RawProvider {
 #[serde(default)]
 struct RawSandbox {
     time_scale: Option<f64>,
+    client_secret: Option<SecretString>,
+    facebook_deauthorize_url: Option<String>,
 }
 
 impl RawSettings {
@@ -355,6 +362,12 @@ impl RawSettings {
                 "must be a number greater than 0 (1.0 = real time)",
             ));
         }
+        let facebook_deauthorize_url = self
+            .sandbox
+            .facebook_deauthorize_url
+            .as_deref()
+            .map(|s| parse_http_url("sandbox.facebook_deauthorize_url", s))
+            .transpose()?;
         Ok(Settings {
             listen,
             public_url,
@@ -377,7 +390,14 @@ impl RawSettings {
                 facebook: self.providers.facebook.check("facebook")?,
                 instagram: self.providers.instagram.check("instagram")?,
             },
-            sandbox: SandboxSettings { time_scale },
+            sandbox: SandboxSettings {
+                time_scale,
+                client_secret: self
+                    .sandbox
+                    .client_secret
+                    .unwrap_or_else(|| DEFAULT_SANDBOX_CLIENT_SECRET.into()),
+                facebook_deauthorize_url,
+            },
         })
     }
 }

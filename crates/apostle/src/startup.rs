@@ -58,10 +58,16 @@ pub fn runner_config(settings: &Settings) -> RunnerConfig {
     }
 }
 
-/// The sandbox as configured (time scale), for `serve` and `sandbox`.
+/// The sandbox as configured, for `serve` and `sandbox`.
 pub fn sandbox(settings: &Settings) -> Sandbox {
     Sandbox::new(SandboxConfig {
         time_scale: settings.sandbox.time_scale,
+        client_secret: settings.sandbox.client_secret.expose_secret().to_owned(),
+        facebook_deauthorize_url: settings
+            .sandbox
+            .facebook_deauthorize_url
+            .as_ref()
+            .map(|u| u.to_string()),
         ..SandboxConfig::default()
     })
 }

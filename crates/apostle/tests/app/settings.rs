@@ -75,9 +75,22 @@ fn environment_variables_set_top_level_and_nested_keys() {
             ),
             ("APOSTLE_JOBS__CONCURRENCY", "8"),
             ("APOSTLE_SANDBOX__TIME_SCALE", "0.001"),
+            ("APOSTLE_SANDBOX__CLIENT_SECRET", "local-secret"),
+            (
+                "APOSTLE_SANDBOX__FACEBOOK_DEAUTHORIZE_URL",
+                "http://127.0.0.1:9000/oauth/facebook/deauthorize",
+            ),
         ]),
     )
     .unwrap();
+    assert_eq!(s.sandbox.client_secret.expose_secret(), "local-secret");
+    assert_eq!(
+        s.sandbox
+            .facebook_deauthorize_url
+            .as_ref()
+            .map(|u| u.as_str()),
+        Some("http://127.0.0.1:9000/oauth/facebook/deauthorize")
+    );
     assert_eq!(s.listen.to_string(), "0.0.0.0:9000");
     assert_eq!(
         s.public_url_for(s.listen).as_str(),
