@@ -99,8 +99,8 @@ pub async fn track_requests(req: Request, next: Next) -> Response {
     response
 }
 
-/// One span per request carrying its id; the path is logged without the
-/// query string, which may hold OAuth codes or tokens.
+/// One span per request carrying its id and its route template, never the
+/// raw path or query: those carry invitation tokens and OAuth codes.
 pub fn trace_layer(
 ) -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, impl Fn(&Request) -> tracing::Span + Clone>
 {
@@ -110,7 +110,11 @@ pub fn trace_layer(
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("-");
-        tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path())
+        let route = req
+            .extensions()
+            .get::<MatchedPath>()
+            .map_or("unmatched", MatchedPath::as_str);
+        tracing::info_span!("request", id = %id, method = %req.method(), route = %route)
     })
 }
 

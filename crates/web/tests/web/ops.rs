@@ -56,3 +56,52 @@ async fn unknown_pages_get_a_readable_not_found() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(html.contains("Team not found"));
 }
+
+/// Collects what the app logs, for one current-thread test.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn logs_name_the_route_but_never_an_invitation_token() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let app = spawn_app().await;
+    app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
+    let admin = app.signed_in("ada@acme.example").await;
+    admin
+        .invite("acme", "amy@acme.example", "Amy", "ambassador")
+        .await;
+    app.run_jobs().await;
+    let mail = app.sent().pop().unwrap();
+    let link = mail
+        .text
+        .lines()
+        .find(|l| l.contains("/invites/"))
+        .unwrap()
+        .trim();
+    let token = link.rsplit('/').next().unwrap();
+    let res = reqwest::get(link).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("route=/invites/{token}"), "{logs}");
+    assert!(!logs.contains(token), "the invitation token was logged");
+    assert!(!logs.contains(PASSWORD), "a password was logged");
+}
