@@ -233,6 +233,37 @@ impl EmailMessage for InviteEmail<'_> {
     }
 }
 
+/// Sent to someone who asked to reset a forgotten password.
+#[derive(Template)]
+#[template(path = "email/password_reset.txt")]
+pub struct PasswordResetEmail<'a> {
+    pub name: &'a str,
+    pub link: &'a str,
+    pub expires: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/password_reset.html")]
+struct PasswordResetEmailHtml<'a, 'b> {
+    e: &'b PasswordResetEmail<'a>,
+}
+
+impl EmailMessage for PasswordResetEmail<'_> {
+    const TEMPLATE: &'static str = "password_reset";
+
+    fn subject(&self) -> String {
+        "Reset your Apostle password".to_owned()
+    }
+
+    fn text(&self) -> Result<String, askama::Error> {
+        self.render()
+    }
+
+    fn html(&self) -> Result<String, askama::Error> {
+        PasswordResetEmailHtml { e: self }.render()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,6 +23,8 @@ pub enum CoreError {
     InviteExpired,
     #[error("this invitation has already been used")]
     InviteUsed,
+    #[error("this password reset link has expired or was already used; ask for a new one")]
+    ResetLinkClosed,
     #[error("a team needs at least one admin")]
     LastAdmin,
     #[error("storage: {0}")]

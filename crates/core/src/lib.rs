@@ -9,6 +9,7 @@ pub mod email;
 pub mod error;
 pub mod jobs;
 pub mod passwords;
+pub mod resets;
 pub mod secrets;
 pub mod store;
 pub mod teams;

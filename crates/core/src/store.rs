@@ -324,6 +324,29 @@ pub trait Tx: Send {
     ) -> StoreResult<Vec<Invite>>;
     async fn delete_invite(&mut self, team: TeamId, invite: InviteId) -> StoreResult<bool>;
 
+    // ---- password resets (user first) --------------------------------
+    /// Stores a reset link for `user`, open until `expires_at`; the user's
+    /// earlier open links stop working.
+    async fn create_password_reset(
+        &mut self,
+        user: UserId,
+        token_hash: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// The user of a reset link that is unused and unexpired at `now`.
+    async fn password_reset_user(
+        &mut self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<UserId>>;
+    /// Uses the link once: its user if it was open at `now`, `None` after.
+    async fn use_password_reset(
+        &mut self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<UserId>>;
+
     // ---- web sessions -------------------------------------------------
     async fn create_session(&mut self, id_hash: &str, session: &Session) -> StoreResult<()>;
     /// The session and its user, if it exists and has not expired at `now`.

@@ -32,6 +32,8 @@ macro_rules! conformance_tests {
             an_expired_invite_cannot_be_accepted,
             duplicate_invite_token_is_a_conflict,
             a_team_cannot_list_or_delete_another_teams_invites,
+            a_password_reset_works_once_and_only_until_it_expires,
+            a_new_password_reset_retires_the_users_earlier_link,
             a_session_signs_its_user_in_until_it_expires,
             sessions_are_deleted_singly_per_user_and_when_expired,
             using_an_api_token_returns_its_owner_and_records_the_use,

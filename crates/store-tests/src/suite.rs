@@ -395,6 +395,108 @@ pub async fn a_team_cannot_read_change_or_remove_another_teams_members(db: &Test
     assert_eq!(tx.count_admins(a.id).await.unwrap(), 1);
 }
 
+// ---- password resets ---------------------------------------------------------
+
+pub async fn a_password_reset_works_once_and_only_until_it_expires(db: &TestDb) {
+    let store = db.store();
+    let ada = user(store, "ada@acme.example", "Ada").await;
+    let bob = user(store, "bob@acme.example", "Bob").await;
+    let mut tx = write(store).await;
+    tx.create_password_reset(ada.id, "reset-a", t0(), t0() + mins(60))
+        .await
+        .unwrap();
+    tx.create_password_reset(bob.id, "reset-b", t0(), t0() + mins(60))
+        .await
+        .unwrap();
+    commit(tx).await;
+
+    let mut tx = write(store).await;
+    assert_eq!(
+        tx.password_reset_user("reset-a", t0() + mins(1))
+            .await
+            .unwrap(),
+        Some(ada.id)
+    );
+    assert_eq!(tx.password_reset_user("nope", t0()).await.unwrap(), None);
+    assert_eq!(
+        tx.password_reset_user("reset-b", t0() + mins(60))
+            .await
+            .unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(
+        tx.use_password_reset("reset-b", t0() + mins(61))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        tx.use_password_reset("reset-a", t0() + mins(2))
+            .await
+            .unwrap(),
+        Some(ada.id)
+    );
+    assert_eq!(
+        tx.use_password_reset("reset-a", t0() + mins(3))
+            .await
+            .unwrap(),
+        None,
+        "used"
+    );
+    assert_eq!(
+        tx.password_reset_user("reset-a", t0() + mins(3))
+            .await
+            .unwrap(),
+        None
+    );
+    commit(tx).await;
+}
+
+pub async fn a_new_password_reset_retires_the_users_earlier_link(db: &TestDb) {
+    let store = db.store();
+    let ada = user(store, "ada@acme.example", "Ada").await;
+    let bob = user(store, "bob@acme.example", "Bob").await;
+    let mut tx = write(store).await;
+    tx.create_password_reset(ada.id, "first", t0(), t0() + mins(60))
+        .await
+        .unwrap();
+    tx.create_password_reset(bob.id, "bobs", t0(), t0() + mins(60))
+        .await
+        .unwrap();
+    tx.create_password_reset(ada.id, "second", t0() + mins(1), t0() + mins(61))
+        .await
+        .unwrap();
+    commit(tx).await;
+    let mut tx = write(store).await;
+    assert!(matches!(
+        tx.create_password_reset(bob.id, "second", t0() + mins(2), t0() + mins(62))
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    drop(tx);
+    let mut tx = read(store).await;
+    assert_eq!(
+        tx.password_reset_user("first", t0() + mins(5))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        tx.password_reset_user("second", t0() + mins(5))
+            .await
+            .unwrap(),
+        Some(ada.id)
+    );
+    assert_eq!(
+        tx.password_reset_user("bobs", t0() + mins(5))
+            .await
+            .unwrap(),
+        Some(bob.id),
+        "other users keep theirs"
+    );
+}
+
 // ---- invites -----------------------------------------------------------------
 
 pub async fn open_invites_are_found_by_token_and_listed_newest_first(db: &TestDb) {

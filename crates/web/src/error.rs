@@ -18,6 +18,7 @@ fn classify(e: &CoreError) -> (StatusCode, &'static str) {
         CoreError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
         CoreError::Conflict(_) | CoreError::LastAdmin => (StatusCode::CONFLICT, "conflict"),
         CoreError::InviteExpired | CoreError::InviteUsed => (StatusCode::GONE, "invite_closed"),
+        CoreError::ResetLinkClosed => (StatusCode::GONE, "reset_closed"),
         CoreError::Store(_) | CoreError::Internal(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "internal")
         }

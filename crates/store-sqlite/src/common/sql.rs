@@ -105,6 +105,18 @@ pub(crate) const LIST_OPEN_INVITES: &str = concat!(
 );
 pub(crate) const DELETE_INVITE: &str = "DELETE FROM invites WHERE team_id = $1 AND id = $2";
 
+/// A new reset link retires the user's earlier open ones.
+pub(crate) const RETIRE_PASSWORD_RESETS: &str =
+    "UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL";
+pub(crate) const CREATE_PASSWORD_RESET: &str =
+    "INSERT INTO password_resets (user_id, token_hash, created_at, expires_at) \
+     VALUES ($1, $2, $3, $4)";
+/// Open means not used yet and not expired.
+pub(crate) const OPEN_PASSWORD_RESET_USER: &str = "SELECT user_id FROM password_resets \
+     WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2";
+pub(crate) const USE_PASSWORD_RESET: &str = "UPDATE password_resets SET used_at = $2 \
+     WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING user_id";
+
 pub(crate) const CREATE_SESSION: &str =
     "INSERT INTO sessions (id_hash, csrf_token, user_id, created_at, expires_at) \
      VALUES ($1, $2, $3, $4, $5)";

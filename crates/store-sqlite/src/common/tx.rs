@@ -295,6 +295,56 @@ macro_rules! impl_tx {
                     self.changed_one(q).await
                 }
 
+                async fn create_password_reset(
+                    &mut self,
+                    user: UserId,
+                    token_hash: &str,
+                    now: DateTime<Utc>,
+                    expires_at: DateTime<Utc>,
+                ) -> StoreResult<()> {
+                    let retire = ::sqlx::query(sql::RETIRE_PASSWORD_RESETS)
+                        .bind(user.0)
+                        .bind($encode(now));
+                    self.changed(retire).await?;
+                    ::sqlx::query(sql::CREATE_PASSWORD_RESET)
+                        .bind(user.0)
+                        .bind(token_hash)
+                        .bind($encode(now))
+                        .bind($encode(expires_at))
+                        .execute(&mut *self.tx)
+                        .await
+                        .map_err($conflict("password reset token"))?;
+                    Ok(())
+                }
+
+                async fn password_reset_user(
+                    &mut self,
+                    token_hash: &str,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<Option<UserId>> {
+                    let user: Option<i64> = ::sqlx::query_scalar(sql::OPEN_PASSWORD_RESET_USER)
+                        .bind(token_hash)
+                        .bind($encode(now))
+                        .fetch_optional(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    Ok(user.map(UserId))
+                }
+
+                async fn use_password_reset(
+                    &mut self,
+                    token_hash: &str,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<Option<UserId>> {
+                    let user: Option<i64> = ::sqlx::query_scalar(sql::USE_PASSWORD_RESET)
+                        .bind(token_hash)
+                        .bind($encode(now))
+                        .fetch_optional(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    Ok(user.map(UserId))
+                }
+
                 async fn create_session(
                     &mut self,
                     id_hash: &str,

@@ -29,14 +29,19 @@ pub struct NextQuery {
 
 /// The pre-session CSRF token to put in a form, and whether it is new (and
 /// so must be set as a cookie with the page).
-fn pre_csrf(existing: PreSessionCsrf) -> (String, bool) {
+pub fn pre_csrf(existing: PreSessionCsrf) -> (String, bool) {
     match existing.0 {
         Some(t) if t.len() >= 32 => (t, false),
         _ => (apostle_core::secrets::random_token(), true),
     }
 }
 
-fn with_pre_csrf(mut response: Response, state: &AppState, token: &str, is_new: bool) -> Response {
+pub fn with_pre_csrf(
+    mut response: Response,
+    state: &AppState,
+    token: &str,
+    is_new: bool,
+) -> Response {
     if is_new {
         let cookie = cookies::set(
             cookies::PRE_CSRF,

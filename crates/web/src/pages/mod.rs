@@ -4,6 +4,7 @@
 
 mod auth;
 mod members;
+mod password;
 mod team;
 
 use crate::cookies;
@@ -26,6 +27,14 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/invites/{token}",
             get(auth::invite_page).post(auth::accept_invite),
+        )
+        .route(
+            "/password/forgot",
+            get(password::forgot_page).post(password::forgot),
+        )
+        .route(
+            "/password/reset/{token}",
+            get(password::reset_page).post(password::reset),
         )
         .route("/t/{slug}", get(team::team_page))
         .route("/t/{slug}/settings", get(team::profile_tab))
@@ -168,7 +177,7 @@ pub fn after_form(
     }
 }
 
-fn capitalised(s: &str) -> String {
+pub fn capitalised(s: &str) -> String {
     let mut chars = s.chars();
     chars
         .next()

@@ -248,3 +248,173 @@ async fn oversized_and_non_utf8_forms_are_refused_with_a_clear_page() {
     assert!(html.contains("Name: is longer than 100 characters"));
     assert!(html.contains("value=\"ada\""), "name must be unchanged");
 }
+
+fn reset_link(app: &TestApp, to: &str) -> String {
+    let mail = app
+        .sent()
+        .into_iter()
+        .rev()
+        .find(|m| m.to == to)
+        .expect("a reset email");
+    assert_eq!(mail.subject, "Reset your Apostle password");
+    let line = mail
+        .text
+        .lines()
+        .find(|l| l.contains("/password/reset/"))
+        .unwrap();
+    line.trim()
+        .trim_start_matches(&format!("http://{}", app.addr))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_forgotten_password_is_reset_once_by_the_emailed_link() {
+    let app = spawn_app().await;
+    app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
+    let elsewhere = app.signed_in("ada@acme.example").await;
+    let visitor = app.client();
+    let (_, login) = visitor.text("/login").await;
+    assert!(login.contains("href=\"/password/forgot\""));
+    let res = visitor
+        .submit(
+            "/password/forgot",
+            "/password/forgot",
+            &[("email", "Ada@acme.example")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("a link to choose a new password is on its way"));
+    app.run_jobs().await;
+    let link = reset_link(&app, "ada@acme.example");
+
+    let res = visitor
+        .submit(
+            &link,
+            &link,
+            &[
+                ("password", "a fresh password"),
+                ("confirm", "a fresh password"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&res), "/");
+    let (_, html) = visitor.text("/t/acme").await;
+    assert!(html.contains("Your password is changed. You are signed in."));
+    assert_eq!(
+        elsewhere.get("/t/acme").await.status(),
+        StatusCode::SEE_OTHER,
+        "other browsers are signed out"
+    );
+    assert_eq!(
+        app.client()
+            .sign_in("ada@acme.example", PASSWORD)
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.client()
+            .sign_in("ada@acme.example", "a fresh password")
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+
+    let (status, html) = app.client().text(&link).await;
+    assert_eq!(status, StatusCode::GONE);
+    assert!(html.contains("expired or was already used"));
+}
+
+#[tokio::test]
+async fn asking_for_a_reset_says_the_same_for_unknown_addresses_and_sends_nothing() {
+    let app = spawn_app().await;
+    app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
+    let res = app
+        .client()
+        .submit(
+            "/password/forgot",
+            "/password/forgot",
+            &[("email", "nobody@acme.example")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res
+        .text()
+        .await
+        .unwrap()
+        .contains("If nobody@acme.example has an Apostle account"));
+    app.run_jobs().await;
+    assert!(app.sent().is_empty());
+}
+
+#[tokio::test]
+async fn a_reset_link_expires_after_an_hour_and_changes_nothing() {
+    let app = spawn_app().await;
+    app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
+    let visitor = app.client();
+    visitor
+        .submit(
+            "/password/forgot",
+            "/password/forgot",
+            &[("email", "ada@acme.example")],
+        )
+        .await;
+    app.run_jobs().await;
+    let link = reset_link(&app, "ada@acme.example");
+    let (_, html) = visitor.text(&link).await;
+    let csrf = csrf_of(&html);
+    app.clock.advance(chrono::Duration::minutes(61));
+    let res = visitor
+        .post(
+            &link,
+            &[
+                ("csrf", &csrf),
+                ("password", "a fresh password"),
+                ("confirm", "a fresh password"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::GONE);
+    assert_eq!(
+        app.client()
+            .sign_in("ada@acme.example", PASSWORD)
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+}
+
+#[tokio::test]
+async fn reset_requests_are_limited_so_an_inbox_cannot_be_flooded() {
+    let app = spawn_app_with(Options {
+        login_attempts: 2,
+        ..Options::default()
+    })
+    .await;
+    app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
+    let visitor = app.client();
+    for _ in 0..2 {
+        let res = visitor
+            .submit(
+                "/password/forgot",
+                "/password/forgot",
+                &[("email", "ada@acme.example")],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let res = visitor
+        .submit(
+            "/password/forgot",
+            "/password/forgot",
+            &[("email", "ada@acme.example")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    app.run_jobs().await;
+    assert_eq!(app.sent().len(), 2);
+}
