@@ -80,6 +80,14 @@ impl Core {
         Ok(())
     }
 
+    /// Deletes sessions that have expired; returns how many.
+    pub async fn purge_expired_sessions(&self) -> CoreResult<u64> {
+        let mut tx = self.store.begin().await?;
+        let purged = tx.delete_expired_sessions(self.clock.now()).await?;
+        tx.commit().await?;
+        Ok(purged)
+    }
+
     /// Signs in the mobile app: a new bearer token for the user.
     pub async fn issue_api_token(
         &self,

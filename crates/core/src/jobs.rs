@@ -117,6 +117,9 @@ pub fn backoff(attempts: i32) -> Duration {
     Duration::seconds(secs.min(3600))
 }
 
+/// How often a running worker does its housekeeping.
+const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+
 type BoxFuture = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send>>;
 type Handler = Arc<dyn Fn(JobContext, serde_json::Value) -> BoxFuture + Send + Sync>;
 
@@ -225,7 +228,12 @@ impl Runner {
         let mut running: JoinSet<()> = JoinSet::new();
         let leases: Arc<std::sync::Mutex<HashMap<JobId, String>>> = Arc::default();
         tracing::info!(concurrency = self.config.concurrency, "job runner started");
+        let mut next_upkeep = std::time::Instant::now();
         while !*shutdown.borrow() {
+            if std::time::Instant::now() >= next_upkeep {
+                self.upkeep().await;
+                next_upkeep += UPKEEP_INTERVAL;
+            }
             while running.try_join_next().is_some() {}
             let free = self.config.concurrency.saturating_sub(running.len());
             let mut claimed = 0;
@@ -275,6 +283,15 @@ impl Runner {
             self.release(unfinished).await;
         }
         tracing::info!("job runner stopped");
+    }
+
+    /// Housekeeping that needs no queue: expired sessions go.
+    async fn upkeep(&self) {
+        match self.core.purge_expired_sessions().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sessions = n, "purged expired sessions"),
+            Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),
+        }
     }
 
     async fn release(&self, unfinished: HashMap<JobId, String>) {

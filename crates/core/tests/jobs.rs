@@ -358,3 +358,55 @@ async fn the_file_transport_writes_a_message_with_text_and_html_parts() {
     assert!(raw.contains("text/plain") && raw.contains("text/html"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn a_running_worker_purges_expired_sessions_and_keeps_live_ones() {
+    use apostle_core::secrets::token_hash;
+    use secrecy::ExposeSecret;
+    let (core, clock) = core_with(Mailer::memory()).await;
+    core.create_team("acme", "Acme").await.unwrap();
+    let user = core
+        .add_user(
+            "acme",
+            "ada@acme.example",
+            "Ada",
+            apostle_domain::Role::Admin,
+            "correct horse battery".into(),
+        )
+        .await
+        .unwrap();
+    let started = clock.now();
+    let old = core.start_session(user.id).await.unwrap();
+    clock.advance(Duration::days(31));
+    let live = core.start_session(user.id).await.unwrap();
+    // Looking up as of the start shows whether a row is still stored.
+    let stored = |cookie: String| {
+        let core = core.clone();
+        async move {
+            let mut tx = core.store.begin_read().await.unwrap();
+            tx.session_by_hash(&token_hash(&cookie), started)
+                .await
+                .unwrap()
+                .is_some()
+        }
+    };
+    assert!(stored(old.cookie.expose_secret().to_owned()).await);
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let handle = tokio::spawn(Runner::new(core.clone(), RunnerConfig::default()).run(stopped));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while stored(old.cookie.expose_secret().to_owned()).await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the expired session was not purged"
+        );
+        tokio::task::yield_now().await;
+    }
+    stop.send(true).unwrap();
+    handle.await.unwrap();
+    assert!(core
+        .session(live.cookie.expose_secret())
+        .await
+        .unwrap()
+        .is_some());
+}
