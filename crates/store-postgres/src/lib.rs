@@ -4,17 +4,13 @@
 //! Claiming takes rows with `FOR UPDATE SKIP LOCKED`, so concurrent workers
 //! each get different jobs without waiting on one another. The SQL, row
 //! decoding and `Tx` methods are shared with the SQLite store (see
-//! `common/`); this file holds what is PostgreSQL's own: connecting,
+//! `apostle-store-sql`); this file holds what is PostgreSQL's own: connecting,
 //! `TIMESTAMPTZ` values, the `JSONB` payload and the claim's row locks.
 
-#[path = "../../store-sqlite/src/common/mod.rs"]
-mod common;
-
 use apostle_core::store::{Job, Store, StoreError, StoreResult, Tx};
+use apostle_store_sql::rows::{classify, decode_all, sort_claimed, JobRow};
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
-use common::rows::{classify, decode_all, sort_claimed, JobRow};
-use common::sql;
 use sqlx::error::DatabaseError;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection, Postgres, Transaction};
@@ -39,7 +35,7 @@ fn conflict(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| classify(e, what, is_busy)
 }
 
-const CLAIM_JOBS: &str = sql::claim_jobs!(
+const CLAIM_JOBS: &str = apostle_store_sql::claim_jobs!(
     token: "replace(gen_random_uuid()::text, '-', '')",
     lock: "FOR UPDATE SKIP LOCKED",
     payload: "payload::text AS payload"
@@ -145,7 +141,7 @@ struct PgTx {
     tx: Transaction<'static, Postgres>,
 }
 
-common::tx::impl_tx! {
+apostle_store_sql::impl_tx! {
     tx: PgTx,
     database: Postgres,
     time: DateTime<Utc> = at,

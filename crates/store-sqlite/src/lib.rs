@@ -6,13 +6,10 @@
 //! use a plain deferred `BEGIN`. Timestamps are stored as INTEGER microseconds
 //! since the epoch, so they compare and sort as numbers.
 
-mod common;
-
 use apostle_core::store::{Job, Store, StoreError, StoreResult, Tx};
+use apostle_store_sql::rows::{classify, decode_all, sort_claimed, JobRow};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use common::rows::{classify, decode_all, sort_claimed, JobRow};
-use common::sql;
 use sqlx::error::DatabaseError;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -43,7 +40,7 @@ fn conflict(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| classify(e, what, is_busy)
 }
 
-const CLAIM_JOBS: &str = sql::claim_jobs!(
+const CLAIM_JOBS: &str = apostle_store_sql::claim_jobs!(
     token: "lower(hex(randomblob(16)))",
     lock: "",
     payload: "payload"
@@ -145,7 +142,7 @@ struct SqliteTx {
     tx: Transaction<'static, Sqlite>,
 }
 
-common::tx::impl_tx! {
+apostle_store_sql::impl_tx! {
     tx: SqliteTx,
     database: Sqlite,
     time: Micros = micros,

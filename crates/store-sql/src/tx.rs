@@ -7,6 +7,7 @@
 
 /// Implements `Tx` for `$tx`, a struct with a field
 /// `tx: sqlx::Transaction<'static, $db>`.
+#[macro_export]
 macro_rules! impl_tx {
     (
         tx: $tx:ident,
@@ -25,16 +26,16 @@ macro_rules! impl_tx {
                 TeamName, TeamSlug, UserId,
             };
             use ::chrono::{DateTime, Utc};
-            use $crate::common::rows::{
+            use $crate::rows::{
                 complete_counts, decode_all, decode_role, sort_members, sort_team_roles,
                 ApiTokenRow, EmailRow, InviteRow, JobRow, MemberRow, SessionRow, TeamRoleRow,
                 TeamRow, UserRow,
             };
-            use $crate::common::sql;
+            use $crate::sql;
 
-            const JOB_BY_ID: &str = sql::job_by_id!($select);
-            const LIST_JOBS: &str = sql::list_jobs!($select);
-            const ENQUEUE_JOB: &str = sql::enqueue_job!($insert);
+            const JOB_BY_ID: &str = $crate::job_by_id!($select);
+            const LIST_JOBS: &str = $crate::list_jobs!($select);
+            const ENQUEUE_JOB: &str = $crate::enqueue_job!($insert);
 
             type Query<'q> =
                 ::sqlx::query::Query<'q, $db, <$db as ::sqlx::Database>::Arguments<'q>>;
@@ -630,5 +631,3 @@ macro_rules! impl_tx {
         };
     };
 }
-
-pub(crate) use impl_tx;

@@ -43,155 +43,149 @@ macro_rules! yield_dedupe_key_to_pending_twin {
     };
 }
 
-pub(crate) const CREATE_TEAM: &str = concat!(
+pub const CREATE_TEAM: &str = concat!(
     "INSERT INTO teams (slug, name, created_at) VALUES ($1, $2, $3) RETURNING ",
     team_columns!()
 );
-pub(crate) const TEAM_BY_SLUG: &str =
-    concat!("SELECT ", team_columns!(), " FROM teams WHERE slug = $1");
-pub(crate) const TEAM_BY_ID: &str =
-    concat!("SELECT ", team_columns!(), " FROM teams WHERE id = $1");
+pub const TEAM_BY_SLUG: &str = concat!("SELECT ", team_columns!(), " FROM teams WHERE slug = $1");
+pub const TEAM_BY_ID: &str = concat!("SELECT ", team_columns!(), " FROM teams WHERE id = $1");
 
-pub(crate) const CREATE_USER: &str = concat!(
+pub const CREATE_USER: &str = concat!(
     "INSERT INTO users (email, name, password_hash, created_at) VALUES ($1, $2, $3, $4) \
      RETURNING ",
     user_columns!()
 );
-pub(crate) const USER_BY_ID: &str =
-    concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
-pub(crate) const USER_BY_EMAIL: &str =
-    concat!("SELECT ", user_columns!(), " FROM users WHERE email = $1");
-pub(crate) const SET_USER_NAME: &str = "UPDATE users SET name = $2 WHERE id = $1";
-pub(crate) const SET_PASSWORD_HASH: &str = "UPDATE users SET password_hash = $2 WHERE id = $1";
+pub const USER_BY_ID: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1");
+pub const USER_BY_EMAIL: &str = concat!("SELECT ", user_columns!(), " FROM users WHERE email = $1");
+pub const SET_USER_NAME: &str = "UPDATE users SET name = $2 WHERE id = $1";
+pub const SET_PASSWORD_HASH: &str = "UPDATE users SET password_hash = $2 WHERE id = $1";
 
-pub(crate) const UPSERT_MEMBER: &str =
+pub const UPSERT_MEMBER: &str =
     "INSERT INTO memberships (team_id, user_id, role) VALUES ($1, $2, $3) \
      ON CONFLICT (team_id, user_id) DO UPDATE SET role = excluded.role";
-pub(crate) const MEMBER_ROLE: &str =
-    "SELECT role FROM memberships WHERE team_id = $1 AND user_id = $2";
-pub(crate) const SET_MEMBER_ROLE: &str =
+pub const MEMBER_ROLE: &str = "SELECT role FROM memberships WHERE team_id = $1 AND user_id = $2";
+pub const SET_MEMBER_ROLE: &str =
     "UPDATE memberships SET role = $3 WHERE team_id = $1 AND user_id = $2";
-pub(crate) const REMOVE_MEMBER: &str =
-    "DELETE FROM memberships WHERE team_id = $1 AND user_id = $2";
+pub const REMOVE_MEMBER: &str = "DELETE FROM memberships WHERE team_id = $1 AND user_id = $2";
 /// Unordered: see `rows::sort_members`.
-pub(crate) const LIST_MEMBERS: &str =
+pub const LIST_MEMBERS: &str =
     "SELECT u.id, u.email, u.name, u.password_hash, u.created_at, m.role \
      FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.team_id = $1";
-pub(crate) const COUNT_ADMINS: &str =
+pub const COUNT_ADMINS: &str =
     "SELECT COUNT(*) FROM memberships WHERE team_id = $1 AND role = 'admin'";
 /// Unordered: see `rows::sort_team_roles`.
-pub(crate) const TEAMS_OF_USER: &str = "SELECT t.id, t.slug, t.name, t.created_at, m.role \
+pub const TEAMS_OF_USER: &str = "SELECT t.id, t.slug, t.name, t.created_at, m.role \
      FROM memberships m JOIN teams t ON t.id = m.team_id WHERE m.user_id = $1";
 
-pub(crate) const CREATE_INVITE: &str = concat!(
+pub const CREATE_INVITE: &str = concat!(
     "INSERT INTO invites \
          (team_id, email, name, role, token_hash, invited_by, created_at, expires_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ",
     invite_columns!()
 );
-pub(crate) const INVITE_BY_TOKEN_HASH: &str = concat!(
+pub const INVITE_BY_TOKEN_HASH: &str = concat!(
     "SELECT ",
     invite_columns!(),
     " FROM invites WHERE token_hash = $1"
 );
 /// Open means not accepted yet and not expired.
-pub(crate) const ACCEPT_INVITE: &str = "UPDATE invites SET accepted_at = $2 \
+pub const ACCEPT_INVITE: &str = "UPDATE invites SET accepted_at = $2 \
      WHERE id = $1 AND accepted_at IS NULL AND expires_at > $2";
-pub(crate) const LIST_OPEN_INVITES: &str = concat!(
+pub const LIST_OPEN_INVITES: &str = concat!(
     "SELECT ",
     invite_columns!(),
     " FROM invites WHERE team_id = $1 AND accepted_at IS NULL AND expires_at > $2 \
      ORDER BY created_at DESC, id DESC"
 );
-pub(crate) const DELETE_INVITE: &str = "DELETE FROM invites WHERE team_id = $1 AND id = $2";
+pub const DELETE_INVITE: &str = "DELETE FROM invites WHERE team_id = $1 AND id = $2";
 
 /// A new reset link retires the user's earlier open ones.
-pub(crate) const RETIRE_PASSWORD_RESETS: &str =
+pub const RETIRE_PASSWORD_RESETS: &str =
     "UPDATE password_resets SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL";
-pub(crate) const CREATE_PASSWORD_RESET: &str =
+pub const CREATE_PASSWORD_RESET: &str =
     "INSERT INTO password_resets (user_id, token_hash, created_at, expires_at) \
      VALUES ($1, $2, $3, $4)";
 /// Open means not used yet and not expired.
-pub(crate) const OPEN_PASSWORD_RESET_USER: &str = "SELECT user_id FROM password_resets \
+pub const OPEN_PASSWORD_RESET_USER: &str = "SELECT user_id FROM password_resets \
      WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2";
-pub(crate) const USE_PASSWORD_RESET: &str = "UPDATE password_resets SET used_at = $2 \
+pub const USE_PASSWORD_RESET: &str = "UPDATE password_resets SET used_at = $2 \
      WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING user_id";
 
-pub(crate) const CREATE_SESSION: &str =
+pub const CREATE_SESSION: &str =
     "INSERT INTO sessions (id_hash, csrf_token, user_id, created_at, expires_at) \
      VALUES ($1, $2, $3, $4, $5)";
-pub(crate) const LIVE_SESSION: &str = "SELECT user_id, csrf_token, created_at, expires_at \
+pub const LIVE_SESSION: &str = "SELECT user_id, csrf_token, created_at, expires_at \
      FROM sessions WHERE id_hash = $1 AND expires_at > $2";
-pub(crate) const DELETE_SESSION: &str = "DELETE FROM sessions WHERE id_hash = $1";
-pub(crate) const DELETE_SESSIONS_OF_USER: &str = "DELETE FROM sessions WHERE user_id = $1";
-pub(crate) const DELETE_EXPIRED_SESSIONS: &str = "DELETE FROM sessions WHERE expires_at <= $1";
+pub const DELETE_SESSION: &str = "DELETE FROM sessions WHERE id_hash = $1";
+pub const DELETE_SESSIONS_OF_USER: &str = "DELETE FROM sessions WHERE user_id = $1";
+pub const DELETE_EXPIRED_SESSIONS: &str = "DELETE FROM sessions WHERE expires_at <= $1";
 
-pub(crate) const CREATE_API_TOKEN: &str = concat!(
+pub const CREATE_API_TOKEN: &str = concat!(
     "INSERT INTO api_tokens (user_id, token_hash, name, created_at) VALUES ($1, $2, $3, $4) \
      RETURNING ",
     api_token_columns!()
 );
-pub(crate) const USE_API_TOKEN: &str = concat!(
+pub const USE_API_TOKEN: &str = concat!(
     "UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL \
      RETURNING ",
     api_token_columns!()
 );
-pub(crate) const LIST_API_TOKENS: &str = concat!(
+pub const LIST_API_TOKENS: &str = concat!(
     "SELECT ",
     api_token_columns!(),
     " FROM api_tokens WHERE user_id = $1 ORDER BY created_at DESC, id DESC"
 );
-pub(crate) const REVOKE_API_TOKEN: &str = "UPDATE api_tokens SET revoked_at = $3 \
+pub const REVOKE_API_TOKEN: &str = "UPDATE api_tokens SET revoked_at = $3 \
      WHERE user_id = $1 AND id = $2 AND revoked_at IS NULL";
 
-pub(crate) const COMPLETE_JOB: &str =
+pub const COMPLETE_JOB: &str =
     "DELETE FROM jobs WHERE id = $1 AND lease_token = $2 AND state = 'running'";
-pub(crate) const RETRY_FAILED_JOB: &str = concat!(
+pub const RETRY_FAILED_JOB: &str = concat!(
     "UPDATE jobs SET state = 'pending', last_error = $3, run_at = $4, \
          lease_token = NULL, locked_until = NULL, ",
     yield_dedupe_key_to_pending_twin!(),
     " WHERE id = $1 AND lease_token = $2 AND state = 'running'"
 );
-pub(crate) const BURY_FAILED_JOB: &str = "UPDATE jobs SET state = 'dead', last_error = $3, \
+pub const BURY_FAILED_JOB: &str = "UPDATE jobs SET state = 'dead', last_error = $3, \
          lease_token = NULL, locked_until = NULL \
      WHERE id = $1 AND lease_token = $2 AND state = 'running'";
-pub(crate) const RELEASE_JOB: &str = concat!(
+pub const RELEASE_JOB: &str = concat!(
     "UPDATE jobs SET state = 'pending', run_at = $3, attempts = attempts - 1, \
          lease_token = NULL, locked_until = NULL, ",
     yield_dedupe_key_to_pending_twin!(),
     " WHERE id = $1 AND lease_token = $2 AND state = 'running'"
 );
-pub(crate) const COUNT_JOBS_BY_STATE: &str = "SELECT state, COUNT(*) FROM jobs GROUP BY state";
-pub(crate) const REVIVE_DEAD_JOB: &str = concat!(
+pub const COUNT_JOBS_BY_STATE: &str = "SELECT state, COUNT(*) FROM jobs GROUP BY state";
+pub const REVIVE_DEAD_JOB: &str = concat!(
     "UPDATE jobs SET state = 'pending', attempts = 0, run_at = $2, \
          lease_token = NULL, locked_until = NULL, ",
     yield_dedupe_key_to_pending_twin!(),
     " WHERE id = $1 AND state = 'dead'"
 );
 
-pub(crate) const INSERT_EMAIL: &str =
+pub const INSERT_EMAIL: &str =
     "INSERT INTO emails (recipient, template, subject, text_body, html_body, dedupe_key, \
          state, created_at) \
      VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7) \
      ON CONFLICT (dedupe_key) DO NOTHING RETURNING id";
-pub(crate) const EMAIL_BY_ID: &str =
-    concat!("SELECT ", email_columns!(), " FROM emails WHERE id = $1");
+pub const EMAIL_BY_ID: &str = concat!("SELECT ", email_columns!(), " FROM emails WHERE id = $1");
 /// The successful delivery counts as an attempt too.
-pub(crate) const MARK_EMAIL_SENT: &str =
+pub const MARK_EMAIL_SENT: &str =
     "UPDATE emails SET state = 'sent', sent_at = $2, attempts = attempts + 1 \
      WHERE id = $1 AND state = 'queued'";
 /// `$3` is the state after the failure: still queued, or failed for good.
-pub(crate) const RECORD_EMAIL_FAILURE: &str =
+pub const RECORD_EMAIL_FAILURE: &str =
     "UPDATE emails SET state = $3, last_error = $2, attempts = attempts + 1 \
      WHERE id = $1 AND state = 'queued'";
-pub(crate) const EMAILS_TO: &str = concat!(
+pub const EMAILS_TO: &str = concat!(
     "SELECT ",
     email_columns!(),
     " FROM emails WHERE recipient = $1 ORDER BY created_at DESC, id DESC"
 );
-pub(crate) const COUNT_EMAILS_BY_STATE: &str = "SELECT state, COUNT(*) FROM emails GROUP BY state";
+pub const COUNT_EMAILS_BY_STATE: &str = "SELECT state, COUNT(*) FROM emails GROUP BY state";
 
 /// The job columns, with the expression that yields the payload as JSON text.
+#[macro_export]
 macro_rules! job_columns {
     ($payload:literal) => {
         concat!(
@@ -202,34 +196,34 @@ macro_rules! job_columns {
         )
     };
 }
-pub(crate) use job_columns;
 
 /// One job by id; `$payload` as for [`job_columns`].
+#[macro_export]
 macro_rules! job_by_id {
     ($payload:literal) => {
         concat!(
             "SELECT ",
-            $crate::common::sql::job_columns!($payload),
+            $crate::job_columns!($payload),
             " FROM jobs WHERE id = $1"
         )
     };
 }
-pub(crate) use job_by_id;
 
 /// Jobs in state `$1`, newest first, at most `$2`.
+#[macro_export]
 macro_rules! list_jobs {
     ($payload:literal) => {
         concat!(
             "SELECT ",
-            $crate::common::sql::job_columns!($payload),
+            $crate::job_columns!($payload),
             " FROM jobs WHERE state = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
         )
     };
 }
-pub(crate) use list_jobs;
 
 /// Enqueues unless a pending job holds the dedupe key; `$payload` is the
 /// placeholder for the JSON text, cast as the backend's payload column needs.
+#[macro_export]
 macro_rules! enqueue_job {
     ($payload:literal) => {
         concat!(
@@ -241,13 +235,13 @@ macro_rules! enqueue_job {
         )
     };
 }
-pub(crate) use enqueue_job;
 
 /// Claims due jobs (pending and due, or running with an expired lease),
 /// oldest `run_at` first: `$1` is now, `$2` the lease end, `$3` the limit.
 /// `$token` is the backend's SQL for a fresh random lease token per row and
 /// `$lock` what keeps concurrent claimers off the chosen rows (PostgreSQL's
 /// row locks; SQLite's `BEGIN IMMEDIATE` needs nothing here).
+#[macro_export]
 macro_rules! claim_jobs {
     (token: $token:literal, lock: $lock:literal, payload: $payload:literal) => {
         concat!(
@@ -260,8 +254,7 @@ macro_rules! claim_jobs {
                  ORDER BY run_at, id LIMIT $3 ",
             $lock,
             ") RETURNING ",
-            $crate::common::sql::job_columns!($payload)
+            $crate::job_columns!($payload)
         )
     };
 }
-pub(crate) use claim_jobs;

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 
 /// A timestamp as a backend stores it.
-pub(crate) trait StoredTime {
+pub trait StoredTime {
     fn into_utc(self) -> StoreResult<DateTime<Utc>>;
 }
 
@@ -42,7 +42,7 @@ fn corrupt(e: InvalidValue) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
-pub(crate) fn decode_role(s: &str) -> StoreResult<Role> {
+pub fn decode_role(s: &str) -> StoreResult<Role> {
     s.parse().map_err(corrupt)
 }
 
@@ -55,7 +55,7 @@ fn person(s: &str) -> StoreResult<PersonName> {
 }
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct TeamRow<T> {
+pub struct TeamRow<T> {
     id: i64,
     slug: String,
     name: String,
@@ -63,7 +63,7 @@ pub(crate) struct TeamRow<T> {
 }
 
 impl<T: StoredTime> TeamRow<T> {
-    pub(crate) fn decode(self) -> StoreResult<Team> {
+    pub fn decode(self) -> StoreResult<Team> {
         Ok(Team {
             id: TeamId(self.id),
             slug: TeamSlug::parse(&self.slug).map_err(corrupt)?,
@@ -74,7 +74,7 @@ impl<T: StoredTime> TeamRow<T> {
 }
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct UserRow<T> {
+pub struct UserRow<T> {
     id: i64,
     email: String,
     name: String,
@@ -83,7 +83,7 @@ pub(crate) struct UserRow<T> {
 }
 
 impl<T: StoredTime> UserRow<T> {
-    pub(crate) fn decode(self) -> StoreResult<User> {
+    pub fn decode(self) -> StoreResult<User> {
         Ok(User {
             id: UserId(self.id),
             email: email(&self.email)?,
@@ -96,14 +96,14 @@ impl<T: StoredTime> UserRow<T> {
 
 /// A user joined with their membership role.
 #[derive(sqlx::FromRow)]
-pub(crate) struct MemberRow<T> {
+pub struct MemberRow<T> {
     #[sqlx(flatten)]
     user: UserRow<T>,
     role: String,
 }
 
 impl<T: StoredTime> MemberRow<T> {
-    pub(crate) fn decode(self) -> StoreResult<Member> {
+    pub fn decode(self) -> StoreResult<Member> {
         Ok(Member {
             role: decode_role(&self.role)?,
             user: self.user.decode()?,
@@ -113,14 +113,14 @@ impl<T: StoredTime> MemberRow<T> {
 
 /// A team joined with one user's membership role.
 #[derive(sqlx::FromRow)]
-pub(crate) struct TeamRoleRow<T> {
+pub struct TeamRoleRow<T> {
     #[sqlx(flatten)]
     team: TeamRow<T>,
     role: String,
 }
 
 impl<T: StoredTime> TeamRoleRow<T> {
-    pub(crate) fn decode(self) -> StoreResult<TeamRole> {
+    pub fn decode(self) -> StoreResult<TeamRole> {
         Ok(TeamRole {
             role: decode_role(&self.role)?,
             team: self.team.decode()?,
@@ -131,24 +131,21 @@ impl<T: StoredTime> TeamRoleRow<T> {
 /// Members ordered by name (case-insensitively, then by id). Sorting here
 /// rather than in SQL keeps the order identical on both backends, whose
 /// collations differ.
-pub(crate) fn sort_members(members: &mut [Member]) {
+pub fn sort_members(members: &mut [Member]) {
     members.sort_by_cached_key(|m| (m.user.name.as_str().to_lowercase(), m.user.id));
 }
 
 /// Teams ordered by name, like [`sort_members`].
-pub(crate) fn sort_team_roles(teams: &mut [TeamRole]) {
+pub fn sort_team_roles(teams: &mut [TeamRole]) {
     teams.sort_by_cached_key(|t| (t.team.name.as_str().to_lowercase(), t.team.id));
 }
 
-pub(crate) fn decode_all<R, D>(
-    rows: Vec<R>,
-    decode: impl Fn(R) -> StoreResult<D>,
-) -> StoreResult<Vec<D>> {
+pub fn decode_all<R, D>(rows: Vec<R>, decode: impl Fn(R) -> StoreResult<D>) -> StoreResult<Vec<D>> {
     rows.into_iter().map(decode).collect()
 }
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct InviteRow<T> {
+pub struct InviteRow<T> {
     id: i64,
     team_id: i64,
     email: String,
@@ -161,7 +158,7 @@ pub(crate) struct InviteRow<T> {
 }
 
 impl<T: StoredTime> InviteRow<T> {
-    pub(crate) fn decode(self) -> StoreResult<Invite> {
+    pub fn decode(self) -> StoreResult<Invite> {
         Ok(Invite {
             id: InviteId(self.id),
             team_id: TeamId(self.team_id),
@@ -177,7 +174,7 @@ impl<T: StoredTime> InviteRow<T> {
 }
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct SessionRow<T> {
+pub struct SessionRow<T> {
     user_id: i64,
     csrf_token: String,
     created_at: T,
@@ -185,11 +182,11 @@ pub(crate) struct SessionRow<T> {
 }
 
 impl<T: StoredTime> SessionRow<T> {
-    pub(crate) fn user_id(&self) -> UserId {
+    pub fn user_id(&self) -> UserId {
         UserId(self.user_id)
     }
 
-    pub(crate) fn decode(self) -> StoreResult<apostle_core::store::Session> {
+    pub fn decode(self) -> StoreResult<apostle_core::store::Session> {
         Ok(apostle_core::store::Session {
             user_id: UserId(self.user_id),
             csrf_token: self.csrf_token,
@@ -200,7 +197,7 @@ impl<T: StoredTime> SessionRow<T> {
 }
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct ApiTokenRow<T> {
+pub struct ApiTokenRow<T> {
     id: i64,
     user_id: i64,
     name: String,
@@ -210,7 +207,7 @@ pub(crate) struct ApiTokenRow<T> {
 }
 
 impl<T: StoredTime> ApiTokenRow<T> {
-    pub(crate) fn decode(self) -> StoreResult<ApiToken> {
+    pub fn decode(self) -> StoreResult<ApiToken> {
         Ok(ApiToken {
             id: ApiTokenId(self.id),
             user_id: UserId(self.user_id),
@@ -225,7 +222,7 @@ impl<T: StoredTime> ApiTokenRow<T> {
 /// A job row; `payload` is JSON text on both backends (PostgreSQL selects
 /// its `JSONB` column as `payload::text`).
 #[derive(sqlx::FromRow)]
-pub(crate) struct JobRow<T> {
+pub struct JobRow<T> {
     id: i64,
     kind: String,
     payload: String,
@@ -241,7 +238,7 @@ pub(crate) struct JobRow<T> {
 }
 
 impl<T: StoredTime> JobRow<T> {
-    pub(crate) fn decode(self) -> StoreResult<Job> {
+    pub fn decode(self) -> StoreResult<Job> {
         Ok(Job {
             id: JobId(self.id),
             payload: serde_json::from_str(&self.payload)
@@ -261,12 +258,12 @@ impl<T: StoredTime> JobRow<T> {
 }
 
 /// Claimed jobs in claiming order (`RETURNING` promises none).
-pub(crate) fn sort_claimed(jobs: &mut [Job]) {
+pub fn sort_claimed(jobs: &mut [Job]) {
     jobs.sort_by_key(|j| (j.run_at, j.id));
 }
 
 #[derive(sqlx::FromRow)]
-pub(crate) struct EmailRow<T> {
+pub struct EmailRow<T> {
     id: i64,
     recipient: String,
     template: String,
@@ -282,7 +279,7 @@ pub(crate) struct EmailRow<T> {
 }
 
 impl<T: StoredTime> EmailRow<T> {
-    pub(crate) fn decode(self) -> StoreResult<Email> {
+    pub fn decode(self) -> StoreResult<Email> {
         Ok(Email {
             id: EmailId(self.id),
             recipient: email(&self.recipient)?,
@@ -302,7 +299,7 @@ impl<T: StoredTime> EmailRow<T> {
 
 /// `(state, count)` rows from a `GROUP BY state`, completed with zeros and
 /// ordered as `all` lists the states, so callers (metrics) always see every state.
-pub(crate) fn complete_counts<S: Copy + Eq + Hash>(
+pub fn complete_counts<S: Copy + Eq + Hash>(
     all: [S; 3],
     parse: fn(&str) -> StoreResult<S>,
     rows: Vec<(String, i64)>,
@@ -321,7 +318,7 @@ pub(crate) fn complete_counts<S: Copy + Eq + Hash>(
 /// about `what`, a lock or serialization failure (per `is_busy`) becomes
 /// `Busy`, anything else a `Database` error carrying only sqlx's message,
 /// which never includes bound values or credentials.
-pub(crate) fn classify(
+pub fn classify(
     err: sqlx::Error,
     what: &'static str,
     is_busy: fn(&dyn DatabaseError) -> bool,
