@@ -55,6 +55,21 @@ impl EmailAddress {
     }
 }
 
+/// A name shown to people: trimmed, 1 to 100 characters, printable.
+fn display_name(raw: &str, field: &'static str) -> Result<String, InvalidValue> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Err(invalid(field, "is required"));
+    }
+    if s.chars().count() > 100 {
+        return Err(invalid(field, "is longer than 100 characters"));
+    }
+    if has_control(s) {
+        return Err(invalid(field, "contains control characters"));
+    }
+    Ok(s.to_owned())
+}
+
 /// A person's display name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -62,18 +77,7 @@ pub struct PersonName(String);
 
 impl PersonName {
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        let s = raw.trim();
-        const FIELD: &str = "name";
-        if s.is_empty() {
-            return Err(invalid(FIELD, "is required"));
-        }
-        if s.chars().count() > 100 {
-            return Err(invalid(FIELD, "is longer than 100 characters"));
-        }
-        if has_control(s) {
-            return Err(invalid(FIELD, "contains control characters"));
-        }
-        Ok(Self(s.to_owned()))
+        display_name(raw, "name").map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -88,18 +92,7 @@ pub struct TeamName(String);
 
 impl TeamName {
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        let s = raw.trim();
-        const FIELD: &str = "team name";
-        if s.is_empty() {
-            return Err(invalid(FIELD, "is required"));
-        }
-        if s.chars().count() > 100 {
-            return Err(invalid(FIELD, "is longer than 100 characters"));
-        }
-        if has_control(s) {
-            return Err(invalid(FIELD, "contains control characters"));
-        }
-        Ok(Self(s.to_owned()))
+        display_name(raw, "team name").map(Self)
     }
 
     pub fn as_str(&self) -> &str {
