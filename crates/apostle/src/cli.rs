@@ -1,5 +1,5 @@
 //! The command line: `serve`, `worker`, `migrate`, `sandbox`, `team add`,
-//! `user add` and `jobs`, and what each one does.
+//! `user add`, `jobs` and `keys`, and what each one does.
 
 use crate::database;
 use crate::error::AppError;
@@ -10,8 +10,9 @@ use apostle_core::jobs::Runner;
 use apostle_core::store::JobState;
 use apostle_core::{Core, CoreError, StoreError, SystemClock};
 use apostle_domain::{JobId, Role};
+use apostle_encryption::Keyring;
 use clap::{Parser, Subcommand};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use std::io::{BufRead, IsTerminal};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -59,6 +60,19 @@ pub enum Command {
     /// Inspect background jobs and retry dead ones.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Encryption keys for secrets at rest.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Print a new key entry `ID:BASE64KEY` for `encryption_keys`; put it
+    /// first to make it the key that seals, keep older entries after it.
+    Generate {
+        #[arg(long, default_value = "key-1")]
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,6 +150,12 @@ pub async fn run(
                 other => other.into(),
             })?;
             println!("created team {} ({})", team.slug, team.name);
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Generate { id }) => {
+            let entry = Keyring::generate_entry(&id);
+            Keyring::parse(&entry).map_err(|e| AppError::Refused(format!("--id: {e}")))?;
+            println!("{}", entry.expose_secret());
             Ok(())
         }
         Command::Jobs(JobsCommand::List { state, limit }) => {

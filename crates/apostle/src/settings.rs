@@ -8,7 +8,7 @@
 //! `APOSTLE_JOBS__CONCURRENCY`.
 
 use crate::database::DatabaseUrl;
-use base64::Engine;
+use apostle_encryption::Keyring;
 use config::{Config, Environment, File, FileFormat};
 use lettre::message::Mailbox;
 use secrecy::SecretString;
@@ -310,7 +310,12 @@ impl RawSettings {
         })?;
         let encryption_keys = self
             .encryption_keys
-            .map(|keys| check_keyring(&keys).map(|()| SecretString::from(keys)))
+            .map(|keys| {
+                let keys = SecretString::from(keys);
+                Keyring::parse(&keys)
+                    .map(|_| keys)
+                    .map_err(|e| SettingsError::invalid("encryption_keys", e.to_string()))
+            })
             .transpose()?;
         let log_format = match self.log_format.as_deref().map(str::trim) {
             None | Some("text") => LogFormat::Text,
@@ -470,42 +475,6 @@ fn check_smtp_url(value: &str) -> Result<(), SettingsError> {
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(SettingsError::invalid("smtp_url", "names no host"));
-    }
-    Ok(())
-}
-
-/// Checks `ID:BASE64KEY[,ID:BASE64KEY...]` with 32-byte keys, naming the
-/// entry by position, never by content.
-fn check_keyring(value: &str) -> Result<(), SettingsError> {
-    let engine = base64::engine::general_purpose::STANDARD;
-    let mut ids = Vec::new();
-    for (n, entry) in value.split(',').map(str::trim).enumerate() {
-        let position = n + 1;
-        let bad = |reason: &str| {
-            SettingsError::invalid("encryption_keys", format!("entry {position} {reason}"))
-        };
-        let (id, key) = entry
-            .split_once(':')
-            .ok_or_else(|| bad("is not ID:BASE64KEY"))?;
-        if id.is_empty()
-            || !id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Err(bad("has an ID that is not letters, digits, - or _"));
-        }
-        if ids.contains(&id) {
-            return Err(bad("repeats an ID used before"));
-        }
-        ids.push(id);
-        let bytes = engine
-            .decode(key.trim())
-            .map_err(|_| bad("has a key that is not base64"))?;
-        if bytes.len() != 32 {
-            return Err(bad(
-                "has a key that is not 32 bytes (openssl rand -base64 32 makes one)",
-            ));
-        }
     }
     Ok(())
 }

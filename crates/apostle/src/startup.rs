@@ -3,17 +3,19 @@
 //! database, and serves the web app, the JSON API, the provider sandbox and
 //! the background workers until told to stop.
 
-use crate::database;
+use crate::database::{self, DatabaseUrl};
 use crate::error::AppError;
 use crate::settings::{MailTransport, Settings, SettingsError};
 use crate::telemetry;
 use apostle_core::email::Mailer;
 use apostle_core::jobs::{Runner, RunnerConfig};
 use apostle_core::{Clock, Core, CoreSettings, SystemClock};
+use apostle_encryption::Keyring;
 use apostle_sandbox::{Sandbox, SandboxConfig};
 use apostle_web::WebConfig;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -35,11 +37,13 @@ pub async fn build_core(
         }
         MailTransport::Files(dir) => Mailer::File(dir.clone()),
     };
+    let keyring = keyring(settings)?;
     let store = database::open(&settings.database).await?;
     Ok(Core {
         store,
         clock,
         mailer,
+        keyring: Arc::new(keyring),
         settings: Arc::new(CoreSettings {
             public_url,
             mail_from: settings.mail_from.clone(),
@@ -47,6 +51,73 @@ pub async fn build_core(
             session_ttl: settings.session_ttl,
         }),
     })
+}
+
+/// The keys that seal secrets at rest: `encryption_keys` when set. Without
+/// it, an SQLite install keeps a generated key in `encryption.keys` beside
+/// its database file (one machine, one file); PostgreSQL installs run
+/// several processes that must share keys, so they have to configure them.
+pub fn keyring(settings: &Settings) -> Result<Keyring, AppError> {
+    let invalid = |reason: String| SettingsError::Invalid {
+        key: "encryption_keys".to_owned(),
+        reason,
+    };
+    if let Some(keys) = &settings.encryption_keys {
+        return Keyring::parse(keys).map_err(|e| invalid(e.to_string()).into());
+    }
+    match &settings.database {
+        DatabaseUrl::Postgres(_) => Err(invalid(
+            "is required with PostgreSQL, where every process must share the same keys; \
+             `apostle keys generate` prints one"
+                .to_owned(),
+        )
+        .into()),
+        DatabaseUrl::Sqlite(url) => match sqlite_file(url) {
+            Some(db) => local_keyring(&db.with_file_name(KEY_FILE)),
+            None => Keyring::parse(&Keyring::generate_entry("memory"))
+                .map_err(|e| invalid(e.to_string()).into()),
+        },
+    }
+}
+
+/// The key file an SQLite install keeps beside its database.
+const KEY_FILE: &str = "encryption.keys";
+
+/// The database file of an SQLite URL, or `None` for an in-memory database.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let path = path.split('?').next().unwrap_or_default();
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+}
+
+/// Reads the key file, creating it (readable by its owner only) on first use.
+fn local_keyring(path: &Path) -> Result<Keyring, AppError> {
+    let refused = |what: &str, e: &dyn std::fmt::Display| {
+        AppError::Refused(format!("{what} {}: {e}", path.display()))
+    };
+    if !path.exists() {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| refused("cannot create the folder of", &e))?;
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options
+            .open(path)
+            .map_err(|e| refused("cannot create the key file", &e))?;
+        let entry = Keyring::generate_entry("local-1");
+        std::io::Write::write_all(&mut file, entry.expose_secret().as_bytes())
+            .map_err(|e| refused("cannot write the key file", &e))?;
+        tracing::info!(file = %path.display(), "generated an encryption key");
+    }
+    let keys =
+        std::fs::read_to_string(path).map_err(|e| refused("cannot read the key file", &e))?;
+    Keyring::parse(&SecretString::from(keys.trim().to_owned()))
+        .map_err(|e| refused("the key file", &e))
 }
 
 /// How the job runner of this process is tuned.

@@ -7,6 +7,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::jobs::{self, BackgroundJob, JobContext, JobError};
 use crate::store::{EmailState, NewEmail, Tx};
 use apostle_domain::{EmailAddress, EmailId};
+use apostle_encryption::Keyring;
 use askama::Template;
 use chrono::{DateTime, Utc};
 use lettre::message::{Mailbox, MultiPart};
@@ -114,10 +115,17 @@ pub trait EmailMessage {
     fn html(&self) -> Result<String, askama::Error>;
 }
 
-/// Renders `message` and stores it with its delivery job, in `tx`.
+/// Where an email's sealed bodies belong: opening them anywhere else fails.
+fn body_place(recipient: &EmailAddress, template: &str) -> String {
+    format!("email:{recipient}:{template}")
+}
+
+/// Renders `message` and stores it with its delivery job, in `tx`. The
+/// bodies are sealed with the keyring: they carry single-use links.
 /// Returns `None` (and stores nothing) when `dedupe_key` was used before.
 pub async fn queue_email<M: EmailMessage>(
     tx: &mut dyn Tx,
+    keyring: &Keyring,
     to: &EmailAddress,
     message: &M,
     dedupe_key: Option<String>,
@@ -125,12 +133,13 @@ pub async fn queue_email<M: EmailMessage>(
 ) -> CoreResult<Option<EmailId>> {
     let render_err =
         |e: askama::Error| CoreError::Internal(format!("rendering {}: {e}", M::TEMPLATE));
+    let place = body_place(to, M::TEMPLATE);
     let email = NewEmail {
         recipient: to.clone(),
         template: M::TEMPLATE.to_owned(),
         subject: message.subject(),
-        text_body: message.text().map_err(render_err)?,
-        html_body: message.html().map_err(render_err)?,
+        text_body: keyring.seal_text(&message.text().map_err(render_err)?, &place),
+        html_body: keyring.seal_text(&message.html().map_err(render_err)?, &place),
         dedupe_key,
         created_at: now,
     };
@@ -170,11 +179,17 @@ impl BackgroundJob for SendEmail {
         if email.state != EmailState::Queued {
             return Ok(());
         }
+        let place = body_place(&email.recipient, &email.template);
+        let open = |body: &str| {
+            core.keyring.open_text(body, &place).map_err(|e| {
+                JobError::Permanent(format!("email {} cannot be opened: {e}", self.email_id))
+            })
+        };
         let outgoing = SentEmail {
             to: email.recipient.to_string(),
             subject: email.subject,
-            text: email.text_body,
-            html: email.html_body,
+            text: open(&email.text_body)?,
+            html: open(&email.html_body)?,
         };
         let sent = core.mailer.send(&core.settings.mail_from, &outgoing).await;
         let mut tx = core.store.begin().await?;

@@ -44,5 +44,7 @@ pub struct Core {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub mailer: email::Mailer,
+    /// Seals secrets before they reach the store (emailed links, tokens).
+    pub keyring: Arc<apostle_encryption::Keyring>,
     pub settings: Arc<CoreSettings>,
 }

@@ -173,6 +173,7 @@ impl Core {
         };
         queue_email(
             &mut *tx,
+            &self.keyring,
             &email,
             &message,
             Some(format!("invite:{}", invite.id)),

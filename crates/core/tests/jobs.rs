@@ -13,6 +13,11 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+fn test_keyring() -> apostle_encryption::Keyring {
+    apostle_encryption::Keyring::parse(&apostle_encryption::Keyring::generate_entry("test"))
+        .unwrap()
+}
+
 async fn core_with(mailer: Mailer) -> (Core, ManualClock) {
     let dir = std::env::temp_dir().join(format!(
         "apostle-core-{}",
@@ -27,6 +32,7 @@ async fn core_with(mailer: Mailer) -> (Core, ManualClock) {
         store: Arc::new(store),
         clock: Arc::new(clock.clone()),
         mailer,
+        keyring: Arc::new(test_keyring()),
         settings: Arc::new(CoreSettings {
             public_url: "http://127.0.0.1:8080".parse().unwrap(),
             mail_from: "Apostle <apostle@localhost>".parse().unwrap(),
@@ -290,6 +296,7 @@ async fn an_email_is_sent_once_even_when_queued_twice_with_one_key() {
         let mut tx = core.store.begin().await.unwrap();
         queue_email(
             &mut *tx,
+            &core.keyring,
             &to,
             &invite_email(),
             Some("invite:1".into()),
@@ -318,9 +325,16 @@ async fn an_email_queued_in_a_rolled_back_transaction_is_never_sent() {
     let (core, _) = core_with(mailer.clone()).await;
     let to = EmailAddress::parse("amy@acme.example").unwrap();
     let mut tx = core.store.begin().await.unwrap();
-    queue_email(&mut *tx, &to, &invite_email(), None, core.clock.now())
-        .await
-        .unwrap();
+    queue_email(
+        &mut *tx,
+        &core.keyring,
+        &to,
+        &invite_email(),
+        None,
+        core.clock.now(),
+    )
+    .await
+    .unwrap();
     drop(tx);
     Runner::with_all_jobs(core.clone(), RunnerConfig::default())
         .run_pending()
@@ -339,9 +353,16 @@ async fn the_file_transport_writes_a_message_with_text_and_html_parts() {
     let (core, _) = core_with(Mailer::File(dir.clone())).await;
     let to = EmailAddress::parse("amy@acme.example").unwrap();
     let mut tx = core.store.begin().await.unwrap();
-    queue_email(&mut *tx, &to, &invite_email(), None, core.clock.now())
-        .await
-        .unwrap();
+    queue_email(
+        &mut *tx,
+        &core.keyring,
+        &to,
+        &invite_email(),
+        None,
+        core.clock.now(),
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     Runner::with_all_jobs(core.clone(), RunnerConfig::default())
         .run_pending()
@@ -409,4 +430,78 @@ async fn a_running_worker_purges_expired_sessions_and_keeps_live_ones() {
         .await
         .unwrap()
         .is_some());
+}
+
+#[tokio::test]
+async fn a_queued_email_is_stored_sealed_and_sent_in_clear() {
+    let mailer = Mailer::memory();
+    let (core, _) = core_with(mailer.clone()).await;
+    let to = EmailAddress::parse("amy@acme.example").unwrap();
+    let mut tx = core.store.begin().await.unwrap();
+    queue_email(
+        &mut *tx,
+        &core.keyring,
+        &to,
+        &invite_email(),
+        None,
+        core.clock.now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let stored = {
+        let mut tx = core.store.begin_read().await.unwrap();
+        tx.emails_to(&to).await.unwrap().pop().unwrap()
+    };
+    for body in [&stored.text_body, &stored.html_body] {
+        assert!(
+            !body.contains("/invites/token"),
+            "the link is stored in clear"
+        );
+        assert!(!body.contains("Ada Admin"));
+    }
+    Runner::with_all_jobs(core.clone(), RunnerConfig::default())
+        .run_pending()
+        .await
+        .unwrap();
+    let sent = mailer.sent().pop().unwrap();
+    assert!(sent.text.contains("http://127.0.0.1:8080/invites/token"));
+    assert!(sent.html.contains("Ada Admin"));
+}
+
+#[tokio::test]
+async fn an_email_sealed_with_a_key_no_longer_held_is_dead_not_sent() {
+    let mailer = Mailer::memory();
+    let (core, _) = core_with(mailer.clone()).await;
+    let to = EmailAddress::parse("amy@acme.example").unwrap();
+    let mut tx = core.store.begin().await.unwrap();
+    queue_email(
+        &mut *tx,
+        &core.keyring,
+        &to,
+        &invite_email(),
+        None,
+        core.clock.now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let rotated = Core {
+        keyring: Arc::new(test_keyring()),
+        ..core.clone()
+    };
+    Runner::with_all_jobs(rotated, RunnerConfig::default())
+        .run_pending()
+        .await
+        .unwrap();
+    assert!(mailer.sent().is_empty());
+    let dead = jobs_in(&core, JobState::Dead).await;
+    assert!(
+        dead[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("cannot be opened"),
+        "{dead:?}"
+    );
 }

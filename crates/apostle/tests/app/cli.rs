@@ -9,6 +9,7 @@ use crate::helpers::{
 use apostle_core::demo::{DEMO_ADMIN, DEMO_AMBASSADOR, DEMO_TEAM_SLUG};
 use apostle_core::store::EmailState;
 use apostle_domain::{EmailAddress, Role, TeamSlug};
+use secrecy::ExposeSecret;
 use std::time::{Duration, Instant};
 
 #[tokio::test]
@@ -218,6 +219,8 @@ async fn an_unreachable_postgresql_stops_apostle_with_exit_code_1_naming_host_an
         "APOSTLE_DATABASE_URL",
         format!("postgres://apostle:hunter2@127.0.0.1:{port}/apostle"),
     );
+    let keys = apostle_encryption::Keyring::generate_entry("k1");
+    serve.env("APOSTLE_ENCRYPTION_KEYS", keys.expose_secret());
     let out = output(serve);
     assert_eq!(out.status.code(), Some(1));
     let stderr = stderr_of(&out);
@@ -325,4 +328,82 @@ async fn a_dead_job_is_listed_with_its_error_and_can_be_queued_again() {
     let again = output(db.apostle(&["jobs", "retry", &id.to_string()]));
     assert_eq!(again.status.code(), Some(1));
     assert!(stderr_of(&again).contains(&format!("there is no dead job {id}")));
+}
+
+#[tokio::test]
+async fn postgresql_without_encryption_keys_is_refused_before_connecting() {
+    let db = TestDb::new().await;
+    let port = free_port();
+    let mut serve = db.apostle(&["serve"]);
+    serve.env(
+        "APOSTLE_DATABASE_URL",
+        format!("postgres://apostle@127.0.0.1:{port}/apostle"),
+    );
+    serve.env_remove("APOSTLE_ENCRYPTION_KEYS");
+    let out = output(serve);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = stderr_of(&out);
+    assert!(
+        stderr.contains("encryption_keys: is required with PostgreSQL"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("apostle keys generate"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_generated_key_entry_is_accepted_as_encryption_keys() {
+    let db = TestDb::new().await;
+    let out = output(db.apostle(&["keys", "generate", "--id", "2026-11"]));
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let entry = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(entry.starts_with("2026-11:"), "{entry}");
+    let keyring = apostle_encryption::Keyring::parse(&entry.clone().into()).unwrap();
+    assert_eq!(keyring.active_key_id(), "2026-11");
+    let migrate = output({
+        let mut c = db.apostle(&["migrate"]);
+        c.env("APOSTLE_ENCRYPTION_KEYS", &entry);
+        c
+    });
+    assert!(migrate.status.success(), "{}", stderr_of(&migrate));
+}
+
+#[tokio::test]
+async fn an_sqlite_install_keeps_its_generated_key_beside_the_database() {
+    // Always SQLite, whatever backend the other tests run on.
+    let dir = std::env::temp_dir().join(format!("apostle-keys-{}", crate::helpers::unique()));
+    let settings = apostle::settings::Settings::load_from(
+        None,
+        std::collections::HashMap::from([
+            (
+                "APOSTLE_DATABASE_URL".to_owned(),
+                format!("sqlite://{}/data/apostle.db", dir.display()),
+            ),
+            (
+                "APOSTLE_MAIL_DIR".to_owned(),
+                dir.join("mail").display().to_string(),
+            ),
+        ]),
+    )
+    .unwrap();
+    let url = settings.public_url_for(settings.listen);
+    let first = apostle::startup::build_core(&settings, url.clone(), system_clock())
+        .await
+        .unwrap();
+    let sealed = first.keyring.seal_text("a secret", "place");
+    let second = apostle::startup::build_core(&settings, url, system_clock())
+        .await
+        .unwrap();
+    assert_eq!(
+        second.keyring.open_text(&sealed, "place").unwrap(),
+        "a secret"
+    );
+    let key_file = dir.join("data").join("encryption.keys");
+    assert!(key_file.exists(), "a key file beside the database");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "only its owner may read the key file");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

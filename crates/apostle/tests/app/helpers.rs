@@ -26,6 +26,17 @@ use tokio::task::JoinHandle;
 const PATIENCE: Duration = Duration::from_secs(60);
 
 /// A short random name part, lowercase hex.
+/// One keyring for every PostgreSQL test of this run.
+fn test_keys() -> &'static str {
+    static KEYS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        use secrecy::ExposeSecret;
+        apostle_encryption::Keyring::generate_entry("test")
+            .expose_secret()
+            .to_owned()
+    })
+}
+
 pub fn unique() -> String {
     token_hash(&random_token())[..12].to_owned()
 }
@@ -71,14 +82,19 @@ impl TestDb {
     /// The environment an app under test runs with: this database, any
     /// free port, mail as files in the scratch directory.
     pub fn env(&self) -> HashMap<String, String> {
-        HashMap::from([
+        let mut env = HashMap::from([
             ("APOSTLE_DATABASE_URL".to_owned(), self.url.clone()),
             ("APOSTLE_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
             (
                 "APOSTLE_MAIL_DIR".to_owned(),
                 self.dir.join("mail").display().to_string(),
             ),
-        ])
+        ]);
+        // SQLite keeps a key file beside the database; PostgreSQL needs keys.
+        if self.url.starts_with("postgres") {
+            env.insert("APOSTLE_ENCRYPTION_KEYS".to_owned(), test_keys().to_owned());
+        }
+        env
     }
 
     pub fn settings(&self, extra: &[(&str, &str)]) -> Settings {

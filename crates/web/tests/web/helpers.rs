@@ -64,6 +64,12 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         store: Arc::new(store),
         clock: Arc::new(clock.clone()),
         mailer: mailer.clone(),
+        keyring: Arc::new(
+            apostle_encryption::Keyring::parse(&apostle_encryption::Keyring::generate_entry(
+                "test",
+            ))
+            .unwrap(),
+        ),
         settings: Arc::new(CoreSettings {
             public_url: format!("http://{addr}").parse().unwrap(),
             mail_from: "Apostle <apostle@localhost>".parse().unwrap(),
