@@ -173,7 +173,7 @@ impl Driver {
     /// return before the browser has followed the redirect.
     async fn url_when(&self, done: impl Fn(&str) -> bool) -> String {
         let mut url = self.current_url().await;
-        for _ in 0..100 {
+        for _ in 0..200 {
             if done(&url) {
                 break;
             }

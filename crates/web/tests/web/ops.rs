@@ -57,7 +57,7 @@ async fn unknown_pages_get_a_readable_not_found() {
     assert!(html.contains("Team not found"));
 }
 
-/// Collects what the app logs, for one current-thread test.
+/// Collects what the app logs.
 #[derive(Clone, Default)]
 struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
 
@@ -71,17 +71,27 @@ impl std::io::Write for Captured {
     }
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn logs_name_the_route_but_never_an_invitation_token() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_max_level(tracing::Level::DEBUG)
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+/// Installs, once for this test binary, a global subscriber that keeps
+/// everything logged. Global, because a thread-local one misses events
+/// whose callsites other tests' threads registered first.
+fn captured_logs() -> &'static Captured {
+    static LOGS: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("no other global subscriber");
+        captured
+    })
+}
 
+#[tokio::test]
+async fn logs_name_the_route_but_never_an_invitation_token() {
+    let captured = captured_logs();
     let app = spawn_app().await;
     app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
     let admin = app.signed_in("ada@acme.example").await;
