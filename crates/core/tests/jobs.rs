@@ -277,6 +277,24 @@ fn invite_email() -> InviteEmail<'static> {
     }
 }
 
+/// Queues the invitation email to amy@acme.example and commits.
+async fn queue_invite_email(core: &Core, dedupe_key: Option<&str>) -> EmailAddress {
+    let to = EmailAddress::parse("amy@acme.example").unwrap();
+    let mut tx = core.store.begin().await.unwrap();
+    queue_email(
+        &mut *tx,
+        &core.keyring,
+        &to,
+        &invite_email(),
+        dedupe_key.map(str::to_owned),
+        core.clock.now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    to
+}
+
 async fn email_state(core: &Core, to: &str) -> Vec<EmailState> {
     let mut tx = core.store.begin_read().await.unwrap();
     tx.emails_to(&EmailAddress::parse(to).unwrap())
@@ -291,20 +309,8 @@ async fn email_state(core: &Core, to: &str) -> Vec<EmailState> {
 async fn an_email_is_sent_once_even_when_queued_twice_with_one_key() {
     let mailer = Mailer::memory();
     let (core, _) = core_with(mailer.clone()).await;
-    let to = EmailAddress::parse("amy@acme.example").unwrap();
     for _ in 0..2 {
-        let mut tx = core.store.begin().await.unwrap();
-        queue_email(
-            &mut *tx,
-            &core.keyring,
-            &to,
-            &invite_email(),
-            Some("invite:1".into()),
-            core.clock.now(),
-        )
-        .await
-        .unwrap();
-        tx.commit().await.unwrap();
+        queue_invite_email(&core, Some("invite:1")).await;
     }
     Runner::with_all_jobs(core.clone(), RunnerConfig::default())
         .run_pending()
@@ -351,19 +357,7 @@ async fn the_file_transport_writes_a_message_with_text_and_html_parts() {
         apostle_core::secrets::random_token()
     ));
     let (core, _) = core_with(Mailer::File(dir.clone())).await;
-    let to = EmailAddress::parse("amy@acme.example").unwrap();
-    let mut tx = core.store.begin().await.unwrap();
-    queue_email(
-        &mut *tx,
-        &core.keyring,
-        &to,
-        &invite_email(),
-        None,
-        core.clock.now(),
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    queue_invite_email(&core, None).await;
     Runner::with_all_jobs(core.clone(), RunnerConfig::default())
         .run_pending()
         .await
@@ -436,19 +430,7 @@ async fn a_running_worker_purges_expired_sessions_and_keeps_live_ones() {
 async fn a_queued_email_is_stored_sealed_and_sent_in_clear() {
     let mailer = Mailer::memory();
     let (core, _) = core_with(mailer.clone()).await;
-    let to = EmailAddress::parse("amy@acme.example").unwrap();
-    let mut tx = core.store.begin().await.unwrap();
-    queue_email(
-        &mut *tx,
-        &core.keyring,
-        &to,
-        &invite_email(),
-        None,
-        core.clock.now(),
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    let to = queue_invite_email(&core, None).await;
     let stored = {
         let mut tx = core.store.begin_read().await.unwrap();
         tx.emails_to(&to).await.unwrap().pop().unwrap()
@@ -473,19 +455,7 @@ async fn a_queued_email_is_stored_sealed_and_sent_in_clear() {
 async fn an_email_sealed_with_a_key_no_longer_held_is_dead_not_sent() {
     let mailer = Mailer::memory();
     let (core, _) = core_with(mailer.clone()).await;
-    let to = EmailAddress::parse("amy@acme.example").unwrap();
-    let mut tx = core.store.begin().await.unwrap();
-    queue_email(
-        &mut *tx,
-        &core.keyring,
-        &to,
-        &invite_email(),
-        None,
-        core.clock.now(),
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    queue_invite_email(&core, None).await;
     let rotated = Core {
         keyring: Arc::new(test_keyring()),
         ..core.clone()

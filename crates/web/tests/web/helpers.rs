@@ -225,6 +225,12 @@ impl Client {
         .await
     }
 
+    /// Asks for a password reset link from the forgot-password page.
+    pub async fn ask_password_reset(&self, email: &str) -> reqwest::Response {
+        self.submit("/password/forgot", "/password/forgot", &[("email", email)])
+            .await
+    }
+
     pub async fn sign_in(&self, email: &str, password: &str) -> reqwest::Response {
         self.submit(
             "/login",

@@ -275,13 +275,7 @@ async fn a_forgotten_password_is_reset_once_by_the_emailed_link() {
     let visitor = app.client();
     let (_, login) = visitor.text("/login").await;
     assert!(login.contains("href=\"/password/forgot\""));
-    let res = visitor
-        .submit(
-            "/password/forgot",
-            "/password/forgot",
-            &[("email", "Ada@acme.example")],
-        )
-        .await;
+    let res = visitor.ask_password_reset("Ada@acme.example").await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res
         .text()
@@ -333,14 +327,7 @@ async fn a_forgotten_password_is_reset_once_by_the_emailed_link() {
 async fn asking_for_a_reset_says_the_same_for_unknown_addresses_and_sends_nothing() {
     let app = spawn_app().await;
     app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
-    let res = app
-        .client()
-        .submit(
-            "/password/forgot",
-            "/password/forgot",
-            &[("email", "nobody@acme.example")],
-        )
-        .await;
+    let res = app.client().ask_password_reset("nobody@acme.example").await;
     assert_eq!(res.status(), StatusCode::OK);
     assert!(res
         .text()
@@ -356,13 +343,7 @@ async fn a_reset_link_expires_after_an_hour_and_changes_nothing() {
     let app = spawn_app().await;
     app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
     let visitor = app.client();
-    visitor
-        .submit(
-            "/password/forgot",
-            "/password/forgot",
-            &[("email", "ada@acme.example")],
-        )
-        .await;
+    visitor.ask_password_reset("ada@acme.example").await;
     app.run_jobs().await;
     let link = reset_link(&app, "ada@acme.example");
     let (_, html) = visitor.text(&link).await;
@@ -398,22 +379,10 @@ async fn reset_requests_are_limited_so_an_inbox_cannot_be_flooded() {
     app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
     let visitor = app.client();
     for _ in 0..2 {
-        let res = visitor
-            .submit(
-                "/password/forgot",
-                "/password/forgot",
-                &[("email", "ada@acme.example")],
-            )
-            .await;
+        let res = visitor.ask_password_reset("ada@acme.example").await;
         assert_eq!(res.status(), StatusCode::OK);
     }
-    let res = visitor
-        .submit(
-            "/password/forgot",
-            "/password/forgot",
-            &[("email", "ada@acme.example")],
-        )
-        .await;
+    let res = visitor.ask_password_reset("ada@acme.example").await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     app.run_jobs().await;
     assert_eq!(app.sent().len(), 2);
