@@ -141,6 +141,40 @@ impl Core {
         access.require_admin()?;
         let email = EmailAddress::parse(email)?;
         let name = PersonName::parse(name)?;
+        self.send_invite(access, email, name, role, None).await
+    }
+
+    /// Sends an open invitation again with a fresh link and expiry; the
+    /// old link stops working.
+    pub async fn resend_invite(
+        &self,
+        access: &TeamAccess,
+        invite: InviteId,
+    ) -> CoreResult<SentInvite> {
+        access.require_admin()?;
+        let open = {
+            let mut tx = self.store.begin_read().await?;
+            tx.list_open_invites(access.team.id, self.clock.now())
+                .await?
+        };
+        let old = open
+            .into_iter()
+            .find(|i| i.id == invite)
+            .ok_or(CoreError::NotFound("invitation"))?;
+        self.send_invite(access, old.email, old.name, old.role, Some(old.id))
+            .await
+    }
+
+    /// Stores an invitation (replacing `replaces`) and its email in one
+    /// transaction.
+    async fn send_invite(
+        &self,
+        access: &TeamAccess,
+        email: EmailAddress,
+        name: PersonName,
+        role: Role,
+        replaces: Option<InviteId>,
+    ) -> CoreResult<SentInvite> {
         let token = random_token();
         let now = self.clock.now();
         let new = NewInvite {
@@ -154,6 +188,11 @@ impl Core {
         };
         let link = self.settings.link(&format!("/invites/{token}"));
         let mut tx = self.store.begin().await?;
+        if let Some(old) = replaces {
+            if !tx.delete_invite(access.team.id, old).await? {
+                return Err(CoreError::NotFound("invitation"));
+            }
+        }
         if let Some(existing) = tx.user_by_email(&email).await? {
             if tx.member_role(access.team.id, existing.id).await?.is_some() {
                 return Err(CoreError::Conflict(

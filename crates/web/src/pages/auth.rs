@@ -8,7 +8,7 @@ use crate::AppState;
 use apostle_core::CoreError;
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -58,11 +58,18 @@ pub fn with_pre_csrf(
 
 pub async fn login_page(
     State(state): State<AppState>,
+    headers: HeaderMap,
     csrf: PreSessionCsrf,
     Query(q): Query<NextQuery>,
 ) -> Result<Response, PageError> {
-    let (token, is_new) = pre_csrf(csrf);
     let next = safe_next(q.next.as_deref());
+    // Someone already signed in goes straight on.
+    if let Some(cookie) = cookies::get(&headers, cookies::SESSION) {
+        if state.core.session(cookie).await?.is_some() {
+            return Ok(Redirect::to(&next).into_response());
+        }
+    }
+    let (token, is_new) = pre_csrf(csrf);
     let html = LoginPage {
         csrf: &token,
         next: &next,

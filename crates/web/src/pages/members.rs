@@ -167,3 +167,18 @@ pub async fn cancel_invite(
         .map(|()| "Invitation cancelled.".to_owned());
     after_form(&state, &members_path(&slug), result)
 }
+
+pub async fn resend_invite(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Path((slug, invite)): Path<(String, i64)>,
+    HtmlForm(form): HtmlForm<CsrfForm>,
+) -> Result<Response, PageError> {
+    let access = team_form(&state, &me, &slug, &form.csrf).await?;
+    let result = state
+        .core
+        .resend_invite(&access, InviteId(invite))
+        .await
+        .map(|sent| format!("Invitation sent again to {}.", sent.invite.email));
+    after_form(&state, &members_path(&slug), result)
+}

@@ -51,6 +51,10 @@ pub fn routes() -> Router<AppState> {
         .route("/t/{slug}/members/{user}/role", post(members::change_role))
         .route("/t/{slug}/members/{user}/remove", post(members::remove))
         .route(
+            "/t/{slug}/invites/{invite}/resend",
+            post(members::resend_invite),
+        )
+        .route(
             "/t/{slug}/invites/{invite}/cancel",
             post(members::cancel_invite),
         )

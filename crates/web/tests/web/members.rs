@@ -14,6 +14,17 @@ fn invite_link(app: &TestApp, to: &str) -> String {
     mail.text[start..end].to_owned()
 }
 
+/// The form action of the first open invitation's `verb` button.
+fn invite_action(html: &str, verb: &str) -> String {
+    let end = html
+        .find(&format!("/{verb}\""))
+        .expect("an invitation button")
+        + verb.len()
+        + 1;
+    let start = html[..end].rfind("/t/").unwrap();
+    html[start..end].to_owned()
+}
+
 async fn member_role(app: &TestApp, team: &str, email: &str) -> Option<Role> {
     let mut tx = app.core.store.begin_read().await.unwrap();
     let team = tx
@@ -404,10 +415,58 @@ async fn a_cancelled_invitation_link_no_longer_works() {
     app.run_jobs().await;
     let link = invite_link(&app, "amy@acme.example");
     let (_, html) = admin.text("/t/acme/members").await;
-    let start = html.find("/t/acme/invites/").unwrap();
-    let action = &html[start..start + html[start..].find('"').unwrap()];
-    let res = admin.submit("/t/acme/members", action, &[]).await;
+    let action = invite_action(&html, "cancel");
+    let res = admin.submit("/t/acme/members", &action, &[]).await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let (status, _) = app.client().text(&link).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn resending_an_invitation_sends_a_fresh_link_and_retires_the_old_one() {
+    let app = spawn_app().await;
+    app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
+    let admin = app.signed_in("ada@acme.example").await;
+    admin
+        .invite("acme", "amy@acme.example", "Amy", "ambassador")
+        .await;
+    app.run_jobs().await;
+    let first = invite_link(&app, "amy@acme.example");
+    app.clock.advance(chrono::Duration::days(6));
+
+    let (_, html) = admin.text("/t/acme/members").await;
+    let res = admin
+        .submit("/t/acme/members", &invite_action(&html, "resend"), &[])
+        .await;
+    assert_eq!(location(&res), "/t/acme/members");
+    let (_, html) = admin.text("/t/acme/members").await;
+    assert!(html.contains("Invitation sent again to amy@acme.example."));
+    assert_eq!(
+        html.matches("/resend\"").count(),
+        1,
+        "still one open invitation"
+    );
+    app.run_jobs().await;
+    assert_eq!(app.sent().len(), 2);
+    let second = invite_link(&app, "amy@acme.example");
+    assert_ne!(first, second);
+
+    let amy = app.client();
+    assert_eq!(amy.text(&first).await.0, StatusCode::NOT_FOUND);
+    app.clock.advance(chrono::Duration::days(2));
+    let res = amy
+        .submit(
+            &second,
+            &second,
+            &[
+                ("password", "amy's own password"),
+                ("confirm", "amy's own password"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        location(&res),
+        "/t/acme",
+        "the fresh link has a fresh expiry"
+    );
 }

@@ -387,3 +387,16 @@ async fn reset_requests_are_limited_so_an_inbox_cannot_be_flooded() {
     app.run_jobs().await;
     assert_eq!(app.sent().len(), 2);
 }
+
+#[tokio::test]
+async fn the_sign_in_page_sends_someone_already_signed_in_on() {
+    let app = spawn_app().await;
+    app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
+    let client = app.signed_in("ada@acme.example").await;
+    let res = client.get("/login?next=%2Ft%2Facme%2Fsettings").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&res), "/t/acme/settings");
+    let (status, html) = app.client().text("/login").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<h1>Sign in</h1>"));
+}
