@@ -159,7 +159,7 @@ impl Core {
     }
 
     /// Changes the password after checking the current one, and signs out
-    /// every other browser.
+    /// every other browser and every mobile app.
     pub async fn change_password(
         &self,
         user: &User,
@@ -174,6 +174,8 @@ impl Core {
         let mut tx = self.store.begin().await?;
         tx.set_password_hash(user.id, &hash).await?;
         tx.delete_sessions_of_user(user.id).await?;
+        tx.revoke_api_tokens_of_user(user.id, self.clock.now())
+            .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -54,7 +54,8 @@ impl Core {
     }
 
     /// Sets a new password through a reset link, once, and signs the user
-    /// out everywhere. Returns the user, to sign them in here.
+    /// out everywhere, mobile apps included. Returns the user, to sign them
+    /// in here.
     pub async fn reset_password(&self, token: &str, new: SecretString) -> CoreResult<User> {
         check_new_password(&new)?;
         self.check_password_reset(token).await?;
@@ -66,6 +67,7 @@ impl Core {
             .ok_or(CoreError::ResetLinkClosed)?;
         tx.set_password_hash(user, &hash).await?;
         tx.delete_sessions_of_user(user).await?;
+        tx.revoke_api_tokens_of_user(user, self.clock.now()).await?;
         let user = tx
             .user_by_id(user)
             .await?

@@ -380,6 +380,12 @@ pub trait Tx: Send {
         token: ApiTokenId,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
+    /// Revokes every live token of the user; returns how many.
+    async fn revoke_api_tokens_of_user(
+        &mut self,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
 
     // ---- jobs ----------------------------------------------------------
     /// Enqueues in this transaction; `None` when a pending job holds the same dedupe key.

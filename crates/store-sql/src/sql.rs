@@ -138,6 +138,9 @@ pub const LIST_API_TOKENS: &str = concat!(
 pub const REVOKE_API_TOKEN: &str = "UPDATE api_tokens SET revoked_at = $3 \
      WHERE user_id = $1 AND id = $2 AND revoked_at IS NULL";
 
+pub const REVOKE_API_TOKENS_OF_USER: &str =
+    "UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL";
+
 pub const COMPLETE_JOB: &str =
     "DELETE FROM jobs WHERE id = $1 AND lease_token = $2 AND state = 'running'";
 pub const RETRY_FAILED_JOB: &str = concat!(

@@ -456,8 +456,18 @@ macro_rules! impl_tx {
                     self.changed_one(q).await
                 }
 
+                async fn revoke_api_tokens_of_user(
+                    &mut self,
+                    user: UserId,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<u64> {
+                    let q = ::sqlx::query(sql::REVOKE_API_TOKENS_OF_USER)
+                        .bind(user.0)
+                        .bind($encode(now));
+                    self.changed(q).await
+                }
+
                 async fn enqueue_job(&mut self, job: &NewJob) -> StoreResult<Option<JobId>> {
-                    // NewJob carries no creation time, so the system clock stamps it.
                     let id: Option<i64> = ::sqlx::query_scalar(ENQUEUE_JOB)
                         .bind(&job.kind)
                         .bind(job.payload.to_string())

@@ -39,6 +39,7 @@ macro_rules! conformance_tests {
             using_an_api_token_returns_its_owner_and_records_the_use,
             a_revoked_api_token_no_longer_signs_in,
             a_user_cannot_revoke_or_list_another_users_token,
+            revoking_all_tokens_of_a_user_spares_other_users,
             a_job_is_stored_with_its_payload,
             a_job_is_deduplicated_only_while_pending,
             due_jobs_are_claimed_by_run_at_then_id,

@@ -811,6 +811,53 @@ pub async fn a_user_cannot_revoke_or_list_another_users_token(db: &TestDb) {
     assert!(tx.use_api_token("tok-1", t0()).await.unwrap().is_some());
 }
 
+pub async fn revoking_all_tokens_of_a_user_spares_other_users(db: &TestDb) {
+    let store = db.store();
+    let amy = user(store, "amy@acme.example", "Amy").await;
+    let bob = user(store, "bob@acme.example", "Bob").await;
+    let mut tx = write(store).await;
+    tx.create_api_token(amy.id, "amy-1", "Phone", t0())
+        .await
+        .unwrap();
+    tx.create_api_token(amy.id, "amy-2", "Tablet", t0())
+        .await
+        .unwrap();
+    tx.create_api_token(bob.id, "bob-1", "Phone", t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        tx.revoke_api_tokens_of_user(amy.id, t0() + mins(1))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        tx.revoke_api_tokens_of_user(amy.id, t0() + mins(2))
+            .await
+            .unwrap(),
+        0
+    );
+    commit(tx).await;
+    let mut tx = write(store).await;
+    assert!(tx
+        .use_api_token("amy-1", t0() + mins(3))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(tx
+        .use_api_token("amy-2", t0() + mins(3))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(tx
+        .use_api_token("bob-1", t0() + mins(3))
+        .await
+        .unwrap()
+        .is_some());
+    let amys = tx.list_api_tokens(amy.id).await.unwrap();
+    assert!(amys.iter().all(|t| t.revoked_at == Some(t0() + mins(1))));
+}
+
 // ---- jobs ------------------------------------------------------------------------
 
 pub async fn a_job_is_stored_with_its_payload(db: &TestDb) {

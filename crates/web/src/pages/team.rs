@@ -196,7 +196,10 @@ pub async fn change_password(
         .core
         .change_password(&me.user, form.current, form.new)
         .await
-        .map(|()| "Your password is changed. Other browsers have been signed out.".to_owned());
+        .map(|()| {
+            "Your password is changed. Other browsers and the mobile app have been signed out."
+                .to_owned()
+        });
     let ok = result.is_ok();
     let response = after_form(&state, &format!("/t/{}/settings", access.team.slug), result)?;
     if ok {

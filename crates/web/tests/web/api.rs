@@ -3,23 +3,7 @@ use apostle_domain::Role;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-async fn token(app: &TestApp, email: &str) -> String {
-    let res = app
-        .client()
-        .http
-        .post(app.url("/api/v1/auth/token"))
-        .json(&json!({"email": email, "password": PASSWORD, "device_name": "Pixel 9"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(body["token_type"], "bearer");
-    assert_eq!(body["user"]["email"], email);
-    body["token"].as_str().unwrap().to_owned()
-}
-
-async fn get(app: &TestApp, path: &str, token: &str) -> (StatusCode, Value) {
+pub async fn get(app: &TestApp, path: &str, token: &str) -> (StatusCode, Value) {
     let res = reqwest::Client::new()
         .get(app.url(path))
         .bearer_auth(token)
@@ -36,7 +20,7 @@ async fn the_mobile_app_signs_in_and_reads_the_user_and_their_teams() {
     app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
     app.team("globex", &[("ada@acme.example", Role::Ambassador)])
         .await;
-    let token = token(&app, "ada@acme.example").await;
+    let token = api_token(&app, "ada@acme.example").await;
     let (status, me) = get(&app, "/api/v1/me", &token).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["user"]["email"], "ada@acme.example");
@@ -53,7 +37,7 @@ async fn the_mobile_app_signs_in_and_reads_the_user_and_their_teams() {
 async fn a_revoked_token_no_longer_works() {
     let app = spawn_app().await;
     app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
-    let token = token(&app, "ada@acme.example").await;
+    let token = api_token(&app, "ada@acme.example").await;
     let res = reqwest::Client::new()
         .delete(app.url("/api/v1/auth/token"))
         .bearer_auth(&token)
@@ -132,11 +116,11 @@ async fn the_api_hides_other_teams_members() {
     .await;
     app.team("globex", &[("gus@globex.example", Role::Admin)])
         .await;
-    let gus = token(&app, "gus@globex.example").await;
+    let gus = api_token(&app, "gus@globex.example").await;
     let (status, body) = get(&app, "/api/v1/teams/acme/members", &gus).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(!body.to_string().contains("amy@acme.example"));
-    let ada = token(&app, "ada@acme.example").await;
+    let ada = api_token(&app, "ada@acme.example").await;
     let (status, body) = get(&app, "/api/v1/teams/acme/members", &ada).await;
     assert_eq!(status, StatusCode::OK);
     let emails: Vec<&str> = body["members"]
@@ -174,7 +158,7 @@ async fn the_openapi_document_describes_every_api_route() {
 async fn a_device_signed_out_from_personal_settings_loses_api_access() {
     let app = spawn_app().await;
     app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
-    let token = token(&app, "ada@acme.example").await;
+    let token = api_token(&app, "ada@acme.example").await;
     let web = app.signed_in("ada@acme.example").await;
     let (_, html) = web.text("/t/acme/settings").await;
     assert!(html.contains("Pixel 9"));

@@ -247,3 +247,20 @@ pub fn location(res: &reqwest::Response) -> String {
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default()
 }
+
+/// Signs the mobile app in as `email` and returns its bearer token.
+pub async fn api_token(app: &TestApp, email: &str) -> String {
+    let res = app
+        .client()
+        .http
+        .post(app.url("/api/v1/auth/token"))
+        .json(&serde_json::json!({"email": email, "password": PASSWORD, "device_name": "Pixel 9"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["token_type"], "bearer");
+    assert_eq!(body["user"]["email"], email);
+    body["token"].as_str().unwrap().to_owned()
+}

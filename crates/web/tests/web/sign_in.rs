@@ -185,6 +185,7 @@ async fn changing_the_password_signs_out_other_browsers_but_keeps_this_one() {
     app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
     let here = app.signed_in("ada@acme.example").await;
     let elsewhere = app.signed_in("ada@acme.example").await;
+    let phone = api_token(&app, "ada@acme.example").await;
     let res = here
         .submit(
             "/t/acme/settings",
@@ -198,6 +199,12 @@ async fn changing_the_password_signs_out_other_browsers_but_keeps_this_one() {
     assert_eq!(
         elsewhere.get("/t/acme").await.status(),
         StatusCode::SEE_OTHER
+    );
+    let (status, _) = crate::api::get(&app, "/api/v1/me", &phone).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the mobile app is signed out too"
     );
     assert_eq!(
         app.client()
@@ -272,6 +279,7 @@ async fn a_forgotten_password_is_reset_once_by_the_emailed_link() {
     let app = spawn_app().await;
     app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
     let elsewhere = app.signed_in("ada@acme.example").await;
+    let phone = api_token(&app, "ada@acme.example").await;
     let visitor = app.client();
     let (_, login) = visitor.text("/login").await;
     assert!(login.contains("href=\"/password/forgot\""));
@@ -302,6 +310,12 @@ async fn a_forgotten_password_is_reset_once_by_the_emailed_link() {
         elsewhere.get("/t/acme").await.status(),
         StatusCode::SEE_OTHER,
         "other browsers are signed out"
+    );
+    let (status, _) = crate::api::get(&app, "/api/v1/me", &phone).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the mobile app is signed out too"
     );
     assert_eq!(
         app.client()
