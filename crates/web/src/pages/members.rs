@@ -153,32 +153,35 @@ pub async fn remove(
     after_form(&state, &members_path(&slug), result)
 }
 
-pub async fn cancel_invite(
-    State(state): State<AppState>,
-    me: SignedIn,
-    Path((slug, invite)): Path<(String, i64)>,
-    HtmlForm(form): HtmlForm<CsrfForm>,
-) -> Result<Response, PageError> {
-    let access = team_form(&state, &me, &slug, &form.csrf).await?;
-    let result = state
-        .core
-        .cancel_invite(&access, InviteId(invite))
-        .await
-        .map(|()| "Invitation cancelled.".to_owned());
-    after_form(&state, &members_path(&slug), result)
+/// What an admin can do with an open invitation.
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub enum InviteAction {
+    /// The link stops working.
+    Cancel,
+    /// A fresh link and expiry; the old link stops working.
+    Resend,
 }
 
-pub async fn resend_invite(
+pub async fn invite_action(
     State(state): State<AppState>,
     me: SignedIn,
-    Path((slug, invite)): Path<(String, i64)>,
+    Path((slug, invite, action)): Path<(String, i64, InviteAction)>,
     HtmlForm(form): HtmlForm<CsrfForm>,
 ) -> Result<Response, PageError> {
     let access = team_form(&state, &me, &slug, &form.csrf).await?;
-    let result = state
-        .core
-        .resend_invite(&access, InviteId(invite))
-        .await
-        .map(|sent| format!("Invitation sent again to {}.", sent.invite.email));
+    let invite = InviteId(invite);
+    let result = match action {
+        InviteAction::Cancel => state
+            .core
+            .cancel_invite(&access, invite)
+            .await
+            .map(|()| "Invitation cancelled.".to_owned()),
+        InviteAction::Resend => state
+            .core
+            .resend_invite(&access, invite)
+            .await
+            .map(|sent| format!("Invitation sent again to {}.", sent.invite.email)),
+    };
     after_form(&state, &members_path(&slug), result)
 }

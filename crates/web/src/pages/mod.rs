@@ -51,12 +51,8 @@ pub fn routes() -> Router<AppState> {
         .route("/t/{slug}/members/{user}/role", post(members::change_role))
         .route("/t/{slug}/members/{user}/remove", post(members::remove))
         .route(
-            "/t/{slug}/invites/{invite}/resend",
-            post(members::resend_invite),
-        )
-        .route(
-            "/t/{slug}/invites/{invite}/cancel",
-            post(members::cancel_invite),
+            "/t/{slug}/invites/{invite}/{action}",
+            post(members::invite_action),
         )
         .route("/assets/app.css", get(stylesheet))
 }
