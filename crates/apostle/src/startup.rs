@@ -183,11 +183,13 @@ impl Application {
         })?;
         let public_url = settings.public_url_for(address);
         let core = build_core(&settings, public_url.clone(), clock).await?;
+        let runner = runner_config(&settings);
         let web = WebConfig {
             secure_cookies: public_url.scheme() == "https",
             metrics: telemetry::metrics_handle(),
             login_attempts: settings.login_attempts,
             login_window: settings.login_window,
+            job_runner: Some(runner.pulse.clone()),
         };
         // Real provider credentials mean real providers; without any, the
         // sandbox plays all four so that everything works out of the box.
@@ -198,7 +200,7 @@ impl Application {
             core,
             web,
             sandbox,
-            runner: runner_config(&settings),
+            runner,
         })
     }
 

@@ -123,6 +123,23 @@ const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600
 type BoxFuture = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send>>;
 type Handler = Arc<dyn Fn(JobContext, serde_json::Value) -> BoxFuture + Send + Sync>;
 
+/// When a runner's claim loop last went round, for `/readyz`: a loop that
+/// stopped (its claims failing, its task gone) stops beating. An idle queue
+/// still beats.
+#[derive(Debug, Clone, Default)]
+pub struct Pulse(Arc<std::sync::Mutex<Option<DateTime<Utc>>>>);
+
+impl Pulse {
+    pub fn beat(&self, now: DateTime<Utc>) {
+        *self.0.lock().expect("pulse lock") = Some(now);
+    }
+
+    /// The last beat, `None` before the first.
+    pub fn last(&self) -> Option<DateTime<Utc>> {
+        *self.0.lock().expect("pulse lock")
+    }
+}
+
 /// Tuning for a [`Runner`].
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
@@ -134,6 +151,8 @@ pub struct RunnerConfig {
     pub poll_interval: std::time::Duration,
     /// On shutdown, how long in-flight jobs may finish before being released.
     pub shutdown_grace: std::time::Duration,
+    /// Beats on every round of the claim loop.
+    pub pulse: Pulse,
 }
 
 impl Default for RunnerConfig {
@@ -143,6 +162,7 @@ impl Default for RunnerConfig {
             concurrency: 4,
             poll_interval: std::time::Duration::from_millis(500),
             shutdown_grace: std::time::Duration::from_secs(10),
+            pulse: Pulse::default(),
         }
     }
 }
@@ -237,7 +257,9 @@ impl Runner {
             while running.try_join_next().is_some() {}
             let free = self.config.concurrency.saturating_sub(running.len());
             let mut claimed = 0;
-            if free > 0 {
+            if free == 0 {
+                self.config.pulse.beat(self.core.clock.now());
+            } else {
                 let now = self.core.clock.now();
                 match self
                     .core
@@ -246,6 +268,7 @@ impl Runner {
                     .await
                 {
                     Ok(jobs) => {
+                        self.config.pulse.beat(now);
                         claimed = jobs.len();
                         for job in jobs {
                             let token = job.lease_token.clone().unwrap_or_default();

@@ -256,6 +256,11 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
     ) -> StoreResult<Vec<Job>>;
 
+    /// Whether the database answers a real query on a connection that is
+    /// outside any transaction; a connection found inside one is closed and
+    /// reported, never reused. What `/readyz` asks.
+    async fn check_ready(&self) -> StoreResult<()>;
+
     /// Closes the pool, waiting for connections to be returned.
     async fn close(&self);
 }
@@ -367,12 +372,19 @@ pub trait Tx: Send {
         name: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<ApiToken>;
-    /// The token's owner if the token exists and is not revoked; records the use.
-    async fn use_api_token(
+    /// The token and its owner if the token exists and is not revoked.
+    async fn api_token_by_hash(
         &mut self,
         token_hash: &str,
-        now: DateTime<Utc>,
     ) -> StoreResult<Option<(ApiToken, User)>>;
+    /// Records a use at `now` unless one was recorded at or after
+    /// `unless_used_since`; true when it wrote.
+    async fn record_api_token_use(
+        &mut self,
+        token: ApiTokenId,
+        now: DateTime<Utc>,
+        unless_used_since: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     async fn list_api_tokens(&mut self, user: UserId) -> StoreResult<Vec<ApiToken>>;
     async fn revoke_api_token(
         &mut self,

@@ -8,12 +8,14 @@
 //! `TIMESTAMPTZ` values, the `JSONB` payload and the claim's row locks.
 
 use apostle_core::store::{Job, Store, StoreError, StoreResult, Tx};
+use apostle_store_sql::pool::{detached, discarded, outside_transaction, ReleaseCheck};
 use apostle_store_sql::rows::{classify, decode_all, sort_claimed, JobRow};
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::error::DatabaseError;
+use sqlx::pool::PoolConnectionMetadata;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Connection, PgConnection, Postgres, Transaction};
+use sqlx::{Connection, Executor, PgConnection, Postgres, Row, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -41,6 +43,29 @@ const CLAIM_JOBS: &str = apostle_store_sql::claim_jobs!(
     payload: "payload::text AS payload"
 );
 
+/// True only on a connection outside any explicit transaction: the first
+/// statement of a transaction sees its own start as the transaction's, and a
+/// statement run inside one that an earlier `BEGIN` opened does not.
+const OUTSIDE_TRANSACTION: &str = "SELECT statement_timestamp() = transaction_timestamp()";
+
+/// Whether the server, not only sqlx's count, says the connection is
+/// outside a transaction. Asked of every connection coming back to the pool,
+/// after any rollback queued for it has run.
+async fn clean(conn: &mut PgConnection) -> Result<bool, sqlx::Error> {
+    if !outside_transaction(conn).await? {
+        return Ok(false);
+    }
+    // The simple protocol: one message, so one statement time. The extended
+    // protocol's Bind and Execute would each move the statement time.
+    // A query without arguments goes as one simple-protocol message.
+    let row = conn.fetch_one(OUTSIDE_TRANSACTION).await?;
+    row.try_get::<bool, _>(0)
+}
+
+fn release_when_clean(conn: &mut PgConnection, _meta: PoolConnectionMetadata) -> ReleaseCheck<'_> {
+    Box::pin(async move { clean(conn).await.map(discarded) })
+}
+
 /// Connections per process.
 const POOL_SIZE: u32 = 10;
 
@@ -57,6 +82,12 @@ impl PgStore {
     /// Connects to the database named by a `postgres://user:password@host:port/db`
     /// URL. Errors name the host and port, never the password.
     pub async fn connect(url: &str) -> StoreResult<PgStore> {
+        Self::connect_with_pool_size(url, POOL_SIZE).await
+    }
+
+    /// [`connect`](Self::connect) with at most `connections` connections; a
+    /// one-connection pool lets tests see any connection left unclean.
+    pub async fn connect_with_pool_size(url: &str, connections: u32) -> StoreResult<PgStore> {
         let redact = |message: String| match password_in(url) {
             Some(password) => message.replace(password, "***"),
             None => message,
@@ -77,8 +108,9 @@ impl PgStore {
         })?;
         probe.close().await.map_err(err)?;
         let pool = PgPoolOptions::new()
-            .max_connections(POOL_SIZE)
+            .max_connections(connections)
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            .after_release(release_when_clean)
             .connect_lazy_with(options);
         Ok(PgStore { pool })
     }
@@ -104,13 +136,13 @@ fn password_in(url: &str) -> Option<&str> {
 #[async_trait]
 impl Store for PgStore {
     async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
-        let tx = self.pool.begin().await.map_err(err)?;
+        let pool = self.pool.clone();
+        let tx = detached(async move { pool.begin().await.map_err(err) }).await?;
         Ok(Box::new(PgTx { tx }))
     }
 
     async fn begin_read(&self) -> StoreResult<Box<dyn Tx>> {
-        let tx = self.pool.begin().await.map_err(err)?;
-        Ok(Box::new(PgTx { tx }))
+        self.begin().await
     }
 
     async fn claim_jobs(
@@ -119,16 +151,37 @@ impl Store for PgStore {
         lease: chrono::Duration,
         limit: i64,
     ) -> StoreResult<Vec<Job>> {
-        let rows: Vec<JobRow<DateTime<Utc>>> = sqlx::query_as(CLAIM_JOBS)
-            .bind(at(now))
-            .bind(at(now + lease))
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(err)?;
+        let pool = self.pool.clone();
+        // On its own task: a worker that stops waiting must not leave jobs
+        // claimed by nobody until their lease runs out.
+        let rows: Vec<JobRow<DateTime<Utc>>> = detached(async move {
+            sqlx::query_as(CLAIM_JOBS)
+                .bind(at(now))
+                .bind(at(now + lease))
+                .bind(limit)
+                .fetch_all(&pool)
+                .await
+                .map_err(err)
+        })
+        .await?;
         let mut jobs = decode_all(rows, JobRow::decode)?;
         sort_claimed(&mut jobs);
         Ok(jobs)
+    }
+
+    async fn check_ready(&self) -> StoreResult<()> {
+        let pool = self.pool.clone();
+        detached(async move {
+            let mut conn = pool.acquire().await.map_err(err)?;
+            if !discarded(clean(&mut conn).await.map_err(err)?) {
+                conn.close_on_drop();
+                return Err(StoreError::Database(
+                    "a pooled connection was inside a transaction".to_owned(),
+                ));
+            }
+            Ok(())
+        })
+        .await
     }
 
     async fn close(&self) {

@@ -7,6 +7,7 @@
 //! `sqlx::Any` is ruled out, so the shared part lives here. Nothing here may
 //! name a backend-specific sqlx type.
 
+pub mod pool;
 pub mod rows;
 pub mod sql;
 mod tx;

@@ -125,11 +125,13 @@ pub const CREATE_API_TOKEN: &str = concat!(
      RETURNING ",
     api_token_columns!()
 );
-pub const USE_API_TOKEN: &str = concat!(
-    "UPDATE api_tokens SET last_used_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL \
-     RETURNING ",
-    api_token_columns!()
+pub const LIVE_API_TOKEN: &str = concat!(
+    "SELECT ",
+    api_token_columns!(),
+    " FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL"
 );
+pub const RECORD_API_TOKEN_USE: &str = "UPDATE api_tokens SET last_used_at = $2 \
+     WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)";
 pub const LIST_API_TOKENS: &str = concat!(
     "SELECT ",
     api_token_columns!(),

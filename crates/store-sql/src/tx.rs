@@ -55,7 +55,11 @@ macro_rules! impl_tx {
             #[::async_trait::async_trait]
             impl Tx for $tx {
                 async fn commit(self: Box<Self>) -> StoreResult<()> {
-                    self.tx.commit().await.map_err($err)
+                    // On its own task: a caller that stops waiting half-way
+                    // through COMMIT must not leave the outcome to a rollback
+                    // queued behind it.
+                    $crate::pool::detached(async move { self.tx.commit().await.map_err($err) })
+                        .await
                 }
 
                 async fn create_team(
@@ -416,14 +420,12 @@ macro_rules! impl_tx {
                     row.decode()
                 }
 
-                async fn use_api_token(
+                async fn api_token_by_hash(
                     &mut self,
                     token_hash: &str,
-                    now: DateTime<Utc>,
                 ) -> StoreResult<Option<(ApiToken, User)>> {
-                    let row: Option<ApiTokenRow<$time>> = ::sqlx::query_as(sql::USE_API_TOKEN)
+                    let row: Option<ApiTokenRow<$time>> = ::sqlx::query_as(sql::LIVE_API_TOKEN)
                         .bind(token_hash)
-                        .bind($encode(now))
                         .fetch_optional(&mut *self.tx)
                         .await
                         .map_err($err)?;
@@ -432,6 +434,19 @@ macro_rules! impl_tx {
                     };
                     let user = self.user_by_id(token.user_id).await?;
                     Ok(user.map(|user| (token, user)))
+                }
+
+                async fn record_api_token_use(
+                    &mut self,
+                    token: ApiTokenId,
+                    now: DateTime<Utc>,
+                    unless_used_since: DateTime<Utc>,
+                ) -> StoreResult<bool> {
+                    let q = ::sqlx::query(sql::RECORD_API_TOKEN_USE)
+                        .bind(token.0)
+                        .bind($encode(now))
+                        .bind($encode(unless_used_since));
+                    self.changed_one(q).await
                 }
 
                 async fn list_api_tokens(&mut self, user: UserId) -> StoreResult<Vec<ApiToken>> {

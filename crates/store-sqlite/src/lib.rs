@@ -7,6 +7,7 @@
 //! since the epoch, so they compare and sort as numbers.
 
 use apostle_core::store::{Job, Store, StoreError, StoreResult, Tx};
+use apostle_store_sql::pool::{detached, discarded, outside_transaction, release_when_clean};
 use apostle_store_sql::rows::{classify, decode_all, sort_claimed, JobRow};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -14,7 +15,7 @@ use sqlx::error::DatabaseError;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Sqlite, Transaction};
+use sqlx::{Sqlite, SqliteConnection, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -64,6 +65,12 @@ impl SqliteStore {
     /// Opens the database named by a `sqlite://path` URL, creating the file
     /// and its parent directory if missing.
     pub async fn connect(url: &str) -> StoreResult<SqliteStore> {
+        Self::connect_with_pool_size(url, POOL_SIZE).await
+    }
+
+    /// [`connect`](Self::connect) with at most `connections` connections; a
+    /// one-connection pool lets tests see any connection left unclean.
+    pub async fn connect_with_pool_size(url: &str, connections: u32) -> StoreResult<SqliteStore> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Database(format!("invalid SQLite URL: {e}")))?
             .create_if_missing(true)
@@ -78,7 +85,8 @@ impl SqliteStore {
             })?;
         }
         let pool = SqlitePoolOptions::new()
-            .max_connections(POOL_SIZE)
+            .max_connections(connections)
+            .after_release(release_when_clean::<SqliteConnection>)
             .connect_with(options)
             .await
             .map_err(|e| {
@@ -102,12 +110,15 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
-        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
+        let pool = self.pool.clone();
+        let tx =
+            detached(async move { pool.begin_with("BEGIN IMMEDIATE").await.map_err(err) }).await?;
         Ok(Box::new(SqliteTx { tx }))
     }
 
     async fn begin_read(&self) -> StoreResult<Box<dyn Tx>> {
-        let tx = self.pool.begin().await.map_err(err)?;
+        let pool = self.pool.clone();
+        let tx = detached(async move { pool.begin().await.map_err(err) }).await?;
         Ok(Box::new(SqliteTx { tx }))
     }
 
@@ -117,19 +128,45 @@ impl Store for SqliteStore {
         lease: chrono::Duration,
         limit: i64,
     ) -> StoreResult<Vec<Job>> {
-        // The write lock, taken up front, keeps other claimers out until commit.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
-        let rows: Vec<JobRow<Micros>> = sqlx::query_as(CLAIM_JOBS)
-            .bind(micros(now))
-            .bind(micros(now + lease))
-            .bind(limit)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(err)?;
-        tx.commit().await.map_err(err)?;
+        let pool = self.pool.clone();
+        // One task for the whole claim: a worker that stops waiting must not
+        // leave jobs claimed by nobody until their lease runs out.
+        let rows = detached(async move {
+            // The write lock, taken up front, keeps other claimers out until commit.
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
+            let rows: Vec<JobRow<Micros>> = sqlx::query_as(CLAIM_JOBS)
+                .bind(micros(now))
+                .bind(micros(now + lease))
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(err)?;
+            tx.commit().await.map_err(err)?;
+            Ok(rows)
+        })
+        .await?;
         let mut jobs = decode_all(rows, JobRow::decode)?;
         sort_claimed(&mut jobs);
         Ok(jobs)
+    }
+
+    async fn check_ready(&self) -> StoreResult<()> {
+        let pool = self.pool.clone();
+        detached(async move {
+            let mut conn = pool.acquire().await.map_err(err)?;
+            if !discarded(outside_transaction(&mut *conn).await.map_err(err)?) {
+                conn.close_on_drop();
+                return Err(StoreError::Database(
+                    "a pooled connection was inside a transaction".to_owned(),
+                ));
+            }
+            sqlx::query("SELECT count(*) FROM sqlite_schema")
+                .execute(&mut *conn)
+                .await
+                .map_err(err)?;
+            Ok(())
+        })
+        .await
     }
 
     async fn close(&self) {

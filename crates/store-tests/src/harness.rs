@@ -93,6 +93,22 @@ impl TestDb {
         open(self.backend, &self.url).await
     }
 
+    /// A pool of at most `connections` on the same database.
+    pub async fn open_with_pool_size(&self, connections: u32) -> Box<dyn Store> {
+        match self.backend {
+            Backend::Sqlite => Box::new(
+                SqliteStore::connect_with_pool_size(&self.url, connections)
+                    .await
+                    .expect("open SQLite"),
+            ),
+            Backend::Postgres => Box::new(
+                PgStore::connect_with_pool_size(&self.url, connections)
+                    .await
+                    .expect("open PostgreSQL"),
+            ),
+        }
+    }
+
     /// Closes the pool and removes the database.
     pub async fn destroy(self) {
         self.store.close().await;

@@ -14,6 +14,10 @@ pub mod suite;
 macro_rules! conformance_tests {
     ($backend:ident) => {
         $crate::conformance_tests!(@each $backend:
+            a_write_cut_at_any_await_leaves_the_pool_clean,
+            a_read_cut_at_any_await_leaves_the_pool_clean,
+            a_claim_cut_at_any_await_loses_no_job,
+            a_job_result_cut_at_any_await_is_recorded_whole_or_not_at_all,
             team_is_found_by_slug_and_id,
             duplicate_team_slug_is_a_conflict,
             user_is_found_by_id_and_email,
@@ -36,7 +40,7 @@ macro_rules! conformance_tests {
             a_new_password_reset_retires_the_users_earlier_link,
             a_session_signs_its_user_in_until_it_expires,
             sessions_are_deleted_singly_per_user_and_when_expired,
-            using_an_api_token_returns_its_owner_and_records_the_use,
+            an_api_token_is_found_with_its_owner_and_its_use_recorded_once_per_interval,
             a_revoked_api_token_no_longer_signs_in,
             a_user_cannot_revoke_or_list_another_users_token,
             revoking_all_tokens_of_a_user_spares_other_users,

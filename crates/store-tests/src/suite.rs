@@ -13,6 +13,9 @@ use apostle_domain::{
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::collections::HashSet;
 
+mod cancel;
+pub use cancel::*;
+
 // ---- fixtures ----------------------------------------------------------
 
 /// The suite's "now": a fixed instant, so checks move time explicitly.
@@ -722,7 +725,9 @@ pub async fn sessions_are_deleted_singly_per_user_and_when_expired(db: &TestDb) 
 
 // ---- API tokens ----------------------------------------------------------------
 
-pub async fn using_an_api_token_returns_its_owner_and_records_the_use(db: &TestDb) {
+pub async fn an_api_token_is_found_with_its_owner_and_its_use_recorded_once_per_interval(
+    db: &TestDb,
+) {
     let store = db.store();
     let amy = user(store, "amy@acme.example", "Amy").await;
     let mut tx = write(store).await;
@@ -750,15 +755,24 @@ pub async fn using_an_api_token_returns_its_owner_and_records_the_use(db: &TestD
         ("Phone", None, None)
     );
     let mut tx = write(store).await;
-    let (token, owner) = tx
-        .use_api_token("tok-1", t0() + mins(5))
-        .await
-        .unwrap()
-        .unwrap();
+    let (token, owner) = tx.api_token_by_hash("tok-1").await.unwrap().unwrap();
     assert_eq!(owner, amy);
     assert_eq!(token.name, "Phone");
-    assert_eq!(token.last_used_at, Some(t0() + mins(5)));
-    assert_eq!(tx.use_api_token("unknown", t0()).await.unwrap(), None);
+    assert_eq!(token.last_used_at, None);
+    assert_eq!(tx.api_token_by_hash("unknown").await.unwrap(), None);
+    assert!(tx
+        .record_api_token_use(token.id, t0() + mins(5), t0() + mins(4))
+        .await
+        .unwrap());
+    // A use recorded since the cut-off is kept, not rewritten.
+    assert!(!tx
+        .record_api_token_use(
+            token.id,
+            t0() + mins(5) + Duration::seconds(30),
+            t0() + mins(5)
+        )
+        .await
+        .unwrap());
     commit(tx).await;
     let listed = read(store).await.list_api_tokens(amy.id).await.unwrap();
     let names: Vec<&str> = listed.iter().map(|t| t.name.as_str()).collect();
@@ -786,10 +800,7 @@ pub async fn a_revoked_api_token_no_longer_signs_in(db: &TestDb) {
         .unwrap());
     commit(tx).await;
     let mut tx = write(store).await;
-    assert_eq!(
-        tx.use_api_token("tok-1", t0() + mins(3)).await.unwrap(),
-        None
-    );
+    assert_eq!(tx.api_token_by_hash("tok-1").await.unwrap(), None);
     let listed = tx.list_api_tokens(amy.id).await.unwrap();
     assert_eq!(listed[0].revoked_at, Some(t0() + mins(1)));
     assert_eq!(listed[0].last_used_at, None);
@@ -808,7 +819,7 @@ pub async fn a_user_cannot_revoke_or_list_another_users_token(db: &TestDb) {
     assert!(!tx.revoke_api_token(eve.id, token.id, t0()).await.unwrap());
     commit(tx).await;
     let mut tx = write(store).await;
-    assert!(tx.use_api_token("tok-1", t0()).await.unwrap().is_some());
+    assert!(tx.api_token_by_hash("tok-1").await.unwrap().is_some());
 }
 
 pub async fn revoking_all_tokens_of_a_user_spares_other_users(db: &TestDb) {
@@ -839,21 +850,9 @@ pub async fn revoking_all_tokens_of_a_user_spares_other_users(db: &TestDb) {
     );
     commit(tx).await;
     let mut tx = write(store).await;
-    assert!(tx
-        .use_api_token("amy-1", t0() + mins(3))
-        .await
-        .unwrap()
-        .is_none());
-    assert!(tx
-        .use_api_token("amy-2", t0() + mins(3))
-        .await
-        .unwrap()
-        .is_none());
-    assert!(tx
-        .use_api_token("bob-1", t0() + mins(3))
-        .await
-        .unwrap()
-        .is_some());
+    assert!(tx.api_token_by_hash("amy-1").await.unwrap().is_none());
+    assert!(tx.api_token_by_hash("amy-2").await.unwrap().is_none());
+    assert!(tx.api_token_by_hash("bob-1").await.unwrap().is_some());
     let amys = tx.list_api_tokens(amy.id).await.unwrap();
     assert!(amys.iter().all(|t| t.revoked_at == Some(t0() + mins(1))));
 }

@@ -28,6 +28,9 @@ pub struct WebConfig {
     /// `login_window` before further attempts are refused.
     pub login_attempts: u32,
     pub login_window: std::time::Duration,
+    /// The pulse of this process's job runner, checked by `/readyz`; `None`
+    /// when the process runs no jobs.
+    pub job_runner: Option<apostle_core::jobs::Pulse>,
 }
 
 /// Shared by every handler.

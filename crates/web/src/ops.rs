@@ -1,5 +1,6 @@
-//! Operations: `/healthz`, `/metrics`, a request id on every request and a
-//! log line and counters for each response.
+//! Operations: `/healthz` (alive), `/readyz` (able to work), `/metrics`, a
+//! request id on every request and a log line and counters for each
+//! response.
 
 use crate::AppState;
 use apostle_core::store::{EmailState, JobState};
@@ -17,18 +18,44 @@ use tower_http::trace::TraceLayer;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
 }
 
-/// Ready when the database answers.
-async fn healthz(State(state): State<AppState>) -> Response {
-    match state.core.store.begin_read().await {
-        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "health check: database unavailable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+/// Alive: the process answers. Touches nothing else, so a load balancer's
+/// liveness probe costs nothing and a database outage does not get the
+/// process restarted for no gain.
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// How long the job runner's claim loop may stay silent before this
+/// process stops calling itself ready (it goes round at least every poll
+/// interval, a second or less, even with an idle queue).
+const RUNNER_SILENCE: chrono::Duration = chrono::Duration::seconds(30);
+
+/// Ready: the database answers a real query on a clean connection, and the
+/// job runner of this process, if it has one, claimed (or found nothing to
+/// claim) recently.
+async fn readyz(State(state): State<AppState>) -> Response {
+    let unready = |what: &str| {
+        tracing::warn!(reason = what, "not ready");
+        (StatusCode::SERVICE_UNAVAILABLE, format!("{what}\n")).into_response()
+    };
+    if let Err(e) = state.core.store.check_ready().await {
+        tracing::warn!(error = %e, "readiness: database check failed");
+        return unready("database unavailable");
+    }
+    if let Some(pulse) = &state.config.job_runner {
+        match pulse.last() {
+            None => return unready("job runner not started"),
+            Some(at) if state.core.clock.now() - at > RUNNER_SILENCE => {
+                return unready("job runner stalled")
+            }
+            Some(_) => {}
         }
     }
+    (StatusCode::OK, "ready\n").into_response()
 }
 
 /// Prometheus text: the recorder's request counters, then the queue

@@ -1,4 +1,5 @@
 use crate::helpers::*;
+use apostle_core::Clock;
 use apostle_domain::Role;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -171,4 +172,39 @@ async fn a_device_signed_out_from_personal_settings_loses_api_access() {
     let (_, html) = web.text("/t/acme/settings").await;
     assert!(html.contains("The app on that device is signed out."));
     assert!(!html.contains("Pixel 9"));
+}
+
+#[tokio::test]
+async fn a_tokens_last_use_is_written_at_most_once_a_minute() {
+    let app = spawn_app().await;
+    app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
+    let token = api_token(&app, "ada@acme.example").await;
+    let last_used = || async {
+        let user = app
+            .core
+            .authenticate_bearer(&token)
+            .await
+            .unwrap()
+            .unwrap()
+            .1;
+        let tokens = app.core.api_tokens(user.id).await.unwrap();
+        tokens[0].last_used_at
+    };
+    let start = app.clock.now();
+    assert_eq!(get(&app, "/api/v1/me", &token).await.0, StatusCode::OK);
+    assert_eq!(last_used().await, Some(start));
+    app.clock.advance(chrono::Duration::seconds(59));
+    assert_eq!(get(&app, "/api/v1/me", &token).await.0, StatusCode::OK);
+    assert_eq!(
+        last_used().await,
+        Some(start),
+        "not rewritten within a minute"
+    );
+    app.clock.advance(chrono::Duration::seconds(2));
+    assert_eq!(get(&app, "/api/v1/me", &token).await.0, StatusCode::OK);
+    assert_eq!(
+        last_used().await,
+        Some(start + chrono::Duration::seconds(61)),
+        "written again after a minute"
+    );
 }

@@ -34,6 +34,8 @@ impl Drop for TestApp {
 pub struct Options {
     pub secure_cookies: bool,
     pub login_attempts: u32,
+    /// The pulse `/readyz` watches; no job runner when `None`.
+    pub job_runner: Option<apostle_core::jobs::Pulse>,
 }
 
 impl Default for Options {
@@ -41,6 +43,7 @@ impl Default for Options {
         Self {
             secure_cookies: false,
             login_attempts: 5,
+            job_runner: None,
         }
     }
 }
@@ -85,6 +88,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         metrics,
         login_attempts: options.login_attempts,
         login_window: std::time::Duration::from_secs(900),
+        job_runner: options.job_runner.clone(),
     };
     let app = apostle_web::router(core.clone(), config);
     tokio::spawn(async move {

@@ -1,12 +1,55 @@
 use crate::helpers::*;
+use apostle_core::Clock;
 use apostle_domain::Role;
 use reqwest::StatusCode;
 
 #[tokio::test]
-async fn health_answers_ok_when_the_database_does() {
+async fn liveness_answers_without_the_database_and_readiness_does_not() {
     let app = spawn_app().await;
-    let res = reqwest::get(app.url("/healthz")).await.unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
+    let ready = reqwest::get(app.url("/readyz")).await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+    assert_eq!(ready.text().await.unwrap(), "ready\n");
+    app.core.store.close().await;
+    let live = reqwest::get(app.url("/healthz")).await.unwrap();
+    assert_eq!(live.status(), StatusCode::OK);
+    let ready = reqwest::get(app.url("/readyz")).await.unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(ready.text().await.unwrap(), "database unavailable\n");
+}
+
+#[tokio::test]
+async fn readiness_needs_a_job_runner_that_went_round_lately() {
+    let pulse = apostle_core::jobs::Pulse::default();
+    let app = spawn_app_with(Options {
+        job_runner: Some(pulse.clone()),
+        ..Options::default()
+    })
+    .await;
+    let ready = |app: &TestApp| {
+        let url = app.url("/readyz");
+        async move {
+            let res = reqwest::get(url).await.unwrap();
+            (res.status(), res.text().await.unwrap())
+        }
+    };
+    assert_eq!(
+        ready(&app).await,
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "job runner not started\n".to_owned()
+        )
+    );
+    pulse.beat(app.clock.now());
+    app.clock.advance(chrono::Duration::seconds(20));
+    assert_eq!(ready(&app).await, (StatusCode::OK, "ready\n".to_owned()));
+    app.clock.advance(chrono::Duration::seconds(20));
+    assert_eq!(
+        ready(&app).await,
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "job runner stalled\n".to_owned()
+        )
+    );
 }
 
 #[tokio::test]
