@@ -12,7 +12,16 @@ use apostle_domain::{EmailAddress, Role, TeamSlug};
 use secrecy::ExposeSecret;
 use std::time::{Duration, Instant};
 
-#[tokio::test]
+crate::on_both_backends!(
+    a_user_added_on_the_command_line_can_sign_in_as_admin_of_the_team,
+    user_add_reads_the_password_from_standard_input_when_it_is_not_a_terminal,
+    adding_a_user_to_a_team_that_does_not_exist_fails_and_creates_nobody,
+    a_second_team_with_the_same_slug_is_refused,
+    the_demo_run_twice_keeps_one_team_with_two_users_and_the_last_password_works,
+    worker_delivers_queued_mail_and_stops_cleanly_on_sigterm,
+    a_dead_job_is_listed_with_its_error_and_can_be_queued_again,
+);
+
 async fn a_user_added_on_the_command_line_can_sign_in_as_admin_of_the_team() {
     let db = TestDb::new().await;
     let team = output(db.apostle(&["team", "add", "globex", "--name", "Globex Corporation"]));
@@ -47,7 +56,6 @@ async fn a_user_added_on_the_command_line_can_sign_in_as_admin_of_the_team() {
     assert_eq!(teams[0].role, Role::Admin);
 }
 
-#[tokio::test]
 async fn user_add_reads_the_password_from_standard_input_when_it_is_not_a_terminal() {
     let db = TestDb::new().await;
     assert!(
@@ -82,7 +90,6 @@ async fn user_add_reads_the_password_from_standard_input_when_it_is_not_a_termin
     );
 }
 
-#[tokio::test]
 async fn adding_a_user_to_a_team_that_does_not_exist_fails_and_creates_nobody() {
     let db = TestDb::new().await;
     let mut add = db.apostle(&[
@@ -108,7 +115,6 @@ async fn adding_a_user_to_a_team_that_does_not_exist_fails_and_creates_nobody() 
     assert!(tx.user_by_email(&email).await.unwrap().is_none());
 }
 
-#[tokio::test]
 async fn a_second_team_with_the_same_slug_is_refused() {
     let db = TestDb::new().await;
     assert!(
@@ -154,7 +160,6 @@ fn run_demo(db: &TestDb) -> String {
         .to_owned()
 }
 
-#[tokio::test]
 async fn the_demo_run_twice_keeps_one_team_with_two_users_and_the_last_password_works() {
     let db = TestDb::new().await;
     let first = run_demo(&db);
@@ -242,7 +247,6 @@ async fn a_wrong_configuration_value_stops_apostle_with_exit_code_2_and_one_line
     assert!(stderr.contains("listen"), "{stderr}");
 }
 
-#[tokio::test]
 async fn worker_delivers_queued_mail_and_stops_cleanly_on_sigterm() {
     let db = TestDb::new().await;
     let core = db.core(&[], system_clock()).await;
@@ -283,7 +287,6 @@ async fn the_sandbox_command_serves_the_provider_sandbox_alone() {
     assert!(sandbox.terminate().success());
 }
 
-#[tokio::test]
 async fn a_dead_job_is_listed_with_its_error_and_can_be_queued_again() {
     let db = TestDb::new().await;
     let core = db.core(&[], system_clock()).await;

@@ -9,6 +9,11 @@ use apostle_domain::{EmailAddress, Role};
 use chrono::{Duration, Utc};
 use std::sync::Arc;
 
+crate::on_both_backends!(
+    an_invite_reaches_a_real_smtp_server_with_text_and_html_parts,
+    a_mail_server_that_is_down_delays_the_invite_until_it_is_back_then_delivers_it_once,
+);
+
 const INVITEE: &str = "newbie@acme.example";
 
 async fn invite_state(core: &apostle_core::Core) -> (EmailState, i32) {
@@ -21,7 +26,6 @@ async fn invite_state(core: &apostle_core::Core) -> (EmailState, i32) {
     (emails[0].state, emails[0].attempts)
 }
 
-#[tokio::test]
 async fn an_invite_reaches_a_real_smtp_server_with_text_and_html_parts() {
     if !SmtpServer::available() {
         return;
@@ -63,7 +67,6 @@ async fn an_invite_reaches_a_real_smtp_server_with_text_and_html_parts() {
     assert_eq!(invite_state(&core).await.0, EmailState::Sent);
 }
 
-#[tokio::test]
 async fn a_mail_server_that_is_down_delays_the_invite_until_it_is_back_then_delivers_it_once() {
     if !SmtpServer::available() {
         return;

@@ -2,6 +2,8 @@
 
 use crate::helpers::spawn_app;
 
+crate::on_both_backends!(metrics_count_requests_by_route_and_show_queues_by_state,);
+
 #[tokio::test]
 async fn health_check_answers_200() {
     let app = spawn_app().await;
@@ -10,7 +12,6 @@ async fn health_check_answers_200() {
     app.stop().await.unwrap();
 }
 
-#[tokio::test]
 async fn metrics_count_requests_by_route_and_show_queues_by_state() {
     let app = spawn_app().await;
     let health = app.http.get(app.url("/healthz")).send().await.unwrap();

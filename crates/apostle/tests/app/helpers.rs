@@ -57,12 +57,66 @@ pub struct TestDb {
     postgres: Option<(String, String)>,
 }
 
+/// The database a test runs on. Tests that store data run on both, through
+/// [`on_both_backends!`](crate::on_both_backends); the rest on SQLite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+tokio::task_local! {
+    static BACKEND: Backend;
+}
+
+const POSTGRES_URL_VAR: &str = "APOSTLE_TEST_POSTGRES_URL";
+
+/// Says plainly why a test did not run; in CI (`CI` set), where every
+/// dependency is installed on purpose, a skip hides a missing install and
+/// fails instead.
+pub fn skip(reason: &str) {
+    assert!(std::env::var_os("CI").is_none(), "required in CI: {reason}");
+    println!("skipped: {reason}");
+}
+
+/// Runs `test` with [`TestDb::new`] on `backend`; a PostgreSQL run without
+/// a server to use is skipped.
+pub async fn run_on(backend: Backend, test: impl std::future::Future<Output = ()>) {
+    if backend == Backend::Postgres && std::env::var(POSTGRES_URL_VAR).is_err() {
+        return skip(&format!("{POSTGRES_URL_VAR} is not set"));
+    }
+    BACKEND.scope(backend, test).await;
+}
+
+/// One `sqlite` and one `postgres` test per named `async fn`, each running
+/// it on that backend: `crate::on_both_backends!(a_test, another_test);`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {$(
+        mod $test {
+            use $crate::helpers::{run_on, Backend};
+
+            #[tokio::test]
+            async fn sqlite() {
+                run_on(Backend::Sqlite, super::$test()).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                run_on(Backend::Postgres, super::$test()).await;
+            }
+        }
+    )*};
+}
+
 impl TestDb {
+    /// A database on the backend of the current [`run_on`], else SQLite.
     pub async fn new() -> TestDb {
         let dir = std::env::temp_dir().join(format!("apostle-test-{}", unique()));
         std::fs::create_dir_all(&dir).expect("temp dir");
-        match std::env::var("APOSTLE_TEST_POSTGRES_URL") {
-            Ok(admin_url) if !admin_url.is_empty() => {
+        let backend = BACKEND.try_with(|b| *b).unwrap_or(Backend::Sqlite);
+        match (backend, std::env::var(POSTGRES_URL_VAR)) {
+            (Backend::Postgres, Ok(admin_url)) => {
                 let name = format!("apostle_test_{}", unique());
                 let url = create_postgres_database(&admin_url, &name).await;
                 TestDb {
@@ -205,6 +259,10 @@ pub fn stderr_of(output: &Output) -> String {
 pub struct TestApp {
     pub address: SocketAddr,
     pub http: reqwest::Client,
+    /// The services the app runs on (seed data through them).
+    pub core: Core,
+    /// Where the app writes outgoing mail.
+    pub mail_dir: PathBuf,
     shutdown: watch::Sender<bool>,
     server: JoinHandle<Result<(), AppError>>,
     _db: TestDb,
@@ -219,9 +277,12 @@ pub async fn spawn_app() -> TestApp {
         .expect("application builds");
     let (shutdown, stop) = watch::channel(false);
     let address = app.address();
+    let core = app.core().clone();
     let server = tokio::spawn(app.run_until_stopped(stop));
     TestApp {
         address,
+        core,
+        mail_dir: db.dir.join("mail"),
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -393,7 +454,7 @@ impl SmtpServer {
             .status()
             .is_ok_and(|s| s.success());
         if !found {
-            println!("skipped: aiosmtpd is not installed (pip install aiosmtpd)");
+            skip("aiosmtpd is not installed (pip install aiosmtpd)");
         }
         found
     }

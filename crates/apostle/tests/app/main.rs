@@ -1,6 +1,7 @@
 //! Tests of the `apostle` binary and the application it runs, one test
 //! binary for all (modules by subject, helpers in `helpers`).
 
+mod burst;
 mod cli;
 mod email;
 mod health;

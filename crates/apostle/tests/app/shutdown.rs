@@ -7,7 +7,11 @@ use crate::helpers::{
 use apostle_core::store::{EmailState, JobState};
 use apostle_domain::{EmailAddress, Role};
 
-#[tokio::test]
+crate::on_both_backends!(
+    a_stopped_app_finishes_cleanly_and_accepts_no_more_connections,
+    sigterm_stops_serve_with_exit_code_0_and_releases_the_job_it_was_running,
+);
+
 async fn a_stopped_app_finishes_cleanly_and_accepts_no_more_connections() {
     let app = spawn_app().await;
     let address = app.address;
@@ -27,7 +31,6 @@ async fn a_stopped_app_finishes_cleanly_and_accepts_no_more_connections() {
     );
 }
 
-#[tokio::test]
 async fn sigterm_stops_serve_with_exit_code_0_and_releases_the_job_it_was_running() {
     let db = TestDb::new().await;
     let (port, connections) = silent_server();
