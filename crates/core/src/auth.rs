@@ -4,6 +4,7 @@ use crate::error::{CoreError, CoreResult};
 use crate::passwords::{check_new_password, hash_password, verify_password};
 use crate::secrets::{random_token, token_hash};
 use crate::store::{ApiToken, Session, TeamRole, User};
+use crate::teams::TeamAccess;
 use crate::Core;
 use apostle_domain::{ApiTokenId, EmailAddress, PersonName, UserId};
 use chrono::{DateTime, Utc};
@@ -21,6 +22,33 @@ pub struct IssuedToken {
     pub token: SecretString,
     pub record: ApiToken,
     pub user: User,
+}
+
+/// A caller of the JSON API, as its bearer token shows them.
+#[derive(Debug, Clone)]
+pub struct BearerSession {
+    pub token: ApiToken,
+    pub user: User,
+    /// The user's teams with their role in each, ordered by name.
+    pub teams: Vec<TeamRole>,
+}
+
+impl BearerSession {
+    /// The caller's access to one of their teams, or `NotFound` as for
+    /// [`Core::team_access`]: outsiders cannot tell a foreign team from a
+    /// missing one.
+    pub fn team_access(&self, team_slug: &str) -> CoreResult<TeamAccess> {
+        let found = self
+            .teams
+            .iter()
+            .find(|tr| tr.team.slug.as_str() == team_slug)
+            .ok_or(CoreError::NotFound("team"))?;
+        Ok(TeamAccess {
+            team: found.team.clone(),
+            user: self.user.clone(),
+            role: found.role,
+        })
+    }
 }
 
 /// How precisely a bearer token's last use is kept (Personal Settings shows
@@ -122,16 +150,18 @@ impl Core {
         })
     }
 
-    /// The user behind a bearer token, unless it was revoked. The token's
-    /// last use is recorded at most once per [`TOKEN_USE_RESOLUTION`], so
-    /// that requests read without queueing behind the database's writers.
-    pub async fn authenticate_bearer(&self, token: &str) -> CoreResult<Option<(ApiToken, User)>> {
+    /// Who calls with a bearer token, unless it was revoked: the token,
+    /// its user and the user's teams, read in one transaction because almost
+    /// every API request needs all three. The token's last use is recorded
+    /// at most once per [`TOKEN_USE_RESOLUTION`], so that requests read
+    /// without queueing behind the database's writers.
+    pub async fn authenticate_bearer(&self, token: &str) -> CoreResult<Option<BearerSession>> {
         let mut tx = self.store.begin_read().await?;
-        let found = tx.api_token_by_hash(&token_hash(token)).await?;
-        tx.commit().await?;
-        let Some((mut record, user)) = found else {
+        let Some((mut record, user)) = tx.api_token_by_hash(&token_hash(token)).await? else {
             return Ok(None);
         };
+        let teams = tx.teams_of_user(user.id).await?;
+        tx.commit().await?;
         let now = self.clock.now();
         let recent = now - TOKEN_USE_RESOLUTION;
         if record.last_used_at.is_none_or(|used| used < recent) {
@@ -141,7 +171,11 @@ impl Core {
             }
             tx.commit().await?;
         }
-        Ok(Some((record, user)))
+        Ok(Some(BearerSession {
+            token: record,
+            user,
+            teams,
+        }))
     }
 
     pub async fn api_tokens(&self, user: UserId) -> CoreResult<Vec<ApiToken>> {

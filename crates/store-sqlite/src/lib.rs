@@ -86,6 +86,9 @@ impl SqliteStore {
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(connections)
+            // An embedded database cannot hang up: a ping before every
+            // acquire would only add a round trip to the worker thread.
+            .test_before_acquire(false)
             .after_release(release_when_clean::<SqliteConnection>)
             .connect_with(options)
             .await

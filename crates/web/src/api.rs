@@ -86,7 +86,7 @@ async fn issue_token(
 /// `DELETE /auth/token`: signs the app out by revoking the token it used.
 async fn revoke_current_token(
     State(state): State<AppState>,
-    bearer: Bearer,
+    Bearer(bearer): Bearer,
 ) -> Result<StatusCode, ApiError> {
     state
         .core
@@ -103,15 +103,10 @@ struct TeamView {
 }
 
 /// `GET /me`: the user and their teams with roles.
-async fn me(
-    State(state): State<AppState>,
-    bearer: Bearer,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let teams: Vec<TeamView> = state
-        .core
-        .teams_of(bearer.user.id)
-        .await?
-        .into_iter()
+async fn me(Bearer(bearer): Bearer) -> Result<Json<serde_json::Value>, ApiError> {
+    let teams: Vec<TeamView> = bearer
+        .teams
+        .iter()
         .map(|tr| TeamView {
             slug: tr.team.slug.to_string(),
             name: tr.team.name.to_string(),
@@ -133,10 +128,10 @@ struct MemberView {
 /// `GET /teams/{slug}/members`: only for members of that team.
 async fn team_members(
     State(state): State<AppState>,
-    bearer: Bearer,
+    Bearer(bearer): Bearer,
     Path(slug): Path<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let access = state.core.team_access(&slug, &bearer.user).await?;
+    let access = bearer.team_access(&slug)?;
     let members: Vec<MemberView> = state
         .core
         .members(&access)

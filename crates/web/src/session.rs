@@ -5,7 +5,8 @@
 use crate::cookies;
 use crate::error::{ApiError, PageError};
 use crate::AppState;
-use apostle_core::store::{ApiToken, User};
+use apostle_core::auth::BearerSession;
+use apostle_core::store::User;
 use apostle_core::CoreError;
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
@@ -134,10 +135,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
 }
 
 /// The mobile app, by `Authorization: Bearer …`.
-pub struct Bearer {
-    pub user: User,
-    pub token: ApiToken,
-}
+pub struct Bearer(pub BearerSession);
 
 impl FromRequestParts<AppState> for Bearer {
     type Rejection = ApiError;
@@ -151,12 +149,12 @@ impl FromRequestParts<AppState> for Bearer {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::Core(CoreError::Unauthenticated))?;
-        let (token, user) = state
+        let session = state
             .core
             .authenticate_bearer(token)
             .await?
             .ok_or(ApiError::Core(CoreError::Unauthenticated))?;
-        Ok(Bearer { user, token })
+        Ok(Bearer(session))
     }
 }
 

@@ -186,7 +186,7 @@ async fn a_tokens_last_use_is_written_at_most_once_a_minute() {
             .await
             .unwrap()
             .unwrap()
-            .1;
+            .user;
         let tokens = app.core.api_tokens(user.id).await.unwrap();
         tokens[0].last_used_at
     };
