@@ -241,11 +241,18 @@ fn secrets_appear_neither_in_debug_output_nor_in_error_messages() {
             ("APOSTLE_ENCRYPTION_KEYS", &format!("k1:{key}")),
             ("APOSTLE_PROVIDERS__X__CLIENT_ID", "x-client"),
             ("APOSTLE_PROVIDERS__X__CLIENT_SECRET", "client-secret-3"),
+            ("APOSTLE_SANDBOX__CLIENT_SECRET", "sandbox-secret-5"),
         ]),
     )
     .unwrap();
     let debug = format!("{s:?}");
-    for secret in ["db-password-1", "smtp-password-2", key, "client-secret-3"] {
+    for secret in [
+        "db-password-1",
+        "smtp-password-2",
+        key,
+        "client-secret-3",
+        "sandbox-secret-5",
+    ] {
         assert!(!debug.contains(secret), "Debug shows {secret}: {debug}");
     }
     assert!(debug.contains("x-client"), "non-secret values stay visible");
