@@ -291,7 +291,11 @@ async fn sandbox(
         address: listen,
         source,
     })?;
-    let router = startup::sandbox(&settings).router();
+    // Its consent page redirects to whichever client asked, on any site.
+    let router = apostle_web::with_security_headers(
+        startup::sandbox(&settings).router(),
+        &["http:".to_owned(), "https:".to_owned()],
+    );
     tracing::info!(%address, time_scale = settings.sandbox.time_scale, "provider sandbox listening");
     println!("provider sandbox at http://{address}/sandbox");
     axum::serve(

@@ -111,12 +111,28 @@ pub struct Providers {
 }
 
 impl Providers {
+    fn all(&self) -> [&ProviderSettings; 4] {
+        [&self.linkedin, &self.x, &self.facebook, &self.instagram]
+    }
+
     /// Whether any provider has real OAuth credentials. Without any, the
     /// provider sandbox stands in for all of them.
     pub fn any_configured(&self) -> bool {
-        [&self.linkedin, &self.x, &self.facebook, &self.instagram]
+        self.all().iter().any(|p| p.has_credentials())
+    }
+
+    /// The origins of the configured sign-in pages, such as
+    /// `https://www.linkedin.com`, each once.
+    pub fn auth_origins(&self) -> Vec<String> {
+        let mut origins: Vec<String> = self
+            .all()
             .iter()
-            .any(|p| p.has_credentials())
+            .filter_map(|p| p.auth_base_url.as_ref())
+            .map(|url| url.origin().ascii_serialization())
+            .collect();
+        origins.sort();
+        origins.dedup();
+        origins
     }
 }
 

@@ -188,6 +188,7 @@ impl Application {
             metrics: telemetry::metrics_handle(),
             login_attempts: settings.login_attempts,
             login_window: settings.login_window,
+            form_action_origins: settings.providers.auth_origins(),
         };
         // Real provider credentials mean real providers; without any, the
         // sandbox plays all four so that everything works out of the box.
@@ -232,10 +233,11 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: watch::Receiver<bool>) -> Result<(), AppError> {
         let runner = Runner::with_all_jobs(self.core.clone(), self.runner);
         let workers = tokio::spawn(runner.run(shutdown.clone()));
-        let mut router = apostle_web::router(self.core.clone(), self.web);
-        if let Some(sandbox) = &self.sandbox {
-            router = router.merge(sandbox.router());
-        }
+        let sandbox = self
+            .sandbox
+            .as_ref()
+            .map_or_else(axum::Router::new, Sandbox::router);
+        let router = apostle_web::router(self.core.clone(), self.web, sandbox);
         tracing::info!(address = %self.address, public_url = %self.core.settings.public_url, "listening");
         let served = axum::serve(
             self.listener,

@@ -205,6 +205,8 @@ pub fn stderr_of(output: &Output) -> String {
 pub struct TestApp {
     pub address: SocketAddr,
     pub http: reqwest::Client,
+    /// The services it runs on, to seed data.
+    pub core: Core,
     shutdown: watch::Sender<bool>,
     server: JoinHandle<Result<(), AppError>>,
     _db: TestDb,
@@ -213,15 +215,22 @@ pub struct TestApp {
 /// Builds and starts the application. The listener is bound before this
 /// returns, so requests can be sent at once.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Like [`spawn_app`] with `extra` environment variables.
+pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let db = TestDb::new().await;
-    let app = Application::build(db.settings(&[]))
+    let app = Application::build(db.settings(extra))
         .await
         .expect("application builds");
     let (shutdown, stop) = watch::channel(false);
     let address = app.address();
+    let core = app.core().clone();
     let server = tokio::spawn(app.run_until_stopped(stop));
     TestApp {
         address,
+        core,
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

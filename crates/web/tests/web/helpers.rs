@@ -85,8 +85,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         metrics,
         login_attempts: options.login_attempts,
         login_window: std::time::Duration::from_secs(900),
+        form_action_origins: Vec::new(),
     };
-    let app = apostle_web::router(core.clone(), config);
+    let app = apostle_web::router(core.clone(), config, axum::Router::new());
     tokio::spawn(async move {
         axum::serve(
             listener,
