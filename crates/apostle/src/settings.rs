@@ -115,8 +115,7 @@ impl Providers {
         [&self.linkedin, &self.x, &self.facebook, &self.instagram]
     }
 
-    /// Whether any provider has real OAuth credentials. Without any, the
-    /// provider sandbox stands in for all of them.
+    /// Whether any provider has real OAuth credentials.
     pub fn any_configured(&self) -> bool {
         self.all().iter().any(|p| p.has_credentials())
     }
@@ -148,6 +147,9 @@ pub struct JobSettings {
 
 #[derive(Debug, Clone)]
 pub struct SandboxSettings {
+    /// `Some(true)` serves the sandbox wherever Apostle listens,
+    /// `Some(false)` never; `None` serves it on loopback addresses only.
+    pub enabled: Option<bool>,
     /// Factor on every token lifetime in the sandbox (0.001 makes an hour
     /// last 3.6 s).
     pub time_scale: f64,
@@ -285,6 +287,7 @@ struct RawProvider {
 #[derive(Default, Deserialize)]
 #[serde(default)]
 struct RawSandbox {
+    enabled: Option<bool>,
     time_scale: Option<f64>,
     client_secret: Option<SecretString>,
     facebook_deauthorize_url: Option<String>,
@@ -412,6 +415,7 @@ impl RawSettings {
                 instagram: self.providers.instagram.check("instagram")?,
             },
             sandbox: SandboxSettings {
+                enabled: self.sandbox.enabled,
                 time_scale,
                 client_secret: self
                     .sandbox

@@ -33,6 +33,9 @@ pub struct WebConfig {
     /// Other sites a form may lead to (the providers' consent pages), as
     /// origins like `https://www.linkedin.com`.
     pub form_action_origins: Vec<String>,
+    /// Whether there is anything to connect accounts to (a provider, or
+    /// the sandbox); without it the pages say that connecting is not set up.
+    pub connections_enabled: bool,
 }
 
 /// Shared by every handler.
