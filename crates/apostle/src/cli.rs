@@ -221,7 +221,11 @@ async fn serve(
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), AppError> {
     log_start("starting", &settings);
-    let app = Application::build(settings).await?;
+    let app = if demo {
+        Application::build_demo(settings).await?
+    } else {
+        Application::build(settings).await?
+    };
     if demo {
         seed_demo(&app).await?;
     }
@@ -232,7 +236,6 @@ fn log_start(message: &str, settings: &Settings) {
     tracing::info!(
         database = %settings.database.describe(),
         mail = %settings.mail,
-        sandbox = !settings.providers.any_configured(),
         "{message}"
     );
 }
@@ -291,7 +294,11 @@ async fn sandbox(
         address: listen,
         source,
     })?;
-    let router = startup::sandbox(&settings).router();
+    // Its consent page redirects to whichever client asked, on any site.
+    let router = apostle_web::with_security_headers(
+        startup::sandbox(&settings).router(),
+        &["http:".to_owned(), "https:".to_owned()],
+    );
     tracing::info!(%address, time_scale = settings.sandbox.time_scale, "provider sandbox listening");
     println!("provider sandbox at http://{address}/sandbox");
     axum::serve(

@@ -13,6 +13,7 @@ fn main() -> ExitCode {
         .map_err(AppError::from)
         .and_then(|settings| {
             telemetry::init_logging(settings.log_format);
+            settings.log_unknown_environment();
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()

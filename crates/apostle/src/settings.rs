@@ -6,6 +6,11 @@
 //! Nested keys take `__` in the environment: `providers.x.client_id` is
 //! `APOSTLE_PROVIDERS__X__CLIENT_ID`, `jobs.concurrency` is
 //! `APOSTLE_JOBS__CONCURRENCY`.
+//!
+//! A key the file does not know is refused, since a misspelt key would
+//! otherwise leave its setting at the default without a word. The
+//! environment is shared with everything else on the machine, so an unknown
+//! `APOSTLE_*` variable is only reported, to be logged at start.
 
 use crate::database::DatabaseUrl;
 use apostle_encryption::Keyring;
@@ -111,12 +116,27 @@ pub struct Providers {
 }
 
 impl Providers {
-    /// Whether any provider has real OAuth credentials. Without any, the
-    /// provider sandbox stands in for all of them.
-    pub fn any_configured(&self) -> bool {
+    fn all(&self) -> [&ProviderSettings; 4] {
         [&self.linkedin, &self.x, &self.facebook, &self.instagram]
+    }
+
+    /// Whether any provider has real OAuth credentials.
+    pub fn any_configured(&self) -> bool {
+        self.all().iter().any(|p| p.has_credentials())
+    }
+
+    /// The origins of the configured sign-in pages, such as
+    /// `https://www.linkedin.com`, each once.
+    pub fn auth_origins(&self) -> Vec<String> {
+        let mut origins: Vec<String> = self
+            .all()
             .iter()
-            .any(|p| p.has_credentials())
+            .filter_map(|p| p.auth_base_url.as_ref())
+            .map(|url| url.origin().ascii_serialization())
+            .collect();
+        origins.sort();
+        origins.dedup();
+        origins
     }
 }
 
@@ -132,6 +152,9 @@ pub struct JobSettings {
 
 #[derive(Debug, Clone)]
 pub struct SandboxSettings {
+    /// `Some(true)` serves the sandbox wherever Apostle listens,
+    /// `Some(false)` never; `None` serves it on loopback addresses only.
+    pub enabled: Option<bool>,
     /// Factor on every token lifetime in the sandbox (0.001 makes an hour
     /// last 3.6 s).
     pub time_scale: f64,
@@ -163,7 +186,19 @@ pub struct Settings {
     pub jobs: JobSettings,
     pub providers: Providers,
     pub sandbox: SandboxSettings,
+    /// `APOSTLE_*` variables that are neither a setting nor read by a
+    /// command or the tests: most likely misspelt, so they are logged at
+    /// start.
+    pub unknown_environment: Vec<String>,
 }
+
+/// `APOSTLE_*` variables that single commands and the tests read; they
+/// share the prefix but are not settings.
+const NOT_SETTINGS: &[&str] = &[
+    "APOSTLE_DEMO_PASSWORD",
+    "APOSTLE_PASSWORD",
+    "APOSTLE_TEST_POSTGRES_URL",
+];
 
 impl Settings {
     /// Reads the file at `path` (if given) and the process environment.
@@ -183,14 +218,37 @@ impl Settings {
     fn read(path: Option<&Path>, env: Environment) -> Result<Settings, SettingsError> {
         let mut builder = Config::builder();
         if let Some(path) = path {
-            builder = builder.add_source(File::from(path).format(FileFormat::Toml).required(true));
+            let file = File::from(path).format(FileFormat::Toml).required(true);
+            let (_, unknown) = deserialize(Config::builder().add_source(file.clone()))?;
+            if let Some(key) = unknown.into_iter().next() {
+                return Err(SettingsError::invalid(
+                    key,
+                    format!("is not a setting (in {})", path.display()),
+                ));
+            }
+            builder = builder.add_source(file);
         }
-        let raw: RawSettings = builder
-            .add_source(env)
-            .build()
-            .and_then(Config::try_deserialize)
-            .map_err(|e| SettingsError::Unreadable(e.to_string()))?;
-        raw.check()
+        // The file has no unknown key, so whatever is left over came from
+        // the environment.
+        let (raw, unknown) = deserialize(builder.add_source(env))?;
+        let mut settings = raw.check()?;
+        settings.unknown_environment = unknown
+            .iter()
+            .map(|key| format!("APOSTLE_{}", key.replace('.', "__").to_uppercase()))
+            .filter(|name| !NOT_SETTINGS.contains(&name.as_str()))
+            .collect();
+        Ok(settings)
+    }
+
+    /// Warns about each `APOSTLE_*` variable that is not a setting; called
+    /// once logging is set up.
+    pub fn log_unknown_environment(&self) {
+        for name in &self.unknown_environment {
+            tracing::warn!(
+                variable = %name,
+                "ignored an APOSTLE_* variable that is not a setting; check its spelling"
+            );
+        }
     }
 
     /// The public URL, or `http://<address>` when none is configured (a
@@ -218,9 +276,20 @@ fn environment() -> Environment {
         .ignore_empty(true)
 }
 
-/// The configuration as read, before checking. Unknown keys are ignored:
-/// other `APOSTLE_*` variables (`APOSTLE_PASSWORD`, `APOSTLE_DEMO_PASSWORD`)
-/// share the prefix.
+/// The sources read into [`RawSettings`], and the dotted keys they hold
+/// that are not settings.
+fn deserialize(
+    builder: config::ConfigBuilder<config::builder::DefaultState>,
+) -> Result<(RawSettings, Vec<String>), SettingsError> {
+    let unreadable = |e: config::ConfigError| SettingsError::Unreadable(e.to_string());
+    let config = builder.build().map_err(unreadable)?;
+    let mut unknown = Vec::new();
+    let raw = serde_ignored::deserialize(config, |key| unknown.push(key.to_string()))
+        .map_err(unreadable)?;
+    Ok((raw, unknown))
+}
+
+/// The configuration as read, before checking.
 #[derive(Default, Deserialize)]
 #[serde(default)]
 struct RawSettings {
@@ -269,6 +338,7 @@ struct RawProvider {
 #[derive(Default, Deserialize)]
 #[serde(default)]
 struct RawSandbox {
+    enabled: Option<bool>,
     time_scale: Option<f64>,
     client_secret: Option<SecretString>,
     facebook_deauthorize_url: Option<String>,
@@ -396,6 +466,7 @@ impl RawSettings {
                 instagram: self.providers.instagram.check("instagram")?,
             },
             sandbox: SandboxSettings {
+                enabled: self.sandbox.enabled,
                 time_scale,
                 client_secret: self
                     .sandbox
@@ -403,6 +474,7 @@ impl RawSettings {
                     .unwrap_or_else(|| DEFAULT_SANDBOX_CLIENT_SECRET.into()),
                 facebook_deauthorize_url,
             },
+            unknown_environment: Vec::new(),
         })
     }
 }

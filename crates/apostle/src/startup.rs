@@ -14,12 +14,12 @@ use apostle_encryption::Keyring;
 use apostle_sandbox::{Sandbox, SandboxConfig};
 use apostle_web::WebConfig;
 use secrecy::{ExposeSecret, SecretString};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use url::Url;
+use url::{Host, Url};
 
 /// The services on the configured database, mailer and clock, with links
 /// based on `public_url`.
@@ -129,6 +129,45 @@ pub fn runner_config(settings: &Settings) -> RunnerConfig {
     }
 }
 
+/// Where the sandbox is served, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SandboxMode {
+    Off,
+    /// On a loopback address: only this machine reaches it.
+    Local,
+    /// Elsewhere, because `sandbox.enabled` says so.
+    Exposed,
+}
+
+/// The sandbox's fake providers let anyone sign in as anyone, so it is
+/// served by itself only where nobody else can reach it: a loopback
+/// listener whose public URL is loopback too (or any public URL for
+/// `serve --demo`, which says it is a demo). Elsewhere it takes
+/// `sandbox.enabled = true`.
+fn sandbox_mode(settings: &Settings, public_url: &Url, demo: bool) -> SandboxMode {
+    let local = is_loopback(settings.listen.ip()) && (demo || is_loopback_url(public_url));
+    match settings.sandbox.enabled {
+        Some(false) => SandboxMode::Off,
+        _ if local => SandboxMode::Local,
+        Some(true) => SandboxMode::Exposed,
+        None => SandboxMode::Off,
+    }
+}
+
+/// `0.0.0.0` and `::` are not loopback: they listen on every interface.
+fn is_loopback(ip: IpAddr) -> bool {
+    ip.to_canonical().is_loopback()
+}
+
+fn is_loopback_url(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ipv4(ip)) => is_loopback(ip.into()),
+        Some(Host::Ipv6(ip)) => is_loopback(ip.into()),
+        None => false,
+    }
+}
+
 /// The sandbox as configured, for `serve` and `sandbox`.
 pub fn sandbox(settings: &Settings) -> Sandbox {
     Sandbox::new(SandboxConfig {
@@ -165,10 +204,24 @@ impl Application {
         Self::build_with_clock(settings, Arc::new(SystemClock)).await
     }
 
+    /// Like [`Application::build`] for `serve --demo`, which serves the
+    /// sandbox on a loopback listener whatever the public URL.
+    pub async fn build_demo(settings: Settings) -> Result<Application, AppError> {
+        Self::assemble(settings, Arc::new(SystemClock), true).await
+    }
+
     /// Like [`Application::build`] with another clock (tests move time).
     pub async fn build_with_clock(
         settings: Settings,
         clock: Arc<dyn Clock>,
+    ) -> Result<Application, AppError> {
+        Self::assemble(settings, clock, false).await
+    }
+
+    async fn assemble(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        demo: bool,
     ) -> Result<Application, AppError> {
         let listener =
             TcpListener::bind(settings.listen)
@@ -182,18 +235,29 @@ impl Application {
             source,
         })?;
         let public_url = settings.public_url_for(address);
+        let mode = sandbox_mode(&settings, &public_url, demo);
+        let sandbox = (mode != SandboxMode::Off).then(|| sandbox(&settings));
         let core = build_core(&settings, public_url.clone(), clock).await?;
         let runner = runner_config(&settings);
+        match mode {
+            SandboxMode::Off => {}
+            SandboxMode::Local => tracing::info!("serving the provider sandbox at /sandbox"),
+            SandboxMode::Exposed => tracing::warn!(
+                address = %address,
+                "serving the provider sandbox at /sandbox beyond this machine \
+                 (sandbox.enabled = true): anyone who reaches it can sign in to its \
+                 fake providers, never do this on a real deployment"
+            ),
+        }
         let web = WebConfig {
             secure_cookies: public_url.scheme() == "https",
             metrics: telemetry::metrics_handle(),
             login_attempts: settings.login_attempts,
             login_window: settings.login_window,
             job_runner: Some(runner.pulse.clone()),
+            form_action_origins: settings.providers.auth_origins(),
+            connections_enabled: sandbox.is_some() || settings.providers.any_configured(),
         };
-        // Real provider credentials mean real providers; without any, the
-        // sandbox plays all four so that everything works out of the box.
-        let sandbox = (!settings.providers.any_configured()).then(|| sandbox(&settings));
         Ok(Application {
             listener,
             address,
@@ -234,10 +298,11 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: watch::Receiver<bool>) -> Result<(), AppError> {
         let runner = Runner::with_all_jobs(self.core.clone(), self.runner);
         let workers = tokio::spawn(runner.run(shutdown.clone()));
-        let mut router = apostle_web::router(self.core.clone(), self.web);
-        if let Some(sandbox) = &self.sandbox {
-            router = router.merge(sandbox.router());
-        }
+        let sandbox = self
+            .sandbox
+            .as_ref()
+            .map_or_else(axum::Router::new, Sandbox::router);
+        let router = apostle_web::router(self.core.clone(), self.web, sandbox);
         tracing::info!(address = %self.address, public_url = %self.core.settings.public_url, "listening");
         let served = axum::serve(
             self.listener,
@@ -251,5 +316,71 @@ impl Application {
         self.core.store.close().await;
         tracing::info!("stopped");
         served.map_err(AppError::Serve)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn mode(
+        listen: &str,
+        public_url: Option<&str>,
+        enabled: Option<&str>,
+        demo: bool,
+    ) -> SandboxMode {
+        let mut env = HashMap::from([("APOSTLE_LISTEN".to_owned(), listen.to_owned())]);
+        if let Some(url) = public_url {
+            env.insert("APOSTLE_PUBLIC_URL".to_owned(), url.to_owned());
+        }
+        if let Some(enabled) = enabled {
+            env.insert("APOSTLE_SANDBOX__ENABLED".to_owned(), enabled.to_owned());
+        }
+        let settings = Settings::load_from(None, env).unwrap();
+        let url = settings.public_url_for(settings.listen);
+        sandbox_mode(&settings, &url, demo)
+    }
+
+    #[test]
+    fn the_sandbox_serves_itself_only_where_nobody_else_reaches_it() {
+        use SandboxMode::{Exposed, Local, Off};
+        for (listen, public_url, demo, expected) in [
+            ("127.0.0.1:8080", None, false, Local),
+            ("[::1]:8080", None, false, Local),
+            ("[::ffff:127.0.0.1]:8080", None, false, Local),
+            (
+                "127.0.0.1:8080",
+                Some("http://localhost:8080"),
+                false,
+                Local,
+            ),
+            ("127.0.0.1:8080", Some("http://[::1]:8080"), false, Local),
+            (
+                "127.0.0.1:8080",
+                Some("https://apostle.example.com"),
+                false,
+                Off,
+            ),
+            (
+                "127.0.0.1:8080",
+                Some("https://apostle.example.com"),
+                true,
+                Local,
+            ),
+            ("0.0.0.0:8080", None, false, Off),
+            ("0.0.0.0:8080", None, true, Off),
+            ("[::]:8080", None, false, Off),
+            ("10.0.0.5:8080", Some("http://localhost:8080"), false, Off),
+        ] {
+            assert_eq!(
+                mode(listen, public_url, None, demo),
+                expected,
+                "{listen} {public_url:?} demo={demo}"
+            );
+        }
+        assert_eq!(mode("0.0.0.0:8080", None, Some("true"), false), Exposed);
+        assert_eq!(mode("127.0.0.1:8080", None, Some("true"), false), Local);
+        assert_eq!(mode("127.0.0.1:8080", None, Some("false"), true), Off);
     }
 }

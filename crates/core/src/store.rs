@@ -37,6 +37,23 @@ pub struct Team {
     pub created_at: DateTime<Utc>,
 }
 
+/// `Debug` showing `[redacted]` in place of the `secret` fields: tokens,
+/// and hashes, which can still be matched against a leaked token. Every
+/// field must be named, so a new one cannot slip out unredacted.
+macro_rules! debug_redacted {
+    ($ty:ident { $($field:ident),* $(,)? } secret { $($secret:ident),* $(,)? }) => {
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                let $ty { $($field,)* $($secret: _,)* } = self;
+                f.debug_struct(stringify!($ty))
+                    $(.field(stringify!($field), $field))*
+                    $(.field(stringify!($secret), &"[redacted]"))*
+                    .finish()
+            }
+        }
+    };
+}
+
 /// A user row. The password hash is a PHC string (argon2id), never a secret
 /// in itself, but still kept out of `Debug`.
 #[derive(Clone, PartialEq, Eq)]
@@ -48,19 +65,7 @@ pub struct User {
     pub created_at: DateTime<Utc>,
 }
 
-impl std::fmt::Debug for User {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("User")
-            .field("id", &self.id)
-            .field("email", &self.email)
-            .field("name", &self.name)
-            .field(
-                "password_hash",
-                &self.password_hash.as_ref().map(|_| "[redacted]"),
-            )
-            .finish()
-    }
-}
+debug_redacted!(User { id, email, name, created_at } secret { password_hash });
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
@@ -74,7 +79,7 @@ pub struct TeamRole {
     pub role: Role,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct NewInvite {
     pub email: EmailAddress,
     pub name: PersonName,
@@ -85,6 +90,10 @@ pub struct NewInvite {
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
+
+debug_redacted!(NewInvite {
+    email, name, role, invited_by, created_at, expires_at
+} secret { token_hash });
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invite {
@@ -100,13 +109,15 @@ pub struct Invite {
 }
 
 /// A signed-in browser. The row is keyed by the SHA-256 of the cookie value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Session {
     pub user_id: UserId,
     pub csrf_token: String,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
+
+debug_redacted!(Session { user_id, created_at, expires_at } secret { csrf_token });
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiToken {
@@ -160,7 +171,7 @@ pub struct NewJob {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Job {
     pub id: JobId,
     pub kind: String,
@@ -177,6 +188,12 @@ pub struct Job {
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
 }
+
+// The lease token is what lets a worker write about its claimed job.
+debug_redacted!(Job {
+    id, kind, payload, dedupe_key, state, attempts, max_attempts, run_at, locked_until,
+    last_error, created_at
+} secret { lease_token });
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EmailState {

@@ -5,4 +5,4 @@ mod ids;
 mod values;
 
 pub use ids::{ApiTokenId, EmailId, InviteId, JobId, TeamId, UserId};
-pub use values::{EmailAddress, InvalidValue, PersonName, Role, TeamName, TeamSlug};
+pub use values::{EmailAddress, InvalidValue, LocalPath, PersonName, Role, TeamName, TeamSlug};

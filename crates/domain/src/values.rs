@@ -132,6 +132,54 @@ impl TeamSlug {
     }
 }
 
+/// A path on this site, safe to redirect to. Browsers read `//host` and
+/// `/\host` as another site, and drop tabs and newlines before parsing
+/// (`/\t/host` becomes `//host`), so the rule is strict: one leading `/`,
+/// no second `/` right after it, no `\` anywhere, printable ASCII only (a
+/// URL we hand out is percent-encoded), at most [`LocalPath::MAX_LEN`]
+/// bytes. Every redirect target that comes from a request (`next`,
+/// `return_to`) goes through this.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct LocalPath(String);
+
+impl LocalPath {
+    /// Longer than any page of ours; a cap keeps headers and logs small.
+    pub const MAX_LEN: usize = 2048;
+
+    pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
+        const FIELD: &str = "path";
+        if raw.len() > Self::MAX_LEN {
+            return Err(invalid(FIELD, "is too long"));
+        }
+        if !raw.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(invalid(
+                FIELD,
+                "must not contain spaces or control characters",
+            ));
+        }
+        if !raw.starts_with('/') {
+            return Err(invalid(FIELD, "must start with /"));
+        }
+        // A path we hand out writes a backslash as %5C, and browsers read a
+        // raw one as `/`: refusing it anywhere is simpler than reasoning
+        // about where it would become `//`.
+        if raw.starts_with("//") || raw.contains('\\') {
+            return Err(invalid(FIELD, "must be a path on this site"));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The home page.
+    pub fn root() -> Self {
+        Self("/".to_owned())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 macro_rules! string_conversions {
     ($($name:ident),*) => {$(
         impl TryFrom<String> for $name {
@@ -153,7 +201,7 @@ macro_rules! string_conversions {
     )*};
 }
 
-string_conversions!(EmailAddress, PersonName, TeamName, TeamSlug);
+string_conversions!(EmailAddress, LocalPath, PersonName, TeamName, TeamSlug);
 
 /// What a member may do in a team.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -242,5 +290,50 @@ mod tests {
             assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
         }
         assert!("owner".parse::<Role>().is_err());
+    }
+
+    #[test]
+    fn local_path_accepts_paths_on_this_site() {
+        for good in [
+            "/",
+            "/t/acme",
+            "/t/acme/members?tab=invites#top",
+            "/a/b//c",
+            "/x%2Fy",
+        ] {
+            assert_eq!(LocalPath::parse(good).unwrap().as_str(), good);
+        }
+        let longest = format!("/{}", "a".repeat(LocalPath::MAX_LEN - 1));
+        assert!(LocalPath::parse(&longest).is_ok());
+    }
+
+    #[test]
+    fn local_path_refuses_every_known_way_off_site() {
+        let too_long = format!("/{}", "a".repeat(LocalPath::MAX_LEN));
+        for bad in [
+            "",
+            // also what `/%2F/evil.example` decodes to
+            "//evil.example",
+            "/\\evil.example",
+            "\\/evil.example",
+            "/t/..\\/evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r/evil.example",
+            "\t//evil.example",
+            " /evil.example",
+            "/ /evil.example",
+            "https:evil.example",
+            "https://evil.example",
+            "javascript:alert(1)",
+            "evil.example",
+            "/t/acme\u{0}",
+            "/t/\u{3000}/evil.example",
+            "/\u{ff0f}evil.example",
+            "/t/acme\u{7f}",
+            too_long.as_str(),
+        ] {
+            assert!(LocalPath::parse(bad).is_err(), "{bad:?} accepted");
+        }
     }
 }

@@ -8,7 +8,8 @@
 //!   serves both hosts' paths under its one prefix. Facebook and Instagram share the Graph
 //!   code ([`graph`]) but are separate worlds with their own members and pages.
 //! - `/sandbox/admin/…` is the JSON admin API (members, pages, token breaks, faults, clock).
-//! - `/sandbox` is the page for people: state, published posts, buttons for every action.
+//! - `/sandbox` is the page for people: state, published posts, buttons for every action;
+//!   `/sandbox/assets/sandbox.css` its stylesheet.
 //!
 //! Modules: [`state`] holds the in-memory world behind one mutex; [`clock`] the sandbox's
 //! clock and lifetime scaling; [`tokens`] issuing and checking tokens; [`oauth`] the consent
@@ -133,6 +134,7 @@ impl Sandbox {
             )
             .nest("/sandbox/admin", admin::router())
             .route("/sandbox", get(pages::dashboard))
+            .route("/sandbox/assets/sandbox.css", get(pages::stylesheet))
             .with_state(self.clone())
     }
 

@@ -5,7 +5,7 @@
 
 use askama::Template;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::DateTime;
 
@@ -90,6 +90,19 @@ fn render(status: StatusCode, template: &impl Template) -> Response {
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
+}
+
+/// The one stylesheet of these pages (no inline style: the app's security
+/// headers refuse it).
+pub(crate) async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../assets/sandbox.css"),
+    )
+        .into_response()
 }
 
 /// The consent page of `request`, with an optional error from a previous submission.

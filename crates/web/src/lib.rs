@@ -8,6 +8,7 @@ mod error;
 mod limiter;
 mod ops;
 mod pages;
+mod security;
 mod session;
 
 use apostle_core::Core;
@@ -16,6 +17,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
 
 pub use limiter::LoginLimiter;
+pub use security::with_security_headers;
 
 /// What the web layer needs besides the services.
 #[derive(Clone)]
@@ -31,6 +33,12 @@ pub struct WebConfig {
     /// The pulse of this process's job runner, checked by `/readyz`; `None`
     /// when the process runs no jobs.
     pub job_runner: Option<apostle_core::jobs::Pulse>,
+    /// Other sites a form may lead to (the providers' consent pages), as
+    /// origins like `https://www.linkedin.com`.
+    pub form_action_origins: Vec<String>,
+    /// Whether there is anything to connect accounts to (a provider, or
+    /// the sandbox); without it the pages say that connecting is not set up.
+    pub connections_enabled: bool,
 }
 
 /// Shared by every handler.
@@ -44,20 +52,22 @@ pub(crate) struct AppState {
 /// Largest request body accepted (forms and JSON alike).
 const BODY_LIMIT: usize = 64 * 1024;
 
-/// Every route of the app. The caller adds the sandbox and serves it with
-/// `into_make_service_with_connect_info::<SocketAddr>()` so sign-in limits
-/// can see the client address.
-pub fn router(core: Core, config: WebConfig) -> Router {
+/// Every route of the app, and `beside` (the provider sandbox, or an
+/// empty router) under the same security headers. The caller serves it
+/// with `into_make_service_with_connect_info::<SocketAddr>()` so sign-in
+/// limits can see the client address.
+pub fn router(core: Core, config: WebConfig, beside: Router) -> Router {
     let limiter = Arc::new(LoginLimiter::new(
         config.login_attempts,
         config.login_window,
     ));
+    let form_action_origins = config.form_action_origins.clone();
     let state = AppState {
         core,
         config,
         limiter,
     };
-    Router::new()
+    let app = Router::new()
         .merge(pages::routes())
         .nest("/api/v1", api::routes())
         .merge(ops::routes())
@@ -68,5 +78,6 @@ pub fn router(core: Core, config: WebConfig) -> Router {
         .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
         .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
             ops::RandomRequestId,
-        ))
+        ));
+    with_security_headers(app.merge(beside), &form_action_origins)
 }

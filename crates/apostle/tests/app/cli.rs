@@ -196,6 +196,16 @@ async fn the_demo_run_twice_keeps_one_team_with_two_users_and_the_last_password_
     }
 }
 
+/// Runs `command`, which must stop on a configuration mistake: exit code 2
+/// and one line on stderr, returned.
+fn configuration_refusal(command: std::process::Command) -> String {
+    let out = output(command);
+    let stderr = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    stderr
+}
+
 #[tokio::test]
 async fn an_unknown_database_scheme_stops_apostle_with_exit_code_2_naming_database_url() {
     let db = TestDb::new().await;
@@ -204,10 +214,7 @@ async fn an_unknown_database_scheme_stops_apostle_with_exit_code_2_naming_databa
         "APOSTLE_DATABASE_URL",
         "mysql://root:hunter2@localhost/apostle",
     );
-    let out = output(migrate);
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = stderr_of(&out);
-    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    let stderr = configuration_refusal(migrate);
     assert!(
         stderr.contains("database_url") && stderr.contains("mysql"),
         "{stderr}"
@@ -240,10 +247,7 @@ async fn a_wrong_configuration_value_stops_apostle_with_exit_code_2_and_one_line
     let db = TestDb::new().await;
     let mut serve = db.apostle(&["serve"]);
     serve.env("APOSTLE_LISTEN", "everywhere");
-    let out = output(serve);
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = stderr_of(&out);
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let stderr = configuration_refusal(serve);
     assert!(stderr.contains("listen"), "{stderr}");
 }
 
@@ -409,4 +413,38 @@ async fn an_sqlite_install_keeps_its_generated_key_beside_the_database() {
         assert_eq!(mode & 0o777, 0o600, "only its owner may read the key file");
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_misspelt_key_in_the_configuration_file_stops_apostle_with_exit_code_2_naming_it() {
+    let db = TestDb::new().await;
+    std::fs::write(
+        db.dir.join("apostle.toml"),
+        "[providers.x]\nclient_id = \"x-client\"\nclient_secret = \"x-secret\"\nclient_idd = \"typo\"\n",
+    )
+    .unwrap();
+    let stderr = configuration_refusal(db.apostle(&["migrate", "--config", "apostle.toml"]));
+    assert!(stderr.contains("providers.x.client_idd"), "{stderr}");
+    assert!(!stderr.contains("x-secret"), "{stderr}");
+}
+
+#[tokio::test]
+async fn an_unknown_apostle_variable_is_named_in_a_warning_and_apostle_carries_on() {
+    let db = TestDb::new().await;
+    let mut migrate = db.apostle(&["migrate"]);
+    migrate
+        .env("APOSTLE_JOBS__CONCURENCY", "value-not-logged")
+        .env("APOSTLE_PASSWORD", "read by user add")
+        .env("APOSTLE_DEMO_PASSWORD", "read by serve --demo");
+    let out = output(migrate);
+    let stderr = stderr_of(&out);
+    assert!(out.status.success(), "{stderr}");
+    let warning = stderr
+        .lines()
+        .find(|l| l.contains("APOSTLE_JOBS__CONCURENCY"))
+        .unwrap_or_else(|| panic!("no warning naming the variable in:\n{stderr}"));
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(!stderr.contains("value-not-logged"), "{stderr}");
+    assert!(!stderr.contains("APOSTLE_PASSWORD"), "{stderr}");
+    assert!(!stderr.contains("APOSTLE_DEMO_PASSWORD"), "{stderr}");
 }

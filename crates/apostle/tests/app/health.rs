@@ -1,4 +1,4 @@
-//! The running application answers health checks, metrics and the sandbox.
+//! The running application answers health checks and metrics.
 
 use crate::helpers::spawn_app;
 
@@ -50,13 +50,5 @@ async fn metrics_count_requests_by_route_and_show_queues_by_state() {
             "{text}"
         );
     }
-    app.stop().await.unwrap();
-}
-
-#[tokio::test]
-async fn the_provider_sandbox_is_served_when_no_provider_is_configured() {
-    let app = spawn_app().await;
-    let response = app.http.get(app.url("/sandbox")).send().await.unwrap();
-    assert_eq!(response.status(), 200);
     app.stop().await.unwrap();
 }

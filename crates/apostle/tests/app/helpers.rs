@@ -271,8 +271,13 @@ pub struct TestApp {
 /// Builds and starts the application. The listener is bound before this
 /// returns, so requests can be sent at once.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Like [`spawn_app`] with `extra` environment variables.
+pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let db = TestDb::new().await;
-    let app = Application::build(db.settings(&[]))
+    let app = Application::build(db.settings(extra))
         .await
         .expect("application builds");
     let (shutdown, stop) = watch::channel(false);
@@ -294,8 +299,41 @@ pub async fn spawn_app() -> TestApp {
 }
 
 impl TestApp {
+    /// `path` on this app; an app listening on every interface is reached
+    /// on loopback.
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.address)
+        let port = self.address.port();
+        if self.address.ip().is_unspecified() {
+            format!("http://127.0.0.1:{port}{path}")
+        } else {
+            format!("http://{}{path}", self.address)
+        }
+    }
+
+    /// A browser-like client (cookies, no redirects followed) signed in
+    /// as `email` through the sign-in page.
+    pub async fn signed_in(&self, email: &str, password: &str) -> reqwest::Client {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client");
+        let page = client.get(self.url("/login")).send().await.unwrap();
+        let html = page.text().await.unwrap();
+        let marker = "name=\"csrf\" value=\"";
+        let start = html
+            .find(marker)
+            .expect("the sign-in page has a csrf field")
+            + marker.len();
+        let csrf = &html[start..start + html[start..].find('"').unwrap()];
+        let signed_in = client
+            .post(self.url("/login"))
+            .form(&[("email", email), ("password", password), ("csrf", csrf)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed_in.status(), 303, "{email} signs in");
+        client
     }
 
     /// Asks the app to stop and waits until it has.
@@ -337,6 +375,7 @@ pub struct Running {
     child: Child,
     lines: mpsc::Receiver<String>,
     stderr: Arc<Mutex<String>>,
+    stderr_reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Running {
@@ -358,7 +397,7 @@ impl Running {
         let stderr = Arc::new(Mutex::new(String::new()));
         let mut pipe = child.stderr.take().expect("stderr");
         let collected = Arc::clone(&stderr);
-        std::thread::spawn(move || {
+        let stderr_reader = std::thread::spawn(move || {
             let mut text = String::new();
             let _ = pipe.read_to_string(&mut text);
             collected.lock().expect("stderr lock").push_str(&text);
@@ -367,7 +406,17 @@ impl Running {
             child,
             lines,
             stderr,
+            stderr_reader: Some(stderr_reader),
         }
+    }
+
+    /// All the process wrote on stderr; waits for it to end first, so
+    /// call it after [`Running::terminate`].
+    pub fn stderr(&mut self) -> String {
+        if let Some(reader) = self.stderr_reader.take() {
+            reader.join().expect("stderr reader");
+        }
+        self.stderr.lock().expect("stderr lock").clone()
     }
 
     /// The first line printed from now on that starts with `prefix`

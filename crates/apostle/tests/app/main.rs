@@ -6,5 +6,7 @@ mod cli;
 mod email;
 mod health;
 mod helpers;
+mod sandbox;
+mod security;
 mod settings;
 mod shutdown;

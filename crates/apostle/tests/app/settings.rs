@@ -241,11 +241,18 @@ fn secrets_appear_neither_in_debug_output_nor_in_error_messages() {
             ("APOSTLE_ENCRYPTION_KEYS", &format!("k1:{key}")),
             ("APOSTLE_PROVIDERS__X__CLIENT_ID", "x-client"),
             ("APOSTLE_PROVIDERS__X__CLIENT_SECRET", "client-secret-3"),
+            ("APOSTLE_SANDBOX__CLIENT_SECRET", "sandbox-secret-5"),
         ]),
     )
     .unwrap();
     let debug = format!("{s:?}");
-    for secret in ["db-password-1", "smtp-password-2", key, "client-secret-3"] {
+    for secret in [
+        "db-password-1",
+        "smtp-password-2",
+        key,
+        "client-secret-3",
+        "sandbox-secret-5",
+    ] {
         assert!(!debug.contains(secret), "Debug shows {secret}: {debug}");
     }
     assert!(debug.contains("x-client"), "non-secret values stay visible");
@@ -264,4 +271,55 @@ fn secrets_appear_neither_in_debug_output_nor_in_error_messages() {
     .unwrap_err()
     .to_string();
     assert!(!bad_key.contains("c2VjcmV0LWtleS01"), "{bad_key}");
+}
+
+#[test]
+fn a_misspelt_key_in_the_file_is_refused_naming_its_full_path() {
+    for (contents, key) in [
+        (
+            "[providers.x]\nclient_id = \"x\"\nclient_secret = \"s\"\nclient_idd = \"x\"\n",
+            "providers.x.client_idd",
+        ),
+        ("listn = \"127.0.0.1:7000\"\n", "listn"),
+        ("[job]\nconcurrency = 2\n", "job"),
+        ("[jobs]\nconcurency = 2\n", "jobs.concurency"),
+        (
+            "[providers.mastodon]\nclient_id = \"m\"\n",
+            "providers.mastodon",
+        ),
+        ("[sandbox]\nenable = true\n", "sandbox.enable"),
+    ] {
+        let (path, _cleanup) = file(contents);
+        let message = Settings::load_from(Some(&path), env(&[]))
+            .expect_err(&format!("{contents:?} is refused"))
+            .to_string();
+        assert!(
+            message.starts_with(&format!("{key}: ")),
+            "{message:?} names {key}"
+        );
+        assert!(!message.contains('\n'), "one line: {message:?}");
+    }
+}
+
+#[test]
+fn unknown_apostle_variables_are_reported_but_those_read_by_commands_and_tests_are_not() {
+    let s = Settings::load_from(
+        None,
+        env(&[
+            ("APOSTLE_JOBS__CONCURENCY", "8"),
+            ("APOSTLE_LISTN", "0.0.0.0:9000"),
+            ("APOSTLE_PASSWORD", "for user add"),
+            ("APOSTLE_DEMO_PASSWORD", "for serve --demo"),
+            (
+                "APOSTLE_TEST_POSTGRES_URL",
+                "postgres://postgres@127.0.0.1:5432/postgres",
+            ),
+        ]),
+    )
+    .unwrap();
+    let mut unknown = s.unknown_environment.clone();
+    unknown.sort();
+    assert_eq!(unknown, ["APOSTLE_JOBS__CONCURENCY", "APOSTLE_LISTN"]);
+    assert_eq!(s.jobs.concurrency, 4, "a misspelt variable changes nothing");
+    assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
 }

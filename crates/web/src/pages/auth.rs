@@ -1,6 +1,6 @@
 //! Signing in and out, and accepting an invitation.
 
-use super::{login_limit_keys, page, redirect_with, safe_next};
+use super::{login_limit_keys, next_or_home, page, redirect_with};
 use crate::cookies;
 use crate::error::PageError;
 use crate::session::{ClientIp, HtmlForm, PreSessionCsrf, SignedIn};
@@ -62,17 +62,17 @@ pub async fn login_page(
     csrf: PreSessionCsrf,
     Query(q): Query<NextQuery>,
 ) -> Result<Response, PageError> {
-    let next = safe_next(q.next.as_deref());
+    let next = next_or_home(q.next.as_deref());
     // Someone already signed in goes straight on.
     if let Some(cookie) = cookies::get(&headers, cookies::SESSION) {
         if state.core.session(cookie).await?.is_some() {
-            return Ok(Redirect::to(&next).into_response());
+            return Ok(Redirect::to(next.as_str()).into_response());
         }
     }
     let (token, is_new) = pre_csrf(csrf);
     let html = LoginPage {
         csrf: &token,
-        next: &next,
+        next: next.as_str(),
         email: "",
         error: None,
     }
@@ -106,7 +106,7 @@ pub async fn login(
         .limiter
         .check(&keys)
         .map_err(PageError::TooManyAttempts)?;
-    let next = safe_next(Some(&form.next));
+    let next = next_or_home(Some(&form.next));
     match state
         .core
         .verify_credentials(&form.email, form.password)
@@ -114,14 +114,14 @@ pub async fn login(
     {
         Ok(user) => {
             state.limiter.record_success(&keys[0]);
-            let to = Redirect::to(&next).into_response();
+            let to = Redirect::to(next.as_str()).into_response();
             with_new_session(&state, user.id, to).await
         }
         Err(CoreError::BadCredentials) => {
             state.limiter.record_failure(&keys);
             let html = LoginPage {
                 csrf: &form.csrf,
-                next: &next,
+                next: next.as_str(),
                 email: form.email.trim(),
                 error: Some("The email or password is not correct."),
             }

@@ -63,6 +63,11 @@ pub async fn team_page(
     Ok(page(StatusCode::OK, html, &state, shown))
 }
 
+/// Shown where accounts would be connected when the server has no
+/// provider to connect them to.
+pub const NOT_CONNECTABLE: &str = "Connecting accounts is not configured on this server. \
+     Ask whoever runs Apostle to set up LinkedIn, X, Facebook or Instagram.";
+
 /// Which Personal Settings tab is open.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
@@ -79,6 +84,7 @@ struct SettingsPage<'a> {
     name: &'a str,
     email: &'a str,
     devices: Vec<DeviceRow>,
+    connections_enabled: bool,
 }
 
 /// A mobile app signed in with a bearer token.
@@ -125,6 +131,7 @@ async fn settings(
         name: me.user.name.as_str(),
         email: me.user.email.as_str(),
         devices,
+        connections_enabled: state.config.connections_enabled,
     }
     .render()?;
     Ok(page(StatusCode::OK, html, &state, shown))

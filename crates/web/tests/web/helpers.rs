@@ -89,8 +89,10 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         login_attempts: options.login_attempts,
         login_window: std::time::Duration::from_secs(900),
         job_runner: options.job_runner.clone(),
+        form_action_origins: Vec::new(),
+        connections_enabled: true,
     };
-    let app = apostle_web::router(core.clone(), config);
+    let app = apostle_web::router(core.clone(), config, axum::Router::new());
     tokio::spawn(async move {
         axum::serve(
             listener,

@@ -54,6 +54,38 @@ async fn signing_in_returns_to_the_page_that_asked_for_it_but_never_off_site() {
 }
 
 #[tokio::test]
+async fn a_sign_in_link_whose_next_browsers_read_as_another_site_lands_on_the_home_page() {
+    let app = spawn_app().await;
+    app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
+    // The link as an attacker would send it: the page must not carry it on.
+    let (_, html) = app.client().text("/login?next=/%09/evil.example").await;
+    assert!(html.contains(r#"name="next" value="/""#), "{html}");
+    for next in [
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "//evil.example",
+        "/\\evil.example",
+        "/ /evil.example",
+        "https:evil.example",
+    ] {
+        let res = app
+            .client()
+            .submit(
+                "/login",
+                "/login",
+                &[
+                    ("email", "ada@acme.example"),
+                    ("password", PASSWORD),
+                    ("next", next),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "{next:?}");
+        assert_eq!(location(&res), "/", "{next:?}");
+    }
+}
+
+#[tokio::test]
 async fn wrong_password_and_unknown_email_get_the_same_answer() {
     let app = spawn_app().await;
     app.team("acme", &[("ada@acme.example", Role::Admin)]).await;

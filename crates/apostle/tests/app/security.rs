@@ -1,0 +1,84 @@
+//! The headers that make browsers refuse what the pages never do, on every
+//! response: pages, error pages, the sandbox's pages and the JSON API.
+
+use crate::helpers::{admin_of_new_team, spawn_app_with};
+
+#[tokio::test]
+async fn pages_error_pages_and_sandbox_pages_carry_the_security_headers() {
+    let app = spawn_app_with(&[(
+        "APOSTLE_PROVIDERS__LINKEDIN__AUTH_BASE_URL",
+        "https://www.linkedin.example/oauth",
+    )])
+    .await;
+    for (path, status) in [
+        ("/login", 200),
+        ("/invites/no-such-invitation", 404),
+        ("/sandbox", 200),
+    ] {
+        let response = app.http.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), status, "{path}");
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_else(|| panic!("{path} has no {name}"))
+                .to_owned()
+        };
+        assert!(header("content-type").starts_with("text/html"), "{path}");
+        let policy = header("content-security-policy");
+        for directive in [
+            "default-src 'self'",
+            "frame-ancestors 'none'",
+            // A Connect form posts here and is redirected to the provider.
+            "form-action 'self' https://www.linkedin.example",
+        ] {
+            assert!(policy.contains(directive), "{path}: {policy}");
+        }
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header("referrer-policy"), "same-origin", "{path}");
+        assert_eq!(header("x-frame-options"), "DENY", "{path}");
+        // The policy refuses inline style and script: the pages have none.
+        let html = response.text().await.unwrap();
+        for inline in ["<style", "style=", "<script", " onclick="] {
+            assert!(!html.contains(inline), "{path} has {inline}");
+        }
+    }
+    app.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_json_api_signs_the_mobile_app_in_and_answers_under_the_same_headers() {
+    let app = spawn_app_with(&[]).await;
+    admin_of_new_team(&app.core).await;
+    let issued = app
+        .http
+        .post(app.url("/api/v1/auth/token"))
+        .json(&serde_json::json!({
+            "email": "ada@acme.example",
+            "password": "correct horse battery",
+            "device_name": "Pixel 9",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(issued.status(), 201);
+    let body: serde_json::Value = issued.json().await.unwrap();
+    let token = body["token"].as_str().expect("a token");
+    let me = app
+        .http
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    assert_eq!(me.headers()["x-content-type-options"], "nosniff");
+    assert!(me.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    let me: serde_json::Value = me.json().await.unwrap();
+    assert_eq!(me["user"]["email"], "ada@acme.example");
+    app.stop().await.unwrap();
+}
