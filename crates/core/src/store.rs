@@ -68,6 +68,16 @@ pub struct Member {
     pub role: Role,
 }
 
+/// What a demotion or removal did. The admin check and the change are one
+/// step: two admins demoting each other at once cannot both pass it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberChange {
+    Done,
+    NotMember,
+    /// Refused: the member is the team's only admin.
+    LastAdmin,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TeamRole {
     pub team: Team,
@@ -292,17 +302,18 @@ pub trait Tx: Send {
     /// Adds the user to the team, or changes the role if already a member.
     async fn upsert_member(&mut self, team: TeamId, user: UserId, role: Role) -> StoreResult<()>;
     async fn member_role(&mut self, team: TeamId, user: UserId) -> StoreResult<Option<Role>>;
-    /// Changes the role of an existing member; false if not a member.
+    /// Changes the role of an existing member, unless that would leave the
+    /// team without an admin.
     async fn set_member_role(
         &mut self,
         team: TeamId,
         user: UserId,
         role: Role,
-    ) -> StoreResult<bool>;
-    async fn remove_member(&mut self, team: TeamId, user: UserId) -> StoreResult<bool>;
+    ) -> StoreResult<MemberChange>;
+    /// Removes a member, unless that would leave the team without an admin.
+    async fn remove_member(&mut self, team: TeamId, user: UserId) -> StoreResult<MemberChange>;
     /// Members ordered by name.
     async fn list_members(&mut self, team: TeamId) -> StoreResult<Vec<Member>>;
-    async fn count_admins(&mut self, team: TeamId) -> StoreResult<i64>;
     /// The teams a user belongs to, ordered by name.
     async fn teams_of_user(&mut self, user: UserId) -> StoreResult<Vec<TeamRole>>;
 
