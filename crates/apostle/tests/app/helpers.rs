@@ -309,6 +309,10 @@ impl Running {
         }
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The first line printed from now on that starts with `prefix`
     /// (leading spaces ignored).
     pub fn line_starting_with(&self, prefix: &str) -> String {

@@ -5,5 +5,6 @@ mod cli;
 mod email;
 mod health;
 mod helpers;
+mod overload;
 mod settings;
 mod shutdown;
