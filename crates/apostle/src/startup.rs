@@ -188,6 +188,7 @@ impl Application {
             metrics: telemetry::metrics_handle(),
             login_attempts: settings.login_attempts,
             login_window: settings.login_window,
+            shared_login_limits: matches!(settings.database, DatabaseUrl::Postgres(_)),
         };
         // Real provider credentials mean real providers; without any, the
         // sandbox plays all four so that everything works out of the box.

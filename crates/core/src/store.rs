@@ -442,4 +442,19 @@ pub trait Tx: Send {
     /// Emails to one address, newest first.
     async fn emails_to(&mut self, recipient: &EmailAddress) -> StoreResult<Vec<Email>>;
     async fn count_emails_by_state(&mut self) -> StoreResult<Vec<(EmailState, i64)>>;
+
+    // ---- sign-in limits (keys are SHA-256 hex digests) -------------------
+    async fn record_login_failure(&mut self, key_hash: &str, now: DateTime<Utc>)
+        -> StoreResult<()>;
+    /// Failures under the key after `since`, newest first, at most `limit`.
+    async fn recent_login_failures(
+        &mut self,
+        key_hash: &str,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<DateTime<Utc>>>;
+    /// Forgets every failure under the key; returns how many.
+    async fn forget_login_failures(&mut self, key_hash: &str) -> StoreResult<u64>;
+    /// Deletes failures at or before `before`, whatever their key.
+    async fn purge_login_failures(&mut self, before: DateTime<Utc>) -> StoreResult<u64>;
 }

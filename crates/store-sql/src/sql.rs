@@ -290,3 +290,10 @@ macro_rules! lock_admins {
         )
     };
 }
+
+pub const RECORD_LOGIN_FAILURE: &str =
+    "INSERT INTO login_failures (key_hash, failed_at) VALUES ($1, $2)";
+pub const RECENT_LOGIN_FAILURES: &str = "SELECT failed_at FROM login_failures \
+     WHERE key_hash = $1 AND failed_at > $2 ORDER BY failed_at DESC LIMIT $3";
+pub const FORGET_LOGIN_FAILURES: &str = "DELETE FROM login_failures WHERE key_hash = $1";
+pub const PURGE_LOGIN_FAILURES: &str = "DELETE FROM login_failures WHERE failed_at <= $1";

@@ -30,8 +30,8 @@ macro_rules! impl_tx {
             use ::chrono::{DateTime, Utc};
             use $crate::rows::{
                 complete_counts, decode_all, decode_role, sort_members, sort_team_roles,
-                ApiTokenRow, EmailRow, InviteRow, JobRow, MemberRow, SessionRow, TeamRoleRow,
-                TeamRow, UserRow,
+                ApiTokenRow, EmailRow, InviteRow, JobRow, MemberRow, SessionRow, StoredTime,
+                TeamRoleRow, TeamRow, UserRow,
             };
             use $crate::sql;
 
@@ -639,6 +639,46 @@ macro_rules! impl_tx {
                         .await
                         .map_err($err)?;
                     complete_counts(EmailState::ALL, EmailState::parse, rows)
+                }
+
+                async fn record_login_failure(
+                    &mut self,
+                    key_hash: &str,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<()> {
+                    let q = ::sqlx::query(sql::RECORD_LOGIN_FAILURE)
+                        .bind(key_hash)
+                        .bind($encode(now));
+                    self.changed(q).await.map(drop)
+                }
+
+                async fn recent_login_failures(
+                    &mut self,
+                    key_hash: &str,
+                    since: DateTime<Utc>,
+                    limit: i64,
+                ) -> StoreResult<Vec<DateTime<Utc>>> {
+                    let rows: Vec<$time> = ::sqlx::query_scalar(sql::RECENT_LOGIN_FAILURES)
+                        .bind(key_hash)
+                        .bind($encode(since))
+                        .bind(limit)
+                        .fetch_all(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    decode_all(rows, StoredTime::into_utc)
+                }
+
+                async fn forget_login_failures(&mut self, key_hash: &str) -> StoreResult<u64> {
+                    self.changed(::sqlx::query(sql::FORGET_LOGIN_FAILURES).bind(key_hash))
+                        .await
+                }
+
+                async fn purge_login_failures(
+                    &mut self,
+                    before: DateTime<Utc>,
+                ) -> StoreResult<u64> {
+                    self.changed(::sqlx::query(sql::PURGE_LOGIN_FAILURES).bind($encode(before)))
+                        .await
                 }
             }
 

@@ -61,6 +61,9 @@ macro_rules! conformance_tests {
             email_failures_are_recorded_until_it_gives_up,
             emails_to_an_address_are_listed_newest_first,
             emails_are_counted_by_state,
+            login_failures_are_listed_per_key_newest_first_after_a_time,
+            forgetting_a_keys_login_failures_spares_other_keys,
+            purging_login_failures_drops_those_up_to_a_time_whatever_their_key,
         );
     };
     (@each $backend:ident: $($check:ident),* $(,)?) => {$(

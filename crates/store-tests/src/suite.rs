@@ -1546,3 +1546,65 @@ pub async fn emails_are_counted_by_state(db: &TestDb) {
         ]
     );
 }
+
+// ---- sign-in limits ----------------------------------------------------------------
+
+const AMY_KEY: &str = "8f4e2a0c6b1d3e5f7a9b0c2d4e6f8a1b3c5d7e9f0a2b4c6d8e0f1a3b5c7d9e1f";
+const IP_KEY: &str = "0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c";
+
+/// Records one failure under `key` at each of `at` (minutes after t0).
+async fn fail_at(store: &dyn Store, key: &str, at: &[i64]) {
+    let mut tx = write(store).await;
+    for m in at {
+        tx.record_login_failure(key, t0() + mins(*m)).await.unwrap();
+    }
+    commit(tx).await;
+}
+
+async fn recent(store: &dyn Store, key: &str, since: i64, limit: i64) -> Vec<DateTime<Utc>> {
+    let mut tx = read(store).await;
+    tx.recent_login_failures(key, t0() + mins(since), limit)
+        .await
+        .unwrap()
+}
+
+pub async fn login_failures_are_listed_per_key_newest_first_after_a_time(db: &TestDb) {
+    let store = db.store();
+    fail_at(store, AMY_KEY, &[0, 5, 10, 15]).await;
+    fail_at(store, IP_KEY, &[12]).await;
+    assert_eq!(
+        recent(store, AMY_KEY, 0, 10).await,
+        [t0() + mins(15), t0() + mins(10), t0() + mins(5)],
+        "strictly after the time, newest first"
+    );
+    assert_eq!(
+        recent(store, AMY_KEY, -1, 2).await,
+        [t0() + mins(15), t0() + mins(10)],
+        "at most the limit"
+    );
+    assert_eq!(recent(store, IP_KEY, -1, 10).await, [t0() + mins(12)]);
+    assert!(recent(store, "unknown", -1, 10).await.is_empty());
+}
+
+pub async fn forgetting_a_keys_login_failures_spares_other_keys(db: &TestDb) {
+    let store = db.store();
+    fail_at(store, AMY_KEY, &[0, 1]).await;
+    fail_at(store, IP_KEY, &[1]).await;
+    let mut tx = write(store).await;
+    assert_eq!(tx.forget_login_failures(AMY_KEY).await.unwrap(), 2);
+    assert_eq!(tx.forget_login_failures(AMY_KEY).await.unwrap(), 0);
+    commit(tx).await;
+    assert!(recent(store, AMY_KEY, -1, 10).await.is_empty());
+    assert_eq!(recent(store, IP_KEY, -1, 10).await.len(), 1);
+}
+
+pub async fn purging_login_failures_drops_those_up_to_a_time_whatever_their_key(db: &TestDb) {
+    let store = db.store();
+    fail_at(store, AMY_KEY, &[0, 10]).await;
+    fail_at(store, IP_KEY, &[5, 20]).await;
+    let mut tx = write(store).await;
+    assert_eq!(tx.purge_login_failures(t0() + mins(10)).await.unwrap(), 3);
+    commit(tx).await;
+    assert!(recent(store, AMY_KEY, -60, 10).await.is_empty());
+    assert_eq!(recent(store, IP_KEY, -60, 10).await, [t0() + mins(20)]);
+}

@@ -59,6 +59,7 @@ async fn issue_token(
     state
         .limiter
         .check(&keys)
+        .await?
         .map_err(ApiError::TooManyAttempts)?;
     match state
         .core
@@ -66,7 +67,7 @@ async fn issue_token(
         .await
     {
         Ok(issued) => {
-            state.limiter.record_success(&keys[0]);
+            state.limiter.record_success(&keys[0]).await?;
             let body = serde_json::json!({
                 "token": issued.token.expose_secret(),
                 "token_type": "bearer",
@@ -76,7 +77,7 @@ async fn issue_token(
             Ok((StatusCode::CREATED, Json(body)).into_response())
         }
         Err(e @ apostle_core::CoreError::BadCredentials) => {
-            state.limiter.record_failure(&keys);
+            state.limiter.record_failure(&keys).await?;
             Err(e.into())
         }
         Err(e) => Err(e.into()),

@@ -5,17 +5,15 @@
 mod api;
 mod cookies;
 mod error;
-mod limiter;
 mod ops;
 mod pages;
 mod session;
 
+use apostle_core::limiter::LoginLimiter;
 use apostle_core::Core;
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
-
-pub use limiter::LoginLimiter;
 
 /// What the web layer needs besides the services.
 #[derive(Clone)]
@@ -28,6 +26,9 @@ pub struct WebConfig {
     /// `login_window` before further attempts are refused.
     pub login_attempts: u32,
     pub login_window: std::time::Duration,
+    /// Count failed sign-ins in the database, so that every process on it
+    /// shares one limit (PostgreSQL), rather than in this process's memory.
+    pub shared_login_limits: bool,
 }
 
 /// Shared by every handler.
@@ -45,10 +46,16 @@ const BODY_LIMIT: usize = 64 * 1024;
 /// `into_make_service_with_connect_info::<SocketAddr>()` so sign-in limits
 /// can see the client address.
 pub fn router(core: Core, config: WebConfig) -> Router {
-    let limiter = Arc::new(LoginLimiter::new(
+    let (attempts, window, clock) = (
         config.login_attempts,
         config.login_window,
-    ));
+        Arc::clone(&core.clock),
+    );
+    let limiter = Arc::new(if config.shared_login_limits {
+        LoginLimiter::in_store(attempts, window, clock, Arc::clone(&core.store))
+    } else {
+        LoginLimiter::in_memory(attempts, window, clock)
+    });
     let state = AppState {
         core,
         config,

@@ -97,6 +97,10 @@ impl TestDb {
         env
     }
 
+    pub fn is_postgres(&self) -> bool {
+        self.postgres.is_some()
+    }
+
     pub fn settings(&self, extra: &[(&str, &str)]) -> Settings {
         let mut env = self.env();
         env.extend(
@@ -207,14 +211,19 @@ pub struct TestApp {
     pub http: reqwest::Client,
     shutdown: watch::Sender<bool>,
     server: JoinHandle<Result<(), AppError>>,
-    _db: TestDb,
+    _db: Arc<TestDb>,
 }
 
 /// Builds and starts the application. The listener is bound before this
 /// returns, so requests can be sent at once.
 pub async fn spawn_app() -> TestApp {
-    let db = TestDb::new().await;
-    let app = Application::build(db.settings(&[]))
+    spawn_app_on(Arc::new(TestDb::new().await), &[]).await
+}
+
+/// Like [`spawn_app`] on a database that other apps (processes) may share,
+/// with `extra` settings.
+pub async fn spawn_app_on(db: Arc<TestDb>, extra: &[(&str, &str)]) -> TestApp {
+    let app = Application::build(db.settings(extra))
         .await
         .expect("application builds");
     let (shutdown, stop) = watch::channel(false);

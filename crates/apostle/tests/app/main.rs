@@ -8,3 +8,4 @@ mod helpers;
 mod overload;
 mod settings;
 mod shutdown;
+mod sign_in;

@@ -85,6 +85,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         metrics,
         login_attempts: options.login_attempts,
         login_window: std::time::Duration::from_secs(900),
+        shared_login_limits: false,
     };
     let app = apostle_web::router(core.clone(), config);
     tokio::spawn(async move {
