@@ -121,7 +121,22 @@ impl IntoResponse for PageError {
     }
 }
 
-/// An error on a JSON route: `{"error": {"code", "message"}}`.
+/// The body of every error on a JSON route: `{"error": {"code", "message"}}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct ErrorDetail {
+    /// Stable, for programs: `bad_credentials`, `unauthenticated`,
+    /// `not_found`, `rate_limited`, `busy`, ….
+    code: &'static str,
+    /// For people; may change.
+    message: String,
+}
+
+/// An error on a JSON route.
 #[derive(Debug)]
 pub enum ApiError {
     Core(CoreError),
@@ -152,7 +167,9 @@ impl IntoResponse for ApiError {
                 Some(wait.as_secs().max(1)),
             ),
         };
-        let body = Json(serde_json::json!({ "error": { "code": code, "message": message } }));
+        let body = Json(ErrorBody {
+            error: ErrorDetail { code, message },
+        });
         let mut response = (status, body).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
