@@ -257,6 +257,7 @@ impl Application {
             job_runner: Some(runner.pulse.clone()),
             form_action_origins: settings.providers.auth_origins(),
             connections_enabled: sandbox.is_some() || settings.providers.any_configured(),
+            shared_login_limits: matches!(settings.database, DatabaseUrl::Postgres(_)),
         };
         Ok(Application {
             listener,

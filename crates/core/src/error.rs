@@ -27,6 +27,9 @@ pub enum CoreError {
     ResetLinkClosed,
     #[error("a team needs at least one admin")]
     LastAdmin,
+    /// Too many passwords being checked at once; worth a retry shortly.
+    #[error("Apostle is busy right now; try again in a few seconds")]
+    Overloaded,
     #[error("storage: {0}")]
     Store(#[from] StoreError),
     #[error("internal: {0}")]

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod email;
 pub mod error;
 pub mod jobs;
+pub mod limiter;
 pub mod passwords;
 pub mod resets;
 pub mod secrets;

@@ -73,6 +73,16 @@ pub struct Member {
     pub role: Role,
 }
 
+/// What a demotion or removal did. The admin check and the change are one
+/// step: two admins demoting each other at once cannot both pass it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberChange {
+    Done,
+    NotMember,
+    /// Refused: the member is the team's only admin.
+    LastAdmin,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TeamRole {
     pub team: Team,
@@ -314,17 +324,18 @@ pub trait Tx: Send {
     /// Adds the user to the team, or changes the role if already a member.
     async fn upsert_member(&mut self, team: TeamId, user: UserId, role: Role) -> StoreResult<()>;
     async fn member_role(&mut self, team: TeamId, user: UserId) -> StoreResult<Option<Role>>;
-    /// Changes the role of an existing member; false if not a member.
+    /// Changes the role of an existing member, unless that would leave the
+    /// team without an admin.
     async fn set_member_role(
         &mut self,
         team: TeamId,
         user: UserId,
         role: Role,
-    ) -> StoreResult<bool>;
-    async fn remove_member(&mut self, team: TeamId, user: UserId) -> StoreResult<bool>;
+    ) -> StoreResult<MemberChange>;
+    /// Removes a member, unless that would leave the team without an admin.
+    async fn remove_member(&mut self, team: TeamId, user: UserId) -> StoreResult<MemberChange>;
     /// Members ordered by name.
     async fn list_members(&mut self, team: TeamId) -> StoreResult<Vec<Member>>;
-    async fn count_admins(&mut self, team: TeamId) -> StoreResult<i64>;
     /// The teams a user belongs to, ordered by name.
     async fn teams_of_user(&mut self, user: UserId) -> StoreResult<Vec<TeamRole>>;
 
@@ -460,4 +471,19 @@ pub trait Tx: Send {
     /// Emails to one address, newest first.
     async fn emails_to(&mut self, recipient: &EmailAddress) -> StoreResult<Vec<Email>>;
     async fn count_emails_by_state(&mut self) -> StoreResult<Vec<(EmailState, i64)>>;
+
+    // ---- sign-in limits (keys are SHA-256 hex digests) -------------------
+    async fn record_login_failure(&mut self, key_hash: &str, now: DateTime<Utc>)
+        -> StoreResult<()>;
+    /// Failures under the key after `since`, newest first, at most `limit`.
+    async fn recent_login_failures(
+        &mut self,
+        key_hash: &str,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<DateTime<Utc>>>;
+    /// Forgets every failure under the key; returns how many.
+    async fn forget_login_failures(&mut self, key_hash: &str) -> StoreResult<u64>;
+    /// Deletes failures at or before `before`, whatever their key.
+    async fn purge_login_failures(&mut self, before: DateTime<Utc>) -> StoreResult<u64>;
 }

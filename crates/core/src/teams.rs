@@ -6,11 +6,9 @@ use crate::email::{queue_email, InviteEmail};
 use crate::error::{CoreError, CoreResult};
 use crate::passwords::{check_new_password, hash_password, verify_password};
 use crate::secrets::{random_token, token_hash};
-use crate::store::{Invite, Member, NewInvite, Team, User};
+use crate::store::{Invite, Member, MemberChange, NewInvite, Team, User};
 use crate::Core;
-use apostle_domain::{
-    EmailAddress, InviteId, PersonName, Role, TeamId, TeamName, TeamSlug, UserId,
-};
+use apostle_domain::{EmailAddress, InviteId, PersonName, Role, TeamName, TeamSlug, UserId};
 use secrecy::SecretString;
 
 /// A user acting inside a team they belong to.
@@ -308,8 +306,8 @@ impl Core {
     ) -> CoreResult<()> {
         access.require_admin()?;
         let mut tx = self.store.begin().await?;
-        keeps_an_admin(&mut *tx, access.team.id, member, Some(role)).await?;
-        tx.set_member_role(access.team.id, member, role).await?;
+        let change = tx.set_member_role(access.team.id, member, role).await?;
+        member_changed(change)?;
         tx.commit().await?;
         Ok(())
     }
@@ -317,8 +315,8 @@ impl Core {
     pub async fn remove_member(&self, access: &TeamAccess, member: UserId) -> CoreResult<()> {
         access.require_admin()?;
         let mut tx = self.store.begin().await?;
-        keeps_an_admin(&mut *tx, access.team.id, member, None).await?;
-        tx.remove_member(access.team.id, member).await?;
+        let change = tx.remove_member(access.team.id, member).await?;
+        member_changed(change)?;
         tx.commit().await?;
         Ok(())
     }
@@ -334,21 +332,10 @@ fn check_invite_open(invite: &Invite, now: chrono::DateTime<chrono::Utc>) -> Cor
     Ok(())
 }
 
-/// Refuses a role change (`Some`) or removal (`None`) of `member` that
-/// would leave the team without an admin.
-async fn keeps_an_admin(
-    tx: &mut dyn crate::Tx,
-    team: TeamId,
-    member: UserId,
-    new_role: Option<Role>,
-) -> CoreResult<()> {
-    let current = tx
-        .member_role(team, member)
-        .await?
-        .ok_or(CoreError::NotFound("member"))?;
-    if current == Role::Admin && new_role != Some(Role::Admin) && tx.count_admins(team).await? <= 1
-    {
-        return Err(CoreError::LastAdmin);
+fn member_changed(change: MemberChange) -> CoreResult<()> {
+    match change {
+        MemberChange::Done => Ok(()),
+        MemberChange::NotMember => Err(CoreError::NotFound("member")),
+        MemberChange::LastAdmin => Err(CoreError::LastAdmin),
     }
-    Ok(())
 }

@@ -200,6 +200,7 @@ apostle_store_sql::impl_tx! {
     time: DateTime<Utc> = at,
     errors: err, conflict,
     payload: select "payload::text AS payload", insert "$2::jsonb",
+    lock_rows: "FOR UPDATE",
 }
 
 #[cfg(test)]

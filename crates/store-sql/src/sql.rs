@@ -64,15 +64,28 @@ pub const UPSERT_MEMBER: &str =
     "INSERT INTO memberships (team_id, user_id, role) VALUES ($1, $2, $3) \
      ON CONFLICT (team_id, user_id) DO UPDATE SET role = excluded.role";
 pub const MEMBER_ROLE: &str = "SELECT role FROM memberships WHERE team_id = $1 AND user_id = $2";
-pub const SET_MEMBER_ROLE: &str =
-    "UPDATE memberships SET role = $3 WHERE team_id = $1 AND user_id = $2";
-pub const REMOVE_MEMBER: &str = "DELETE FROM memberships WHERE team_id = $1 AND user_id = $2";
+/// Whether the team `$1` would still have an admin without member `$2`,
+/// counted in the statement that changes `$2` (after `lock_admins!`).
+macro_rules! another_admin_remains {
+    () => {
+        "(role <> 'admin' OR (SELECT COUNT(*) FROM memberships AS admins \
+             WHERE admins.team_id = $1 AND admins.role = 'admin') > 1)"
+    };
+}
+pub const SET_MEMBER_ROLE: &str = concat!(
+    "UPDATE memberships SET role = $3 WHERE team_id = $1 AND user_id = $2 \
+     AND ($3 = 'admin' OR ",
+    another_admin_remains!(),
+    ")"
+);
+pub const REMOVE_MEMBER: &str = concat!(
+    "DELETE FROM memberships WHERE team_id = $1 AND user_id = $2 AND ",
+    another_admin_remains!()
+);
 /// Unordered: see `rows::sort_members`.
 pub const LIST_MEMBERS: &str =
     "SELECT u.id, u.email, u.name, u.password_hash, u.created_at, m.role \
      FROM memberships m JOIN users u ON u.id = m.user_id WHERE m.team_id = $1";
-pub const COUNT_ADMINS: &str =
-    "SELECT COUNT(*) FROM memberships WHERE team_id = $1 AND role = 'admin'";
 /// Unordered: see `rows::sort_team_roles`.
 pub const TEAMS_OF_USER: &str = "SELECT t.id, t.slug, t.name, t.created_at, m.role \
      FROM memberships m JOIN teams t ON t.id = m.team_id WHERE m.user_id = $1";
@@ -263,3 +276,26 @@ macro_rules! claim_jobs {
         )
     };
 }
+
+/// Takes the admin rows of team `$1`, in one order so that two takers
+/// cannot deadlock, before a demotion or removal counts them. `$lock` is
+/// PostgreSQL's `FOR UPDATE`: under READ COMMITTED two transactions would
+/// otherwise each count the other's admin row as still there. SQLite needs
+/// nothing: `BEGIN IMMEDIATE` already admits one writer at a time.
+#[macro_export]
+macro_rules! lock_admins {
+    ($lock:literal) => {
+        concat!(
+            "SELECT user_id FROM memberships WHERE team_id = $1 AND role = 'admin' \
+             ORDER BY user_id ",
+            $lock
+        )
+    };
+}
+
+pub const RECORD_LOGIN_FAILURE: &str =
+    "INSERT INTO login_failures (key_hash, failed_at) VALUES ($1, $2)";
+pub const RECENT_LOGIN_FAILURES: &str = "SELECT failed_at FROM login_failures \
+     WHERE key_hash = $1 AND failed_at > $2 ORDER BY failed_at DESC LIMIT $3";
+pub const FORGET_LOGIN_FAILURES: &str = "DELETE FROM login_failures WHERE key_hash = $1";
+pub const PURGE_LOGIN_FAILURES: &str = "DELETE FROM login_failures WHERE failed_at <= $1";

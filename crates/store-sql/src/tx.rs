@@ -2,8 +2,9 @@
 //! as a macro: every method runs the same SQL from [`super::sql`] and decodes
 //! the same rows from [`super::rows`]. What differs per backend is passed in:
 //! the transaction type, the sqlx database, how a timestamp is stored, the
-//! error mapping, and how the job payload is read and written (JSON text on
-//! SQLite, `JSONB` on PostgreSQL).
+//! error mapping, how the job payload is read and written (JSON text on
+//! SQLite, `JSONB` on PostgreSQL), and how rows are locked for an update
+//! (`FOR UPDATE` on PostgreSQL; nothing on SQLite, whose writers take turns).
 
 /// Implements `Tx` for `$tx`, a struct with a field
 /// `tx: sqlx::Transaction<'static, $db>`.
@@ -14,12 +15,13 @@ macro_rules! impl_tx {
         database: $db:ty,
         time: $time:ty = $encode:path,
         errors: $err:path, $conflict:path,
-        payload: select $select:literal, insert $insert:literal $(,)?
+        payload: select $select:literal, insert $insert:literal,
+        lock_rows: $lock:literal $(,)?
     ) => {
         const _: () = {
             use ::apostle_core::store::{
-                ApiToken, Email, EmailState, Invite, Job, JobState, Member, NewEmail, NewInvite,
-                NewJob, Session, StoreResult, Team, TeamRole, Tx, User,
+                ApiToken, Email, EmailState, Invite, Job, JobState, Member, MemberChange, NewEmail,
+                NewInvite, NewJob, Session, StoreResult, Team, TeamRole, Tx, User,
             };
             use ::apostle_domain::{
                 ApiTokenId, EmailAddress, EmailId, InviteId, JobId, PersonName, Role, TeamId,
@@ -28,14 +30,15 @@ macro_rules! impl_tx {
             use ::chrono::{DateTime, Utc};
             use $crate::rows::{
                 complete_counts, decode_all, decode_role, sort_members, sort_team_roles,
-                ApiTokenRow, EmailRow, InviteRow, JobRow, MemberRow, SessionRow, TeamRoleRow,
-                TeamRow, UserRow,
+                ApiTokenRow, EmailRow, InviteRow, JobRow, MemberRow, SessionRow, StoredTime,
+                TeamRoleRow, TeamRow, UserRow,
             };
             use $crate::sql;
 
             const JOB_BY_ID: &str = $crate::job_by_id!($select);
             const LIST_JOBS: &str = $crate::list_jobs!($select);
             const ENQUEUE_JOB: &str = $crate::enqueue_job!($insert);
+            const LOCK_ADMINS: &str = $crate::lock_admins!($lock);
 
             type Query<'q> =
                 ::sqlx::query::Query<'q, $db, <$db as ::sqlx::Database>::Arguments<'q>>;
@@ -189,17 +192,25 @@ macro_rules! impl_tx {
                     team: TeamId,
                     user: UserId,
                     role: Role,
-                ) -> StoreResult<bool> {
+                ) -> StoreResult<MemberChange> {
+                    self.lock_admins(team).await?;
                     let q = ::sqlx::query(sql::SET_MEMBER_ROLE)
                         .bind(team.0)
                         .bind(user.0)
                         .bind(role.as_str());
-                    self.changed_one(q).await
+                    let changed = self.changed_one(q).await?;
+                    self.member_change(team, user, changed).await
                 }
 
-                async fn remove_member(&mut self, team: TeamId, user: UserId) -> StoreResult<bool> {
+                async fn remove_member(
+                    &mut self,
+                    team: TeamId,
+                    user: UserId,
+                ) -> StoreResult<MemberChange> {
+                    self.lock_admins(team).await?;
                     let q = ::sqlx::query(sql::REMOVE_MEMBER).bind(team.0).bind(user.0);
-                    self.changed_one(q).await
+                    let changed = self.changed_one(q).await?;
+                    self.member_change(team, user, changed).await
                 }
 
                 async fn list_members(&mut self, team: TeamId) -> StoreResult<Vec<Member>> {
@@ -211,14 +222,6 @@ macro_rules! impl_tx {
                     let mut members = decode_all(rows, MemberRow::decode)?;
                     sort_members(&mut members);
                     Ok(members)
-                }
-
-                async fn count_admins(&mut self, team: TeamId) -> StoreResult<i64> {
-                    ::sqlx::query_scalar(sql::COUNT_ADMINS)
-                        .bind(team.0)
-                        .fetch_one(&mut *self.tx)
-                        .await
-                        .map_err($err)
                 }
 
                 async fn teams_of_user(&mut self, user: UserId) -> StoreResult<Vec<TeamRole>> {
@@ -651,6 +654,75 @@ macro_rules! impl_tx {
                         .await
                         .map_err($err)?;
                     complete_counts(EmailState::ALL, EmailState::parse, rows)
+                }
+
+                async fn record_login_failure(
+                    &mut self,
+                    key_hash: &str,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<()> {
+                    let q = ::sqlx::query(sql::RECORD_LOGIN_FAILURE)
+                        .bind(key_hash)
+                        .bind($encode(now));
+                    self.changed(q).await.map(drop)
+                }
+
+                async fn recent_login_failures(
+                    &mut self,
+                    key_hash: &str,
+                    since: DateTime<Utc>,
+                    limit: i64,
+                ) -> StoreResult<Vec<DateTime<Utc>>> {
+                    let rows: Vec<$time> = ::sqlx::query_scalar(sql::RECENT_LOGIN_FAILURES)
+                        .bind(key_hash)
+                        .bind($encode(since))
+                        .bind(limit)
+                        .fetch_all(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    decode_all(rows, StoredTime::into_utc)
+                }
+
+                async fn forget_login_failures(&mut self, key_hash: &str) -> StoreResult<u64> {
+                    self.changed(::sqlx::query(sql::FORGET_LOGIN_FAILURES).bind(key_hash))
+                        .await
+                }
+
+                async fn purge_login_failures(
+                    &mut self,
+                    before: DateTime<Utc>,
+                ) -> StoreResult<u64> {
+                    self.changed(::sqlx::query(sql::PURGE_LOGIN_FAILURES).bind($encode(before)))
+                        .await
+                }
+            }
+
+            // ---- memberships: keeping an admin ----------------------------
+            impl $tx {
+                async fn lock_admins(&mut self, team: TeamId) -> StoreResult<()> {
+                    ::sqlx::query(LOCK_ADMINS)
+                        .bind(team.0)
+                        .fetch_all(&mut *self.tx)
+                        .await
+                        .map_err($err)
+                        .map(drop)
+                }
+
+                /// Why a guarded change touched no row: no such member, or
+                /// the member is the last admin.
+                async fn member_change(
+                    &mut self,
+                    team: TeamId,
+                    user: UserId,
+                    changed: bool,
+                ) -> StoreResult<MemberChange> {
+                    if changed {
+                        return Ok(MemberChange::Done);
+                    }
+                    Ok(match self.member_role(team, user).await? {
+                        Some(_) => MemberChange::LastAdmin,
+                        None => MemberChange::NotMember,
+                    })
                 }
             }
         };

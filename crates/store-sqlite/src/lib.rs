@@ -188,4 +188,5 @@ apostle_store_sql::impl_tx! {
     time: Micros = micros,
     errors: err, conflict,
     payload: select "payload", insert "$2",
+    lock_rows: "",
 }

@@ -28,7 +28,8 @@ macro_rules! conformance_tests {
             set_member_role_changes_only_existing_members,
             removed_member_is_gone_and_a_second_removal_says_so,
             members_are_listed_by_name_with_their_roles,
-            admins_are_counted_per_team,
+            the_last_admin_can_be_neither_demoted_nor_removed,
+            racing_demotions_and_removals_leave_the_team_one_admin,
             teams_of_a_user_are_listed_by_name_with_roles,
             a_team_cannot_read_change_or_remove_another_teams_members,
             open_invites_are_found_by_token_and_listed_newest_first,
@@ -64,6 +65,9 @@ macro_rules! conformance_tests {
             email_failures_are_recorded_until_it_gives_up,
             emails_to_an_address_are_listed_newest_first,
             emails_are_counted_by_state,
+            login_failures_are_listed_per_key_newest_first_after_a_time,
+            forgetting_a_keys_login_failures_spares_other_keys,
+            purging_login_failures_drops_those_up_to_a_time_whatever_their_key,
         );
     };
     (@each $backend:ident: $($check:ident),* $(,)?) => {$(

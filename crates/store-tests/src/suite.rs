@@ -4,14 +4,15 @@
 
 use crate::harness::TestDb;
 use apostle_core::store::{
-    EmailState, Invite, Job, JobState, NewEmail, NewInvite, NewJob, Session, Store, StoreError,
-    Team, Tx, User,
+    EmailState, Invite, Job, JobState, MemberChange, NewEmail, NewInvite, NewJob, Session, Store,
+    StoreError, Team, Tx, User,
 };
 use apostle_domain::{
     EmailAddress, EmailId, JobId, PersonName, Role, TeamId, TeamName, TeamSlug, UserId,
 };
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use std::collections::HashSet;
+use std::sync::Arc;
 
 mod cancel;
 pub use cancel::*;
@@ -276,14 +277,12 @@ pub async fn set_member_role_changes_only_existing_members(db: &TestDb) {
     let bob = user(store, "bob@acme.example", "Bob").await;
     member(store, acme.id, amy.id, Role::Ambassador).await;
     let mut tx = write(store).await;
-    assert!(tx
-        .set_member_role(acme.id, amy.id, Role::Admin)
-        .await
-        .unwrap());
-    assert!(!tx
-        .set_member_role(acme.id, bob.id, Role::Admin)
-        .await
-        .unwrap());
+    let promote = MemberEdit::SetRole(Role::Admin);
+    let changes = [
+        edit_member(&mut *tx, acme.id, amy.id, promote).await,
+        edit_member(&mut *tx, acme.id, bob.id, promote).await,
+    ];
+    assert_eq!(changes, [MemberChange::Done, MemberChange::NotMember]);
     commit(tx).await;
     let mut tx = read(store).await;
     assert_eq!(
@@ -299,8 +298,14 @@ pub async fn removed_member_is_gone_and_a_second_removal_says_so(db: &TestDb) {
     let amy = user(store, "amy@acme.example", "Amy").await;
     member(store, acme.id, amy.id, Role::Ambassador).await;
     let mut tx = write(store).await;
-    assert!(tx.remove_member(acme.id, amy.id).await.unwrap());
-    assert!(!tx.remove_member(acme.id, amy.id).await.unwrap());
+    assert_eq!(
+        tx.remove_member(acme.id, amy.id).await.unwrap(),
+        MemberChange::Done
+    );
+    assert_eq!(
+        tx.remove_member(acme.id, amy.id).await.unwrap(),
+        MemberChange::NotMember
+    );
     commit(tx).await;
     let mut tx = read(store).await;
     assert_eq!(tx.member_role(acme.id, amy.id).await.unwrap(), None);
@@ -336,24 +341,115 @@ pub async fn members_are_listed_by_name_with_their_roles(db: &TestDb) {
     assert_eq!(members[0].user, amy);
 }
 
-pub async fn admins_are_counted_per_team(db: &TestDb) {
+pub async fn the_last_admin_can_be_neither_demoted_nor_removed(db: &TestDb) {
+    use MemberEdit::{Remove, SetRole};
     let store = db.store();
     let acme = team(store, "acme", "Acme").await;
     let globex = team(store, "globex", "Globex").await;
     let amy = user(store, "amy@acme.example", "Amy").await;
     let bob = user(store, "bob@acme.example", "Bob").await;
-    let cat = user(store, "cat@acme.example", "Cat").await;
     member(store, acme.id, amy.id, Role::Admin).await;
-    member(store, acme.id, bob.id, Role::Admin).await;
-    member(store, acme.id, cat.id, Role::Ambassador).await;
-    member(store, globex.id, cat.id, Role::Admin).await;
-    let mut tx = read(store).await;
-    assert_eq!(tx.count_admins(acme.id).await.unwrap(), 2);
-    assert_eq!(tx.count_admins(globex.id).await.unwrap(), 1);
-    assert_eq!(
-        tx.count_admins(TeamId(globex.id.0 + 1000)).await.unwrap(),
-        0
-    );
+    member(store, acme.id, bob.id, Role::Ambassador).await;
+    // An admin of another team does not count.
+    member(store, globex.id, bob.id, Role::Admin).await;
+    let steps = [
+        (amy.id, SetRole(Role::Ambassador), MemberChange::LastAdmin),
+        (amy.id, Remove, MemberChange::LastAdmin),
+        (amy.id, SetRole(Role::Admin), MemberChange::Done),
+        (bob.id, SetRole(Role::Admin), MemberChange::Done),
+        // With a second admin the first may step down.
+        (amy.id, SetRole(Role::Ambassador), MemberChange::Done),
+        (bob.id, Remove, MemberChange::LastAdmin),
+        (amy.id, Remove, MemberChange::Done),
+    ];
+    let mut tx = write(store).await;
+    for (n, (who, what, expected)) in steps.into_iter().enumerate() {
+        let change = edit_member(&mut *tx, acme.id, who, what).await;
+        assert_eq!(change, expected, "step {n}: {what:?}");
+    }
+    commit(tx).await;
+    let members = read(store).await.list_members(acme.id).await.unwrap();
+    let listed: Vec<(&str, Role)> = members
+        .iter()
+        .map(|m| (m.user.name.as_str(), m.role))
+        .collect();
+    assert_eq!(listed, [("Bob", Role::Admin)]);
+}
+
+/// Two admins of a team each try, in their own transaction on their own
+/// connection, to step down or remove the other, and hold their transaction
+/// open until the other has tried too: exactly one change may win.
+pub async fn racing_demotions_and_removals_leave_the_team_one_admin(db: &TestDb) {
+    let demote = MemberEdit::SetRole(Role::Ambassador);
+    for (slug, second) in [
+        ("demote-demote", demote),
+        ("demote-remove", MemberEdit::Remove),
+    ] {
+        let store = db.store();
+        let acme = team(store, slug, "Acme").await;
+        let amy = user(store, &format!("amy@{slug}.example"), "Amy").await;
+        let bob = user(store, &format!("bob@{slug}.example"), "Bob").await;
+        member(store, acme.id, amy.id, Role::Admin).await;
+        member(store, acme.id, bob.id, Role::Admin).await;
+        let both_tried = Arc::new(tokio::sync::Barrier::new(2));
+        let first = tokio::spawn(edit_and_hold(
+            db.open_another().await,
+            (acme.id, amy.id, demote),
+            Arc::clone(&both_tried),
+        ));
+        let other = tokio::spawn(edit_and_hold(
+            db.open_another().await,
+            (acme.id, bob.id, second),
+            both_tried,
+        ));
+        let mut outcomes = [first.await.unwrap(), other.await.unwrap()];
+        outcomes.sort_by_key(|o| *o != MemberChange::Done);
+        assert_eq!(
+            outcomes,
+            [MemberChange::Done, MemberChange::LastAdmin],
+            "{slug}"
+        );
+        let members = read(store).await.list_members(acme.id).await.unwrap();
+        let admins = members.iter().filter(|m| m.role == Role::Admin).count();
+        assert_eq!(admins, 1, "{slug}: {members:?}");
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum MemberEdit {
+    SetRole(Role),
+    Remove,
+}
+
+async fn edit_member(
+    tx: &mut dyn Tx,
+    team: TeamId,
+    user: UserId,
+    what: MemberEdit,
+) -> MemberChange {
+    match what {
+        MemberEdit::SetRole(role) => tx.set_member_role(team, user, role).await,
+        MemberEdit::Remove => tx.remove_member(team, user).await,
+    }
+    .expect("member edit")
+}
+
+/// How long a racer keeps its transaction open waiting for the other; the
+/// other may be blocked by this one's locks and never get there.
+const HOLD: std::time::Duration = std::time::Duration::from_millis(500);
+
+async fn edit_and_hold(
+    store: Box<dyn Store>,
+    (team, user, what): (TeamId, UserId, MemberEdit),
+    both_tried: Arc<tokio::sync::Barrier>,
+) -> MemberChange {
+    let mut tx = store.begin().await.expect("begin");
+    let change = edit_member(&mut *tx, team, user, what).await;
+    // Timing out is expected when this change blocks the other racer.
+    let _ = tokio::time::timeout(HOLD, both_tried.wait()).await;
+    commit(tx).await;
+    store.close().await;
+    change
 }
 
 pub async fn teams_of_a_user_are_listed_by_name_with_roles(db: &TestDb) {
@@ -382,20 +478,17 @@ pub async fn a_team_cannot_read_change_or_remove_another_teams_members(db: &Test
     member(store, a.id, amy.id, Role::Admin).await;
     let mut tx = write(store).await;
     assert_eq!(tx.member_role(b.id, amy.id).await.unwrap(), None);
-    assert!(!tx
-        .set_member_role(b.id, amy.id, Role::Ambassador)
-        .await
-        .unwrap());
-    assert!(!tx.remove_member(b.id, amy.id).await.unwrap());
+    for what in [MemberEdit::SetRole(Role::Ambassador), MemberEdit::Remove] {
+        let change = edit_member(&mut *tx, b.id, amy.id, what).await;
+        assert_eq!(change, MemberChange::NotMember, "{what:?}");
+    }
     assert!(tx.list_members(b.id).await.unwrap().is_empty());
-    assert_eq!(tx.count_admins(b.id).await.unwrap(), 0);
     commit(tx).await;
     let mut tx = read(store).await;
     assert_eq!(
         tx.member_role(a.id, amy.id).await.unwrap(),
         Some(Role::Admin)
     );
-    assert_eq!(tx.count_admins(a.id).await.unwrap(), 1);
 }
 
 // ---- password resets ---------------------------------------------------------
@@ -1451,4 +1544,66 @@ pub async fn emails_are_counted_by_state(db: &TestDb) {
             (EmailState::Failed, 1)
         ]
     );
+}
+
+// ---- sign-in limits ----------------------------------------------------------------
+
+const AMY_KEY: &str = "8f4e2a0c6b1d3e5f7a9b0c2d4e6f8a1b3c5d7e9f0a2b4c6d8e0f1a3b5c7d9e1f";
+const IP_KEY: &str = "0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c";
+
+/// Records one failure under `key` at each of `at` (minutes after t0).
+async fn fail_at(store: &dyn Store, key: &str, at: &[i64]) {
+    let mut tx = write(store).await;
+    for m in at {
+        tx.record_login_failure(key, t0() + mins(*m)).await.unwrap();
+    }
+    commit(tx).await;
+}
+
+async fn recent(store: &dyn Store, key: &str, since: i64, limit: i64) -> Vec<DateTime<Utc>> {
+    let mut tx = read(store).await;
+    tx.recent_login_failures(key, t0() + mins(since), limit)
+        .await
+        .unwrap()
+}
+
+pub async fn login_failures_are_listed_per_key_newest_first_after_a_time(db: &TestDb) {
+    let store = db.store();
+    fail_at(store, AMY_KEY, &[0, 5, 10, 15]).await;
+    fail_at(store, IP_KEY, &[12]).await;
+    assert_eq!(
+        recent(store, AMY_KEY, 0, 10).await,
+        [t0() + mins(15), t0() + mins(10), t0() + mins(5)],
+        "strictly after the time, newest first"
+    );
+    assert_eq!(
+        recent(store, AMY_KEY, -1, 2).await,
+        [t0() + mins(15), t0() + mins(10)],
+        "at most the limit"
+    );
+    assert_eq!(recent(store, IP_KEY, -1, 10).await, [t0() + mins(12)]);
+    assert!(recent(store, "unknown", -1, 10).await.is_empty());
+}
+
+pub async fn forgetting_a_keys_login_failures_spares_other_keys(db: &TestDb) {
+    let store = db.store();
+    fail_at(store, AMY_KEY, &[0, 1]).await;
+    fail_at(store, IP_KEY, &[1]).await;
+    let mut tx = write(store).await;
+    assert_eq!(tx.forget_login_failures(AMY_KEY).await.unwrap(), 2);
+    assert_eq!(tx.forget_login_failures(AMY_KEY).await.unwrap(), 0);
+    commit(tx).await;
+    assert!(recent(store, AMY_KEY, -1, 10).await.is_empty());
+    assert_eq!(recent(store, IP_KEY, -1, 10).await.len(), 1);
+}
+
+pub async fn purging_login_failures_drops_those_up_to_a_time_whatever_their_key(db: &TestDb) {
+    let store = db.store();
+    fail_at(store, AMY_KEY, &[0, 10]).await;
+    fail_at(store, IP_KEY, &[5, 20]).await;
+    let mut tx = write(store).await;
+    assert_eq!(tx.purge_login_failures(t0() + mins(10)).await.unwrap(), 3);
+    commit(tx).await;
+    assert!(recent(store, AMY_KEY, -60, 10).await.is_empty());
+    assert_eq!(recent(store, IP_KEY, -60, 10).await, [t0() + mins(20)]);
 }

@@ -1,38 +1,95 @@
 //! The JSON API under `/api/v1`, used by the mobile app with bearer tokens.
-//! `GET /api/v1/openapi.json` describes it.
+//! Its description, `GET /api/v1/openapi.json`, is generated from the
+//! handlers' `#[utoipa::path]` attributes: routes are added only through
+//! [`Documented::routes`], which takes nothing but documented handlers.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::session::{ApiJson, Bearer, ClientIp};
 use crate::AppState;
-use apostle_core::store::{Member, User};
+use apostle_core::store::User;
+use apostle_domain::Role;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use std::sync::LazyLock;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::OpenApi;
+use utoipa::{Modify, ToSchema};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::routes;
 
+/// The routes to nest under `/api/v1`.
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/auth/token",
-            post(issue_token).delete(revoke_current_token),
-        )
-        .route("/me", get(me))
-        .route("/teams/{slug}/members", get(team_members))
-        .route("/openapi.json", get(openapi))
+    documented().split_for_parts().0
 }
 
-#[derive(Deserialize)]
+/// The description of [`routes`], as served.
+pub fn openapi_document() -> &'static OpenApi {
+    static DOCUMENT: LazyLock<OpenApi> = LazyLock::new(|| documented().split_for_parts().1);
+    &DOCUMENT
+}
+
+fn documented() -> OpenApiRouter<AppState> {
+    Documented(OpenApiRouter::with_openapi(
+        <ApiDoc as utoipa::OpenApi>::openapi(),
+    ))
+    .routes(routes!(issue_token, revoke_current_token))
+    .routes(routes!(me))
+    .routes(routes!(team_members))
+    .routes(routes!(openapi))
+    .0
+}
+
+/// An API router that accepts only what `routes!` makes of handlers with a
+/// `#[utoipa::path]`: a route cannot be added without its description.
+struct Documented(OpenApiRouter<AppState>);
+
+impl Documented {
+    fn routes(self, documented: UtoipaMethodRouter<AppState>) -> Self {
+        Documented(self.0.routes(documented))
+    }
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Apostle API",
+        version = "1",
+        description = "What the Apostle mobile app uses. Errors always have the body \
+                       `{\"error\": {\"code\", \"message\"}}`."
+    ),
+    servers((url = "/api/v1")),
+    modifiers(&BearerScheme)
+)]
+struct ApiDoc;
+
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut OpenApi) {
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
 struct TokenRequest {
     email: String,
+    #[schema(value_type = String, format = Password)]
     password: SecretString,
+    /// Shown in the user's list of signed-in devices.
     #[serde(default)]
     device_name: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct UserView {
     id: i64,
     email: String,
@@ -49,16 +106,60 @@ impl From<&User> for UserView {
     }
 }
 
-/// `POST /auth/token`: email and password for a bearer token.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum RoleView {
+    Admin,
+    Ambassador,
+}
+
+impl From<Role> for RoleView {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Admin => RoleView::Admin,
+            Role::Ambassador => RoleView::Ambassador,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+struct IssuedToken {
+    /// Send as `Authorization: Bearer <token>`.
+    token: String,
+    /// Always `bearer`.
+    token_type: &'static str,
+    /// Names the token in the user's list of devices.
+    token_id: i64,
+    user: UserView,
+}
+
+/// Signs the app in: email and password for a bearer token.
+#[utoipa::path(
+    post,
+    path = "/auth/token",
+    request_body = TokenRequest,
+    responses(
+        (status = 201, description = "Signed in", body = IssuedToken),
+        (status = 400, description = "The body is not the JSON expected", body = ErrorBody),
+        (status = 401, description = "Wrong email or password", body = ErrorBody),
+        (status = 422, description = "The device name is too long or not printable",
+            body = ErrorBody),
+        (status = 429, description = "Too many failed attempts for this email or address",
+            body = ErrorBody, headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+        (status = 503, description = "Too many sign-ins at once", body = ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
+    )
+)]
 async fn issue_token(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     ApiJson(req): ApiJson<TokenRequest>,
-) -> Result<Response, ApiError> {
+) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
     let keys = crate::pages::login_limit_keys(&req.email, ip);
     state
         .limiter
         .check(&keys)
+        .await?
         .map_err(ApiError::TooManyAttempts)?;
     match state
         .core
@@ -66,24 +167,33 @@ async fn issue_token(
         .await
     {
         Ok(issued) => {
-            state.limiter.record_success(&keys[0]);
-            let body = serde_json::json!({
-                "token": issued.token.expose_secret(),
-                "token_type": "bearer",
-                "token_id": issued.record.id.0,
-                "user": UserView::from(&issued.user),
-            });
-            Ok((StatusCode::CREATED, Json(body)).into_response())
+            state.limiter.record_success(&keys[0]).await?;
+            let body = IssuedToken {
+                token: issued.token.expose_secret().to_owned(),
+                token_type: "bearer",
+                token_id: issued.record.id.0,
+                user: UserView::from(&issued.user),
+            };
+            Ok((StatusCode::CREATED, Json(body)))
         }
         Err(e @ apostle_core::CoreError::BadCredentials) => {
-            state.limiter.record_failure(&keys);
+            state.limiter.record_failure(&keys).await?;
             Err(e.into())
         }
         Err(e) => Err(e.into()),
     }
 }
 
-/// `DELETE /auth/token`: signs the app out by revoking the token it used.
+/// Signs the app out by revoking the token of this request.
+#[utoipa::path(
+    delete,
+    path = "/auth/token",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, description = "No token, or a revoked one", body = ErrorBody),
+    )
+)]
 async fn revoke_current_token(
     State(state): State<AppState>,
     Bearer(bearer): Bearer,
@@ -95,132 +205,95 @@ async fn revoke_current_token(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct TeamView {
     slug: String,
     name: String,
-    role: &'static str,
+    role: RoleView,
 }
 
-/// `GET /me`: the user and their teams with roles.
-async fn me(Bearer(bearer): Bearer) -> Result<Json<serde_json::Value>, ApiError> {
-    let teams: Vec<TeamView> = bearer
+#[derive(Serialize, ToSchema)]
+struct MeView {
+    user: UserView,
+    /// Ordered by name.
+    teams: Vec<TeamView>,
+}
+
+/// The signed-in user and their teams, with their role in each.
+#[utoipa::path(
+    get,
+    path = "/me",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The user", body = MeView),
+        (status = 401, description = "No token, or a revoked one", body = ErrorBody),
+    )
+)]
+async fn me(Bearer(bearer): Bearer) -> Result<Json<MeView>, ApiError> {
+    let teams = bearer
         .teams
         .iter()
         .map(|tr| TeamView {
             slug: tr.team.slug.to_string(),
             name: tr.team.name.to_string(),
-            role: tr.role.as_str(),
+            role: tr.role.into(),
         })
         .collect();
-    Ok(Json(serde_json::json!({
-        "user": UserView::from(&bearer.user),
-        "teams": teams,
-    })))
+    Ok(Json(MeView {
+        user: UserView::from(&bearer.user),
+        teams,
+    }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct MemberView {
     user: UserView,
-    role: &'static str,
+    role: RoleView,
 }
 
-/// `GET /teams/{slug}/members`: only for members of that team.
+#[derive(Serialize, ToSchema)]
+struct MembersView {
+    /// Ordered by name.
+    members: Vec<MemberView>,
+}
+
+/// The members of a team the user belongs to.
+#[utoipa::path(
+    get,
+    path = "/teams/{slug}/members",
+    params(("slug" = String, Path, description = "The team's slug")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The members", body = MembersView),
+        (status = 401, description = "No token, or a revoked one", body = ErrorBody),
+        (status = 404, description = "No such team, or the user is not in it", body = ErrorBody),
+    )
+)]
 async fn team_members(
     State(state): State<AppState>,
     Bearer(bearer): Bearer,
     Path(slug): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<MembersView>, ApiError> {
     let access = bearer.team_access(&slug)?;
-    let members: Vec<MemberView> = state
+    let members = state
         .core
         .members(&access)
         .await?
         .iter()
-        .map(|m: &Member| MemberView {
+        .map(|m| MemberView {
             user: UserView::from(&m.user),
-            role: m.role.as_str(),
+            role: m.role.into(),
         })
         .collect();
-    Ok(Json(serde_json::json!({ "members": members })))
+    Ok(Json(MembersView { members }))
 }
 
-/// `GET /openapi.json`.
-async fn openapi() -> Json<serde_json::Value> {
+/// This description of the API (OpenAPI 3.1).
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json"))
+)]
+async fn openapi() -> Json<&'static OpenApi> {
     Json(openapi_document())
-}
-
-/// The API description. A test checks that every route above is in it.
-pub fn openapi_document() -> serde_json::Value {
-    let error = serde_json::json!({"$ref": "#/components/schemas/Error"});
-    let err = |desc: &str| serde_json::json!({"description": desc, "content": {"application/json": {"schema": error}}});
-    serde_json::json!({
-        "openapi": "3.1.0",
-        "info": {"title": "Apostle API", "version": "1"},
-        "servers": [{"url": "/api/v1"}],
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {
-                "Error": {"type": "object", "required": ["error"], "properties": {"error": {
-                    "type": "object", "required": ["code", "message"],
-                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
-                "User": {"type": "object", "required": ["id", "email", "name"], "properties": {
-                    "id": {"type": "integer"}, "email": {"type": "string"}, "name": {"type": "string"}}},
-                "Team": {"type": "object", "required": ["slug", "name", "role"], "properties": {
-                    "slug": {"type": "string"}, "name": {"type": "string"},
-                    "role": {"type": "string", "enum": ["admin", "ambassador"]}}}
-            }
-        },
-        "paths": {
-            "/auth/token": {
-                "post": {
-                    "summary": "Sign in: exchange email and password for a bearer token",
-                    "requestBody": {"required": true, "content": {"application/json": {"schema": {
-                        "type": "object", "required": ["email", "password"],
-                        "properties": {"email": {"type": "string"}, "password": {"type": "string"},
-                                       "device_name": {"type": "string"}}}}}},
-                    "responses": {
-                        "201": {"description": "Token issued", "content": {"application/json": {"schema": {
-                            "type": "object", "required": ["token", "token_type", "token_id", "user"],
-                            "properties": {"token": {"type": "string"}, "token_type": {"type": "string"},
-                                           "token_id": {"type": "integer"},
-                                           "user": {"$ref": "#/components/schemas/User"}}}}}},
-                        "400": err("Unreadable body"),
-                        "401": err("Wrong email or password"),
-                        "429": err("Too many attempts; see Retry-After")
-                    }
-                },
-                "delete": {
-                    "summary": "Sign out: revoke the token used for this request",
-                    "security": [{"bearer": []}],
-                    "responses": {"204": {"description": "Revoked"}, "401": err("Missing or revoked token")}
-                }
-            },
-            "/me": {"get": {
-                "summary": "The signed-in user and their teams",
-                "security": [{"bearer": []}],
-                "responses": {
-                    "200": {"description": "The user", "content": {"application/json": {"schema": {
-                        "type": "object", "required": ["user", "teams"],
-                        "properties": {"user": {"$ref": "#/components/schemas/User"},
-                                       "teams": {"type": "array", "items": {"$ref": "#/components/schemas/Team"}}}}}}},
-                    "401": err("Missing or revoked token")
-                }
-            }},
-            "/teams/{slug}/members": {"get": {
-                "summary": "Members of a team the user belongs to",
-                "security": [{"bearer": []}],
-                "parameters": [{"name": "slug", "in": "path", "required": true, "schema": {"type": "string"}}],
-                "responses": {
-                    "200": {"description": "Members", "content": {"application/json": {"schema": {
-                        "type": "object", "required": ["members"], "properties": {"members": {"type": "array", "items": {
-                            "type": "object", "properties": {"user": {"$ref": "#/components/schemas/User"},
-                                                               "role": {"type": "string"}}}}}}}}},
-                    "401": err("Missing or revoked token"),
-                    "404": err("No such team, or not a member")
-                }
-            }},
-            "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}}
-        }
-    })
 }

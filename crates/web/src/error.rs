@@ -19,15 +19,27 @@ fn classify(e: &CoreError) -> (StatusCode, &'static str) {
         CoreError::Conflict(_) | CoreError::LastAdmin => (StatusCode::CONFLICT, "conflict"),
         CoreError::InviteExpired | CoreError::InviteUsed => (StatusCode::GONE, "invite_closed"),
         CoreError::ResetLinkClosed => (StatusCode::GONE, "reset_closed"),
+        CoreError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
         CoreError::Store(_) | CoreError::Internal(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "internal")
         }
     }
 }
 
+/// What a busy server asks clients to wait, in seconds: about as long as
+/// a password check waits for its turn before giving up.
+const BUSY_RETRY_AFTER_SECS: u64 = 2;
+
+/// Tells the client when to come back.
+fn retry_after(response: &mut Response, secs: u64) {
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+}
+
 /// The sentence shown to the user; internal causes stay in the log.
 fn public_message(e: &CoreError, status: StatusCode) -> String {
-    if status.is_server_error() {
+    if status.is_server_error() && !matches!(e, CoreError::Overloaded) {
         tracing::error!(error = %e, "request failed");
         "Something went wrong on our side. Please try again.".to_owned()
     } else {
@@ -100,11 +112,31 @@ impl IntoResponse for PageError {
             }
         };
         let body = crate::pages::error_page(status, &message);
-        (status, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
+        let mut response =
+            (status, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            retry_after(&mut response, BUSY_RETRY_AFTER_SECS);
+        }
+        response
     }
 }
 
-/// An error on a JSON route: `{"error": {"code", "message"}}`.
+/// The body of every error on a JSON route: `{"error": {"code", "message"}}`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct ErrorDetail {
+    /// Stable, for programs: `bad_credentials`, `unauthenticated`,
+    /// `not_found`, `rate_limited`, `busy`, ….
+    code: &'static str,
+    /// For people; may change.
+    message: String,
+}
+
+/// An error on a JSON route.
 #[derive(Debug)]
 pub enum ApiError {
     Core(CoreError),
@@ -120,10 +152,12 @@ impl From<CoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, code, message, retry_after) = match self {
+        let (status, code, message, retry) = match self {
             ApiError::Core(e) => {
                 let (status, code) = classify(&e);
-                (status, code, public_message(&e, status), None)
+                let retry =
+                    (status == StatusCode::SERVICE_UNAVAILABLE).then_some(BUSY_RETRY_AFTER_SECS);
+                (status, code, public_message(&e, status), retry)
             }
             ApiError::BadRequest(status, m) => (status, "bad_request", m, None),
             ApiError::TooManyAttempts(wait) => (
@@ -133,7 +167,9 @@ impl IntoResponse for ApiError {
                 Some(wait.as_secs().max(1)),
             ),
         };
-        let body = Json(serde_json::json!({ "error": { "code": code, "message": message } }));
+        let body = Json(ErrorBody {
+            error: ErrorDetail { code, message },
+        });
         let mut response = (status, body).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
@@ -141,10 +177,8 @@ impl IntoResponse for ApiError {
                 header::HeaderValue::from_static("Bearer"),
             );
         }
-        if let Some(secs) = retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        if let Some(secs) = retry {
+            retry_after(&mut response, secs);
         }
         response
     }

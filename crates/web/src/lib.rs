@@ -5,18 +5,17 @@
 mod api;
 mod cookies;
 mod error;
-mod limiter;
 mod ops;
 mod pages;
 mod security;
 mod session;
 
+use apostle_core::limiter::LoginLimiter;
 use apostle_core::Core;
 use axum::Router;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
 
-pub use limiter::LoginLimiter;
 pub use security::with_security_headers;
 
 /// What the web layer needs besides the services.
@@ -39,6 +38,9 @@ pub struct WebConfig {
     /// Whether there is anything to connect accounts to (a provider, or
     /// the sandbox); without it the pages say that connecting is not set up.
     pub connections_enabled: bool,
+    /// Count failed sign-ins in the database, so that every process on it
+    /// shares one limit (PostgreSQL), rather than in this process's memory.
+    pub shared_login_limits: bool,
 }
 
 /// Shared by every handler.
@@ -57,10 +59,16 @@ const BODY_LIMIT: usize = 64 * 1024;
 /// with `into_make_service_with_connect_info::<SocketAddr>()` so sign-in
 /// limits can see the client address.
 pub fn router(core: Core, config: WebConfig, beside: Router) -> Router {
-    let limiter = Arc::new(LoginLimiter::new(
+    let (attempts, window, clock) = (
         config.login_attempts,
         config.login_window,
-    ));
+        Arc::clone(&core.clock),
+    );
+    let limiter = Arc::new(if config.shared_login_limits {
+        LoginLimiter::in_store(attempts, window, clock, Arc::clone(&core.store))
+    } else {
+        LoginLimiter::in_memory(attempts, window, clock)
+    });
     let form_action_origins = config.form_action_origins.clone();
     let state = AppState {
         core,

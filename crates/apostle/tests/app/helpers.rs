@@ -151,6 +151,10 @@ impl TestDb {
         env
     }
 
+    pub fn is_postgres(&self) -> bool {
+        self.postgres.is_some()
+    }
+
     pub fn settings(&self, extra: &[(&str, &str)]) -> Settings {
         let mut env = self.env();
         env.extend(
@@ -265,7 +269,7 @@ pub struct TestApp {
     pub mail_dir: PathBuf,
     shutdown: watch::Sender<bool>,
     server: JoinHandle<Result<(), AppError>>,
-    _db: TestDb,
+    _db: Arc<TestDb>,
 }
 
 /// Builds and starts the application. The listener is bound before this
@@ -276,7 +280,12 @@ pub async fn spawn_app() -> TestApp {
 
 /// Like [`spawn_app`] with `extra` environment variables.
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
-    let db = TestDb::new().await;
+    spawn_app_on(Arc::new(TestDb::new().await), extra).await
+}
+
+/// Like [`spawn_app`] on a database that other apps (processes) may share,
+/// with `extra` settings.
+pub async fn spawn_app_on(db: Arc<TestDb>, extra: &[(&str, &str)]) -> TestApp {
     let app = Application::build(db.settings(extra))
         .await
         .expect("application builds");
@@ -417,6 +426,10 @@ impl Running {
             reader.join().expect("stderr reader");
         }
         self.stderr.lock().expect("stderr lock").clone()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The first line printed from now on that starts with `prefix`

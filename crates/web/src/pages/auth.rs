@@ -105,6 +105,7 @@ pub async fn login(
     state
         .limiter
         .check(&keys)
+        .await?
         .map_err(PageError::TooManyAttempts)?;
     let next = next_or_home(Some(&form.next));
     match state
@@ -113,12 +114,12 @@ pub async fn login(
         .await
     {
         Ok(user) => {
-            state.limiter.record_success(&keys[0]);
+            state.limiter.record_success(&keys[0]).await?;
             let to = Redirect::to(next.as_str()).into_response();
             with_new_session(&state, user.id, to).await
         }
         Err(CoreError::BadCredentials) => {
-            state.limiter.record_failure(&keys);
+            state.limiter.record_failure(&keys).await?;
             let html = LoginPage {
                 csrf: &form.csrf,
                 next: next.as_str(),

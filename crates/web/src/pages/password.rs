@@ -60,8 +60,9 @@ pub async fn forgot(
     state
         .limiter
         .check(&keys)
+        .await?
         .map_err(PageError::TooManyAttempts)?;
-    state.limiter.record_failure(&keys);
+    state.limiter.record_failure(&keys).await?;
     state.core.request_password_reset(&form.email).await?;
     let html = ForgotPage {
         csrf: &form.csrf,

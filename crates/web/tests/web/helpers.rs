@@ -91,6 +91,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         job_runner: options.job_runner.clone(),
         form_action_origins: Vec::new(),
         connections_enabled: true,
+        shared_login_limits: false,
     };
     let app = apostle_web::router(core.clone(), config, axum::Router::new());
     tokio::spawn(async move {
