@@ -4,6 +4,10 @@
 //!
 //! A job type implements [`BackgroundJob`]; the [`Runner`] maps stored kinds
 //! back to handlers. Tests call [`Runner::run_pending`] instead of sleeping.
+//!
+//! A running job's lease is renewed while it runs, so a long job is not
+//! handed to a second worker; a worker whose lease was lost anyway records
+//! nothing.
 
 use crate::error::{CoreError, CoreResult};
 use crate::store::{Job, JobState, NewJob, Tx};
@@ -118,7 +122,7 @@ pub fn backoff(attempts: i32) -> Duration {
 }
 
 /// How often a running worker does its housekeeping.
-const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+const UPKEEP_INTERVAL: Duration = Duration::hours(1);
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send>>;
 type Handler = Arc<dyn Fn(JobContext, serde_json::Value) -> BoxFuture + Send + Sync>;
@@ -126,7 +130,8 @@ type Handler = Arc<dyn Fn(JobContext, serde_json::Value) -> BoxFuture + Send + S
 /// Tuning for a [`Runner`].
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
-    /// How long a claim is ours before another worker may take the job.
+    /// How long a claim is ours before another worker may take the job; a
+    /// running job renews it every third of this.
     pub lease: Duration,
     /// Jobs run at once by one process.
     pub concurrency: usize,
@@ -155,9 +160,9 @@ pub struct Runner {
     config: RunnerConfig,
 }
 
-/// What happened to one claimed job.
+/// What a claimed job's recorded run did to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+enum Outcome {
     Completed,
     Retrying,
     Dead,
@@ -171,6 +176,10 @@ impl Outcome {
             Outcome::Dead => "dead",
         }
     }
+}
+
+fn lease_of(job: &Job) -> &str {
+    job.lease_token.as_deref().unwrap_or_default()
 }
 
 impl Runner {
@@ -228,11 +237,11 @@ impl Runner {
         let mut running: JoinSet<()> = JoinSet::new();
         let leases: Arc<std::sync::Mutex<HashMap<JobId, String>>> = Arc::default();
         tracing::info!(concurrency = self.config.concurrency, "job runner started");
-        let mut next_upkeep = std::time::Instant::now();
+        let mut next_upkeep = self.core.clock.now();
         while !*shutdown.borrow() {
-            if std::time::Instant::now() >= next_upkeep {
+            if self.core.clock.now() >= next_upkeep {
                 self.upkeep().await;
-                next_upkeep += UPKEEP_INTERVAL;
+                next_upkeep = self.core.clock.now() + UPKEEP_INTERVAL;
             }
             while running.try_join_next().is_some() {}
             let free = self.config.concurrency.saturating_sub(running.len());
@@ -314,48 +323,111 @@ impl Runner {
     }
 
     /// Runs one claimed job and records the result, fenced by its lease.
-    async fn execute(&self, job: Job) -> CoreResult<Outcome> {
-        let token = job.lease_token.clone().unwrap_or_default();
-        let result = match self.handlers.get(job.kind.as_str()) {
-            Some(handler) => {
-                let ctx = JobContext {
-                    core: self.core.clone(),
-                    attempt: job.attempts,
-                    max_attempts: job.max_attempts,
-                };
-                handler(ctx, job.payload.clone()).await
-            }
-            None => Err(JobError::Permanent(format!(
-                "no handler for job kind {}",
-                job.kind
-            ))),
-        };
+    async fn execute(&self, job: Job) -> CoreResult<()> {
+        let result = self.work(&job).await;
         let now = self.core.clock.now();
         let mut tx = self.core.store.begin().await?;
+        // `None`: another worker holds the job now, so nothing was recorded.
         let outcome = match &result {
-            Ok(()) => {
-                tx.complete_job(job.id, &token).await?;
-                Outcome::Completed
-            }
+            Ok(()) => tx
+                .complete_job(job.id, lease_of(&job))
+                .await?
+                .then_some(Outcome::Completed),
             Err(e) => {
                 let dead = matches!(e, JobError::Permanent(_)) || job.attempts >= job.max_attempts;
                 let retry_at = (!dead).then(|| now + backoff(job.attempts));
-                tx.fail_job(job.id, &token, &e.to_string(), retry_at)
+                let ours = tx
+                    .fail_job(job.id, lease_of(&job), &e.to_string(), retry_at)
                     .await?;
-                if dead {
-                    tracing::error!(job = %job.id, kind = %job.kind, attempts = job.attempts, error = %e, "job is dead");
+                ours.then_some(if dead {
                     Outcome::Dead
                 } else {
-                    tracing::warn!(job = %job.id, kind = %job.kind, attempts = job.attempts, error = %e, "job failed, will retry");
                     Outcome::Retrying
-                }
+                })
             }
         };
         tx.commit().await?;
-        metrics::counter!("apostle_jobs_runs_total", "kind" => job.kind.clone(), "outcome" => outcome.as_str())
-            .increment(1);
-        Ok(outcome)
+        report(&job, &result, outcome);
+        Ok(())
     }
+
+    /// Runs one claimed job's handler, renewing its lease meanwhile.
+    async fn work(&self, job: &Job) -> Result<(), JobError> {
+        let Some(handler) = self.handlers.get(job.kind.as_str()) else {
+            return Err(JobError::Permanent(format!(
+                "no handler for job kind {}",
+                job.kind
+            )));
+        };
+        let ctx = JobContext {
+            core: self.core.clone(),
+            attempt: job.attempts,
+            max_attempts: job.max_attempts,
+        };
+        let run = handler(ctx, job.payload.clone());
+        tokio::pin!(run);
+        tokio::select! {
+            result = &mut run => result,
+            // The lease is gone: the run goes on, but its result will be
+            // refused when recorded.
+            () = self.keep_lease(job) => run.await,
+        }
+    }
+
+    /// Renews the job's lease every third of its length; returns only when
+    /// the lease turns out to be someone else's.
+    async fn keep_lease(&self, job: &Job) {
+        let every = self.config.lease / 3;
+        let mut next = self.core.clock.now() + every;
+        loop {
+            self.core.clock.sleep_until(next).await;
+            let now = self.core.clock.now();
+            next = now + every;
+            let renewed = async {
+                let mut tx = self.core.store.begin().await?;
+                let ours = tx
+                    .extend_job_lease(job.id, lease_of(job), now + self.config.lease)
+                    .await?;
+                tx.commit().await?;
+                Ok::<_, crate::store::StoreError>(ours)
+            }
+            .await;
+            match renewed {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(job = %job.id, kind = %job.kind, "job lease lost while running");
+                    return;
+                }
+                // The next try still comes before the lease runs out.
+                Err(e) => {
+                    tracing::warn!(job = %job.id, error = %e, "could not renew job lease")
+                }
+            }
+        }
+    }
+}
+
+/// Logs and counts what happened to one run once its transaction is
+/// committed; `None` is a run whose lease was lost.
+fn report(job: &Job, result: &Result<(), JobError>, outcome: Option<Outcome>) {
+    let error = result.as_ref().err().map(ToString::to_string);
+    let error = error.as_deref().unwrap_or_default();
+    let Some(outcome) = outcome else {
+        tracing::warn!(job = %job.id, kind = %job.kind, "job lease lost: another worker holds the job, this run's result is not recorded");
+        metrics::counter!("apostle_jobs_lease_lost_total", "kind" => job.kind.clone()).increment(1);
+        return;
+    };
+    match outcome {
+        Outcome::Completed => {}
+        Outcome::Retrying => {
+            tracing::warn!(job = %job.id, kind = %job.kind, attempts = job.attempts, error, "job failed, will retry")
+        }
+        Outcome::Dead => {
+            tracing::error!(job = %job.id, kind = %job.kind, attempts = job.attempts, error, "job is dead")
+        }
+    }
+    metrics::counter!("apostle_jobs_runs_total", "kind" => job.kind.clone(), "outcome" => outcome.as_str())
+        .increment(1);
 }
 
 #[cfg(test)]

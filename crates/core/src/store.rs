@@ -415,6 +415,13 @@ pub trait Tx: Send {
     async fn count_jobs_by_state(&mut self) -> StoreResult<Vec<(JobState, i64)>>;
     /// Puts a dead job back to pending with fresh attempts.
     async fn retry_dead_job(&mut self, job: JobId, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Keeps a running job ours until `locked_until`, if the lease is still ours.
+    async fn extend_job_lease(
+        &mut self,
+        job: JobId,
+        lease_token: &str,
+        locked_until: DateTime<Utc>,
+    ) -> StoreResult<bool>;
 
     // ---- email outbox --------------------------------------------------
     /// Stores an email; `None` when one with the same dedupe key exists.

@@ -4,14 +4,17 @@
 use apostle_core::clock::ManualClock;
 use apostle_core::email::{queue_email, InviteEmail, Mailer};
 use apostle_core::jobs::{enqueue, BackgroundJob, JobContext, JobError, Runner, RunnerConfig};
-use apostle_core::store::{EmailState, JobState};
+use apostle_core::store::{EmailState, Job, JobState};
 use apostle_core::{Clock, Core, CoreSettings};
 use apostle_domain::EmailAddress;
 use apostle_store_sqlite::SqliteStore;
 use chrono::{Duration, TimeZone, Utc};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock};
+use tokio::sync::{watch, Notify};
 
 fn test_keyring() -> apostle_encryption::Keyring {
     apostle_encryption::Keyring::parse(&apostle_encryption::Keyring::generate_entry("test"))
@@ -87,7 +90,7 @@ impl BackgroundJob for Flaky {
     }
 }
 
-async fn submit(core: &Core, job: &Flaky) -> bool {
+async fn submit(core: &Core, job: &impl BackgroundJob) -> bool {
     let mut tx = core.store.begin().await.unwrap();
     let id = enqueue(&mut *tx, job, core.clock.now()).await.unwrap();
     tx.commit().await.unwrap();
@@ -98,7 +101,7 @@ fn runner(core: &Core) -> Runner {
     Runner::new(core.clone(), RunnerConfig::default()).register::<Flaky>()
 }
 
-async fn jobs_in(core: &Core, state: JobState) -> Vec<apostle_core::store::Job> {
+async fn jobs_in(core: &Core, state: JobState) -> Vec<Job> {
     let mut tx = core.store.begin_read().await.unwrap();
     tx.list_jobs(state, 100).await.unwrap()
 }
@@ -375,7 +378,7 @@ async fn the_file_transport_writes_a_message_with_text_and_html_parts() {
 }
 
 #[tokio::test]
-async fn a_running_worker_purges_expired_sessions_and_keeps_live_ones() {
+async fn a_running_worker_purges_expired_sessions_hourly_by_its_clock_and_keeps_live_ones() {
     use apostle_core::secrets::token_hash;
     use secrecy::ExposeSecret;
     let (core, clock) = core_with(Mailer::memory()).await;
@@ -395,35 +398,33 @@ async fn a_running_worker_purges_expired_sessions_and_keeps_live_ones() {
     clock.advance(Duration::days(31));
     let live = core.start_session(user.id).await.unwrap();
     // Looking up as of the start shows whether a row is still stored.
-    let stored = |cookie: String| {
-        let core = core.clone();
+    let stored = |cookie: &str| {
+        let (core, hash) = (core.clone(), token_hash(cookie));
         async move {
             let mut tx = core.store.begin_read().await.unwrap();
-            tx.session_by_hash(&token_hash(&cookie), started)
-                .await
-                .unwrap()
-                .is_some()
+            tx.session_by_hash(&hash, started).await.unwrap().is_some()
         }
     };
-    assert!(stored(old.cookie.expose_secret().to_owned()).await);
+    assert!(stored(old.cookie.expose_secret()).await);
 
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let handle = tokio::spawn(Runner::new(core.clone(), RunnerConfig::default()).run(stopped));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while stored(old.cookie.expose_secret().to_owned()).await {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the expired session was not purged"
-        );
-        tokio::task::yield_now().await;
-    }
-    stop.send(true).unwrap();
-    handle.await.unwrap();
+    let (stop, worker) = start_worker(Runner::new(core.clone(), fast_polling()));
+    eventually("the expired session is purged at start", || async {
+        !stored(old.cookie.expose_secret()).await
+    })
+    .await;
     assert!(core
         .session(live.cookie.expose_secret())
         .await
         .unwrap()
         .is_some());
+    // An hour later by the worker's clock, the other session has expired too.
+    clock.advance(Duration::days(31));
+    eventually("the worker purges again an hour on", || async {
+        !stored(live.cookie.expose_secret()).await
+    })
+    .await;
+    stop.send(true).unwrap();
+    worker.await.unwrap();
 }
 
 #[tokio::test]
@@ -473,5 +474,180 @@ async fn an_email_sealed_with_a_key_no_longer_held_is_dead_not_sent() {
             .unwrap()
             .contains("cannot be opened"),
         "{dead:?}"
+    );
+}
+
+/// Waits until `check` holds, for what the test cannot otherwise await: the
+/// effect of a worker running beside it. Bounded, so a regression fails.
+async fn eventually<F: Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
+async fn no_jobs_left(core: &Core) -> bool {
+    let mut tx = core.store.begin_read().await.unwrap();
+    let counts = tx.count_jobs_by_state().await.unwrap();
+    counts.iter().all(|(_, n)| *n == 0)
+}
+
+/// A worker's `run` loop in the background; send `true` to stop it, then
+/// await the handle.
+fn start_worker(runner: Runner) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+    let (stop, stopped) = watch::channel(false);
+    (stop, tokio::spawn(runner.run(stopped)))
+}
+
+fn fast_polling() -> RunnerConfig {
+    RunnerConfig {
+        poll_interval: std::time::Duration::from_millis(10),
+        ..RunnerConfig::default()
+    }
+}
+
+/// The process-wide metrics, as `/metrics` would show them. Counted only
+/// once installed: a test reading them calls this before its jobs run.
+fn metrics() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        PrometheusBuilder::new()
+            .install_recorder()
+            .expect("one metrics recorder per test binary")
+    })
+}
+
+/// The value of one series (`name{labels}`) in the rendered metrics.
+fn metric(series: &str) -> Option<f64> {
+    metrics().render().lines().find_map(|line| {
+        let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+        value.parse().ok()
+    })
+}
+
+/// Waits for the test to let it finish.
+#[derive(Serialize, Deserialize)]
+struct Slow {
+    name: String,
+}
+
+fn slow_gate() -> &'static Notify {
+    static GATE: OnceLock<Notify> = OnceLock::new();
+    GATE.get_or_init(Notify::new)
+}
+
+impl BackgroundJob for Slow {
+    const KIND: &'static str = "test_slow";
+
+    async fn run(self, _: JobContext) -> Result<(), JobError> {
+        *runs().lock().unwrap().entry(self.name).or_default() += 1;
+        slow_gate().notified().await;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_job_that_outlives_its_first_lease_runs_once_and_completes_once() {
+    let _ = metrics();
+    let (core, clock) = core_with(Mailer::memory()).await;
+    submit(
+        &core,
+        &Slow {
+            name: "outlives".into(),
+        },
+    )
+    .await;
+    let config = fast_polling();
+    let lease = config.lease;
+    let (stop, worker) = start_worker(Runner::new(core.clone(), config).register::<Slow>());
+    eventually("the worker claims the job", || async {
+        !jobs_in(&core, JobState::Running).await.is_empty()
+    })
+    .await;
+    let first_lease_end = jobs_in(&core, JobState::Running).await[0]
+        .locked_until
+        .unwrap();
+    while clock.now() <= first_lease_end {
+        clock.advance(lease / 3 + Duration::seconds(1));
+        let renewed_until = clock.now() + lease;
+        eventually("the running worker renews the lease", || async {
+            let running = jobs_in(&core, JobState::Running).await;
+            running[0].locked_until == Some(renewed_until)
+        })
+        .await;
+    }
+    let other = Runner::new(core.clone(), RunnerConfig::default()).register::<Slow>();
+    assert_eq!(
+        other.run_pending().await.unwrap(),
+        0,
+        "another worker finds nothing to take past the first lease"
+    );
+    slow_gate().notify_one();
+    eventually("the job is completed", || no_jobs_left(&core)).await;
+    stop.send(true).unwrap();
+    worker.await.unwrap();
+    assert_eq!(run_count("outlives"), 1);
+    assert_eq!(
+        metric(r#"apostle_jobs_runs_total{kind="test_slow",outcome="completed"}"#),
+        Some(1.0)
+    );
+}
+
+/// Stalls past its lease: another worker claims the job meanwhile (at a
+/// later moment, without moving the shared clock), then this run ends.
+#[derive(Serialize, Deserialize)]
+struct Overtaken {
+    fails: bool,
+}
+
+impl BackgroundJob for Overtaken {
+    const KIND: &'static str = "test_overtaken";
+
+    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
+        let later = ctx.core.clock.now() + Duration::minutes(6);
+        let taken = ctx
+            .core
+            .store
+            .claim_jobs(later, Duration::minutes(5), 1)
+            .await?;
+        assert_eq!(taken.len(), 1, "the other worker takes this job");
+        if self.fails {
+            Err(JobError::Retry("failed after losing the lease".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_worker_that_lost_its_lease_records_neither_success_nor_failure() {
+    let _ = metrics();
+    let (core, _) = core_with(Mailer::memory()).await;
+    let runner = Runner::new(core.clone(), RunnerConfig::default()).register::<Overtaken>();
+    for fails in [false, true] {
+        submit(&core, &Overtaken { fails }).await;
+        assert_eq!(runner.run_pending().await.unwrap(), 1);
+    }
+    let running = jobs_in(&core, JobState::Running).await;
+    assert_eq!(running.len(), 2, "both stay with the worker that took them");
+    for job in &running {
+        assert_eq!(job.attempts, 2);
+        assert_eq!(job.last_error, None, "the late failure is not recorded");
+    }
+    assert!(jobs_in(&core, JobState::Pending).await.is_empty());
+    assert!(jobs_in(&core, JobState::Dead).await.is_empty());
+    assert_eq!(
+        metric(r#"apostle_jobs_lease_lost_total{kind="test_overtaken"}"#),
+        Some(2.0)
+    );
+    assert!(
+        !metrics()
+            .render()
+            .contains(r#"apostle_jobs_runs_total{kind="test_overtaken""#),
+        "no run is counted as recorded"
     );
 }

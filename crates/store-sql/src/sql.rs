@@ -165,6 +165,8 @@ pub const REVIVE_DEAD_JOB: &str = concat!(
     yield_dedupe_key_to_pending_twin!(),
     " WHERE id = $1 AND state = 'dead'"
 );
+pub const EXTEND_JOB_LEASE: &str = "UPDATE jobs SET locked_until = $3 \
+     WHERE id = $1 AND lease_token = $2 AND state = 'running'";
 
 pub const INSERT_EMAIL: &str =
     "INSERT INTO emails (recipient, template, subject, text_body, html_body, dedupe_key, \

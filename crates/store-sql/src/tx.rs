@@ -568,6 +568,19 @@ macro_rules! impl_tx {
                     self.changed_one(q).await
                 }
 
+                async fn extend_job_lease(
+                    &mut self,
+                    job: JobId,
+                    lease_token: &str,
+                    locked_until: DateTime<Utc>,
+                ) -> StoreResult<bool> {
+                    let q = ::sqlx::query(sql::EXTEND_JOB_LEASE)
+                        .bind(job.0)
+                        .bind(lease_token)
+                        .bind($encode(locked_until));
+                    self.changed_one(q).await
+                }
+
                 async fn insert_email(&mut self, email: &NewEmail) -> StoreResult<Option<EmailId>> {
                     let id: Option<i64> = ::sqlx::query_scalar(sql::INSERT_EMAIL)
                         .bind(email.recipient.as_str())

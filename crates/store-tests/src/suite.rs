@@ -1271,6 +1271,52 @@ pub async fn concurrent_workers_never_receive_the_same_job(db: &TestDb) {
     assert!(counts.iter().all(|(_, n)| *n == 0), "{counts:?}");
 }
 
+/// A worker renews the lease of a job it is still running: nobody else may
+/// claim it before the renewed end, and a stale or wrong lease renews nothing.
+pub async fn a_renewed_lease_keeps_a_running_job_from_other_workers(db: &TestDb) {
+    let store = db.store();
+    let id = enqueue(store, new_job("long", None, t0())).await.unwrap();
+    let first = claim_one(store, t0()).await;
+    let mut tx = write(store).await;
+    assert!(!tx
+        .extend_job_lease(id, "not-the-lease", t0() + mins(9))
+        .await
+        .unwrap());
+    assert!(tx
+        .extend_job_lease(id, lease(&first), t0() + mins(9))
+        .await
+        .unwrap());
+    commit(tx).await;
+    let job = read(store).await.job_by_id(id).await.unwrap().unwrap();
+    assert_eq!(job.locked_until, Some(t0() + mins(9)));
+    assert!(store
+        .claim_jobs(t0() + mins(6), mins(5), 1)
+        .await
+        .unwrap()
+        .is_empty());
+    let second = claim_one(store, t0() + mins(9)).await;
+    assert_eq!((second.id, second.attempts), (id, 2));
+    let mut tx = write(store).await;
+    assert!(!tx
+        .extend_job_lease(id, lease(&first), t0() + mins(20))
+        .await
+        .unwrap());
+    commit(tx).await;
+    let pending = enqueue(store, new_job("waiting", None, t0() + mins(30)))
+        .await
+        .unwrap();
+    let mut tx = write(store).await;
+    assert!(
+        !tx.extend_job_lease(pending, "", t0() + mins(20))
+            .await
+            .unwrap(),
+        "a pending job has no lease to renew"
+    );
+    commit(tx).await;
+    let job = read(store).await.job_by_id(id).await.unwrap().unwrap();
+    assert_eq!(job.locked_until, Some(t0() + mins(14)));
+}
+
 // ---- email outbox ------------------------------------------------------------------
 
 pub async fn an_email_with_the_same_dedupe_key_is_stored_once(db: &TestDb) {
