@@ -23,11 +23,17 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-/// Why a run failed. `Permanent` skips the remaining attempts.
+/// Why a run failed. `Permanent` skips the remaining attempts; the others
+/// count as an attempt and are retried until `max_attempts`.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
+    /// Retried after the exponential [`backoff`].
     #[error("{0}")]
     Retry(String),
+    /// Retried no earlier than the given moment instead of after the
+    /// backoff, e.g. when a provider's rate limit resets.
+    #[error("{1}")]
+    RetryAt(DateTime<Utc>, String),
     #[error("{0}")]
     Permanent(String),
 }
@@ -80,6 +86,17 @@ pub async fn enqueue<J: BackgroundJob>(
     job: &J,
     now: DateTime<Utc>,
 ) -> CoreResult<Option<JobId>> {
+    enqueue_at(tx, job, now, now).await
+}
+
+/// Enqueues `job` in the caller's transaction to run no earlier than
+/// `run_at`. Returns `None` when deduplicated.
+pub async fn enqueue_at<J: BackgroundJob>(
+    tx: &mut dyn Tx,
+    job: &J,
+    run_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> CoreResult<Option<JobId>> {
     let payload = serde_json::to_value(job)
         .map_err(|e| CoreError::Internal(format!("job {} payload: {e}", J::KIND)))?;
     Ok(tx
@@ -87,7 +104,7 @@ pub async fn enqueue<J: BackgroundJob>(
             kind: J::KIND.to_owned(),
             payload,
             dedupe_key: job.dedupe_key(),
-            run_at: now,
+            run_at,
             max_attempts: J::MAX_ATTEMPTS,
             created_at: now,
         })
@@ -334,15 +351,13 @@ impl Runner {
                 .await?
                 .then_some(Outcome::Completed),
             Err(e) => {
-                let dead = matches!(e, JobError::Permanent(_)) || job.attempts >= job.max_attempts;
-                let retry_at = (!dead).then(|| now + backoff(job.attempts));
+                let retry_at = retry_time(&job, e, now);
                 let ours = tx
                     .fail_job(job.id, lease_of(&job), &e.to_string(), retry_at)
                     .await?;
-                ours.then_some(if dead {
-                    Outcome::Dead
-                } else {
-                    Outcome::Retrying
+                ours.then_some(match retry_at {
+                    Some(_) => Outcome::Retrying,
+                    None => Outcome::Dead,
                 })
             }
         };
@@ -404,6 +419,16 @@ impl Runner {
                 }
             }
         }
+    }
+}
+
+/// When a failed run is tried again; `None` makes the job dead.
+fn retry_time(job: &Job, error: &JobError, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match error {
+        JobError::Permanent(_) => None,
+        _ if job.attempts >= job.max_attempts => None,
+        JobError::RetryAt(at, _) => Some((*at).max(now)),
+        JobError::Retry(_) => Some(now + backoff(job.attempts)),
     }
 }
 

@@ -3,7 +3,9 @@
 
 use apostle_core::clock::ManualClock;
 use apostle_core::email::{queue_email, InviteEmail, Mailer};
-use apostle_core::jobs::{enqueue, BackgroundJob, JobContext, JobError, Runner, RunnerConfig};
+use apostle_core::jobs::{
+    backoff, enqueue, enqueue_at, BackgroundJob, JobContext, JobError, Runner, RunnerConfig,
+};
 use apostle_core::store::{EmailState, Job, JobState};
 use apostle_core::{Clock, Core, CoreSettings};
 use apostle_domain::EmailAddress;
@@ -527,6 +529,96 @@ fn metric(series: &str) -> Option<f64> {
         let value = line.strip_prefix(series)?.strip_prefix(' ')?;
         value.parse().ok()
     })
+}
+
+/// Succeeds, or on its first run asks to be retried `reset_in_minutes` later,
+/// as a job told by a provider when its rate limit resets would.
+#[derive(Serialize, Deserialize)]
+struct RateLimited {
+    name: String,
+    reset_in_minutes: Option<i64>,
+}
+
+impl BackgroundJob for RateLimited {
+    const KIND: &'static str = "test_rate_limited";
+
+    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
+        let n = {
+            let mut map = runs().lock().unwrap();
+            let n = map.entry(self.name.clone()).or_default();
+            *n += 1;
+            *n
+        };
+        match self.reset_in_minutes {
+            Some(minutes) if n == 1 => {
+                let reset = ctx.core.clock.now() + Duration::minutes(minutes);
+                Err(JobError::RetryAt(
+                    reset,
+                    "rate limited until the window resets".into(),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_job_enqueued_for_later_runs_no_earlier_than_its_time() {
+    let (core, clock) = core_with(Mailer::memory()).await;
+    let job = RateLimited {
+        name: "later".into(),
+        reset_in_minutes: None,
+    };
+    let mut tx = core.store.begin().await.unwrap();
+    let due = clock.now() + Duration::hours(1);
+    enqueue_at(&mut *tx, &job, due, clock.now()).await.unwrap();
+    tx.commit().await.unwrap();
+    let runner = Runner::new(core.clone(), RunnerConfig::default()).register::<RateLimited>();
+    assert_eq!(runner.run_pending().await.unwrap(), 0);
+    clock.advance(Duration::minutes(59) + Duration::seconds(59));
+    assert_eq!(runner.run_pending().await.unwrap(), 0, "a second early");
+    clock.advance(Duration::seconds(1));
+    assert_eq!(runner.run_pending().await.unwrap(), 1);
+    assert_eq!(run_count("later"), 1);
+    assert!(no_jobs_left(&core).await);
+}
+
+#[tokio::test]
+async fn a_rate_limited_job_runs_again_when_the_limit_resets_not_after_the_backoff() {
+    let (core, clock) = core_with(Mailer::memory()).await;
+    let started = clock.now();
+    submit(
+        &core,
+        &RateLimited {
+            name: "limited".into(),
+            reset_in_minutes: Some(15),
+        },
+    )
+    .await;
+    let runner = Runner::new(core.clone(), RunnerConfig::default()).register::<RateLimited>();
+    assert_eq!(runner.run_pending().await.unwrap(), 1);
+    let pending = jobs_in(&core, JobState::Pending).await;
+    assert_eq!(pending[0].run_at, started + Duration::minutes(15));
+    assert_eq!(
+        pending[0].last_error.as_deref(),
+        Some("rate limited until the window resets")
+    );
+    clock.advance(backoff(1));
+    assert_eq!(
+        runner.run_pending().await.unwrap(),
+        0,
+        "not after the backoff"
+    );
+    clock.set(started + Duration::minutes(15) - Duration::seconds(1));
+    assert_eq!(
+        runner.run_pending().await.unwrap(),
+        0,
+        "not before the reset"
+    );
+    clock.advance(Duration::seconds(1));
+    assert_eq!(runner.run_pending().await.unwrap(), 1);
+    assert_eq!(run_count("limited"), 2);
+    assert!(no_jobs_left(&core).await);
 }
 
 /// Waits for the test to let it finish.
