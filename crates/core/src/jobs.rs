@@ -256,9 +256,11 @@ impl Runner {
         tracing::info!(concurrency = self.config.concurrency, "job runner started");
         let mut next_upkeep = self.core.clock.now();
         while !*shutdown.borrow() {
-            if self.core.clock.now() >= next_upkeep {
+            let now = self.core.clock.now();
+            if now >= next_upkeep {
+                // Counted from the start, so a slow upkeep does not push the next one back.
+                next_upkeep = now + UPKEEP_INTERVAL;
                 self.upkeep().await;
-                next_upkeep = self.core.clock.now() + UPKEEP_INTERVAL;
             }
             while running.try_join_next().is_some() {}
             let free = self.config.concurrency.saturating_sub(running.len());
@@ -392,8 +394,11 @@ impl Runner {
     /// Renews the job's lease every third of its length; returns only when
     /// the lease turns out to be someone else's.
     async fn keep_lease(&self, job: &Job) {
-        let every = self.config.lease / 3;
-        let mut next = self.core.clock.now() + every;
+        let lease = self.config.lease;
+        let every = lease / 3;
+        // Counted from the claim, not from when this task got to run.
+        let claimed = job.locked_until.map(|end| end - lease);
+        let mut next = claimed.unwrap_or_else(|| self.core.clock.now()) + every;
         loop {
             self.core.clock.sleep_until(next).await;
             let now = self.core.clock.now();
@@ -401,7 +406,7 @@ impl Runner {
             let renewed = async {
                 let mut tx = self.core.store.begin().await?;
                 let ours = tx
-                    .extend_job_lease(job.id, lease_of(job), now + self.config.lease)
+                    .extend_job_lease(job.id, lease_of(job), now + lease)
                     .await?;
                 tx.commit().await?;
                 Ok::<_, crate::store::StoreError>(ours)
