@@ -216,6 +216,9 @@ pub struct NewEmail {
     pub html_body: String,
     /// A second email with the same key is not stored (and not sent).
     pub dedupe_key: Option<String>,
+    /// The `Message-ID` every delivery attempt carries, so a receiver can
+    /// recognise a resend after a crash between sending and recording.
+    pub message_id: String,
     pub created_at: DateTime<Utc>,
 }
 
@@ -228,6 +231,7 @@ pub struct Email {
     pub text_body: String,
     pub html_body: String,
     pub dedupe_key: Option<String>,
+    pub message_id: String,
     pub state: EmailState,
     pub attempts: i32,
     pub last_error: Option<String>,

@@ -6,11 +6,11 @@ use apostle_core::email::{queue_email, InviteEmail, Mailer};
 use apostle_core::jobs::{
     backoff, enqueue, enqueue_at, BackgroundJob, JobContext, JobError, Runner, RunnerConfig,
 };
-use apostle_core::store::{EmailState, Job, JobState};
+use apostle_core::store::{EmailState, Job, JobState, Store, StoreError, StoreResult, Tx};
 use apostle_core::{Clock, Core, CoreSettings};
 use apostle_domain::EmailAddress;
 use apostle_store_sqlite::SqliteStore;
-use chrono::{Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -288,7 +288,7 @@ async fn queue_invite_email(core: &Core, dedupe_key: Option<&str>) -> EmailAddre
     let mut tx = core.store.begin().await.unwrap();
     queue_email(
         &mut *tx,
-        &core.keyring,
+        core,
         &to,
         &invite_email(),
         dedupe_key.map(str::to_owned),
@@ -338,7 +338,7 @@ async fn an_email_queued_in_a_rolled_back_transaction_is_never_sent() {
     let mut tx = core.store.begin().await.unwrap();
     queue_email(
         &mut *tx,
-        &core.keyring,
+        &core,
         &to,
         &invite_email(),
         None,
@@ -356,13 +356,16 @@ async fn an_email_queued_in_a_rolled_back_transaction_is_never_sent() {
 }
 
 #[tokio::test]
-async fn the_file_transport_writes_a_message_with_text_and_html_parts() {
+async fn the_file_transport_writes_a_message_with_its_message_id_and_both_parts() {
     let dir = std::env::temp_dir().join(format!(
         "apostle-mail-{}",
         apostle_core::secrets::random_token()
     ));
     let (core, _) = core_with(Mailer::File(dir.clone())).await;
-    queue_invite_email(&core, None).await;
+    let to = queue_invite_email(&core, None).await;
+    let mut tx = core.store.begin_read().await.unwrap();
+    let stored = tx.emails_to(&to).await.unwrap().pop().unwrap();
+    drop(tx);
     Runner::with_all_jobs(core.clone(), RunnerConfig::default())
         .run_pending()
         .await
@@ -374,6 +377,7 @@ async fn the_file_transport_writes_a_message_with_text_and_html_parts() {
     assert_eq!(files.len(), 1);
     let raw = std::fs::read_to_string(&files[0]).unwrap();
     assert!(raw.contains("To: amy@acme.example"));
+    assert!(raw.contains(&format!("Message-ID: {}", stored.message_id)));
     assert!(raw.contains("multipart/alternative"));
     assert!(raw.contains("text/plain") && raw.contains("text/html"));
     std::fs::remove_dir_all(&dir).unwrap();
@@ -742,4 +746,79 @@ async fn a_worker_that_lost_its_lease_records_neither_success_nor_failure() {
             .contains(r#"apostle_jobs_runs_total{kind="test_overtaken""#),
         "no run is counted as recorded"
     );
+}
+
+/// A store cut off for writing, as a worker's database connection is when
+/// the worker dies: reads and claims still go through.
+struct WritesLost(Arc<dyn Store>);
+
+#[async_trait::async_trait]
+impl Store for WritesLost {
+    async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
+        Err(StoreError::Database("connection lost".into()))
+    }
+
+    async fn begin_read(&self) -> StoreResult<Box<dyn Tx>> {
+        self.0.begin_read().await
+    }
+
+    async fn claim_jobs(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: i64,
+    ) -> StoreResult<Vec<Job>> {
+        self.0.claim_jobs(now, lease, limit).await
+    }
+
+    async fn close(&self) {
+        self.0.close().await;
+    }
+}
+
+#[tokio::test]
+async fn an_email_sent_again_after_a_crash_before_it_was_recorded_keeps_its_message_id() {
+    let mailer = Mailer::memory();
+    let (core, clock) = core_with(mailer.clone()).await;
+    let to = queue_invite_email(&core, None).await;
+    let message_id = {
+        let mut tx = core.store.begin_read().await.unwrap();
+        tx.emails_to(&to).await.unwrap().pop().unwrap().message_id
+    };
+    assert!(
+        message_id.starts_with('<') && message_id.ends_with("@127.0.0.1>"),
+        "{message_id}"
+    );
+    // The mail server accepts it; the worker dies before it can record that.
+    let dying = Core {
+        store: Arc::new(WritesLost(Arc::clone(&core.store))),
+        ..core.clone()
+    };
+    assert!(Runner::with_all_jobs(dying, RunnerConfig::default())
+        .run_pending()
+        .await
+        .is_err());
+    assert_eq!(mailer.sent().len(), 1);
+    assert_eq!(
+        email_state(&core, "amy@acme.example").await,
+        vec![EmailState::Queued]
+    );
+    // Once the dead worker's lease is over, another one sends it again.
+    clock.advance(RunnerConfig::default().lease);
+    let runner = Runner::with_all_jobs(core.clone(), RunnerConfig::default());
+    assert_eq!(runner.run_pending().await.unwrap(), 1);
+    let sent = mailer.sent();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(
+        (&sent[0].message_id, &sent[1].message_id),
+        (&message_id, &message_id),
+        "the receiver can tell the second one is a resend"
+    );
+    assert_eq!(
+        email_state(&core, "amy@acme.example").await,
+        vec![EmailState::Sent]
+    );
+    clock.advance(Duration::days(1));
+    assert_eq!(runner.run_pending().await.unwrap(), 0);
+    assert_eq!(mailer.sent().len(), 2);
 }

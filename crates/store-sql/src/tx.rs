@@ -589,6 +589,7 @@ macro_rules! impl_tx {
                         .bind(&email.text_body)
                         .bind(&email.html_body)
                         .bind(&email.dedupe_key)
+                        .bind(&email.message_id)
                         .bind($encode(email.created_at))
                         .fetch_optional(&mut *self.tx)
                         .await

@@ -124,6 +124,7 @@ fn new_email(to: &str, key: Option<&str>, created: DateTime<Utc>) -> NewEmail {
         text_body: "Join us".to_owned(),
         html_body: "<p>Join us</p>".to_owned(),
         dedupe_key: key.map(str::to_owned),
+        message_id: "<4f1c@apostle.example>".to_owned(),
         created_at: created,
     }
 }
@@ -1358,13 +1359,15 @@ pub async fn an_email_with_the_same_dedupe_key_is_stored_once(db: &TestDb) {
             stored.template,
             stored.subject,
             stored.text_body,
-            stored.html_body
+            stored.html_body,
+            stored.message_id
         ),
         (
             expected.template,
             expected.subject,
             expected.text_body,
-            expected.html_body
+            expected.html_body,
+            expected.message_id
         )
     );
     assert_eq!(stored.dedupe_key.as_deref(), Some("invite-1"));

@@ -5,8 +5,8 @@ use super::send::SendEmail;
 use crate::error::{CoreError, CoreResult};
 use crate::jobs;
 use crate::store::{NewEmail, Tx};
+use crate::Core;
 use apostle_domain::{EmailAddress, EmailId};
-use apostle_encryption::Keyring;
 use chrono::{DateTime, Utc};
 
 /// A kind of email Apostle sends: a subject and a text and HTML body.
@@ -23,12 +23,18 @@ pub(super) fn body_place(recipient: &EmailAddress, template: &str) -> String {
     format!("email:{recipient}:{template}")
 }
 
+/// A fresh `Message-ID` in Apostle's own domain (the host of the public URL).
+fn new_message_id(core: &Core) -> String {
+    let host = core.settings.public_url.host_str().unwrap_or("localhost");
+    format!("<{:032x}@{host}>", rand::random::<u128>())
+}
+
 /// Renders `message` and stores it with its delivery job, in `tx`. The
 /// bodies are sealed with the keyring: they carry single-use links.
 /// Returns `None` (and stores nothing) when `dedupe_key` was used before.
 pub async fn queue_email<M: EmailMessage>(
     tx: &mut dyn Tx,
-    keyring: &Keyring,
+    core: &Core,
     to: &EmailAddress,
     message: &M,
     dedupe_key: Option<String>,
@@ -41,9 +47,14 @@ pub async fn queue_email<M: EmailMessage>(
         recipient: to.clone(),
         template: M::TEMPLATE.to_owned(),
         subject: message.subject(),
-        text_body: keyring.seal_text(&message.text().map_err(render_err)?, &place),
-        html_body: keyring.seal_text(&message.html().map_err(render_err)?, &place),
+        text_body: core
+            .keyring
+            .seal_text(&message.text().map_err(render_err)?, &place),
+        html_body: core
+            .keyring
+            .seal_text(&message.html().map_err(render_err)?, &place),
         dedupe_key,
+        message_id: new_message_id(core),
         created_at: now,
     };
     let Some(id) = tx.insert_email(&email).await? else {

@@ -33,6 +33,7 @@ impl BackgroundJob for SendEmail {
                 self.email_id
             )));
         };
+        // Another run may have delivered it since this job was queued.
         if email.state != EmailState::Queued {
             return Ok(());
         }
@@ -43,11 +44,15 @@ impl BackgroundJob for SendEmail {
             })
         };
         let outgoing = SentEmail {
+            message_id: email.message_id,
             to: email.recipient.to_string(),
             subject: email.subject,
             text: open(&email.text_body)?,
             html: open(&email.html_body)?,
         };
+        // A crash between the server's acceptance and this short transaction
+        // leaves the email queued and it goes out again on the retry, with
+        // the same Message-ID, which lets the receiver drop the duplicate.
         let sent = core.mailer.send(&core.settings.mail_from, &outgoing).await;
         let mut tx = core.store.begin().await?;
         match sent {

@@ -8,6 +8,8 @@ use std::sync::{Arc, Mutex};
 /// A message as it left Apostle (what the memory transport keeps).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentEmail {
+    /// The same on every attempt to send one stored email.
+    pub message_id: String,
     pub to: String,
     pub subject: String,
     pub text: String,
@@ -63,6 +65,7 @@ impl Mailer {
             .parse()
             .map_err(|e| format!("recipient is not a mailbox: {e}"))?;
         let message = Message::builder()
+            .message_id(Some(email.message_id.clone()))
             .from(from.clone())
             .to(to)
             .subject(email.subject.clone())
