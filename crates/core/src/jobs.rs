@@ -7,7 +7,8 @@
 //!
 //! A running job's lease is renewed while it runs, so a long job is not
 //! handed to a second worker; a worker whose lease was lost anyway records
-//! nothing.
+//! nothing. The runner claims and completes in batches to keep database
+//! round trips per job few.
 
 use crate::error::{CoreError, CoreResult};
 use crate::store::{Job, JobState, NewJob, Tx};
@@ -16,7 +17,7 @@ use apostle_domain::JobId;
 use chrono::{DateTime, Duration, Utc};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -195,6 +196,9 @@ impl Outcome {
     }
 }
 
+/// A claimed job and the result of running it.
+type Finished = (Job, Result<(), JobError>);
+
 fn lease_of(job: &Job) -> &str {
     job.lease_token.as_deref().unwrap_or_default()
 }
@@ -241,7 +245,8 @@ impl Runner {
                 return Ok(runs);
             }
             for job in jobs {
-                self.execute(job).await?;
+                let result = self.work(&job).await;
+                self.record(vec![(job, result)]).await?;
                 runs += 1;
             }
         }
@@ -251,8 +256,9 @@ impl Runner {
     /// jobs finish within the grace period and releases the rest so another
     /// process can take them at once.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let mut running: JoinSet<()> = JoinSet::new();
-        let leases: Arc<std::sync::Mutex<HashMap<JobId, String>>> = Arc::default();
+        let mut running: JoinSet<Result<(), JobError>> = JoinSet::new();
+        let mut claimed: HashMap<tokio::task::Id, Job> = HashMap::new();
+        let mut finished: Vec<Finished> = Vec::new();
         tracing::info!(concurrency = self.config.concurrency, "job runner started");
         let mut next_upkeep = self.core.clock.now();
         while !*shutdown.borrow() {
@@ -262,9 +268,13 @@ impl Runner {
                 next_upkeep = now + UPKEEP_INTERVAL;
                 self.upkeep().await;
             }
-            while running.try_join_next().is_some() {}
+            while let Some(joined) = running.try_join_next_with_id() {
+                finished.extend(take_finished(&mut claimed, joined));
+            }
+            // Results of jobs that finished together go in one transaction.
+            self.record_logged(std::mem::take(&mut finished)).await;
             let free = self.config.concurrency.saturating_sub(running.len());
-            let mut claimed = 0;
+            let mut started = 0;
             if free > 0 {
                 let now = self.core.clock.now();
                 match self
@@ -274,42 +284,40 @@ impl Runner {
                     .await
                 {
                     Ok(jobs) => {
-                        claimed = jobs.len();
+                        started = jobs.len();
                         for job in jobs {
-                            let token = job.lease_token.clone().unwrap_or_default();
-                            leases.lock().expect("lease map").insert(job.id, token);
                             let runner = self.clone();
-                            let leases = Arc::clone(&leases);
-                            running.spawn(async move {
-                                let id = job.id;
-                                if let Err(e) = runner.execute(job).await {
-                                    tracing::error!(job = %id, error = %e, "could not record job result");
-                                }
-                                leases.lock().expect("lease map").remove(&id);
-                            });
+                            let run = job.clone();
+                            let task = running.spawn(async move { runner.work(&run).await });
+                            claimed.insert(task.id(), job);
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "claiming jobs failed"),
                 }
             }
-            if claimed == 0 {
+            if started == 0 {
                 tokio::select! {
                     _ = tokio::time::sleep(self.config.poll_interval) => {}
                     _ = shutdown.changed() => {}
-                    Some(_) = running.join_next(), if !running.is_empty() => {}
+                    Some(joined) = running.join_next_with_id(), if !running.is_empty() => {
+                        finished.extend(take_finished(&mut claimed, joined));
+                    }
                 }
             }
         }
-        let drained = tokio::time::timeout(self.config.shutdown_grace, async {
-            while running.join_next().await.is_some() {}
+        let _ = tokio::time::timeout(self.config.shutdown_grace, async {
+            while let Some(joined) = running.join_next_with_id().await {
+                finished.extend(take_finished(&mut claimed, joined));
+            }
         })
         .await;
-        if drained.is_err() {
-            running.abort_all();
-            while running.join_next().await.is_some() {}
-            let unfinished = std::mem::take(&mut *leases.lock().expect("lease map"));
-            self.release(unfinished).await;
+        running.abort_all();
+        while let Some(joined) = running.join_next_with_id().await {
+            finished.extend(take_finished(&mut claimed, joined));
         }
+        self.record_logged(finished).await;
+        // What is left was cut off by the grace period.
+        self.release(claimed.into_values()).await;
         tracing::info!("job runner stopped");
     }
 
@@ -322,50 +330,23 @@ impl Runner {
         }
     }
 
-    async fn release(&self, unfinished: HashMap<JobId, String>) {
-        for (id, token) in unfinished {
+    async fn release(&self, unfinished: impl Iterator<Item = Job>) {
+        for job in unfinished {
             let now = self.core.clock.now();
             let released = async {
                 let mut tx = self.core.store.begin().await?;
-                let done = tx.release_job(id, &token, now).await?;
+                let done = tx.release_job(job.id, lease_of(&job), now).await?;
                 tx.commit().await?;
                 Ok::<_, crate::store::StoreError>(done)
             }
             .await;
             match released {
-                Ok(_) => tracing::info!(job = %id, "released unfinished job"),
+                Ok(_) => tracing::info!(job = %job.id, "released unfinished job"),
                 Err(e) => {
-                    tracing::warn!(job = %id, error = %e, "could not release job; its lease will expire")
+                    tracing::warn!(job = %job.id, error = %e, "could not release job; its lease will expire")
                 }
             }
         }
-    }
-
-    /// Runs one claimed job and records the result, fenced by its lease.
-    async fn execute(&self, job: Job) -> CoreResult<()> {
-        let result = self.work(&job).await;
-        let now = self.core.clock.now();
-        let mut tx = self.core.store.begin().await?;
-        // `None`: another worker holds the job now, so nothing was recorded.
-        let outcome = match &result {
-            Ok(()) => tx
-                .complete_job(job.id, lease_of(&job))
-                .await?
-                .then_some(Outcome::Completed),
-            Err(e) => {
-                let retry_at = retry_time(&job, e, now);
-                let ours = tx
-                    .fail_job(job.id, lease_of(&job), &e.to_string(), retry_at)
-                    .await?;
-                ours.then_some(match retry_at {
-                    Some(_) => Outcome::Retrying,
-                    None => Outcome::Dead,
-                })
-            }
-        };
-        tx.commit().await?;
-        report(&job, &result, outcome);
-        Ok(())
     }
 
     /// Runs one claimed job's handler, renewing its lease meanwhile.
@@ -425,6 +406,53 @@ impl Runner {
             }
         }
     }
+
+    /// Records finished runs; a failure to record is logged and the jobs'
+    /// leases will expire, so they run again.
+    async fn record_logged(&self, finished: Vec<Finished>) {
+        if let Err(e) = self.record(finished).await {
+            tracing::error!(error = %e, "could not record job results");
+        }
+    }
+
+    /// Records the results of finished runs in one transaction, each fenced
+    /// by its lease: successes in one statement, failures one by one.
+    async fn record(&self, finished: Vec<Finished>) -> CoreResult<()> {
+        if finished.is_empty() {
+            return Ok(());
+        }
+        let now = self.core.clock.now();
+        let mut tx = self.core.store.begin().await?;
+        let succeeded: Vec<(JobId, &str)> = finished
+            .iter()
+            .filter(|(_, result)| result.is_ok())
+            .map(|(job, _)| (job.id, lease_of(job)))
+            .collect();
+        let completed: HashSet<JobId> = tx.complete_jobs(&succeeded).await?.into_iter().collect();
+        let mut outcomes = Vec::with_capacity(finished.len());
+        for (job, result) in &finished {
+            // `None`: another worker holds the job now, so nothing was recorded.
+            let outcome = match result {
+                Ok(()) => completed.contains(&job.id).then_some(Outcome::Completed),
+                Err(e) => {
+                    let retry_at = retry_time(job, e, now);
+                    let ours = tx
+                        .fail_job(job.id, lease_of(job), &e.to_string(), retry_at)
+                        .await?;
+                    ours.then_some(match retry_at {
+                        Some(_) => Outcome::Retrying,
+                        None => Outcome::Dead,
+                    })
+                }
+            };
+            outcomes.push(outcome);
+        }
+        tx.commit().await?;
+        for ((job, result), outcome) in finished.iter().zip(outcomes) {
+            report(job, result, outcome);
+        }
+        Ok(())
+    }
 }
 
 /// When a failed run is tried again; `None` makes the job dead.
@@ -435,6 +463,20 @@ fn retry_time(job: &Job, error: &JobError, now: DateTime<Utc>) -> Option<DateTim
         JobError::RetryAt(at, _) => Some((*at).max(now)),
         JobError::Retry(_) => Some(now + backoff(job.attempts)),
     }
+}
+
+/// The claimed job a finished task ran, with its result; `None` for a task
+/// cut off at shutdown, whose job is still claimed and gets released.
+fn take_finished(
+    claimed: &mut HashMap<tokio::task::Id, Job>,
+    joined: Result<(tokio::task::Id, Result<(), JobError>), tokio::task::JoinError>,
+) -> Option<Finished> {
+    let (task, result) = match joined {
+        Ok((task, result)) => (task, result),
+        Err(e) if e.is_panic() => (e.id(), Err(JobError::Retry("the job panicked".into()))),
+        Err(_) => return None,
+    };
+    claimed.remove(&task).map(|job| (job, result))
 }
 
 /// Logs and counts what happened to one run once its transaction is

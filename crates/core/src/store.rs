@@ -395,8 +395,6 @@ pub trait Tx: Send {
     /// Enqueues in this transaction; `None` when a pending job holds the same dedupe key.
     async fn enqueue_job(&mut self, job: &NewJob) -> StoreResult<Option<JobId>>;
     async fn job_by_id(&mut self, job: JobId) -> StoreResult<Option<Job>>;
-    /// Deletes a finished job, if the lease is still ours.
-    async fn complete_job(&mut self, job: JobId, lease_token: &str) -> StoreResult<bool>;
     /// Records a failed attempt: back to pending at `retry_at`, or dead when
     /// `retry_at` is `None`. Only if the lease is still ours.
     async fn fail_job(
@@ -426,6 +424,9 @@ pub trait Tx: Send {
         lease_token: &str,
         locked_until: DateTime<Utc>,
     ) -> StoreResult<bool>;
+    /// Deletes finished jobs in one statement, each only if its lease is
+    /// still ours; returns the ones deleted, in no particular order.
+    async fn complete_jobs(&mut self, jobs: &[(JobId, &str)]) -> StoreResult<Vec<JobId>>;
 
     // ---- email outbox --------------------------------------------------
     /// Stores an email; `None` when one with the same dedupe key exists.

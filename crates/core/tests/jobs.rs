@@ -100,7 +100,11 @@ async fn submit(core: &Core, job: &impl BackgroundJob) -> bool {
 }
 
 fn runner(core: &Core) -> Runner {
-    Runner::new(core.clone(), RunnerConfig::default()).register::<Flaky>()
+    runner_with(core, RunnerConfig::default())
+}
+
+fn runner_with(core: &Core, config: RunnerConfig) -> Runner {
+    Runner::new(core.clone(), config).register::<Flaky>()
 }
 
 async fn jobs_in(core: &Core, state: JobState) -> Vec<Job> {
@@ -746,6 +750,26 @@ async fn a_worker_that_lost_its_lease_records_neither_success_nor_failure() {
             .contains(r#"apostle_jobs_runs_total{kind="test_overtaken""#),
         "no run is counted as recorded"
     );
+}
+
+#[tokio::test]
+async fn a_running_worker_runs_every_queued_job_once() {
+    let (core, _) = core_with(Mailer::memory()).await;
+    for n in 0..10 {
+        let job = Flaky {
+            name: format!("together-{n}"),
+            failures: 0,
+            permanent: false,
+        };
+        submit(&core, &job).await;
+    }
+    let (stop, worker) = start_worker(runner_with(&core, fast_polling()));
+    eventually("every job is completed", || no_jobs_left(&core)).await;
+    stop.send(true).unwrap();
+    worker.await.unwrap();
+    for n in 0..10 {
+        assert_eq!(run_count(&format!("together-{n}")), 1);
+    }
 }
 
 /// A store cut off for writing, as a worker's database connection is when

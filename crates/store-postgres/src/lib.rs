@@ -147,6 +147,7 @@ apostle_store_sql::impl_tx! {
     time: DateTime<Utc> = at,
     errors: err, conflict,
     payload: select "payload::text AS payload", insert "$2::jsonb",
+    job_pairs: "SELECT (pair->>0)::bigint, pair->>1 FROM jsonb_array_elements($1::jsonb) AS pair",
 }
 
 #[cfg(test)]

@@ -257,6 +257,17 @@ impl<T: StoredTime> JobRow<T> {
     }
 }
 
+/// Jobs and their lease tokens as the JSON array of `[id, lease_token]`
+/// pairs that the batch completion reads.
+pub fn lease_pairs(jobs: &[(JobId, &str)]) -> String {
+    serde_json::Value::Array(
+        jobs.iter()
+            .map(|(id, lease)| serde_json::json!([id.0, lease]))
+            .collect(),
+    )
+    .to_string()
+}
+
 /// Claimed jobs in claiming order (`RETURNING` promises none).
 pub fn sort_claimed(jobs: &mut [Job]) {
     jobs.sort_by_key(|j| (j.run_at, j.id));

@@ -141,8 +141,6 @@ pub const REVOKE_API_TOKEN: &str = "UPDATE api_tokens SET revoked_at = $3 \
 pub const REVOKE_API_TOKENS_OF_USER: &str =
     "UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL";
 
-pub const COMPLETE_JOB: &str =
-    "DELETE FROM jobs WHERE id = $1 AND lease_token = $2 AND state = 'running'";
 pub const RETRY_FAILED_JOB: &str = concat!(
     "UPDATE jobs SET state = 'pending', last_error = $3, run_at = $4, \
          lease_token = NULL, locked_until = NULL, ",
@@ -260,6 +258,21 @@ macro_rules! claim_jobs {
             $lock,
             ") RETURNING ",
             $crate::job_columns!($payload)
+        )
+    };
+}
+
+/// Deletes finished jobs whose lease is still theirs, in one statement:
+/// `$1` is a JSON array of `[id, lease_token]` pairs and `$pairs` the
+/// backend's SQL that turns it into rows (neither database can bind a list
+/// in a form the other reads).
+#[macro_export]
+macro_rules! complete_jobs {
+    ($pairs:literal) => {
+        concat!(
+            "DELETE FROM jobs WHERE state = 'running' AND (id, lease_token) IN (",
+            $pairs,
+            ") RETURNING id"
         )
     };
 }

@@ -14,7 +14,8 @@ macro_rules! impl_tx {
         database: $db:ty,
         time: $time:ty = $encode:path,
         errors: $err:path, $conflict:path,
-        payload: select $select:literal, insert $insert:literal $(,)?
+        payload: select $select:literal, insert $insert:literal,
+        job_pairs: $pairs:literal $(,)?
     ) => {
         const _: () = {
             use ::apostle_core::store::{
@@ -36,6 +37,7 @@ macro_rules! impl_tx {
             const JOB_BY_ID: &str = $crate::job_by_id!($select);
             const LIST_JOBS: &str = $crate::list_jobs!($select);
             const ENQUEUE_JOB: &str = $crate::enqueue_job!($insert);
+            const COMPLETE_JOBS: &str = $crate::complete_jobs!($pairs);
 
             type Query<'q> =
                 ::sqlx::query::Query<'q, $db, <$db as ::sqlx::Database>::Arguments<'q>>;
@@ -490,17 +492,6 @@ macro_rules! impl_tx {
                     row.map(JobRow::decode).transpose()
                 }
 
-                async fn complete_job(
-                    &mut self,
-                    job: JobId,
-                    lease_token: &str,
-                ) -> StoreResult<bool> {
-                    let q = ::sqlx::query(sql::COMPLETE_JOB)
-                        .bind(job.0)
-                        .bind(lease_token);
-                    self.changed_one(q).await
-                }
-
                 async fn fail_job(
                     &mut self,
                     job: JobId,
@@ -579,6 +570,21 @@ macro_rules! impl_tx {
                         .bind(lease_token)
                         .bind($encode(locked_until));
                     self.changed_one(q).await
+                }
+
+                async fn complete_jobs(
+                    &mut self,
+                    jobs: &[(JobId, &str)],
+                ) -> StoreResult<Vec<JobId>> {
+                    if jobs.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let ids: Vec<i64> = ::sqlx::query_scalar(COMPLETE_JOBS)
+                        .bind($crate::rows::lease_pairs(jobs))
+                        .fetch_all(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    Ok(ids.into_iter().map(JobId).collect())
                 }
 
                 async fn insert_email(&mut self, email: &NewEmail) -> StoreResult<Option<EmailId>> {

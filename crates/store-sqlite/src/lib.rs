@@ -148,4 +148,5 @@ apostle_store_sql::impl_tx! {
     time: Micros = micros,
     errors: err, conflict,
     payload: select "payload", insert "$2",
+    job_pairs: "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($1)",
 }
