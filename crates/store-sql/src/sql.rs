@@ -244,19 +244,27 @@ macro_rules! enqueue_job {
 /// `$token` is the backend's SQL for a fresh random lease token per row and
 /// `$lock` what keeps concurrent claimers off the chosen rows (PostgreSQL's
 /// row locks; SQLite's `BEGIN IMMEDIATE` needs nothing here).
+///
+/// Each kind of due job is read in index order and cut at the limit before
+/// the two are merged: one `OR` over both would make either database collect
+/// and sort every due job on each claim, which grows with the backlog.
 #[macro_export]
 macro_rules! claim_jobs {
     (token: $token:literal, lock: $lock:literal, payload: $payload:literal) => {
         concat!(
-            "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_token = ",
+            "WITH pending AS (SELECT id, run_at FROM jobs \
+                 WHERE state = 'pending' AND run_at <= $1 ORDER BY run_at, id LIMIT $3 ",
+            $lock,
+            "), expired AS (SELECT id, run_at FROM jobs \
+                 WHERE state = 'running' AND locked_until <= $1 ORDER BY run_at, id LIMIT $3 ",
+            $lock,
+            ") UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_token = ",
             $token,
             ", locked_until = $2 \
-             WHERE id IN (SELECT id FROM jobs \
-                 WHERE (state = 'pending' AND run_at <= $1) \
-                    OR (state = 'running' AND locked_until <= $1) \
-                 ORDER BY run_at, id LIMIT $3 ",
-            $lock,
-            ") RETURNING ",
+             WHERE id IN (SELECT id FROM \
+                 (SELECT id, run_at FROM pending UNION ALL SELECT id, run_at FROM expired) AS due \
+                 ORDER BY run_at, id LIMIT $3) \
+             RETURNING ",
             $crate::job_columns!($payload)
         )
     };
