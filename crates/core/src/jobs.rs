@@ -4,6 +4,11 @@
 //!
 //! A job type implements [`BackgroundJob`]; the [`Runner`] maps stored kinds
 //! back to handlers. Tests call [`Runner::run_pending`] instead of sleeping.
+//!
+//! A running job's lease is renewed while it runs, so a long job is not
+//! handed to a second worker; a worker whose lease was lost anyway records
+//! nothing. The runner claims and completes in batches to keep database
+//! round trips per job few.
 
 use crate::error::{CoreError, CoreResult};
 use crate::store::{Job, JobState, NewJob, Tx};
@@ -12,18 +17,24 @@ use apostle_domain::JobId;
 use chrono::{DateTime, Duration, Utc};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-/// Why a run failed. `Permanent` skips the remaining attempts.
+/// Why a run failed. `Permanent` skips the remaining attempts; the others
+/// count as an attempt and are retried until `max_attempts`.
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
+    /// Retried after the exponential [`backoff`].
     #[error("{0}")]
     Retry(String),
+    /// Retried no earlier than the given moment instead of after the
+    /// backoff, e.g. when a provider's rate limit resets.
+    #[error("{1}")]
+    RetryAt(DateTime<Utc>, String),
     #[error("{0}")]
     Permanent(String),
 }
@@ -76,6 +87,17 @@ pub async fn enqueue<J: BackgroundJob>(
     job: &J,
     now: DateTime<Utc>,
 ) -> CoreResult<Option<JobId>> {
+    enqueue_at(tx, job, now, now).await
+}
+
+/// Enqueues `job` in the caller's transaction to run no earlier than
+/// `run_at`. Returns `None` when deduplicated.
+pub async fn enqueue_at<J: BackgroundJob>(
+    tx: &mut dyn Tx,
+    job: &J,
+    run_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> CoreResult<Option<JobId>> {
     let payload = serde_json::to_value(job)
         .map_err(|e| CoreError::Internal(format!("job {} payload: {e}", J::KIND)))?;
     Ok(tx
@@ -83,7 +105,7 @@ pub async fn enqueue<J: BackgroundJob>(
             kind: J::KIND.to_owned(),
             payload,
             dedupe_key: job.dedupe_key(),
-            run_at: now,
+            run_at,
             max_attempts: J::MAX_ATTEMPTS,
             created_at: now,
         })
@@ -118,7 +140,7 @@ pub fn backoff(attempts: i32) -> Duration {
 }
 
 /// How often a running worker does its housekeeping.
-const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+const UPKEEP_INTERVAL: Duration = Duration::hours(1);
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send>>;
 type Handler = Arc<dyn Fn(JobContext, serde_json::Value) -> BoxFuture + Send + Sync>;
@@ -143,7 +165,8 @@ impl Pulse {
 /// Tuning for a [`Runner`].
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
-    /// How long a claim is ours before another worker may take the job.
+    /// How long a claim is ours before another worker may take the job; a
+    /// running job renews it every third of this.
     pub lease: Duration,
     /// Jobs run at once by one process.
     pub concurrency: usize,
@@ -175,9 +198,9 @@ pub struct Runner {
     config: RunnerConfig,
 }
 
-/// What happened to one claimed job.
+/// What a claimed job's recorded run did to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+enum Outcome {
     Completed,
     Retrying,
     Dead,
@@ -191,6 +214,13 @@ impl Outcome {
             Outcome::Dead => "dead",
         }
     }
+}
+
+/// A claimed job and the result of running it.
+type Finished = (Job, Result<(), JobError>);
+
+fn lease_of(job: &Job) -> &str {
+    job.lease_token.as_deref().unwrap_or_default()
 }
 
 impl Runner {
@@ -235,7 +265,8 @@ impl Runner {
                 return Ok(runs);
             }
             for job in jobs {
-                self.execute(job).await?;
+                let result = self.work(&job).await;
+                self.record(vec![(job, result)]).await?;
                 runs += 1;
             }
         }
@@ -245,18 +276,25 @@ impl Runner {
     /// jobs finish within the grace period and releases the rest so another
     /// process can take them at once.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let mut running: JoinSet<()> = JoinSet::new();
-        let leases: Arc<std::sync::Mutex<HashMap<JobId, String>>> = Arc::default();
+        let mut running: JoinSet<Result<(), JobError>> = JoinSet::new();
+        let mut claimed: HashMap<tokio::task::Id, Job> = HashMap::new();
+        let mut finished: Vec<Finished> = Vec::new();
         tracing::info!(concurrency = self.config.concurrency, "job runner started");
-        let mut next_upkeep = std::time::Instant::now();
+        let mut next_upkeep = self.core.clock.now();
         while !*shutdown.borrow() {
-            if std::time::Instant::now() >= next_upkeep {
+            let now = self.core.clock.now();
+            if now >= next_upkeep {
+                // Counted from the start, so a slow upkeep does not push the next one back.
+                next_upkeep = now + UPKEEP_INTERVAL;
                 self.upkeep().await;
-                next_upkeep += UPKEEP_INTERVAL;
             }
-            while running.try_join_next().is_some() {}
+            while let Some(joined) = running.try_join_next_with_id() {
+                finished.extend(take_finished(&mut claimed, joined));
+            }
+            // Results of jobs that finished together go in one transaction.
+            self.record_logged(std::mem::take(&mut finished)).await;
             let free = self.config.concurrency.saturating_sub(running.len());
-            let mut claimed = 0;
+            let mut started = 0;
             if free == 0 {
                 self.config.pulse.beat(self.core.clock.now());
             } else {
@@ -269,42 +307,40 @@ impl Runner {
                 {
                     Ok(jobs) => {
                         self.config.pulse.beat(now);
-                        claimed = jobs.len();
+                        started = jobs.len();
                         for job in jobs {
-                            let token = job.lease_token.clone().unwrap_or_default();
-                            leases.lock().expect("lease map").insert(job.id, token);
                             let runner = self.clone();
-                            let leases = Arc::clone(&leases);
-                            running.spawn(async move {
-                                let id = job.id;
-                                if let Err(e) = runner.execute(job).await {
-                                    tracing::error!(job = %id, error = %e, "could not record job result");
-                                }
-                                leases.lock().expect("lease map").remove(&id);
-                            });
+                            let run = job.clone();
+                            let task = running.spawn(async move { runner.work(&run).await });
+                            claimed.insert(task.id(), job);
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "claiming jobs failed"),
                 }
             }
-            if claimed == 0 {
+            if started == 0 {
                 tokio::select! {
                     _ = tokio::time::sleep(self.config.poll_interval) => {}
                     _ = shutdown.changed() => {}
-                    Some(_) = running.join_next(), if !running.is_empty() => {}
+                    Some(joined) = running.join_next_with_id(), if !running.is_empty() => {
+                        finished.extend(take_finished(&mut claimed, joined));
+                    }
                 }
             }
         }
-        let drained = tokio::time::timeout(self.config.shutdown_grace, async {
-            while running.join_next().await.is_some() {}
+        let _ = tokio::time::timeout(self.config.shutdown_grace, async {
+            while let Some(joined) = running.join_next_with_id().await {
+                finished.extend(take_finished(&mut claimed, joined));
+            }
         })
         .await;
-        if drained.is_err() {
-            running.abort_all();
-            while running.join_next().await.is_some() {}
-            let unfinished = std::mem::take(&mut *leases.lock().expect("lease map"));
-            self.release(unfinished).await;
+        running.abort_all();
+        while let Some(joined) = running.join_next_with_id().await {
+            finished.extend(take_finished(&mut claimed, joined));
         }
+        self.record_logged(finished).await;
+        // What is left was cut off by the grace period.
+        self.release(claimed.into_values()).await;
         tracing::info!("job runner stopped");
     }
 
@@ -317,68 +353,176 @@ impl Runner {
         }
     }
 
-    async fn release(&self, unfinished: HashMap<JobId, String>) {
-        for (id, token) in unfinished {
+    async fn release(&self, unfinished: impl Iterator<Item = Job>) {
+        for job in unfinished {
             let now = self.core.clock.now();
             let released = async {
                 let mut tx = self.core.store.begin().await?;
-                let done = tx.release_job(id, &token, now).await?;
+                let done = tx.release_job(job.id, lease_of(&job), now).await?;
                 tx.commit().await?;
                 Ok::<_, crate::store::StoreError>(done)
             }
             .await;
             match released {
-                Ok(_) => tracing::info!(job = %id, "released unfinished job"),
+                Ok(_) => tracing::info!(job = %job.id, "released unfinished job"),
                 Err(e) => {
-                    tracing::warn!(job = %id, error = %e, "could not release job; its lease will expire")
+                    tracing::warn!(job = %job.id, error = %e, "could not release job; its lease will expire")
                 }
             }
         }
     }
 
-    /// Runs one claimed job and records the result, fenced by its lease.
-    async fn execute(&self, job: Job) -> CoreResult<Outcome> {
-        let token = job.lease_token.clone().unwrap_or_default();
-        let result = match self.handlers.get(job.kind.as_str()) {
-            Some(handler) => {
-                let ctx = JobContext {
-                    core: self.core.clone(),
-                    attempt: job.attempts,
-                    max_attempts: job.max_attempts,
-                };
-                handler(ctx, job.payload.clone()).await
-            }
-            None => Err(JobError::Permanent(format!(
+    /// Runs one claimed job's handler, renewing its lease meanwhile.
+    async fn work(&self, job: &Job) -> Result<(), JobError> {
+        let Some(handler) = self.handlers.get(job.kind.as_str()) else {
+            return Err(JobError::Permanent(format!(
                 "no handler for job kind {}",
                 job.kind
-            ))),
+            )));
         };
-        let now = self.core.clock.now();
-        let mut tx = self.core.store.begin().await?;
-        let outcome = match &result {
-            Ok(()) => {
-                tx.complete_job(job.id, &token).await?;
-                Outcome::Completed
-            }
-            Err(e) => {
-                let dead = matches!(e, JobError::Permanent(_)) || job.attempts >= job.max_attempts;
-                let retry_at = (!dead).then(|| now + backoff(job.attempts));
-                tx.fail_job(job.id, &token, &e.to_string(), retry_at)
+        let ctx = JobContext {
+            core: self.core.clone(),
+            attempt: job.attempts,
+            max_attempts: job.max_attempts,
+        };
+        let run = handler(ctx, job.payload.clone());
+        tokio::pin!(run);
+        tokio::select! {
+            result = &mut run => result,
+            // The lease is gone: the run goes on, but its result will be
+            // refused when recorded.
+            () = self.keep_lease(job) => run.await,
+        }
+    }
+
+    /// Renews the job's lease every third of its length; returns only when
+    /// the lease turns out to be someone else's.
+    async fn keep_lease(&self, job: &Job) {
+        let lease = self.config.lease;
+        let every = lease / 3;
+        // Counted from the claim, not from when this task got to run.
+        let claimed = job.locked_until.map(|end| end - lease);
+        let mut next = claimed.unwrap_or_else(|| self.core.clock.now()) + every;
+        loop {
+            self.core.clock.sleep_until(next).await;
+            let now = self.core.clock.now();
+            next = now + every;
+            let renewed = async {
+                let mut tx = self.core.store.begin().await?;
+                let ours = tx
+                    .extend_job_lease(job.id, lease_of(job), now + lease)
                     .await?;
-                if dead {
-                    tracing::error!(job = %job.id, kind = %job.kind, attempts = job.attempts, error = %e, "job is dead");
-                    Outcome::Dead
-                } else {
-                    tracing::warn!(job = %job.id, kind = %job.kind, attempts = job.attempts, error = %e, "job failed, will retry");
-                    Outcome::Retrying
+                tx.commit().await?;
+                Ok::<_, crate::store::StoreError>(ours)
+            }
+            .await;
+            match renewed {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!(job = %job.id, kind = %job.kind, "job lease lost while running");
+                    return;
+                }
+                // The next try still comes before the lease runs out.
+                Err(e) => {
+                    tracing::warn!(job = %job.id, error = %e, "could not renew job lease")
                 }
             }
-        };
-        tx.commit().await?;
-        metrics::counter!("apostle_jobs_runs_total", "kind" => job.kind.clone(), "outcome" => outcome.as_str())
-            .increment(1);
-        Ok(outcome)
+        }
     }
+
+    /// Records finished runs; a failure to record is logged and the jobs'
+    /// leases will expire, so they run again.
+    async fn record_logged(&self, finished: Vec<Finished>) {
+        if let Err(e) = self.record(finished).await {
+            tracing::error!(error = %e, "could not record job results");
+        }
+    }
+
+    /// Records the results of finished runs in one transaction, each fenced
+    /// by its lease: successes in one statement, failures one by one.
+    async fn record(&self, finished: Vec<Finished>) -> CoreResult<()> {
+        if finished.is_empty() {
+            return Ok(());
+        }
+        let now = self.core.clock.now();
+        let mut tx = self.core.store.begin().await?;
+        let succeeded: Vec<(JobId, &str)> = finished
+            .iter()
+            .filter(|(_, result)| result.is_ok())
+            .map(|(job, _)| (job.id, lease_of(job)))
+            .collect();
+        let completed: HashSet<JobId> = tx.complete_jobs(&succeeded).await?.into_iter().collect();
+        let mut outcomes = Vec::with_capacity(finished.len());
+        for (job, result) in &finished {
+            // `None`: another worker holds the job now, so nothing was recorded.
+            let outcome = match result {
+                Ok(()) => completed.contains(&job.id).then_some(Outcome::Completed),
+                Err(e) => {
+                    let retry_at = retry_time(job, e, now);
+                    let ours = tx
+                        .fail_job(job.id, lease_of(job), &e.to_string(), retry_at)
+                        .await?;
+                    ours.then_some(match retry_at {
+                        Some(_) => Outcome::Retrying,
+                        None => Outcome::Dead,
+                    })
+                }
+            };
+            outcomes.push(outcome);
+        }
+        tx.commit().await?;
+        for ((job, result), outcome) in finished.iter().zip(outcomes) {
+            report(job, result, outcome);
+        }
+        Ok(())
+    }
+}
+
+/// When a failed run is tried again; `None` makes the job dead.
+fn retry_time(job: &Job, error: &JobError, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    match error {
+        JobError::Permanent(_) => None,
+        _ if job.attempts >= job.max_attempts => None,
+        JobError::RetryAt(at, _) => Some((*at).max(now)),
+        JobError::Retry(_) => Some(now + backoff(job.attempts)),
+    }
+}
+
+/// The claimed job a finished task ran, with its result; `None` for a task
+/// cut off at shutdown, whose job is still claimed and gets released.
+fn take_finished(
+    claimed: &mut HashMap<tokio::task::Id, Job>,
+    joined: Result<(tokio::task::Id, Result<(), JobError>), tokio::task::JoinError>,
+) -> Option<Finished> {
+    let (task, result) = match joined {
+        Ok((task, result)) => (task, result),
+        Err(e) if e.is_panic() => (e.id(), Err(JobError::Retry("the job panicked".into()))),
+        Err(_) => return None,
+    };
+    claimed.remove(&task).map(|job| (job, result))
+}
+
+/// Logs and counts what happened to one run once its transaction is
+/// committed; `None` is a run whose lease was lost.
+fn report(job: &Job, result: &Result<(), JobError>, outcome: Option<Outcome>) {
+    let error = result.as_ref().err().map(ToString::to_string);
+    let error = error.as_deref().unwrap_or_default();
+    let Some(outcome) = outcome else {
+        tracing::warn!(job = %job.id, kind = %job.kind, "job lease lost: another worker holds the job, this run's result is not recorded");
+        metrics::counter!("apostle_jobs_lease_lost_total", "kind" => job.kind.clone()).increment(1);
+        return;
+    };
+    match outcome {
+        Outcome::Completed => {}
+        Outcome::Retrying => {
+            tracing::warn!(job = %job.id, kind = %job.kind, attempts = job.attempts, error, "job failed, will retry")
+        }
+        Outcome::Dead => {
+            tracing::error!(job = %job.id, kind = %job.kind, attempts = job.attempts, error, "job is dead")
+        }
+    }
+    metrics::counter!("apostle_jobs_runs_total", "kind" => job.kind.clone(), "outcome" => outcome.as_str())
+        .increment(1);
 }
 
 #[cfg(test)]

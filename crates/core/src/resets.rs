@@ -36,7 +36,7 @@ impl Core {
             link: &link,
             expires: &expires,
         };
-        queue_email(&mut *tx, &self.keyring, &user.email, &message, None, now).await?;
+        queue_email(&mut *tx, self, &user.email, &message, None, now).await?;
         tx.commit().await?;
         Ok(())
     }

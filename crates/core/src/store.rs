@@ -243,6 +243,9 @@ pub struct NewEmail {
     pub html_body: String,
     /// A second email with the same key is not stored (and not sent).
     pub dedupe_key: Option<String>,
+    /// The `Message-ID` every delivery attempt carries, so a receiver can
+    /// recognise a resend after a crash between sending and recording.
+    pub message_id: String,
     pub created_at: DateTime<Utc>,
 }
 
@@ -255,6 +258,7 @@ pub struct Email {
     pub text_body: String,
     pub html_body: String,
     pub dedupe_key: Option<String>,
+    pub message_id: String,
     pub state: EmailState,
     pub attempts: i32,
     pub last_error: Option<String>,
@@ -431,8 +435,6 @@ pub trait Tx: Send {
     /// Enqueues in this transaction; `None` when a pending job holds the same dedupe key.
     async fn enqueue_job(&mut self, job: &NewJob) -> StoreResult<Option<JobId>>;
     async fn job_by_id(&mut self, job: JobId) -> StoreResult<Option<Job>>;
-    /// Deletes a finished job, if the lease is still ours.
-    async fn complete_job(&mut self, job: JobId, lease_token: &str) -> StoreResult<bool>;
     /// Records a failed attempt: back to pending at `retry_at`, or dead when
     /// `retry_at` is `None`. Only if the lease is still ours.
     async fn fail_job(
@@ -455,6 +457,16 @@ pub trait Tx: Send {
     async fn count_jobs_by_state(&mut self) -> StoreResult<Vec<(JobState, i64)>>;
     /// Puts a dead job back to pending with fresh attempts.
     async fn retry_dead_job(&mut self, job: JobId, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Keeps a running job ours until `locked_until`, if the lease is still ours.
+    async fn extend_job_lease(
+        &mut self,
+        job: JobId,
+        lease_token: &str,
+        locked_until: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Deletes finished jobs in one statement, each only if its lease is
+    /// still ours; returns the ones deleted, in no particular order.
+    async fn complete_jobs(&mut self, jobs: &[(JobId, &str)]) -> StoreResult<Vec<JobId>>;
 
     // ---- email outbox --------------------------------------------------
     /// Stores an email; `None` when one with the same dedupe key exists.

@@ -210,7 +210,7 @@ impl Core {
         };
         queue_email(
             &mut *tx,
-            &self.keyring,
+            self,
             &email,
             &message,
             Some(format!("invite:{}", invite.id)),

@@ -3,15 +3,20 @@
 
 use apostle_core::clock::ManualClock;
 use apostle_core::email::{queue_email, InviteEmail, Mailer};
-use apostle_core::jobs::{enqueue, BackgroundJob, JobContext, JobError, Runner, RunnerConfig};
-use apostle_core::store::{EmailState, JobState};
+use apostle_core::jobs::{
+    backoff, enqueue, enqueue_at, BackgroundJob, JobContext, JobError, Runner, RunnerConfig,
+};
+use apostle_core::store::{EmailState, Job, JobState, Store, StoreError, StoreResult, Tx};
 use apostle_core::{Clock, Core, CoreSettings};
 use apostle_domain::EmailAddress;
 use apostle_store_sqlite::SqliteStore;
-use chrono::{Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex, OnceLock};
+use tokio::sync::{watch, Notify};
 
 fn test_keyring() -> apostle_encryption::Keyring {
     apostle_encryption::Keyring::parse(&apostle_encryption::Keyring::generate_entry("test"))
@@ -87,7 +92,7 @@ impl BackgroundJob for Flaky {
     }
 }
 
-async fn submit(core: &Core, job: &Flaky) -> bool {
+async fn submit(core: &Core, job: &impl BackgroundJob) -> bool {
     let mut tx = core.store.begin().await.unwrap();
     let id = enqueue(&mut *tx, job, core.clock.now()).await.unwrap();
     tx.commit().await.unwrap();
@@ -95,10 +100,14 @@ async fn submit(core: &Core, job: &Flaky) -> bool {
 }
 
 fn runner(core: &Core) -> Runner {
-    Runner::new(core.clone(), RunnerConfig::default()).register::<Flaky>()
+    runner_with(core, RunnerConfig::default())
 }
 
-async fn jobs_in(core: &Core, state: JobState) -> Vec<apostle_core::store::Job> {
+fn runner_with(core: &Core, config: RunnerConfig) -> Runner {
+    Runner::new(core.clone(), config).register::<Flaky>()
+}
+
+async fn jobs_in(core: &Core, state: JobState) -> Vec<Job> {
     let mut tx = core.store.begin_read().await.unwrap();
     tx.list_jobs(state, 100).await.unwrap()
 }
@@ -283,7 +292,7 @@ async fn queue_invite_email(core: &Core, dedupe_key: Option<&str>) -> EmailAddre
     let mut tx = core.store.begin().await.unwrap();
     queue_email(
         &mut *tx,
-        &core.keyring,
+        core,
         &to,
         &invite_email(),
         dedupe_key.map(str::to_owned),
@@ -333,7 +342,7 @@ async fn an_email_queued_in_a_rolled_back_transaction_is_never_sent() {
     let mut tx = core.store.begin().await.unwrap();
     queue_email(
         &mut *tx,
-        &core.keyring,
+        &core,
         &to,
         &invite_email(),
         None,
@@ -351,13 +360,16 @@ async fn an_email_queued_in_a_rolled_back_transaction_is_never_sent() {
 }
 
 #[tokio::test]
-async fn the_file_transport_writes_a_message_with_text_and_html_parts() {
+async fn the_file_transport_writes_a_message_with_its_message_id_and_both_parts() {
     let dir = std::env::temp_dir().join(format!(
         "apostle-mail-{}",
         apostle_core::secrets::random_token()
     ));
     let (core, _) = core_with(Mailer::File(dir.clone())).await;
-    queue_invite_email(&core, None).await;
+    let to = queue_invite_email(&core, None).await;
+    let mut tx = core.store.begin_read().await.unwrap();
+    let stored = tx.emails_to(&to).await.unwrap().pop().unwrap();
+    drop(tx);
     Runner::with_all_jobs(core.clone(), RunnerConfig::default())
         .run_pending()
         .await
@@ -369,13 +381,14 @@ async fn the_file_transport_writes_a_message_with_text_and_html_parts() {
     assert_eq!(files.len(), 1);
     let raw = std::fs::read_to_string(&files[0]).unwrap();
     assert!(raw.contains("To: amy@acme.example"));
+    assert!(raw.contains(&format!("Message-ID: {}", stored.message_id)));
     assert!(raw.contains("multipart/alternative"));
     assert!(raw.contains("text/plain") && raw.contains("text/html"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[tokio::test]
-async fn a_running_worker_purges_expired_sessions_and_keeps_live_ones() {
+async fn a_running_worker_purges_expired_sessions_hourly_by_its_clock_and_keeps_live_ones() {
     use apostle_core::secrets::token_hash;
     use secrecy::ExposeSecret;
     let (core, clock) = core_with(Mailer::memory()).await;
@@ -395,35 +408,33 @@ async fn a_running_worker_purges_expired_sessions_and_keeps_live_ones() {
     clock.advance(Duration::days(31));
     let live = core.start_session(user.id).await.unwrap();
     // Looking up as of the start shows whether a row is still stored.
-    let stored = |cookie: String| {
-        let core = core.clone();
+    let stored = |cookie: &str| {
+        let (core, hash) = (core.clone(), token_hash(cookie));
         async move {
             let mut tx = core.store.begin_read().await.unwrap();
-            tx.session_by_hash(&token_hash(&cookie), started)
-                .await
-                .unwrap()
-                .is_some()
+            tx.session_by_hash(&hash, started).await.unwrap().is_some()
         }
     };
-    assert!(stored(old.cookie.expose_secret().to_owned()).await);
+    assert!(stored(old.cookie.expose_secret()).await);
 
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let handle = tokio::spawn(Runner::new(core.clone(), RunnerConfig::default()).run(stopped));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while stored(old.cookie.expose_secret().to_owned()).await {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the expired session was not purged"
-        );
-        tokio::task::yield_now().await;
-    }
-    stop.send(true).unwrap();
-    handle.await.unwrap();
+    let (stop, worker) = start_worker(Runner::new(core.clone(), fast_polling()));
+    eventually("the expired session is purged at start", || async {
+        !stored(old.cookie.expose_secret()).await
+    })
+    .await;
     assert!(core
         .session(live.cookie.expose_secret())
         .await
         .unwrap()
         .is_some());
+    // An hour later by the worker's clock, the other session has expired too.
+    clock.advance(Duration::days(31));
+    eventually("the worker purges again an hour on", || async {
+        !stored(live.cookie.expose_secret()).await
+    })
+    .await;
+    stop.send(true).unwrap();
+    worker.await.unwrap();
 }
 
 #[tokio::test]
@@ -474,4 +485,368 @@ async fn an_email_sealed_with_a_key_no_longer_held_is_dead_not_sent() {
             .contains("cannot be opened"),
         "{dead:?}"
     );
+}
+
+/// Waits until `check` holds, for what the test cannot otherwise await: the
+/// effect of a worker running beside it. Bounded, so a regression fails.
+async fn eventually<F: Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
+async fn no_jobs_left(core: &Core) -> bool {
+    let mut tx = core.store.begin_read().await.unwrap();
+    let counts = tx.count_jobs_by_state().await.unwrap();
+    counts.iter().all(|(_, n)| *n == 0)
+}
+
+/// A worker's `run` loop in the background; send `true` to stop it, then
+/// await the handle.
+fn start_worker(runner: Runner) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+    let (stop, stopped) = watch::channel(false);
+    (stop, tokio::spawn(runner.run(stopped)))
+}
+
+fn fast_polling() -> RunnerConfig {
+    RunnerConfig {
+        poll_interval: std::time::Duration::from_millis(10),
+        ..RunnerConfig::default()
+    }
+}
+
+/// The process-wide metrics, as `/metrics` would show them. Counted only
+/// once installed: a test reading them calls this before its jobs run.
+fn metrics() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        PrometheusBuilder::new()
+            .install_recorder()
+            .expect("one metrics recorder per test binary")
+    })
+}
+
+/// The value of one series (`name{labels}`) in the rendered metrics.
+fn metric(series: &str) -> Option<f64> {
+    metrics().render().lines().find_map(|line| {
+        let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+        value.parse().ok()
+    })
+}
+
+/// Succeeds, or on its first run asks to be retried `reset_in_minutes` later,
+/// as a job told by a provider when its rate limit resets would.
+#[derive(Serialize, Deserialize)]
+struct RateLimited {
+    name: String,
+    reset_in_minutes: Option<i64>,
+}
+
+impl BackgroundJob for RateLimited {
+    const KIND: &'static str = "test_rate_limited";
+
+    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
+        let n = {
+            let mut map = runs().lock().unwrap();
+            let n = map.entry(self.name.clone()).or_default();
+            *n += 1;
+            *n
+        };
+        match self.reset_in_minutes {
+            Some(minutes) if n == 1 => {
+                let reset = ctx.core.clock.now() + Duration::minutes(minutes);
+                Err(JobError::RetryAt(
+                    reset,
+                    "rate limited until the window resets".into(),
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_job_enqueued_for_later_runs_no_earlier_than_its_time() {
+    let (core, clock) = core_with(Mailer::memory()).await;
+    let job = RateLimited {
+        name: "later".into(),
+        reset_in_minutes: None,
+    };
+    let mut tx = core.store.begin().await.unwrap();
+    let due = clock.now() + Duration::hours(1);
+    enqueue_at(&mut *tx, &job, due, clock.now()).await.unwrap();
+    tx.commit().await.unwrap();
+    let runner = Runner::new(core.clone(), RunnerConfig::default()).register::<RateLimited>();
+    assert_eq!(runner.run_pending().await.unwrap(), 0);
+    clock.advance(Duration::minutes(59) + Duration::seconds(59));
+    assert_eq!(runner.run_pending().await.unwrap(), 0, "a second early");
+    clock.advance(Duration::seconds(1));
+    assert_eq!(runner.run_pending().await.unwrap(), 1);
+    assert_eq!(run_count("later"), 1);
+    assert!(no_jobs_left(&core).await);
+}
+
+#[tokio::test]
+async fn a_rate_limited_job_runs_again_when_the_limit_resets_not_after_the_backoff() {
+    let (core, clock) = core_with(Mailer::memory()).await;
+    let started = clock.now();
+    submit(
+        &core,
+        &RateLimited {
+            name: "limited".into(),
+            reset_in_minutes: Some(15),
+        },
+    )
+    .await;
+    let runner = Runner::new(core.clone(), RunnerConfig::default()).register::<RateLimited>();
+    assert_eq!(runner.run_pending().await.unwrap(), 1);
+    let pending = jobs_in(&core, JobState::Pending).await;
+    assert_eq!(pending[0].run_at, started + Duration::minutes(15));
+    assert_eq!(
+        pending[0].last_error.as_deref(),
+        Some("rate limited until the window resets")
+    );
+    clock.advance(backoff(1));
+    assert_eq!(
+        runner.run_pending().await.unwrap(),
+        0,
+        "not after the backoff"
+    );
+    clock.set(started + Duration::minutes(15) - Duration::seconds(1));
+    assert_eq!(
+        runner.run_pending().await.unwrap(),
+        0,
+        "not before the reset"
+    );
+    clock.advance(Duration::seconds(1));
+    assert_eq!(runner.run_pending().await.unwrap(), 1);
+    assert_eq!(run_count("limited"), 2);
+    assert!(no_jobs_left(&core).await);
+}
+
+/// Waits for the test to let it finish.
+#[derive(Serialize, Deserialize)]
+struct Slow {
+    name: String,
+}
+
+fn slow_gate() -> &'static Notify {
+    static GATE: OnceLock<Notify> = OnceLock::new();
+    GATE.get_or_init(Notify::new)
+}
+
+impl BackgroundJob for Slow {
+    const KIND: &'static str = "test_slow";
+
+    async fn run(self, _: JobContext) -> Result<(), JobError> {
+        *runs().lock().unwrap().entry(self.name).or_default() += 1;
+        slow_gate().notified().await;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_job_that_outlives_its_first_lease_runs_once_and_completes_once() {
+    let _ = metrics();
+    let (core, clock) = core_with(Mailer::memory()).await;
+    submit(
+        &core,
+        &Slow {
+            name: "outlives".into(),
+        },
+    )
+    .await;
+    let config = fast_polling();
+    let lease = config.lease;
+    let (stop, worker) = start_worker(Runner::new(core.clone(), config).register::<Slow>());
+    eventually("the worker claims the job", || async {
+        !jobs_in(&core, JobState::Running).await.is_empty()
+    })
+    .await;
+    let first_lease_end = jobs_in(&core, JobState::Running).await[0]
+        .locked_until
+        .unwrap();
+    while clock.now() <= first_lease_end {
+        clock.advance(lease / 3 + Duration::seconds(1));
+        let renewed_until = clock.now() + lease;
+        eventually("the running worker renews the lease", || async {
+            let running = jobs_in(&core, JobState::Running).await;
+            running[0].locked_until == Some(renewed_until)
+        })
+        .await;
+    }
+    let other = Runner::new(core.clone(), RunnerConfig::default()).register::<Slow>();
+    assert_eq!(
+        other.run_pending().await.unwrap(),
+        0,
+        "another worker finds nothing to take past the first lease"
+    );
+    slow_gate().notify_one();
+    eventually("the job is completed", || no_jobs_left(&core)).await;
+    stop.send(true).unwrap();
+    worker.await.unwrap();
+    assert_eq!(run_count("outlives"), 1);
+    assert_eq!(
+        metric(r#"apostle_jobs_runs_total{kind="test_slow",outcome="completed"}"#),
+        Some(1.0)
+    );
+}
+
+/// Stalls past its lease: another worker claims the job meanwhile (at a
+/// later moment, without moving the shared clock), then this run ends.
+#[derive(Serialize, Deserialize)]
+struct Overtaken {
+    fails: bool,
+}
+
+impl BackgroundJob for Overtaken {
+    const KIND: &'static str = "test_overtaken";
+
+    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
+        let later = ctx.core.clock.now() + Duration::minutes(6);
+        let taken = ctx
+            .core
+            .store
+            .claim_jobs(later, Duration::minutes(5), 1)
+            .await?;
+        assert_eq!(taken.len(), 1, "the other worker takes this job");
+        if self.fails {
+            Err(JobError::Retry("failed after losing the lease".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_worker_that_lost_its_lease_records_neither_success_nor_failure() {
+    let _ = metrics();
+    let (core, _) = core_with(Mailer::memory()).await;
+    let runner = Runner::new(core.clone(), RunnerConfig::default()).register::<Overtaken>();
+    for fails in [false, true] {
+        submit(&core, &Overtaken { fails }).await;
+        assert_eq!(runner.run_pending().await.unwrap(), 1);
+    }
+    let running = jobs_in(&core, JobState::Running).await;
+    assert_eq!(running.len(), 2, "both stay with the worker that took them");
+    for job in &running {
+        assert_eq!(job.attempts, 2);
+        assert_eq!(job.last_error, None, "the late failure is not recorded");
+    }
+    assert!(jobs_in(&core, JobState::Pending).await.is_empty());
+    assert!(jobs_in(&core, JobState::Dead).await.is_empty());
+    assert_eq!(
+        metric(r#"apostle_jobs_lease_lost_total{kind="test_overtaken"}"#),
+        Some(2.0)
+    );
+    assert!(
+        !metrics()
+            .render()
+            .contains(r#"apostle_jobs_runs_total{kind="test_overtaken""#),
+        "no run is counted as recorded"
+    );
+}
+
+#[tokio::test]
+async fn a_running_worker_runs_every_queued_job_once() {
+    let (core, _) = core_with(Mailer::memory()).await;
+    for n in 0..10 {
+        let job = Flaky {
+            name: format!("together-{n}"),
+            failures: 0,
+            permanent: false,
+        };
+        submit(&core, &job).await;
+    }
+    let (stop, worker) = start_worker(runner_with(&core, fast_polling()));
+    eventually("every job is completed", || no_jobs_left(&core)).await;
+    stop.send(true).unwrap();
+    worker.await.unwrap();
+    for n in 0..10 {
+        assert_eq!(run_count(&format!("together-{n}")), 1);
+    }
+}
+
+/// A store cut off for writing, as a worker's database connection is when
+/// the worker dies: reads and claims still go through.
+struct WritesLost(Arc<dyn Store>);
+
+#[async_trait::async_trait]
+impl Store for WritesLost {
+    async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
+        Err(StoreError::Database("connection lost".into()))
+    }
+
+    async fn begin_read(&self) -> StoreResult<Box<dyn Tx>> {
+        self.0.begin_read().await
+    }
+
+    async fn claim_jobs(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: i64,
+    ) -> StoreResult<Vec<Job>> {
+        self.0.claim_jobs(now, lease, limit).await
+    }
+
+    async fn check_ready(&self) -> StoreResult<()> {
+        self.0.check_ready().await
+    }
+
+    async fn close(&self) {
+        self.0.close().await;
+    }
+}
+
+#[tokio::test]
+async fn an_email_sent_again_after_a_crash_before_it_was_recorded_keeps_its_message_id() {
+    let mailer = Mailer::memory();
+    let (core, clock) = core_with(mailer.clone()).await;
+    let to = queue_invite_email(&core, None).await;
+    let message_id = {
+        let mut tx = core.store.begin_read().await.unwrap();
+        tx.emails_to(&to).await.unwrap().pop().unwrap().message_id
+    };
+    assert!(
+        message_id.starts_with('<') && message_id.ends_with("@127.0.0.1>"),
+        "{message_id}"
+    );
+    // The mail server accepts it; the worker dies before it can record that.
+    let dying = Core {
+        store: Arc::new(WritesLost(Arc::clone(&core.store))),
+        ..core.clone()
+    };
+    assert!(Runner::with_all_jobs(dying, RunnerConfig::default())
+        .run_pending()
+        .await
+        .is_err());
+    assert_eq!(mailer.sent().len(), 1);
+    assert_eq!(
+        email_state(&core, "amy@acme.example").await,
+        vec![EmailState::Queued]
+    );
+    // Once the dead worker's lease is over, another one sends it again.
+    clock.advance(RunnerConfig::default().lease);
+    let runner = Runner::with_all_jobs(core.clone(), RunnerConfig::default());
+    assert_eq!(runner.run_pending().await.unwrap(), 1);
+    let sent = mailer.sent();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(
+        (&sent[0].message_id, &sent[1].message_id),
+        (&message_id, &message_id),
+        "the receiver can tell the second one is a resend"
+    );
+    assert_eq!(
+        email_state(&core, "amy@acme.example").await,
+        vec![EmailState::Sent]
+    );
+    clock.advance(Duration::days(1));
+    assert_eq!(runner.run_pending().await.unwrap(), 0);
+    assert_eq!(mailer.sent().len(), 2);
 }

@@ -201,6 +201,7 @@ apostle_store_sql::impl_tx! {
     errors: err, conflict,
     payload: select "payload::text AS payload", insert "$2::jsonb",
     lock_rows: "FOR UPDATE",
+    job_pairs: "SELECT (pair->>0)::bigint, pair->>1 FROM jsonb_array_elements($1::jsonb) AS pair",
 }
 
 #[cfg(test)]

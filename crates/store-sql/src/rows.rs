@@ -257,6 +257,17 @@ impl<T: StoredTime> JobRow<T> {
     }
 }
 
+/// Jobs and their lease tokens as the JSON array of `[id, lease_token]`
+/// pairs that the batch completion reads.
+pub fn lease_pairs(jobs: &[(JobId, &str)]) -> String {
+    serde_json::Value::Array(
+        jobs.iter()
+            .map(|(id, lease)| serde_json::json!([id.0, lease]))
+            .collect(),
+    )
+    .to_string()
+}
+
 /// Claimed jobs in claiming order (`RETURNING` promises none).
 pub fn sort_claimed(jobs: &mut [Job]) {
     jobs.sort_by_key(|j| (j.run_at, j.id));
@@ -271,6 +282,7 @@ pub struct EmailRow<T> {
     text_body: String,
     html_body: String,
     dedupe_key: Option<String>,
+    message_id: String,
     state: String,
     attempts: i32,
     last_error: Option<String>,
@@ -288,6 +300,7 @@ impl<T: StoredTime> EmailRow<T> {
             text_body: self.text_body,
             html_body: self.html_body,
             dedupe_key: self.dedupe_key,
+            message_id: self.message_id,
             state: EmailState::parse(&self.state)?,
             attempts: self.attempts,
             last_error: self.last_error,

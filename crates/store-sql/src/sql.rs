@@ -25,8 +25,8 @@ macro_rules! api_token_columns {
 }
 macro_rules! email_columns {
     () => {
-        "id, recipient, template, subject, text_body, html_body, dedupe_key, state, attempts, \
-         last_error, created_at, sent_at"
+        "id, recipient, template, subject, text_body, html_body, dedupe_key, message_id, state, \
+         attempts, last_error, created_at, sent_at"
     };
 }
 
@@ -156,8 +156,6 @@ pub const REVOKE_API_TOKEN: &str = "UPDATE api_tokens SET revoked_at = $3 \
 pub const REVOKE_API_TOKENS_OF_USER: &str =
     "UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL";
 
-pub const COMPLETE_JOB: &str =
-    "DELETE FROM jobs WHERE id = $1 AND lease_token = $2 AND state = 'running'";
 pub const RETRY_FAILED_JOB: &str = concat!(
     "UPDATE jobs SET state = 'pending', last_error = $3, run_at = $4, \
          lease_token = NULL, locked_until = NULL, ",
@@ -180,11 +178,13 @@ pub const REVIVE_DEAD_JOB: &str = concat!(
     yield_dedupe_key_to_pending_twin!(),
     " WHERE id = $1 AND state = 'dead'"
 );
+pub const EXTEND_JOB_LEASE: &str = "UPDATE jobs SET locked_until = $3 \
+     WHERE id = $1 AND lease_token = $2 AND state = 'running'";
 
 pub const INSERT_EMAIL: &str =
     "INSERT INTO emails (recipient, template, subject, text_body, html_body, dedupe_key, \
-         state, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7) \
+         message_id, state, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8) \
      ON CONFLICT (dedupe_key) DO NOTHING RETURNING id";
 pub const EMAIL_BY_ID: &str = concat!("SELECT ", email_columns!(), " FROM emails WHERE id = $1");
 /// The successful delivery counts as an attempt too.
@@ -259,19 +259,27 @@ macro_rules! enqueue_job {
 /// `$token` is the backend's SQL for a fresh random lease token per row and
 /// `$lock` what keeps concurrent claimers off the chosen rows (PostgreSQL's
 /// row locks; SQLite's `BEGIN IMMEDIATE` needs nothing here).
+///
+/// Each kind of due job is read in index order and cut at the limit before
+/// the two are merged: one `OR` over both would make either database collect
+/// and sort every due job on each claim, which grows with the backlog.
 #[macro_export]
 macro_rules! claim_jobs {
     (token: $token:literal, lock: $lock:literal, payload: $payload:literal) => {
         concat!(
-            "UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_token = ",
+            "WITH pending AS (SELECT id, run_at FROM jobs \
+                 WHERE state = 'pending' AND run_at <= $1 ORDER BY run_at, id LIMIT $3 ",
+            $lock,
+            "), expired AS (SELECT id, run_at FROM jobs \
+                 WHERE state = 'running' AND locked_until <= $1 ORDER BY run_at, id LIMIT $3 ",
+            $lock,
+            ") UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_token = ",
             $token,
             ", locked_until = $2 \
-             WHERE id IN (SELECT id FROM jobs \
-                 WHERE (state = 'pending' AND run_at <= $1) \
-                    OR (state = 'running' AND locked_until <= $1) \
-                 ORDER BY run_at, id LIMIT $3 ",
-            $lock,
-            ") RETURNING ",
+             WHERE id IN (SELECT id FROM \
+                 (SELECT id, run_at FROM pending UNION ALL SELECT id, run_at FROM expired) AS due \
+                 ORDER BY run_at, id LIMIT $3) \
+             RETURNING ",
             $crate::job_columns!($payload)
         )
     };
@@ -299,3 +307,18 @@ pub const RECENT_LOGIN_FAILURES: &str = "SELECT failed_at FROM login_failures \
      WHERE key_hash = $1 AND failed_at > $2 ORDER BY failed_at DESC LIMIT $3";
 pub const FORGET_LOGIN_FAILURES: &str = "DELETE FROM login_failures WHERE key_hash = $1";
 pub const PURGE_LOGIN_FAILURES: &str = "DELETE FROM login_failures WHERE failed_at <= $1";
+
+/// Deletes finished jobs whose lease is still theirs, in one statement:
+/// `$1` is a JSON array of `[id, lease_token]` pairs and `$pairs` the
+/// backend's SQL that turns it into rows (neither database can bind a list
+/// in a form the other reads).
+#[macro_export]
+macro_rules! complete_jobs {
+    ($pairs:literal) => {
+        concat!(
+            "DELETE FROM jobs WHERE state = 'running' AND (id, lease_token) IN (",
+            $pairs,
+            ") RETURNING id"
+        )
+    };
+}

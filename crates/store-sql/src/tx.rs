@@ -16,7 +16,8 @@ macro_rules! impl_tx {
         time: $time:ty = $encode:path,
         errors: $err:path, $conflict:path,
         payload: select $select:literal, insert $insert:literal,
-        lock_rows: $lock:literal $(,)?
+        lock_rows: $lock:literal,
+        job_pairs: $pairs:literal $(,)?
     ) => {
         const _: () = {
             use ::apostle_core::store::{
@@ -39,6 +40,7 @@ macro_rules! impl_tx {
             const LIST_JOBS: &str = $crate::list_jobs!($select);
             const ENQUEUE_JOB: &str = $crate::enqueue_job!($insert);
             const LOCK_ADMINS: &str = $crate::lock_admins!($lock);
+            const COMPLETE_JOBS: &str = $crate::complete_jobs!($pairs);
 
             type Query<'q> =
                 ::sqlx::query::Query<'q, $db, <$db as ::sqlx::Database>::Arguments<'q>>;
@@ -508,17 +510,6 @@ macro_rules! impl_tx {
                     row.map(JobRow::decode).transpose()
                 }
 
-                async fn complete_job(
-                    &mut self,
-                    job: JobId,
-                    lease_token: &str,
-                ) -> StoreResult<bool> {
-                    let q = ::sqlx::query(sql::COMPLETE_JOB)
-                        .bind(job.0)
-                        .bind(lease_token);
-                    self.changed_one(q).await
-                }
-
                 async fn fail_job(
                     &mut self,
                     job: JobId,
@@ -586,6 +577,34 @@ macro_rules! impl_tx {
                     self.changed_one(q).await
                 }
 
+                async fn extend_job_lease(
+                    &mut self,
+                    job: JobId,
+                    lease_token: &str,
+                    locked_until: DateTime<Utc>,
+                ) -> StoreResult<bool> {
+                    let q = ::sqlx::query(sql::EXTEND_JOB_LEASE)
+                        .bind(job.0)
+                        .bind(lease_token)
+                        .bind($encode(locked_until));
+                    self.changed_one(q).await
+                }
+
+                async fn complete_jobs(
+                    &mut self,
+                    jobs: &[(JobId, &str)],
+                ) -> StoreResult<Vec<JobId>> {
+                    if jobs.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let ids: Vec<i64> = ::sqlx::query_scalar(COMPLETE_JOBS)
+                        .bind($crate::rows::lease_pairs(jobs))
+                        .fetch_all(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    Ok(ids.into_iter().map(JobId).collect())
+                }
+
                 async fn insert_email(&mut self, email: &NewEmail) -> StoreResult<Option<EmailId>> {
                     let id: Option<i64> = ::sqlx::query_scalar(sql::INSERT_EMAIL)
                         .bind(email.recipient.as_str())
@@ -594,6 +613,7 @@ macro_rules! impl_tx {
                         .bind(&email.text_body)
                         .bind(&email.html_body)
                         .bind(&email.dedupe_key)
+                        .bind(&email.message_id)
                         .bind($encode(email.created_at))
                         .fetch_optional(&mut *self.tx)
                         .await

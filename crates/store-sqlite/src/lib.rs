@@ -189,4 +189,5 @@ apostle_store_sql::impl_tx! {
     errors: err, conflict,
     payload: select "payload", insert "$2",
     lock_rows: "",
+    job_pairs: "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($1)",
 }

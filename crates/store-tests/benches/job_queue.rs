@@ -69,7 +69,13 @@ async fn claim_and_complete(store: &dyn Store) -> usize {
     let mut tx = store.begin().await.expect("begin");
     for job in &claimed {
         let lease = job.lease_token.as_deref().expect("lease");
-        assert!(tx.complete_job(job.id, lease).await.expect("complete"));
+        assert_eq!(
+            tx.complete_jobs(&[(job.id, lease)])
+                .await
+                .expect("complete")
+                .len(),
+            1
+        );
     }
     tx.commit().await.expect("commit");
     claimed.len()

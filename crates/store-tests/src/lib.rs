@@ -60,6 +60,8 @@ macro_rules! conformance_tests {
             jobs_are_counted_by_state,
             a_dropped_transaction_discards_its_data_and_jobs_together,
             concurrent_workers_never_receive_the_same_job,
+            a_renewed_lease_keeps_a_running_job_from_other_workers,
+            finished_jobs_are_completed_together_each_only_with_its_lease,
             an_email_with_the_same_dedupe_key_is_stored_once,
             a_sent_email_records_when_it_went_out,
             email_failures_are_recorded_until_it_gives_up,

@@ -128,6 +128,7 @@ fn new_email(to: &str, key: Option<&str>, created: DateTime<Utc>) -> NewEmail {
         text_body: "Join us".to_owned(),
         html_body: "<p>Join us</p>".to_owned(),
         dedupe_key: key.map(str::to_owned),
+        message_id: "<4f1c@apostle.example>".to_owned(),
         created_at: created,
     }
 }
@@ -1057,9 +1058,12 @@ pub async fn completing_a_job_needs_its_current_lease(db: &TestDb) {
     let id = enqueue(store, new_job("a", None, t0())).await.unwrap();
     let job = claim_one(store, t0()).await;
     let mut tx = write(store).await;
-    assert!(!tx.complete_job(id, "not-the-lease").await.unwrap());
-    assert!(tx.complete_job(id, lease(&job)).await.unwrap());
-    assert!(!tx.complete_job(id, lease(&job)).await.unwrap());
+    assert_eq!(
+        tx.complete_jobs(&[(id, "not-the-lease")]).await.unwrap(),
+        []
+    );
+    assert_eq!(tx.complete_jobs(&[(id, lease(&job))]).await.unwrap(), [id]);
+    assert_eq!(tx.complete_jobs(&[(id, lease(&job))]).await.unwrap(), []);
     commit(tx).await;
     assert_eq!(job_state(store, id).await, None);
 }
@@ -1080,7 +1084,7 @@ pub async fn an_expired_lease_lets_another_worker_claim_and_fences_the_first(db:
     assert_eq!(second.locked_until, Some(t0() + mins(10)));
     let stale = lease(&first);
     let mut tx = write(store).await;
-    assert!(!tx.complete_job(id, stale).await.unwrap());
+    assert_eq!(tx.complete_jobs(&[(id, stale)]).await.unwrap(), []);
     assert!(!tx.fail_job(id, stale, "late", None).await.unwrap());
     assert!(!tx.release_job(id, stale, t0()).await.unwrap());
     commit(tx).await;
@@ -1339,10 +1343,9 @@ pub async fn concurrent_workers_never_receive_the_same_job(db: &TestDb) {
                     break;
                 }
                 let mut tx = pool.begin().await.expect("begin");
-                for job in &batch {
-                    let lease = lease(job);
-                    assert!(tx.complete_job(job.id, lease).await.unwrap());
-                }
+                let finished: Vec<_> = batch.iter().map(|job| (job.id, lease(job))).collect();
+                let completed = tx.complete_jobs(&finished).await.unwrap();
+                assert_eq!(completed.len(), batch.len());
                 tx.commit().await.expect("commit");
                 mine.extend(batch.into_iter().map(|j| j.id));
             }
@@ -1361,6 +1364,83 @@ pub async fn concurrent_workers_never_receive_the_same_job(db: &TestDb) {
     assert_eq!(seen.len(), JOBS, "distinct jobs claimed");
     let counts = read(store).await.count_jobs_by_state().await.unwrap();
     assert!(counts.iter().all(|(_, n)| *n == 0), "{counts:?}");
+}
+
+/// A worker renews the lease of a job it is still running: nobody else may
+/// claim it before the renewed end, and a stale or wrong lease renews nothing.
+pub async fn a_renewed_lease_keeps_a_running_job_from_other_workers(db: &TestDb) {
+    let store = db.store();
+    let id = enqueue(store, new_job("long", None, t0())).await.unwrap();
+    let first = claim_one(store, t0()).await;
+    let mut tx = write(store).await;
+    assert!(!tx
+        .extend_job_lease(id, "not-the-lease", t0() + mins(9))
+        .await
+        .unwrap());
+    assert!(tx
+        .extend_job_lease(id, lease(&first), t0() + mins(9))
+        .await
+        .unwrap());
+    commit(tx).await;
+    let job = read(store).await.job_by_id(id).await.unwrap().unwrap();
+    assert_eq!(job.locked_until, Some(t0() + mins(9)));
+    assert!(store
+        .claim_jobs(t0() + mins(6), mins(5), 1)
+        .await
+        .unwrap()
+        .is_empty());
+    let second = claim_one(store, t0() + mins(9)).await;
+    assert_eq!((second.id, second.attempts), (id, 2));
+    let mut tx = write(store).await;
+    assert!(!tx
+        .extend_job_lease(id, lease(&first), t0() + mins(20))
+        .await
+        .unwrap());
+    commit(tx).await;
+    let pending = enqueue(store, new_job("waiting", None, t0() + mins(30)))
+        .await
+        .unwrap();
+    let mut tx = write(store).await;
+    assert!(
+        !tx.extend_job_lease(pending, "", t0() + mins(20))
+            .await
+            .unwrap(),
+        "a pending job has no lease to renew"
+    );
+    commit(tx).await;
+    let job = read(store).await.job_by_id(id).await.unwrap().unwrap();
+    assert_eq!(job.locked_until, Some(t0() + mins(14)));
+}
+
+/// Jobs that finished together are completed in one call; each goes only
+/// with its own current lease, and the call says which went.
+pub async fn finished_jobs_are_completed_together_each_only_with_its_lease(db: &TestDb) {
+    let store = db.store();
+    let mut ids = Vec::new();
+    for n in 0..4 {
+        let job = new_job(&format!("job-{n}"), None, t0() - Duration::seconds(4 - n));
+        ids.push(enqueue(store, job).await.unwrap());
+    }
+    let claimed = store.claim_jobs(t0(), mins(5), 3).await.unwrap();
+    assert_eq!(claimed.len(), 3);
+    let mut tx = write(store).await;
+    assert_eq!(tx.complete_jobs(&[]).await.unwrap(), []);
+    let mut completed = tx
+        .complete_jobs(&[
+            (claimed[0].id, lease(&claimed[0])),
+            (claimed[1].id, "not-the-lease"),
+            (claimed[2].id, lease(&claimed[2])),
+            (ids[3], lease(&claimed[0])),
+        ])
+        .await
+        .unwrap();
+    commit(tx).await;
+    completed.sort();
+    assert_eq!(completed, [ids[0], ids[2]]);
+    assert_eq!(job_state(store, ids[0]).await, None);
+    assert_eq!(job_state(store, ids[1]).await, Some(JobState::Running));
+    assert_eq!(job_state(store, ids[2]).await, None);
+    assert_eq!(job_state(store, ids[3]).await, Some(JobState::Pending));
 }
 
 // ---- email outbox ------------------------------------------------------------------
@@ -1404,13 +1484,15 @@ pub async fn an_email_with_the_same_dedupe_key_is_stored_once(db: &TestDb) {
             stored.template,
             stored.subject,
             stored.text_body,
-            stored.html_body
+            stored.html_body,
+            stored.message_id
         ),
         (
             expected.template,
             expected.subject,
             expected.text_body,
-            expected.html_body
+            expected.html_body,
+            expected.message_id
         )
     );
     assert_eq!(stored.dedupe_key.as_deref(), Some("invite-1"));

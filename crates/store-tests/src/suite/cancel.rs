@@ -212,7 +212,7 @@ pub async fn a_job_result_cut_at_any_await_is_recorded_whole_or_not_at_all(db: &
                             .await
                             .unwrap();
                     } else {
-                        tx.complete_job(job.id, lease(&job)).await.unwrap();
+                        tx.complete_jobs(&[(job.id, lease(&job))]).await.unwrap();
                     }
                     tx.commit().await.unwrap();
                 }
@@ -234,7 +234,7 @@ pub async fn a_job_result_cut_at_any_await_is_recorded_whole_or_not_at_all(db: &
                             assert_eq!(job.state, JobState::Running);
                             // The claim still stands: its owner can still record.
                             let mut tx = write(store).await;
-                            assert!(tx.complete_job(id, &token).await.unwrap());
+                            assert_eq!(tx.complete_jobs(&[(id, &token)]).await.unwrap(), [id]);
                             commit(tx).await;
                         }
                         (true, None) => panic!("a failed job vanished"),

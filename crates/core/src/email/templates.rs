@@ -1,0 +1,106 @@
+//! The kinds of email Apostle sends, each a text and an HTML template.
+
+use super::outbox::EmailMessage;
+use askama::Template;
+
+/// Sent to someone invited to join a team.
+#[derive(Template)]
+#[template(path = "email/invite.txt")]
+pub struct InviteEmail<'a> {
+    pub team_name: &'a str,
+    pub inviter_name: &'a str,
+    pub invitee_name: &'a str,
+    pub role: &'a str,
+    pub link: &'a str,
+    pub expires: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/invite.html")]
+struct InviteEmailHtml<'a, 'b> {
+    e: &'b InviteEmail<'a>,
+}
+
+impl EmailMessage for InviteEmail<'_> {
+    const TEMPLATE: &'static str = "invite";
+
+    fn subject(&self) -> String {
+        format!(
+            "{} invited you to {} on Apostle",
+            self.inviter_name, self.team_name
+        )
+    }
+
+    fn text(&self) -> Result<String, askama::Error> {
+        self.render()
+    }
+
+    fn html(&self) -> Result<String, askama::Error> {
+        InviteEmailHtml { e: self }.render()
+    }
+}
+
+/// Sent to someone who asked to reset a forgotten password.
+#[derive(Template)]
+#[template(path = "email/password_reset.txt")]
+pub struct PasswordResetEmail<'a> {
+    pub name: &'a str,
+    pub link: &'a str,
+    pub expires: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/password_reset.html")]
+struct PasswordResetEmailHtml<'a, 'b> {
+    e: &'b PasswordResetEmail<'a>,
+}
+
+impl EmailMessage for PasswordResetEmail<'_> {
+    const TEMPLATE: &'static str = "password_reset";
+
+    fn subject(&self) -> String {
+        "Reset your Apostle password".to_owned()
+    }
+
+    fn text(&self) -> Result<String, askama::Error> {
+        self.render()
+    }
+
+    fn html(&self) -> Result<String, askama::Error> {
+        PasswordResetEmailHtml { e: self }.render()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn invite() -> InviteEmail<'static> {
+        InviteEmail {
+            team_name: "Acme <Corp>",
+            inviter_name: "Ada Admin",
+            invitee_name: "Amy",
+            role: "ambassador",
+            link: "https://apostle.example/invites/abc",
+            expires: "2026-12-02 17:00 UTC",
+        }
+    }
+
+    #[test]
+    fn invite_email_names_team_inviter_and_link_in_both_parts() {
+        let e = invite();
+        let text = e.text().unwrap();
+        let html = e.html().unwrap();
+        for part in [&text, &html] {
+            assert!(part.contains("Ada Admin"));
+            assert!(part.contains("https://apostle.example/invites/abc"));
+            assert!(part.contains("2026-12-02 17:00 UTC"));
+        }
+        assert!(text.contains("Acme <Corp>"));
+        assert!(html.contains("Acme &lt;Corp&gt;") || html.contains("Acme &#60;Corp&#62;"));
+        assert_eq!(
+            e.subject(),
+            "Ada Admin invited you to Acme <Corp> on Apostle"
+        );
+    }
+}

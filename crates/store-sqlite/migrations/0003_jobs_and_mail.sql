@@ -1,0 +1,7 @@
+-- Jobs and mail. Append-only: the same version exists for PostgreSQL.
+
+-- One Message-ID per email, the same on every delivery attempt, so a receiver
+-- can recognise a resend after a crash between sending and recording.
+-- Emails queued before this version get one here.
+ALTER TABLE emails ADD COLUMN message_id TEXT NOT NULL DEFAULT '';
+UPDATE emails SET message_id = '<' || lower(hex(randomblob(16))) || '@localhost>';
