@@ -1,8 +1,10 @@
-//! The adapters over real HTTP, against wiremock servers that check the exact request each
-//! real host requires.
+//! The adapters over real HTTP: against wiremock servers that check the exact request each
+//! real host requires, and end to end against the sandbox crate served on loopback.
 
 mod facebook;
 mod helpers;
 mod instagram;
 mod linkedin;
+mod sandbox;
+mod secrets;
 mod x;
