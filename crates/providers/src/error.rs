@@ -1,6 +1,8 @@
 //! The error of every provider call. It names the call by method and path only: query
 //! strings carry secrets (Facebook's code exchange sends `client_secret` and tokens there).
 
+use std::fmt;
+
 use reqwest::{Method, StatusCode};
 use url::Url;
 
@@ -29,8 +31,7 @@ impl Call {
     pub(crate) fn error(&self, problem: Problem) -> Error {
         Error {
             provider: self.provider,
-            method: self.method.clone(),
-            path: self.path.clone(),
+            call: Some((self.method.clone(), self.path.clone())),
             problem,
         }
     }
@@ -63,13 +64,29 @@ impl Call {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("{provider} {method} {path}: {problem}")]
+#[derive(Debug)]
 pub struct Error {
     provider: Provider,
-    method: Method,
-    path: String,
+    /// Method and path of the call, or `None` when nothing was sent.
+    call: Option<(Method, String)>,
     problem: Problem,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.call {
+            Some((method, path)) => write!(f, "{} {method} {path}: ", self.provider)?,
+            None => write!(f, "{}: ", self.provider)?,
+        }
+        write!(f, "{}", self.problem)
+    }
+}
+
+// The problem is part of this error's own message; its cause (if any) comes next.
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.problem)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,15 +118,18 @@ pub enum Problem {
     /// Refused before anything was sent: the post cannot go to this provider as it is.
     #[error("{0}")]
     Refused(&'static str),
+    /// Asked of a provider that has no such step (a Facebook refresh).
+    #[error("{0}")]
+    Unsupported(&'static str),
 }
 
 impl Error {
-    pub(crate) fn refused(provider: Provider, method: Method, what: &'static str) -> Self {
+    /// An error found before any request was sent.
+    pub(crate) fn unsent(provider: Provider, problem: Problem) -> Self {
         Error {
             provider,
-            method,
-            path: String::new(),
-            problem: Problem::Refused(what),
+            call: None,
+            problem,
         }
     }
 
@@ -134,7 +154,7 @@ impl Error {
             Problem::Status { classification, .. }
             | Problem::Reported { classification, .. }
             | Problem::Transport { classification, .. } => *classification,
-            Problem::Malformed(_) => Classification::Unknown,
+            Problem::Malformed(_) | Problem::Unsupported(_) => Classification::Unknown,
             Problem::Refused(_) => Classification::PostRejected,
         }
     }

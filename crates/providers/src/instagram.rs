@@ -77,10 +77,9 @@ impl Instagram {
         post: &PostContent,
     ) -> Result<Published, Error> {
         let Some(image_url) = &post.image_url else {
-            return Err(Error::refused(
+            return Err(Error::unsent(
                 Provider::Instagram,
-                Method::POST,
-                "Instagram publishes only posts with an image",
+                Problem::Refused("Instagram publishes only posts with an image"),
             ));
         };
         let caption = match &post.link {

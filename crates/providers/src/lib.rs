@@ -5,11 +5,14 @@
 //! also has an error classifier that says what a failure means for the connection
 //! ([`Classification`]); an adapter's [`Error`] carries it.
 //!
+//! [`Adapter`] puts the four behind one type for the steps they all have.
+//!
 //! Modules: [`config`] endpoints and credentials; `http` the one HTTP client (no
 //! redirects) and its bridge to the `oauth2` crate; `oauth` the OAuth steps providers
 //! share; `classify` what classifiers share; one module per provider. No other crate talks
 //! to a provider.
 
+mod adapter;
 mod break_reason;
 mod classify;
 pub mod config;
@@ -23,6 +26,7 @@ mod provider;
 mod types;
 mod x;
 
+pub use adapter::{Adapter, PostAs};
 pub use break_reason::{BreakReason, UnknownBreakReason};
 pub use classify::{
     classify, classify_transport, Classification, Confirm, Endpoint, FailedResponse,

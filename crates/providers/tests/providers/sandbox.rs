@@ -3,8 +3,8 @@
 //! break it is.
 
 use apostle_providers::{
-    Author, BreakReason, Classification, Confirm, Facebook, Instagram, LinkedIn, PostContent,
-    Provider, ProviderConfig, ScopeSet, TokenSet, X,
+    Adapter, Author, BreakReason, Classification, Confirm, Facebook, Instagram, LinkedIn, PostAs,
+    PostContent, Provider, ProviderConfig, ScopeSet, TokenSet, X,
 };
 use secrecy::ExposeSecret;
 use serde_json::json;
@@ -383,4 +383,69 @@ async fn an_outage_and_a_rate_limit_are_transient() {
         panic!("a rate limit says when to retry: {error}");
     };
     adapter.probe(&tokens.access_token).await.unwrap();
+}
+
+#[tokio::test]
+async fn every_provider_runs_the_whole_cycle_through_one_adapter_type() {
+    let base = sandbox().await;
+    let facebook = config_at(
+        Provider::Facebook,
+        &format!("{base}/sandbox/facebook"),
+        SECRET,
+    );
+    for provider in Provider::ALL {
+        let mut config = config_at(provider, &format!("{base}/sandbox/{provider}"), SECRET);
+        if provider == Provider::Instagram {
+            config = ProviderConfig::instagram(&facebook, config.endpoints);
+        }
+        let adapter = Adapter::new(provider, http(), config);
+        assert_eq!(adapter.provider(), provider);
+        let authorization = adapter.authorize(&redirect(), ScopeSet::Pages);
+        let code = consent(&authorization, "casey").await;
+        let verifier = authorization.pkce_verifier.as_ref();
+        let mut tokens = adapter
+            .exchange_code(&code, &redirect(), verifier)
+            .await
+            .unwrap();
+        let me = adapter.identity(&tokens.access_token).await.unwrap();
+        if adapter.can_refresh() {
+            tokens = adapter
+                .refresh(tokens.refresh_token.as_ref().unwrap())
+                .await
+                .unwrap();
+        } else {
+            let refresh = adapter.refresh(&tokens.access_token).await;
+            assert_eq!(class(refresh), Classification::Unknown, "{provider}");
+        }
+        adapter.probe(&tokens.access_token).await.unwrap();
+        let pages = adapter.pages(&tokens.access_token).await.unwrap();
+        let mut content = post(&format!("Through one adapter to {provider}"));
+        content.image_url = Some("https://acme.example/cat.jpg".parse().unwrap());
+        let published = match provider {
+            Provider::LinkedIn | Provider::X => {
+                adapter
+                    .publish(&tokens.access_token, PostAs::Member(&me.id), &content)
+                    .await
+            }
+            Provider::Facebook => {
+                let page_token = pages[0].access_token.as_ref().unwrap();
+                adapter
+                    .publish(page_token, PostAs::Page(&pages[0].id), &content)
+                    .await
+            }
+            Provider::Instagram => {
+                adapter
+                    .publish(&tokens.access_token, PostAs::Page(&pages[0].id), &content)
+                    .await
+            }
+        };
+        published.unwrap_or_else(|error| panic!("{provider}: {error}"));
+
+        adapter.revoke(&tokens.access_token).await.unwrap();
+        let after = class(adapter.probe(&tokens.access_token).await);
+        assert!(
+            matches!(after, Classification::Broken { .. }),
+            "{provider}: {after:?}"
+        );
+    }
 }
