@@ -14,6 +14,14 @@ use crate::facebook::{self, graph_fields, FacebookLogin};
 use crate::http::Http;
 use crate::{Page, PostContent, Provider, ProviderConfig, Published};
 
+/// Posts published in the current window, of how many allowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PublishingLimit {
+    pub used: u64,
+    pub total: u64,
+    pub window: Duration,
+}
+
 #[derive(Clone, Debug)]
 pub struct Instagram {
     login: FacebookLogin,
@@ -66,6 +74,49 @@ impl Instagram {
                 })
             })
             .collect())
+    }
+
+    /// How many posts the account may still publish: Instagram allows about 50 a day and
+    /// says so here, so read it rather than assume it.
+    pub async fn publishing_limit(
+        &self,
+        account_id: &str,
+        token: &SecretString,
+    ) -> Result<PublishingLimit, Error> {
+        #[derive(Deserialize)]
+        struct Limits {
+            data: Vec<Limit>,
+        }
+        #[derive(Deserialize)]
+        struct Limit {
+            quota_usage: u64,
+            config: Config,
+        }
+        #[derive(Deserialize)]
+        struct Config {
+            quota_total: u64,
+            quota_duration: u64,
+        }
+        let request = self
+            .login
+            .request(
+                Method::GET,
+                &format!("/{account_id}/content_publishing_limit"),
+                token,
+            )
+            .query(&[("fields", "quota_usage,config")]);
+        let answer = self.login.send(Endpoint::Api, request).await?;
+        let limits: Limits = answer.json("a publishing limit in data")?;
+        let limit = limits
+            .data
+            .into_iter()
+            .next()
+            .ok_or_else(|| answer.call.malformed("a publishing limit in data"))?;
+        Ok(PublishingLimit {
+            used: limit.quota_usage,
+            total: limit.config.quota_total,
+            window: Duration::from_secs(limit.config.quota_duration),
+        })
     }
 
     /// Container → wait until `FINISHED` → `media_publish`, which may still answer "not

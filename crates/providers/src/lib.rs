@@ -35,7 +35,7 @@ pub use config::{Credentials, ProviderConfig, ProviderEndpoints, GRAPH_VERSION};
 pub use error::{Error, Problem};
 pub use facebook::{Facebook, FacebookLogin};
 pub use http::Http;
-pub use instagram::Instagram;
+pub use instagram::{Instagram, PublishingLimit};
 pub use linkedin::{Author, LinkedIn, LINKEDIN_VERSION};
 pub use oauth::{Authorization, ScopeSet, TokenSet};
 pub use provider::{Provider, UnknownProvider};

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use apostle_providers::{
-    Classification, Instagram, PostContent, Provider, ProviderConfig, GRAPH_VERSION,
+    Classification, Instagram, PostContent, Provider, ProviderConfig, PublishingLimit,
+    GRAPH_VERSION,
 };
 use serde_json::json;
 use wiremock::matchers::{bearer_token, method, path, query_param};
@@ -136,6 +137,33 @@ async fn publish_creates_a_container_waits_for_it_and_retries_not_ready() {
         .await
         .unwrap();
     assert_eq!(published.id, "m-9");
+}
+
+#[tokio::test]
+async fn the_publishing_limit_is_read_from_the_account() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(graph("/17841400001/content_publishing_limit")))
+        .and(query_param("fields", "quota_usage,config"))
+        .and(bearer_token("EAAlong"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [
+            {"quota_usage": 3, "config": {"quota_total": 50, "quota_duration": 86400}},
+        ]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let limit = instagram(&server)
+        .publishing_limit("17841400001", &secret("EAAlong"))
+        .await
+        .unwrap();
+    assert_eq!(
+        limit,
+        PublishingLimit {
+            used: 3,
+            total: 50,
+            window: Duration::from_secs(86400)
+        }
+    );
 }
 
 #[tokio::test]

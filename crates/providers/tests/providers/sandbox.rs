@@ -285,6 +285,11 @@ async fn instagram_admin_connects_through_facebook_login_publishes_and_app_remov
         .publish(&accounts[0].id, &tokens.access_token, &image)
         .await
         .unwrap();
+    let limit = adapter
+        .publishing_limit(&accounts[0].id, &tokens.access_token)
+        .await
+        .unwrap();
+    assert_eq!((limit.used, limit.total), (1, 50));
 
     admin(
         &base,
