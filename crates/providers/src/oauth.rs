@@ -11,10 +11,9 @@ use oauth2::basic::{
     BasicTokenType,
 };
 use oauth2::{
-    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
-    EndpointSet, ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
-    RequestTokenError, Scope, StandardRevocableToken, StandardTokenResponse, TokenResponse,
-    TokenUrl,
+    AccessToken, AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken,
+    EndpointNotSet, EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
+    RequestTokenError, Scope, StandardRevocableToken, TokenResponse, TokenUrl,
 };
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
@@ -65,15 +64,54 @@ pub(crate) fn split_scopes(scopes: &str) -> Vec<String> {
         .collect()
 }
 
+/// A token endpoint's answer. Not oauth2's standard response: LinkedIn may leave out
+/// `token_type`, joins scopes with commas, and adds `refresh_token_expires_in`.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-pub(crate) struct ExtraFields {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+pub(crate) struct Tokens {
+    access_token: AccessToken,
+    #[serde(default = "bearer")]
+    token_type: BasicTokenType,
+    expires_in: Option<u64>,
+    refresh_token: Option<RefreshToken>,
     refresh_token_expires_in: Option<u64>,
+    #[serde(default, deserialize_with = "scope_list")]
+    scope: Option<Vec<Scope>>,
 }
 
-impl ExtraTokenFields for ExtraFields {}
+fn bearer() -> BasicTokenType {
+    BasicTokenType::Bearer
+}
 
-type Tokens = StandardTokenResponse<ExtraFields, BasicTokenType>;
+fn scope_list<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<Scope>>, D::Error> {
+    let scopes = Option::<String>::deserialize(deserializer)?;
+    Ok(scopes.map(|s| split_scopes(&s).into_iter().map(Scope::new).collect()))
+}
+
+impl TokenResponse for Tokens {
+    type TokenType = BasicTokenType;
+
+    fn access_token(&self) -> &AccessToken {
+        &self.access_token
+    }
+
+    fn token_type(&self) -> &BasicTokenType {
+        &self.token_type
+    }
+
+    fn expires_in(&self) -> Option<Duration> {
+        self.expires_in.map(Duration::from_secs)
+    }
+
+    fn refresh_token(&self) -> Option<&RefreshToken> {
+        self.refresh_token.as_ref()
+    }
+
+    fn scopes(&self) -> Option<&Vec<Scope>> {
+        self.scope.as_ref()
+    }
+}
 
 type Client = oauth2::Client<
     BasicErrorResponse,
@@ -230,14 +268,13 @@ impl OAuth {
                 .refresh_token()
                 .map(|t| SecretString::from(t.secret().to_owned())),
             expires_in: tokens.expires_in(),
-            refresh_token_expires_in: tokens
-                .extra_fields()
-                .refresh_token_expires_in
-                .map(Duration::from_secs),
+            refresh_token_expires_in: tokens.refresh_token_expires_in.map(Duration::from_secs),
             scopes: tokens
-                .scopes()
-                .map(|scopes| scopes.iter().flat_map(|s| split_scopes(s)).collect())
-                .unwrap_or_default(),
+                .scope
+                .unwrap_or_default()
+                .into_iter()
+                .map(|scope| scope.as_str().to_owned())
+                .collect(),
         })
     }
 

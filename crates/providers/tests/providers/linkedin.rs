@@ -19,6 +19,15 @@ fn linkedin(server: &MockServer) -> LinkedIn {
     LinkedIn::new(http(), config_at(Provider::LinkedIn, &server.uri(), SECRET))
 }
 
+/// The token endpoint answers whatever it is sent with `status` and `body`.
+async fn token_endpoint_answers(server: &MockServer, status: u16, body: serde_json::Value) {
+    Mock::given(method("POST"))
+        .and(path("/oauth/v2/accessToken"))
+        .respond_with(ResponseTemplate::new(status).set_body_json(body))
+        .mount(server)
+        .await;
+}
+
 #[test]
 fn authorize_url_asks_space_separated_scopes_without_pkce() {
     let base = "https://www.linkedin.com";
@@ -111,16 +120,35 @@ async fn refresh_posts_the_refresh_token_with_client_secret_post() {
 }
 
 #[tokio::test]
+async fn a_token_answer_without_token_type_or_refresh_token_is_accepted() {
+    let server = MockServer::start().await;
+    token_endpoint_answers(
+        &server,
+        200,
+        json!({"access_token": "AQVaccess", "expires_in": 5184000, "scope": "w_member_social"}),
+    )
+    .await;
+    let tokens = linkedin(&server)
+        .exchange_code("AQcode", &redirect())
+        .await
+        .unwrap();
+    assert_eq!(tokens.access_token.expose_secret(), "AQVaccess");
+    assert!(tokens.refresh_token.is_none());
+    assert_eq!(tokens.scopes, ["w_member_social"]);
+}
+
+#[tokio::test]
 async fn a_dead_refresh_token_is_a_refresh_failed_break() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/oauth/v2/accessToken"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+    token_endpoint_answers(
+        &server,
+        400,
+        json!({
             "error": "invalid_grant",
             "error_description": "The provided authorization grant or refresh token is invalid, expired or revoked.",
-        })))
-        .mount(&server)
-        .await;
+        }),
+    )
+    .await;
     assert_eq!(
         class(linkedin(&server).refresh(&secret("AQXdead")).await),
         Classification::broken(BreakReason::RefreshFailed)
