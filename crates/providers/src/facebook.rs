@@ -31,7 +31,7 @@ pub struct FacebookLogin {
 
 #[derive(Deserialize)]
 struct GraphToken {
-    access_token: String,
+    access_token: SecretString,
     expires_in: Option<u64>,
 }
 
@@ -77,11 +77,11 @@ impl FacebookLogin {
                 ("grant_type", "fb_exchange_token"),
                 ("client_id", credentials.client_id.as_str()),
                 ("client_secret", secret),
-                ("fb_exchange_token", &short.access_token),
+                ("fb_exchange_token", short.access_token.expose_secret()),
             ])
             .await?;
         Ok(TokenSet {
-            access_token: SecretString::from(long.access_token),
+            access_token: long.access_token,
             refresh_token: None,
             expires_in: long.expires_in.map(std::time::Duration::from_secs),
             refresh_token_expires_in: None,
@@ -194,8 +194,10 @@ impl FacebookLogin {
                         Some(_) => by_codes(Endpoint::Api, code, subcode, false, None),
                         None => Classification::broken(BreakReason::TokenRevoked),
                     };
+                    let codes =
+                        [code, subcode].map(|c| c.map_or("-".to_owned(), |c| c.to_string()));
                     return Err(answer.call.error(Problem::Reported {
-                        state: format!("is_valid=false code={code:?}/{subcode:?}"),
+                        state: format!("an invalid token (code {}/{})", codes[0], codes[1]),
                         classification,
                     }));
                 }
