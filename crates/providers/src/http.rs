@@ -22,11 +22,16 @@ pub struct Http {
 }
 
 impl Http {
+    /// 10 seconds to connect, 30 for a whole call.
     pub fn new() -> Result<Http, reqwest::Error> {
+        Http::with_timeouts(Duration::from_secs(10), Duration::from_secs(30))
+    }
+
+    pub fn with_timeouts(connect: Duration, call: Duration) -> Result<Http, reqwest::Error> {
         let client = reqwest::Client::builder()
             .redirect(Policy::none())
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
+            .connect_timeout(connect)
+            .timeout(call)
             .user_agent(concat!("Apostle/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Http { client })

@@ -3,6 +3,7 @@
 
 mod facebook;
 mod helpers;
+mod http;
 mod instagram;
 mod linkedin;
 mod sandbox;
