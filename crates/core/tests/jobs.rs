@@ -772,6 +772,37 @@ async fn a_running_worker_runs_every_queued_job_once() {
     }
 }
 
+/// Panics, as a bug in a handler would.
+#[derive(Serialize, Deserialize)]
+struct Panics;
+
+impl BackgroundJob for Panics {
+    const KIND: &'static str = "test_panics";
+
+    async fn run(self, _: JobContext) -> Result<(), JobError> {
+        panic!("a bug in the handler");
+    }
+}
+
+#[tokio::test]
+async fn a_job_whose_handler_panics_is_retried_after_backoff_not_lost() {
+    let (core, clock) = core_with(Mailer::memory()).await;
+    submit(&core, &Panics).await;
+    let worker = Runner::new(core.clone(), fast_polling()).register::<Panics>();
+    let (stop, worker) = start_worker(worker);
+    eventually("the panic is recorded as a failed attempt", || async {
+        let pending = jobs_in(&core, JobState::Pending).await;
+        pending.first().is_some_and(|job| job.last_error.is_some())
+    })
+    .await;
+    stop.send(true).unwrap();
+    worker.await.unwrap();
+    let pending = jobs_in(&core, JobState::Pending).await;
+    assert_eq!(pending[0].attempts, 1);
+    assert_eq!(pending[0].last_error.as_deref(), Some("the job panicked"));
+    assert_eq!(pending[0].run_at, clock.now() + backoff(1));
+}
+
 /// A store cut off for writing, as a worker's database connection is when
 /// the worker dies: reads and claims still go through.
 struct WritesLost(Arc<dyn Store>);

@@ -1,4 +1,4 @@
--- Jobs and mail. Append-only: the same version exists for SQLite.
+-- The mail outbox's Message-ID. Append-only: the same version exists for SQLite.
 
 -- One Message-ID per email, the same on every delivery attempt, so a receiver
 -- can recognise a resend after a crash between sending and recording.

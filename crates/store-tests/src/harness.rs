@@ -88,6 +88,11 @@ impl TestDb {
         self.store.as_ref()
     }
 
+    /// Where the database is, as `sqlite://PATH` or a `postgres://` URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// Another pool on the same database, as a second process would open.
     pub async fn open_another(&self) -> Box<dyn Store> {
         open(self.backend, &self.url).await
