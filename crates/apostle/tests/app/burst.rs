@@ -3,7 +3,7 @@
 //! server out: afterwards every request succeeds and queued mail still goes
 //! out.
 
-use crate::helpers::{admin_of_new_team, spawn_app, TestApp};
+use crate::helpers::{admin_api_token, admin_of_new_team, spawn_app, TestApp};
 use apostle_core::secrets::{random_token, token_hash};
 use apostle_domain::{Role, UserId};
 use std::time::{Duration, Instant};
@@ -19,24 +19,6 @@ const BURST: Duration = Duration::from_secs(3);
 /// time), and signing out with one writes too, so the burst cuts writes
 /// as well as reads.
 const TOKENS_PER_CLIENT: usize = 60;
-
-/// A token issued through the API, as the mobile app signs in.
-async fn bearer_token(app: &TestApp) -> String {
-    let res = app
-        .http
-        .post(app.url("/api/v1/auth/token"))
-        .json(&serde_json::json!({
-            "email": "ada@acme.example",
-            "password": "correct horse battery",
-            "device_name": "burst",
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let body: serde_json::Value = res.json().await.unwrap();
-    body["token"].as_str().unwrap().to_owned()
-}
 
 /// Tokens of the team's admin, stored directly: issuing each through the
 /// API would spend the burst on password hashing.
@@ -82,7 +64,7 @@ async fn impatient_client(base: String, tokens: Vec<String>, n: usize, until: In
 async fn clients_that_give_up_mid_request_leave_the_server_answering_and_mailing() {
     let app = spawn_app().await;
     let admin = admin_of_new_team(&app.core).await;
-    let token = bearer_token(&app).await;
+    let token = admin_api_token(&app, "burst").await;
     let mut tokens = fresh_tokens(&app, admin.user.id, CLIENTS * TOKENS_PER_CLIENT).await;
     let base = app.url("");
     let until = Instant::now() + BURST;
@@ -110,7 +92,7 @@ async fn clients_that_give_up_mid_request_leave_the_server_answering_and_mailing
         }
     }
     // A write after the burst, and a fresh sign-in.
-    let again = bearer_token(&app).await;
+    let again = admin_api_token(&app, "burst").await;
     assert_ne!(again, token);
     let ready = app.http.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200, "ready after the burst");

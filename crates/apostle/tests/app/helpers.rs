@@ -355,6 +355,25 @@ impl TestApp {
     }
 }
 
+/// A bearer token for the admin of [`admin_of_new_team`], issued through
+/// the API as the mobile app signs in.
+pub async fn admin_api_token(app: &TestApp, device_name: &str) -> String {
+    let issued = app
+        .http
+        .post(app.url("/api/v1/auth/token"))
+        .json(&serde_json::json!({
+            "email": "ada@acme.example",
+            "password": "correct horse battery",
+            "device_name": device_name,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(issued.status(), 201);
+    let body: serde_json::Value = issued.json().await.unwrap();
+    body["token"].as_str().expect("a token").to_owned()
+}
+
 /// A team "acme" with an admin, acting as that admin.
 pub async fn admin_of_new_team(core: &Core) -> TeamAccess {
     core.create_team("acme", "Acme").await.expect("team");

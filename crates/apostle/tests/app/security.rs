@@ -1,7 +1,7 @@
 //! The headers that make browsers refuse what the pages never do, on every
 //! response: pages, error pages, the sandbox's pages and the JSON API.
 
-use crate::helpers::{admin_of_new_team, spawn_app_with};
+use crate::helpers::{admin_api_token, admin_of_new_team, spawn_app_with};
 
 #[tokio::test]
 async fn pages_error_pages_and_sandbox_pages_carry_the_security_headers() {
@@ -51,24 +51,11 @@ async fn pages_error_pages_and_sandbox_pages_carry_the_security_headers() {
 async fn the_json_api_signs_the_mobile_app_in_and_answers_under_the_same_headers() {
     let app = spawn_app_with(&[]).await;
     admin_of_new_team(&app.core).await;
-    let issued = app
-        .http
-        .post(app.url("/api/v1/auth/token"))
-        .json(&serde_json::json!({
-            "email": "ada@acme.example",
-            "password": "correct horse battery",
-            "device_name": "Pixel 9",
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(issued.status(), 201);
-    let body: serde_json::Value = issued.json().await.unwrap();
-    let token = body["token"].as_str().expect("a token");
+    let token = admin_api_token(&app, "Pixel 9").await;
     let me = app
         .http
         .get(app.url("/api/v1/me"))
-        .bearer_auth(token)
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap();
