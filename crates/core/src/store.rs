@@ -803,8 +803,9 @@ pub trait Tx: Send {
         reason: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
-    /// Back to ACTIVE after a heal or a reconnect, due again at
-    /// `next_due_at`; false when it was active already.
+    /// BROKEN → ACTIVE after a heal or a reconnect, due again at
+    /// `next_due_at`; false when it was not broken (a removed grant stays
+    /// removed, whatever a late probe found).
     async fn mark_grant_active(
         &mut self,
         grant: GrantId,

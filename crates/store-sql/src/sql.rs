@@ -376,9 +376,11 @@ pub const STORE_GRANT_TOKENS: &str = "UPDATE grants SET scopes = $3, access_toke
 pub const MARK_GRANT_BROKEN: &str = "UPDATE grants SET status = 'broken', break_reason = $2, \
          broken_since = $3, updated_at = $3 \
      WHERE id = $1 AND status = 'active'";
+/// Only from BROKEN: a probe that finishes after its owner removed the
+/// grant must not bring it back.
 pub const MARK_GRANT_ACTIVE: &str = "UPDATE grants SET status = 'active', break_reason = NULL, \
          broken_since = NULL, next_due_at = $2, updated_at = $3 \
-     WHERE id = $1 AND status <> 'active'";
+     WHERE id = $1 AND status = 'broken'";
 pub const REMOVE_GRANT: &str = "UPDATE grants SET status = 'removed', lease_token = NULL, \
          leased_until = NULL, updated_at = $3 \
      WHERE owner_user_id = $1 AND id = $2 AND status <> 'removed'";

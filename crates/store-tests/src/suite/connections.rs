@@ -243,6 +243,14 @@ pub async fn a_grant_is_removed_only_by_its_owner_and_then_never_claimed(db: &Te
     assert!(tx.remove_grant(amy.id, g.id, t0()).await.unwrap());
     assert!(!tx.remove_grant(amy.id, g.id, t0()).await.unwrap());
     commit(tx).await;
+    // A probe that finishes late neither heals nor breaks it.
+    let mut tx = write(store).await;
+    assert!(!tx.mark_grant_active(g.id, t0(), t0()).await.unwrap());
+    assert!(!tx
+        .mark_grant_broken(g.id, "token_revoked", t0())
+        .await
+        .unwrap());
+    commit(tx).await;
     assert_eq!(stored(store, g.id).await.status, ConnectionStatus::Removed);
     let claimed = store.claim_due_grants(t0() + mins(60), mins(5), 10).await;
     assert!(claimed.unwrap().is_empty());
