@@ -7,8 +7,8 @@
 //! team id first and never return another team's rows.
 
 use apostle_domain::{
-    ApiTokenId, EmailAddress, EmailId, InviteId, JobId, PersonName, Role, TeamId, TeamName,
-    TeamSlug, UserId,
+    AccountId, ApiTokenId, EmailAddress, EmailId, EventId, FlowId, GrantId, InviteId, JobId,
+    PersonName, Role, TeamId, TeamName, TeamSlug, UserId,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -266,6 +266,268 @@ pub struct Email {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
+/// A closed set of names stored as text: `as_str` for writing, `parse` for
+/// reading back, where an unknown name means corrupt data.
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $ty:ident ($what:literal) {
+        $($(#[$vmeta:meta])* $variant:ident = $name:literal),* $(,)?
+    }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $ty {
+            $($(#[$vmeta])* $variant),*
+        }
+
+        impl $ty {
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $name),*
+                }
+            }
+
+            pub fn parse(s: &str) -> StoreResult<Self> {
+                match s {
+                    $($name => Ok($ty::$variant),)*
+                    other => Err(StoreError::Corrupt(format!(concat!($what, " {:?}"), other))),
+                }
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// The health of a grant, or of one account on its own (design.md §2).
+    ConnectionStatus ("connection status") {
+        Active = "active",
+        /// Broken with a reason until a reconnect or a heal.
+        Broken = "broken",
+        /// Removed by its owner.
+        Removed = "removed",
+    }
+);
+
+/// Who an account belongs to, which is also its kind: a personal account
+/// is a user's, a business page is a team's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AccountOwner {
+    Personal(UserId),
+    Business(TeamId),
+}
+
+impl AccountOwner {
+    /// The `kind` column: `personal` or `business`.
+    pub fn kind(self) -> &'static str {
+        match self {
+            AccountOwner::Personal(_) => AccountKind::Personal,
+            AccountOwner::Business(_) => AccountKind::Business,
+        }
+        .as_str()
+    }
+
+    /// The owning user's or team's id.
+    pub fn id(self) -> i64 {
+        match self {
+            AccountOwner::Personal(user) => user.0,
+            AccountOwner::Business(team) => team.0,
+        }
+    }
+}
+
+text_enum!(
+    /// Why an OAuth flow was started.
+    FlowPurpose ("flow purpose") {
+        Connect = "connect",
+        Reconnect = "reconnect",
+        /// A reauthorization in the middle of sharing a post.
+        Share = "share",
+    }
+);
+
+text_enum!(
+    /// Whether a flow connects a personal account or business pages.
+    AccountKind ("account kind") {
+        Personal = "personal",
+        Business = "business",
+    }
+);
+
+/// A grant about to be stored. Tokens arrive sealed by the keyring (the
+/// store never sees plaintext); `provider` and the break reasons are the
+/// providers crate's names.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewGrant {
+    pub provider: String,
+    pub external_user_id: String,
+    pub scopes: String,
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub access_expires_at: DateTime<Utc>,
+    pub refresh_expires_at: Option<DateTime<Utc>>,
+    pub next_due_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+debug_redacted!(NewGrant {
+    provider, external_user_id, scopes, access_expires_at, refresh_expires_at, next_due_at,
+    created_at
+} secret { access_token, refresh_token });
+
+/// One OAuth authorization of one external user, owned by one app user.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub id: GrantId,
+    pub owner: UserId,
+    pub provider: String,
+    pub external_user_id: String,
+    pub scopes: String,
+    /// Sealed, bound to this row.
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub access_expires_at: DateTime<Utc>,
+    pub refresh_expires_at: Option<DateTime<Utc>>,
+    pub status: ConnectionStatus,
+    pub break_reason: Option<String>,
+    pub broken_since: Option<DateTime<Utc>>,
+    /// Bumped on every token write; token writes present the one they read.
+    pub generation: i64,
+    /// Identifies the refresh/probe lease; lease writes must present it.
+    pub lease_token: Option<String>,
+    pub leased_until: Option<DateTime<Utc>>,
+    pub next_due_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+debug_redacted!(Grant {
+    id, owner, provider, external_user_id, scopes, access_expires_at, refresh_expires_at,
+    status, break_reason, broken_since, generation, leased_until, next_due_at, created_at,
+    updated_at
+} secret { access_token, refresh_token, lease_token });
+
+/// Tokens from a refresh or a reconnect, sealed. A `None` refresh token
+/// keeps the stored one (providers that do not rotate it send none).
+#[derive(Clone, PartialEq, Eq)]
+pub struct GrantTokens {
+    pub scopes: String,
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub access_expires_at: DateTime<Utc>,
+    /// Only written along with a new refresh token.
+    pub refresh_expires_at: Option<DateTime<Utc>>,
+}
+
+debug_redacted!(GrantTokens {
+    scopes, access_expires_at, refresh_expires_at
+} secret { access_token, refresh_token });
+
+/// An account about to be stored under a grant.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewAccount {
+    pub grant_id: GrantId,
+    pub provider: String,
+    /// The provider's id of the person, organization, page or account.
+    pub external_id: String,
+    pub name: String,
+    /// A Facebook page's own token, sealed.
+    pub page_token: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+debug_redacted!(NewAccount {
+    grant_id, provider, external_id, name, created_at
+} secret { page_token });
+
+/// Something to post as, through its grant.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: AccountId,
+    pub grant_id: GrantId,
+    pub owner: AccountOwner,
+    pub provider: String,
+    pub external_id: String,
+    pub name: String,
+    pub page_token: Option<String>,
+    /// Its own health: a lost page role breaks one page, not its grant.
+    pub status: ConnectionStatus,
+    pub break_reason: Option<String>,
+    pub broken_since: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+debug_redacted!(Account {
+    id, grant_id, owner, provider, external_id, name, status, break_reason, broken_since,
+    created_at
+} secret { page_token });
+
+/// An OAuth flow about to be started by `user_id`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewFlow {
+    /// SHA-256 of the `state` parameter; the state itself is never stored.
+    pub state_hash: String,
+    /// The PKCE verifier, sealed.
+    pub pkce_verifier: Option<String>,
+    pub provider: String,
+    pub purpose: FlowPurpose,
+    pub kind: AccountKind,
+    pub team_id: Option<TeamId>,
+    /// The account being reconnected.
+    pub account_id: Option<AccountId>,
+    /// Where the callback sends the browser or app: a path or a deep link.
+    pub redirect_to: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+debug_redacted!(NewFlow {
+    provider, purpose, kind, team_id, account_id, redirect_to, created_at, expires_at
+} secret { state_hash, pkce_verifier });
+
+/// A started OAuth flow.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OAuthFlow {
+    pub id: FlowId,
+    pub user_id: UserId,
+    pub pkce_verifier: Option<String>,
+    pub provider: String,
+    pub purpose: FlowPurpose,
+    pub kind: AccountKind,
+    pub team_id: Option<TeamId>,
+    pub account_id: Option<AccountId>,
+    pub redirect_to: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub consumed_at: Option<DateTime<Utc>>,
+}
+
+debug_redacted!(OAuthFlow {
+    id, user_id, provider, purpose, kind, team_id, account_id, redirect_to, created_at,
+    expires_at, consumed_at
+} secret { pkce_verifier });
+
+/// One entry of a connection's timeline, about to be appended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewConnectionEvent {
+    pub grant_id: GrantId,
+    pub account_id: Option<AccountId>,
+    /// `connected`, `refreshed`, `broken`, `reconnected`, `removed`, `healed`, …
+    pub kind: String,
+    /// A break reason, for `broken`.
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionEvent {
+    pub id: EventId,
+    pub grant_id: GrantId,
+    pub account_id: Option<AccountId>,
+    pub kind: String,
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+    pub detail: String,
+}
+
 /// A database: hands out transactions and claims jobs.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -286,6 +548,17 @@ pub trait Store: Send + Sync + 'static {
         lease: chrono::Duration,
         limit: i64,
     ) -> StoreResult<Vec<Job>>;
+
+    /// Claims up to `limit` active grants whose refresh or probe is due
+    /// (`next_due_at <= now`) and that no live lease holds, leases them until
+    /// `now + lease` under a fresh lease token each, and returns them, most
+    /// overdue first. Two concurrent callers never receive the same grant.
+    async fn claim_due_grants(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: i64,
+    ) -> StoreResult<Vec<Grant>>;
 
     /// Whether the database answers a real query on a connection that is
     /// outside any transaction; a connection found inside one is closed and
@@ -498,4 +771,128 @@ pub trait Tx: Send {
     async fn forget_login_failures(&mut self, key_hash: &str) -> StoreResult<u64>;
     /// Deletes failures at or before `before`, whatever their key.
     async fn purge_login_failures(&mut self, before: DateTime<Utc>) -> StoreResult<u64>;
+
+    // ---- connections: grants --------------------------------------------
+    /// Stores a grant for `owner`, active; a second grant of the same login
+    /// (owner, provider, external user) is a `Conflict`.
+    async fn create_grant(&mut self, owner: UserId, grant: &NewGrant) -> StoreResult<Grant>;
+    /// Any grant by id, for workers holding an id from a claim.
+    async fn grant_by_id(&mut self, grant: GrantId) -> StoreResult<Option<Grant>>;
+    /// The owner's grant of one login at a provider, whatever its status.
+    async fn grant_by_login(
+        &mut self,
+        owner: UserId,
+        provider: &str,
+        external_user_id: &str,
+    ) -> StoreResult<Option<Grant>>;
+    /// Writes new tokens and bumps the generation, only if the generation is
+    /// still `generation`; false when another write came first. A `None`
+    /// refresh token keeps the stored one and its expiry.
+    async fn store_grant_tokens(
+        &mut self,
+        grant: GrantId,
+        generation: i64,
+        tokens: &GrantTokens,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// ACTIVE → BROKEN with `reason`, as a compare-and-set: true only for
+    /// the call that made the transition, so the caller enqueues one email.
+    async fn mark_grant_broken(
+        &mut self,
+        grant: GrantId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// BROKEN → ACTIVE after a heal or a reconnect, due again at
+    /// `next_due_at`; false when it was not broken (a removed grant stays
+    /// removed, whatever a late probe found).
+    async fn mark_grant_active(
+        &mut self,
+        grant: GrantId,
+        next_due_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// The owner removes a grant: REMOVED, its lease dropped; false when it
+    /// is not the owner's or was removed already.
+    async fn remove_grant(
+        &mut self,
+        owner: UserId,
+        grant: GrantId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Ends a lease, due again at `next_due_at`, if the lease is still ours.
+    async fn release_grant_lease(
+        &mut self,
+        grant: GrantId,
+        lease_token: &str,
+        next_due_at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Keeps a lease ours until `leased_until`, if it is still ours.
+    async fn renew_grant_lease(
+        &mut self,
+        grant: GrantId,
+        lease_token: &str,
+        leased_until: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Moves when the grant's next refresh or probe is due.
+    async fn set_grant_next_due(
+        &mut self,
+        grant: GrantId,
+        next_due_at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    // ---- connections: accounts (owner first) ------------------------------
+    /// Stores an active account; the same external id at the same provider
+    /// twice for one user (personal) or team (business) is a `Conflict`.
+    async fn create_account(
+        &mut self,
+        owner: AccountOwner,
+        account: &NewAccount,
+    ) -> StoreResult<Account>;
+    /// Every account under a grant, in connecting order (a grant's break
+    /// breaks them all).
+    async fn accounts_of_grant(&mut self, grant: GrantId) -> StoreResult<Vec<Account>>;
+    /// A user's personal accounts, in connecting order.
+    async fn personal_accounts(&mut self, user: UserId) -> StoreResult<Vec<Account>>;
+    /// A team's business pages, in connecting order.
+    async fn business_accounts(&mut self, team: TeamId) -> StoreResult<Vec<Account>>;
+    /// Sets an account's own status (`reason` kept only for BROKEN); true
+    /// only when the status changed, so breaking is a compare-and-set too.
+    async fn set_account_status(
+        &mut self,
+        owner: AccountOwner,
+        account: AccountId,
+        status: ConnectionStatus,
+        reason: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Moves a team's business page under another grant (a reconnect by
+    /// another admin), with the page token that grant gave, if any.
+    async fn move_account(
+        &mut self,
+        team: TeamId,
+        account: AccountId,
+        to_grant: GrantId,
+        page_token: Option<&str>,
+    ) -> StoreResult<bool>;
+
+    // ---- connections: OAuth flows (user first) ----------------------------
+    async fn create_flow(&mut self, user: UserId, flow: &NewFlow) -> StoreResult<OAuthFlow>;
+    /// Uses a flow once, in one statement: the flow if it was unconsumed and
+    /// unexpired at `now`, `None` ever after.
+    async fn consume_flow(
+        &mut self,
+        state_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<OAuthFlow>>;
+
+    // ---- connections: timeline (append-only) ------------------------------
+    async fn append_connection_event(&mut self, event: &NewConnectionEvent)
+        -> StoreResult<EventId>;
+    /// A grant's events, newest first, at most `limit`.
+    async fn connection_events(
+        &mut self,
+        grant: GrantId,
+        limit: i64,
+    ) -> StoreResult<Vec<ConnectionEvent>>;
 }

@@ -6,7 +6,7 @@ use apostle_core::email::{queue_email, InviteEmail, Mailer};
 use apostle_core::jobs::{
     backoff, enqueue, enqueue_at, BackgroundJob, JobContext, JobError, Runner, RunnerConfig,
 };
-use apostle_core::store::{EmailState, Job, JobState, Store, StoreError, StoreResult, Tx};
+use apostle_core::store::{EmailState, Grant, Job, JobState, Store, StoreError, StoreResult, Tx};
 use apostle_core::{Clock, Core, CoreSettings};
 use apostle_domain::EmailAddress;
 use apostle_store_sqlite::SqliteStore;
@@ -824,6 +824,15 @@ impl Store for WritesLost {
         limit: i64,
     ) -> StoreResult<Vec<Job>> {
         self.0.claim_jobs(now, lease, limit).await
+    }
+
+    async fn claim_due_grants(
+        &self,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: i64,
+    ) -> StoreResult<Vec<Grant>> {
+        self.0.claim_due_grants(now, lease, limit).await
     }
 
     async fn check_ready(&self) -> StoreResult<()> {

@@ -32,4 +32,12 @@ id_type!(
     JobId,
     /// A row of the email outbox.
     EmailId,
+    /// One OAuth authorization at a provider for one external user.
+    GrantId,
+    /// Something to post as: a personal profile or a business page.
+    AccountId,
+    /// A started OAuth authorization, used once.
+    FlowId,
+    /// One entry of a connection's timeline.
+    EventId,
 );

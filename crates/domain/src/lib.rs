@@ -4,5 +4,7 @@
 mod ids;
 mod values;
 
-pub use ids::{ApiTokenId, EmailId, InviteId, JobId, TeamId, UserId};
+pub use ids::{
+    AccountId, ApiTokenId, EmailId, EventId, FlowId, GrantId, InviteId, JobId, TeamId, UserId,
+};
 pub use values::{EmailAddress, InvalidValue, LocalPath, PersonName, Role, TeamName, TeamSlug};

@@ -7,14 +7,16 @@
 //! `apostle-store-sql`); this file holds what is PostgreSQL's own: connecting,
 //! `TIMESTAMPTZ` values, the `JSONB` payload and the claim's row locks.
 
-use apostle_core::store::{Job, Store, StoreError, StoreResult, Tx};
+use apostle_core::store::{Grant, Job, Store, StoreError, StoreResult, Tx};
 use apostle_store_sql::pool::{detached, discarded, outside_transaction, ReleaseCheck};
-use apostle_store_sql::rows::{classify, decode_all, sort_claimed, JobRow};
+use apostle_store_sql::rows::{
+    classify, decode_all, sort_claimed, sort_claimed_grants, GrantRow, JobRow,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use sqlx::error::DatabaseError;
 use sqlx::pool::PoolConnectionMetadata;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, Executor, PgConnection, Postgres, Row, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
@@ -41,6 +43,11 @@ const CLAIM_JOBS: &str = apostle_store_sql::claim_jobs!(
     token: "replace(gen_random_uuid()::text, '-', '')",
     lock: "FOR UPDATE SKIP LOCKED",
     payload: "payload::text AS payload"
+);
+
+const CLAIM_DUE_GRANTS: &str = apostle_store_sql::claim_due_grants!(
+    token: "replace(gen_random_uuid()::text, '-', '')",
+    lock: "FOR UPDATE SKIP LOCKED"
 );
 
 /// True only on a connection outside any explicit transaction: the first
@@ -122,6 +129,32 @@ impl PgStore {
             .await
             .map_err(|e| StoreError::Database(format!("PostgreSQL migration failed: {e}")))
     }
+
+    /// Runs a claim statement (`$1` now, `$2` the lease end, `$3` the limit)
+    /// on its own task: a caller that stops waiting must not leave rows
+    /// claimed by nobody until their lease runs out.
+    async fn claim<R>(
+        &self,
+        claim: &'static str,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: i64,
+    ) -> StoreResult<Vec<R>>
+    where
+        R: for<'r> sqlx::FromRow<'r, PgRow> + Send + Unpin + 'static,
+    {
+        let pool = self.pool.clone();
+        detached(async move {
+            sqlx::query_as(claim)
+                .bind(at(now))
+                .bind(at(now + lease))
+                .bind(limit)
+                .fetch_all(&pool)
+                .await
+                .map_err(err)
+        })
+        .await
+    }
 }
 
 /// The password part of a URL's `user:password@`, if there is one.
@@ -151,22 +184,23 @@ impl Store for PgStore {
         lease: chrono::Duration,
         limit: i64,
     ) -> StoreResult<Vec<Job>> {
-        let pool = self.pool.clone();
-        // On its own task: a worker that stops waiting must not leave jobs
-        // claimed by nobody until their lease runs out.
-        let rows: Vec<JobRow<DateTime<Utc>>> = detached(async move {
-            sqlx::query_as(CLAIM_JOBS)
-                .bind(at(now))
-                .bind(at(now + lease))
-                .bind(limit)
-                .fetch_all(&pool)
-                .await
-                .map_err(err)
-        })
-        .await?;
+        let rows: Vec<JobRow<DateTime<Utc>>> = self.claim(CLAIM_JOBS, now, lease, limit).await?;
         let mut jobs = decode_all(rows, JobRow::decode)?;
         sort_claimed(&mut jobs);
         Ok(jobs)
+    }
+
+    async fn claim_due_grants(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: i64,
+    ) -> StoreResult<Vec<Grant>> {
+        let rows: Vec<GrantRow<DateTime<Utc>>> =
+            self.claim(CLAIM_DUE_GRANTS, now, lease, limit).await?;
+        let mut grants = decode_all(rows, GrantRow::decode)?;
+        sort_claimed_grants(&mut grants);
+        Ok(grants)
     }
 
     async fn check_ready(&self) -> StoreResult<()> {

@@ -4,12 +4,13 @@
 //! `TIMESTAMPTZ`), so every row is generic over it.
 
 use apostle_core::store::{
-    ApiToken, Email, EmailState, Invite, Job, JobState, Member, StoreError, StoreResult, Team,
-    TeamRole, User,
+    Account, AccountKind, AccountOwner, ApiToken, ConnectionEvent, ConnectionStatus, Email,
+    EmailState, FlowPurpose, Grant, Invite, Job, JobState, Member, OAuthFlow, StoreError,
+    StoreResult, Team, TeamRole, User,
 };
 use apostle_domain::{
-    ApiTokenId, EmailAddress, EmailId, InvalidValue, InviteId, JobId, PersonName, Role, TeamId,
-    TeamName, TeamSlug, UserId,
+    AccountId, ApiTokenId, EmailAddress, EmailId, EventId, FlowId, GrantId, InvalidValue, InviteId,
+    JobId, PersonName, Role, TeamId, TeamName, TeamSlug, UserId,
 };
 use chrono::{DateTime, Utc};
 use sqlx::error::DatabaseError;
@@ -341,5 +342,176 @@ pub fn classify(
         sqlx::Error::Database(db) if is_busy(db.as_ref()) => StoreError::Busy,
         sqlx::Error::PoolTimedOut => StoreError::Busy,
         _ => StoreError::Database(err.to_string()),
+    }
+}
+
+// ---- connections ---------------------------------------------------------
+
+#[derive(sqlx::FromRow)]
+pub struct GrantRow<T> {
+    id: i64,
+    owner_user_id: i64,
+    provider: String,
+    external_user_id: String,
+    scopes: String,
+    access_token: String,
+    refresh_token: Option<String>,
+    access_expires_at: T,
+    refresh_expires_at: Option<T>,
+    status: String,
+    break_reason: Option<String>,
+    broken_since: Option<T>,
+    generation: i64,
+    lease_token: Option<String>,
+    leased_until: Option<T>,
+    next_due_at: T,
+    created_at: T,
+    updated_at: T,
+}
+
+impl<T: StoredTime> GrantRow<T> {
+    pub fn decode(self) -> StoreResult<Grant> {
+        Ok(Grant {
+            id: GrantId(self.id),
+            owner: UserId(self.owner_user_id),
+            provider: self.provider,
+            external_user_id: self.external_user_id,
+            scopes: self.scopes,
+            access_token: self.access_token,
+            refresh_token: self.refresh_token,
+            access_expires_at: self.access_expires_at.into_utc()?,
+            refresh_expires_at: opt_utc(self.refresh_expires_at)?,
+            status: ConnectionStatus::parse(&self.status)?,
+            break_reason: self.break_reason,
+            broken_since: opt_utc(self.broken_since)?,
+            generation: self.generation,
+            lease_token: self.lease_token,
+            leased_until: opt_utc(self.leased_until)?,
+            next_due_at: self.next_due_at.into_utc()?,
+            created_at: self.created_at.into_utc()?,
+            updated_at: self.updated_at.into_utc()?,
+        })
+    }
+}
+
+/// Claimed grants in claiming order, most overdue first.
+pub fn sort_claimed_grants(grants: &mut [Grant]) {
+    grants.sort_by_key(|g| (g.next_due_at, g.id));
+}
+
+#[derive(sqlx::FromRow)]
+pub struct AccountRow<T> {
+    id: i64,
+    grant_id: i64,
+    kind: String,
+    owner_user_id: Option<i64>,
+    team_id: Option<i64>,
+    provider: String,
+    external_id: String,
+    name: String,
+    page_token: Option<String>,
+    status: String,
+    break_reason: Option<String>,
+    broken_since: Option<T>,
+    created_at: T,
+}
+
+impl<T: StoredTime> AccountRow<T> {
+    pub fn decode(self) -> StoreResult<Account> {
+        let owner = match (
+            AccountKind::parse(&self.kind)?,
+            self.owner_user_id,
+            self.team_id,
+        ) {
+            (AccountKind::Personal, Some(user), None) => AccountOwner::Personal(UserId(user)),
+            (AccountKind::Business, None, Some(team)) => AccountOwner::Business(TeamId(team)),
+            _ => {
+                return Err(StoreError::Corrupt(format!(
+                    "account {} has no single owner of its kind",
+                    self.id
+                )))
+            }
+        };
+        Ok(Account {
+            id: AccountId(self.id),
+            grant_id: GrantId(self.grant_id),
+            owner,
+            provider: self.provider,
+            external_id: self.external_id,
+            name: self.name,
+            page_token: self.page_token,
+            status: ConnectionStatus::parse(&self.status)?,
+            break_reason: self.break_reason,
+            broken_since: opt_utc(self.broken_since)?,
+            created_at: self.created_at.into_utc()?,
+        })
+    }
+}
+
+/// The `owner_user_id` and `team_id` columns of an account owned by `owner`.
+pub fn account_owner_columns(owner: AccountOwner) -> (Option<i64>, Option<i64>) {
+    match owner {
+        AccountOwner::Personal(user) => (Some(user.0), None),
+        AccountOwner::Business(team) => (None, Some(team.0)),
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct FlowRow<T> {
+    id: i64,
+    user_id: i64,
+    pkce_verifier: Option<String>,
+    provider: String,
+    purpose: String,
+    kind: String,
+    team_id: Option<i64>,
+    account_id: Option<i64>,
+    redirect_to: String,
+    created_at: T,
+    expires_at: T,
+    consumed_at: Option<T>,
+}
+
+impl<T: StoredTime> FlowRow<T> {
+    pub fn decode(self) -> StoreResult<OAuthFlow> {
+        Ok(OAuthFlow {
+            id: FlowId(self.id),
+            user_id: UserId(self.user_id),
+            pkce_verifier: self.pkce_verifier,
+            provider: self.provider,
+            purpose: FlowPurpose::parse(&self.purpose)?,
+            kind: AccountKind::parse(&self.kind)?,
+            team_id: self.team_id.map(TeamId),
+            account_id: self.account_id.map(AccountId),
+            redirect_to: self.redirect_to,
+            created_at: self.created_at.into_utc()?,
+            expires_at: self.expires_at.into_utc()?,
+            consumed_at: opt_utc(self.consumed_at)?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct ConnectionEventRow<T> {
+    id: i64,
+    grant_id: i64,
+    account_id: Option<i64>,
+    kind: String,
+    reason: Option<String>,
+    at: T,
+    detail: String,
+}
+
+impl<T: StoredTime> ConnectionEventRow<T> {
+    pub fn decode(self) -> StoreResult<ConnectionEvent> {
+        Ok(ConnectionEvent {
+            id: EventId(self.id),
+            grant_id: GrantId(self.grant_id),
+            account_id: self.account_id.map(AccountId),
+            kind: self.kind,
+            reason: self.reason,
+            at: self.at.into_utc()?,
+            detail: self.detail,
+        })
     }
 }

@@ -322,3 +322,146 @@ macro_rules! complete_jobs {
         )
     };
 }
+
+// ---- connections ---------------------------------------------------------
+
+/// The grant columns, shared with the backends' claims.
+#[macro_export]
+macro_rules! grant_columns {
+    () => {
+        "id, owner_user_id, provider, external_user_id, scopes, access_token, refresh_token, \
+         access_expires_at, refresh_expires_at, status, break_reason, broken_since, generation, \
+         lease_token, leased_until, next_due_at, created_at, updated_at"
+    };
+}
+macro_rules! account_columns {
+    () => {
+        "id, grant_id, kind, owner_user_id, team_id, provider, external_id, name, page_token, \
+         status, break_reason, broken_since, created_at"
+    };
+}
+macro_rules! flow_columns {
+    () => {
+        "id, user_id, pkce_verifier, provider, purpose, kind, team_id, account_id, redirect_to, \
+         created_at, expires_at, consumed_at"
+    };
+}
+/// Whether an account belongs to the owner of kind `$2` and id `$3`.
+macro_rules! account_owned_by {
+    () => {
+        "kind = $2 AND (CASE kind WHEN 'personal' THEN owner_user_id ELSE team_id END) = $3"
+    };
+}
+
+pub const CREATE_GRANT: &str = concat!(
+    "INSERT INTO grants (owner_user_id, provider, external_user_id, scopes, access_token, \
+         refresh_token, access_expires_at, refresh_expires_at, status, next_due_at, \
+         created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $10, $10) RETURNING ",
+    grant_columns!()
+);
+pub const GRANT_BY_ID: &str = concat!("SELECT ", grant_columns!(), " FROM grants WHERE id = $1");
+pub const GRANT_BY_LOGIN: &str = concat!(
+    "SELECT ",
+    grant_columns!(),
+    " FROM grants WHERE owner_user_id = $1 AND provider = $2 AND external_user_id = $3"
+);
+/// Fenced by the generation read before the refresh; a stored refresh token
+/// (and its expiry) is never replaced by none.
+pub const STORE_GRANT_TOKENS: &str = "UPDATE grants SET scopes = $3, access_token = $4, \
+         refresh_token = COALESCE($5, refresh_token), access_expires_at = $6, \
+         refresh_expires_at = CASE WHEN $5 IS NULL THEN refresh_expires_at ELSE $7 END, \
+         generation = generation + 1, updated_at = $8 \
+     WHERE id = $1 AND generation = $2";
+pub const MARK_GRANT_BROKEN: &str = "UPDATE grants SET status = 'broken', break_reason = $2, \
+         broken_since = $3, updated_at = $3 \
+     WHERE id = $1 AND status = 'active'";
+/// Only from BROKEN: a probe that finishes after its owner removed the
+/// grant must not bring it back.
+pub const MARK_GRANT_ACTIVE: &str = "UPDATE grants SET status = 'active', break_reason = NULL, \
+         broken_since = NULL, next_due_at = $2, updated_at = $3 \
+     WHERE id = $1 AND status = 'broken'";
+pub const REMOVE_GRANT: &str = "UPDATE grants SET status = 'removed', lease_token = NULL, \
+         leased_until = NULL, updated_at = $3 \
+     WHERE owner_user_id = $1 AND id = $2 AND status <> 'removed'";
+pub const RELEASE_GRANT_LEASE: &str = "UPDATE grants SET lease_token = NULL, \
+         leased_until = NULL, next_due_at = $3 \
+     WHERE id = $1 AND lease_token = $2";
+pub const RENEW_GRANT_LEASE: &str =
+    "UPDATE grants SET leased_until = $3 WHERE id = $1 AND lease_token = $2";
+pub const SET_GRANT_NEXT_DUE: &str = "UPDATE grants SET next_due_at = $2 WHERE id = $1";
+
+/// `$2` is the kind and `$3`/`$4` the owning user or team (one of them NULL).
+pub const CREATE_ACCOUNT: &str = concat!(
+    "INSERT INTO accounts (grant_id, kind, owner_user_id, team_id, provider, external_id, \
+         name, page_token, status, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9) RETURNING ",
+    account_columns!()
+);
+pub const ACCOUNTS_OF_GRANT: &str = concat!(
+    "SELECT ",
+    account_columns!(),
+    " FROM accounts WHERE grant_id = $1 ORDER BY id"
+);
+pub const PERSONAL_ACCOUNTS: &str = concat!(
+    "SELECT ",
+    account_columns!(),
+    " FROM accounts WHERE kind = 'personal' AND owner_user_id = $1 ORDER BY id"
+);
+pub const BUSINESS_ACCOUNTS: &str = concat!(
+    "SELECT ",
+    account_columns!(),
+    " FROM accounts WHERE kind = 'business' AND team_id = $1 ORDER BY id"
+);
+/// `$4` is the new status, `$5` the break reason, `$6` now; a break keeps
+/// only the reason while broken.
+pub const SET_ACCOUNT_STATUS: &str = concat!(
+    "UPDATE accounts SET status = $4, \
+         break_reason = CASE WHEN $4 = 'broken' THEN $5 ELSE NULL END, \
+         broken_since = CASE WHEN $4 = 'broken' THEN $6 ELSE NULL END \
+     WHERE id = $1 AND status <> $4 AND ",
+    account_owned_by!()
+);
+pub const MOVE_ACCOUNT: &str = "UPDATE accounts SET grant_id = $3, \
+         page_token = COALESCE($4, page_token) \
+     WHERE team_id = $1 AND id = $2 AND kind = 'business'";
+
+pub const CREATE_FLOW: &str = concat!(
+    "INSERT INTO oauth_flows (user_id, state_hash, pkce_verifier, provider, purpose, kind, \
+         team_id, account_id, redirect_to, created_at, expires_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING ",
+    flow_columns!()
+);
+/// Single use: open means unconsumed and unexpired, checked and ended in one statement.
+pub const CONSUME_FLOW: &str = concat!(
+    "UPDATE oauth_flows SET consumed_at = $2 \
+     WHERE state_hash = $1 AND consumed_at IS NULL AND expires_at > $2 RETURNING ",
+    flow_columns!()
+);
+
+pub const APPEND_CONNECTION_EVENT: &str =
+    "INSERT INTO connection_events (grant_id, account_id, kind, reason, at, detail) \
+     VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
+pub const CONNECTION_EVENTS: &str = "SELECT id, grant_id, account_id, kind, reason, at, detail \
+     FROM connection_events WHERE grant_id = $1 ORDER BY at DESC, id DESC LIMIT $2";
+
+/// Claims active grants that are due and unleased, most overdue first:
+/// `$1` is now, `$2` the lease end, `$3` the limit. `$token` and `$lock` as
+/// for [`claim_jobs`]. The choice reads the partial index `grants_due` in
+/// order and stops at the limit, so a claim costs what is due, not the table.
+#[macro_export]
+macro_rules! claim_due_grants {
+    (token: $token:literal, lock: $lock:literal) => {
+        concat!(
+            "WITH due AS (SELECT id FROM grants \
+                 WHERE status = 'active' AND next_due_at <= $1 \
+                 AND (leased_until IS NULL OR leased_until <= $1) \
+                 ORDER BY next_due_at, id LIMIT $3 ",
+            $lock,
+            ") UPDATE grants SET lease_token = ",
+            $token,
+            ", leased_until = $2 WHERE id IN (SELECT id FROM due) RETURNING ",
+            $crate::grant_columns!()
+        )
+    };
+}

@@ -21,18 +21,21 @@ macro_rules! impl_tx {
     ) => {
         const _: () = {
             use ::apostle_core::store::{
-                ApiToken, Email, EmailState, Invite, Job, JobState, Member, MemberChange, NewEmail,
-                NewInvite, NewJob, Session, StoreResult, Team, TeamRole, Tx, User,
+                Account, AccountOwner, ApiToken, ConnectionEvent, ConnectionStatus, Email,
+                EmailState, Grant, GrantTokens, Invite, Job, JobState, Member, MemberChange,
+                NewAccount, NewConnectionEvent, NewEmail, NewFlow, NewGrant, NewInvite, NewJob,
+                OAuthFlow, Session, StoreResult, Team, TeamRole, Tx, User,
             };
             use ::apostle_domain::{
-                ApiTokenId, EmailAddress, EmailId, InviteId, JobId, PersonName, Role, TeamId,
-                TeamName, TeamSlug, UserId,
+                AccountId, ApiTokenId, EmailAddress, EmailId, EventId, GrantId, InviteId, JobId,
+                PersonName, Role, TeamId, TeamName, TeamSlug, UserId,
             };
             use ::chrono::{DateTime, Utc};
             use $crate::rows::{
-                complete_counts, decode_all, decode_role, sort_members, sort_team_roles,
-                ApiTokenRow, EmailRow, InviteRow, JobRow, MemberRow, SessionRow, StoredTime,
-                TeamRoleRow, TeamRow, UserRow,
+                account_owner_columns, complete_counts, decode_all, decode_role, sort_members,
+                sort_team_roles, AccountRow, ApiTokenRow, ConnectionEventRow, EmailRow, FlowRow,
+                GrantRow, InviteRow, JobRow, MemberRow, SessionRow, StoredTime, TeamRoleRow,
+                TeamRow, UserRow,
             };
             use $crate::sql;
 
@@ -715,6 +718,286 @@ macro_rules! impl_tx {
                     self.changed(::sqlx::query(sql::PURGE_LOGIN_FAILURES).bind($encode(before)))
                         .await
                 }
+
+                // ---- connections ------------------------------------------
+
+                async fn create_grant(
+                    &mut self,
+                    owner: UserId,
+                    grant: &NewGrant,
+                ) -> StoreResult<Grant> {
+                    let row: GrantRow<$time> = ::sqlx::query_as(sql::CREATE_GRANT)
+                        .bind(owner.0)
+                        .bind(&grant.provider)
+                        .bind(&grant.external_user_id)
+                        .bind(&grant.scopes)
+                        .bind(&grant.access_token)
+                        .bind(&grant.refresh_token)
+                        .bind($encode(grant.access_expires_at))
+                        .bind(grant.refresh_expires_at.map($encode))
+                        .bind($encode(grant.next_due_at))
+                        .bind($encode(grant.created_at))
+                        .fetch_one(&mut *self.tx)
+                        .await
+                        .map_err($conflict("grant of this login"))?;
+                    row.decode()
+                }
+
+                async fn grant_by_id(&mut self, grant: GrantId) -> StoreResult<Option<Grant>> {
+                    let row: Option<GrantRow<$time>> = ::sqlx::query_as(sql::GRANT_BY_ID)
+                        .bind(grant.0)
+                        .fetch_optional(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    row.map(GrantRow::decode).transpose()
+                }
+
+                async fn grant_by_login(
+                    &mut self,
+                    owner: UserId,
+                    provider: &str,
+                    external_user_id: &str,
+                ) -> StoreResult<Option<Grant>> {
+                    let row: Option<GrantRow<$time>> = ::sqlx::query_as(sql::GRANT_BY_LOGIN)
+                        .bind(owner.0)
+                        .bind(provider)
+                        .bind(external_user_id)
+                        .fetch_optional(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    row.map(GrantRow::decode).transpose()
+                }
+
+                async fn store_grant_tokens(
+                    &mut self,
+                    grant: GrantId,
+                    generation: i64,
+                    tokens: &GrantTokens,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<bool> {
+                    let q = ::sqlx::query(sql::STORE_GRANT_TOKENS)
+                        .bind(grant.0)
+                        .bind(generation)
+                        .bind(&tokens.scopes)
+                        .bind(&tokens.access_token)
+                        .bind(&tokens.refresh_token)
+                        .bind($encode(tokens.access_expires_at))
+                        .bind(tokens.refresh_expires_at.map($encode))
+                        .bind($encode(now));
+                    self.changed_one(q).await
+                }
+
+                async fn mark_grant_broken(
+                    &mut self,
+                    grant: GrantId,
+                    reason: &str,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<bool> {
+                    let q = ::sqlx::query(sql::MARK_GRANT_BROKEN)
+                        .bind(grant.0)
+                        .bind(reason)
+                        .bind($encode(now));
+                    self.changed_one(q).await
+                }
+
+                async fn mark_grant_active(
+                    &mut self,
+                    grant: GrantId,
+                    next_due_at: DateTime<Utc>,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<bool> {
+                    let q = ::sqlx::query(sql::MARK_GRANT_ACTIVE)
+                        .bind(grant.0)
+                        .bind($encode(next_due_at))
+                        .bind($encode(now));
+                    self.changed_one(q).await
+                }
+
+                async fn remove_grant(
+                    &mut self,
+                    owner: UserId,
+                    grant: GrantId,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<bool> {
+                    let q = ::sqlx::query(sql::REMOVE_GRANT)
+                        .bind(owner.0)
+                        .bind(grant.0)
+                        .bind($encode(now));
+                    self.changed_one(q).await
+                }
+
+                async fn release_grant_lease(
+                    &mut self,
+                    grant: GrantId,
+                    lease_token: &str,
+                    next_due_at: DateTime<Utc>,
+                ) -> StoreResult<bool> {
+                    let q = ::sqlx::query(sql::RELEASE_GRANT_LEASE)
+                        .bind(grant.0)
+                        .bind(lease_token)
+                        .bind($encode(next_due_at));
+                    self.changed_one(q).await
+                }
+
+                async fn renew_grant_lease(
+                    &mut self,
+                    grant: GrantId,
+                    lease_token: &str,
+                    leased_until: DateTime<Utc>,
+                ) -> StoreResult<bool> {
+                    let q = ::sqlx::query(sql::RENEW_GRANT_LEASE)
+                        .bind(grant.0)
+                        .bind(lease_token)
+                        .bind($encode(leased_until));
+                    self.changed_one(q).await
+                }
+
+                async fn set_grant_next_due(
+                    &mut self,
+                    grant: GrantId,
+                    next_due_at: DateTime<Utc>,
+                ) -> StoreResult<bool> {
+                    let q = ::sqlx::query(sql::SET_GRANT_NEXT_DUE)
+                        .bind(grant.0)
+                        .bind($encode(next_due_at));
+                    self.changed_one(q).await
+                }
+
+                async fn create_account(
+                    &mut self,
+                    owner: AccountOwner,
+                    account: &NewAccount,
+                ) -> StoreResult<Account> {
+                    let (user, team) = account_owner_columns(owner);
+                    let row: AccountRow<$time> = ::sqlx::query_as(sql::CREATE_ACCOUNT)
+                        .bind(account.grant_id.0)
+                        .bind(owner.kind())
+                        .bind(user)
+                        .bind(team)
+                        .bind(&account.provider)
+                        .bind(&account.external_id)
+                        .bind(&account.name)
+                        .bind(&account.page_token)
+                        .bind($encode(account.created_at))
+                        .fetch_one(&mut *self.tx)
+                        .await
+                        .map_err($conflict("account"))?;
+                    row.decode()
+                }
+
+                async fn accounts_of_grant(&mut self, grant: GrantId) -> StoreResult<Vec<Account>> {
+                    self.accounts(sql::ACCOUNTS_OF_GRANT, grant.0).await
+                }
+
+                async fn personal_accounts(&mut self, user: UserId) -> StoreResult<Vec<Account>> {
+                    self.accounts(sql::PERSONAL_ACCOUNTS, user.0).await
+                }
+
+                async fn business_accounts(&mut self, team: TeamId) -> StoreResult<Vec<Account>> {
+                    self.accounts(sql::BUSINESS_ACCOUNTS, team.0).await
+                }
+
+                async fn set_account_status(
+                    &mut self,
+                    owner: AccountOwner,
+                    account: AccountId,
+                    status: ConnectionStatus,
+                    reason: Option<&str>,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<bool> {
+                    let q = ::sqlx::query(sql::SET_ACCOUNT_STATUS)
+                        .bind(account.0)
+                        .bind(owner.kind())
+                        .bind(owner.id())
+                        .bind(status.as_str())
+                        .bind(reason)
+                        .bind($encode(now));
+                    self.changed_one(q).await
+                }
+
+                async fn move_account(
+                    &mut self,
+                    team: TeamId,
+                    account: AccountId,
+                    to_grant: GrantId,
+                    page_token: Option<&str>,
+                ) -> StoreResult<bool> {
+                    let q = ::sqlx::query(sql::MOVE_ACCOUNT)
+                        .bind(team.0)
+                        .bind(account.0)
+                        .bind(to_grant.0)
+                        .bind(page_token);
+                    self.changed_one(q).await
+                }
+
+                async fn create_flow(
+                    &mut self,
+                    user: UserId,
+                    flow: &NewFlow,
+                ) -> StoreResult<OAuthFlow> {
+                    let row: FlowRow<$time> = ::sqlx::query_as(sql::CREATE_FLOW)
+                        .bind(user.0)
+                        .bind(&flow.state_hash)
+                        .bind(&flow.pkce_verifier)
+                        .bind(&flow.provider)
+                        .bind(flow.purpose.as_str())
+                        .bind(flow.kind.as_str())
+                        .bind(flow.team_id.map(|t| t.0))
+                        .bind(flow.account_id.map(|a| a.0))
+                        .bind(&flow.redirect_to)
+                        .bind($encode(flow.created_at))
+                        .bind($encode(flow.expires_at))
+                        .fetch_one(&mut *self.tx)
+                        .await
+                        .map_err($conflict("flow state"))?;
+                    row.decode()
+                }
+
+                async fn consume_flow(
+                    &mut self,
+                    state_hash: &str,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<Option<OAuthFlow>> {
+                    let row: Option<FlowRow<$time>> = ::sqlx::query_as(sql::CONSUME_FLOW)
+                        .bind(state_hash)
+                        .bind($encode(now))
+                        .fetch_optional(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    row.map(FlowRow::decode).transpose()
+                }
+
+                async fn append_connection_event(
+                    &mut self,
+                    event: &NewConnectionEvent,
+                ) -> StoreResult<EventId> {
+                    let id: i64 = ::sqlx::query_scalar(sql::APPEND_CONNECTION_EVENT)
+                        .bind(event.grant_id.0)
+                        .bind(event.account_id.map(|a| a.0))
+                        .bind(&event.kind)
+                        .bind(&event.reason)
+                        .bind($encode(event.at))
+                        .bind(&event.detail)
+                        .fetch_one(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    Ok(EventId(id))
+                }
+
+                async fn connection_events(
+                    &mut self,
+                    grant: GrantId,
+                    limit: i64,
+                ) -> StoreResult<Vec<ConnectionEvent>> {
+                    let rows: Vec<ConnectionEventRow<$time>> =
+                        ::sqlx::query_as(sql::CONNECTION_EVENTS)
+                            .bind(grant.0)
+                            .bind(limit)
+                            .fetch_all(&mut *self.tx)
+                            .await
+                            .map_err($err)?;
+                    decode_all(rows, ConnectionEventRow::decode)
+                }
             }
 
             // ---- memberships: keeping an admin ----------------------------
@@ -743,6 +1026,23 @@ macro_rules! impl_tx {
                         Some(_) => MemberChange::LastAdmin,
                         None => MemberChange::NotMember,
                     })
+                }
+            }
+
+            // ---- connections: account lists --------------------------------
+            impl $tx {
+                /// The accounts a one-id query selects.
+                async fn accounts(
+                    &mut self,
+                    query: &'static str,
+                    id: i64,
+                ) -> StoreResult<Vec<Account>> {
+                    let rows: Vec<AccountRow<$time>> = ::sqlx::query_as(query)
+                        .bind(id)
+                        .fetch_all(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    decode_all(rows, AccountRow::decode)
                 }
             }
         };

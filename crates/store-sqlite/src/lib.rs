@@ -6,14 +6,17 @@
 //! use a plain deferred `BEGIN`. Timestamps are stored as INTEGER microseconds
 //! since the epoch, so they compare and sort as numbers.
 
-use apostle_core::store::{Job, Store, StoreError, StoreResult, Tx};
+use apostle_core::store::{Grant, Job, Store, StoreError, StoreResult, Tx};
 use apostle_store_sql::pool::{detached, discarded, outside_transaction, release_when_clean};
-use apostle_store_sql::rows::{classify, decode_all, sort_claimed, JobRow};
+use apostle_store_sql::rows::{
+    classify, decode_all, sort_claimed, sort_claimed_grants, GrantRow, JobRow,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::error::DatabaseError;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
 };
 use sqlx::{Sqlite, SqliteConnection, Transaction};
 use std::str::FromStr;
@@ -45,6 +48,11 @@ const CLAIM_JOBS: &str = apostle_store_sql::claim_jobs!(
     token: "lower(hex(randomblob(16)))",
     lock: "",
     payload: "payload"
+);
+
+const CLAIM_DUE_GRANTS: &str = apostle_store_sql::claim_due_grants!(
+    token: "lower(hex(randomblob(16)))",
+    lock: ""
 );
 
 /// Connections in the pool. SQLite admits one writer at a time anyway; a few
@@ -108,6 +116,36 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Database(format!("SQLite migration failed: {e}")))
     }
+
+    /// Runs a claim statement (`$1` now, `$2` the lease end, `$3` the limit)
+    /// in a transaction of its own, all on one task: a caller that stops
+    /// waiting must not leave rows claimed by nobody until their lease runs out.
+    async fn claim<R>(
+        &self,
+        claim: &'static str,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: i64,
+    ) -> StoreResult<Vec<R>>
+    where
+        R: for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin + 'static,
+    {
+        let pool = self.pool.clone();
+        detached(async move {
+            // The write lock, taken up front, keeps other claimers out until commit.
+            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
+            let rows: Vec<R> = sqlx::query_as(claim)
+                .bind(micros(now))
+                .bind(micros(now + lease))
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(err)?;
+            tx.commit().await.map_err(err)?;
+            Ok(rows)
+        })
+        .await
+    }
 }
 
 #[async_trait]
@@ -131,26 +169,22 @@ impl Store for SqliteStore {
         lease: chrono::Duration,
         limit: i64,
     ) -> StoreResult<Vec<Job>> {
-        let pool = self.pool.clone();
-        // One task for the whole claim: a worker that stops waiting must not
-        // leave jobs claimed by nobody until their lease runs out.
-        let rows = detached(async move {
-            // The write lock, taken up front, keeps other claimers out until commit.
-            let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
-            let rows: Vec<JobRow<Micros>> = sqlx::query_as(CLAIM_JOBS)
-                .bind(micros(now))
-                .bind(micros(now + lease))
-                .bind(limit)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(err)?;
-            tx.commit().await.map_err(err)?;
-            Ok(rows)
-        })
-        .await?;
+        let rows: Vec<JobRow<Micros>> = self.claim(CLAIM_JOBS, now, lease, limit).await?;
         let mut jobs = decode_all(rows, JobRow::decode)?;
         sort_claimed(&mut jobs);
         Ok(jobs)
+    }
+
+    async fn claim_due_grants(
+        &self,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: i64,
+    ) -> StoreResult<Vec<Grant>> {
+        let rows: Vec<GrantRow<Micros>> = self.claim(CLAIM_DUE_GRANTS, now, lease, limit).await?;
+        let mut grants = decode_all(rows, GrantRow::decode)?;
+        sort_claimed_grants(&mut grants);
+        Ok(grants)
     }
 
     async fn check_ready(&self) -> StoreResult<()> {

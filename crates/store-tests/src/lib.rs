@@ -70,6 +70,23 @@ macro_rules! conformance_tests {
             login_failures_are_listed_per_key_newest_first_after_a_time,
             forgetting_a_keys_login_failures_spares_other_keys,
             purging_login_failures_drops_those_up_to_a_time_whatever_their_key,
+            a_grant_is_found_by_id_and_by_its_login_and_stored_once,
+            new_tokens_are_stored_only_by_the_generation_they_were_read_at,
+            a_refresh_without_a_refresh_token_keeps_the_stored_one,
+            a_grant_breaks_only_once_and_heals_as_active_again,
+            a_grant_is_removed_only_by_its_owner_and_then_never_claimed,
+            due_active_unleased_grants_are_claimed_most_overdue_first_up_to_the_limit,
+            a_grant_lease_is_released_and_renewed_only_with_its_token,
+            a_grant_moved_to_a_later_due_time_is_claimed_only_then,
+            concurrent_schedulers_never_claim_the_same_grant,
+            a_token_sealed_for_its_row_reads_back_intact,
+            accounts_are_listed_by_grant_by_user_and_by_team_in_connecting_order,
+            the_same_account_twice_for_one_owner_is_a_conflict,
+            an_account_breaks_on_its_own_once_and_recovers,
+            a_business_page_moves_under_another_admins_grant,
+            one_tenant_cannot_read_or_change_anothers_connections,
+            an_oauth_flow_is_consumed_once_and_only_before_it_expires,
+            connection_events_are_listed_per_grant_newest_first,
         );
     };
     (@each $backend:ident: $($check:ident),* $(,)?) => {$(

@@ -15,7 +15,9 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 mod cancel;
+mod connections;
 pub use cancel::*;
+pub use connections::*;
 
 // ---- fixtures ----------------------------------------------------------
 

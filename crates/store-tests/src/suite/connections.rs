@@ -1,0 +1,740 @@
+//! Connections: grants with their tokens, leases and health, the accounts
+//! posted as through them, single-use OAuth flows and the timeline. Tokens
+//! are opaque sealed text to the store; one check seals a real value with
+//! the keyring to show it comes back intact.
+
+use super::{commit, mins, read, t0, team, user, write};
+use crate::harness::TestDb;
+use apostle_core::store::{
+    AccountKind, AccountOwner, ConnectionStatus, FlowPurpose, Grant, GrantTokens, NewAccount,
+    NewConnectionEvent, NewFlow, NewGrant, Store, StoreError,
+};
+use apostle_domain::{AccountId, GrantId, TeamId, UserId};
+use apostle_encryption::Keyring;
+use chrono::{DateTime, Utc};
+use std::collections::HashSet;
+
+// ---- fixtures ----------------------------------------------------------
+
+fn new_grant(provider: &str, external: &str, due: DateTime<Utc>) -> NewGrant {
+    NewGrant {
+        provider: provider.to_owned(),
+        external_user_id: external.to_owned(),
+        scopes: "openid profile".to_owned(),
+        access_token: format!("sealed-access-{external}"),
+        refresh_token: Some(format!("sealed-refresh-{external}")),
+        access_expires_at: t0() + mins(60),
+        refresh_expires_at: Some(t0() + mins(60 * 24 * 365)),
+        next_due_at: due,
+        created_at: t0(),
+    }
+}
+
+async fn grant(store: &dyn Store, owner: UserId, external: &str, due: DateTime<Utc>) -> Grant {
+    let mut tx = write(store).await;
+    let grant = tx
+        .create_grant(owner, &new_grant("linkedin", external, due))
+        .await
+        .unwrap();
+    commit(tx).await;
+    grant
+}
+
+async fn stored(store: &dyn Store, id: GrantId) -> Grant {
+    read(store).await.grant_by_id(id).await.unwrap().unwrap()
+}
+
+fn tokens(access: &str, refresh: Option<&str>) -> GrantTokens {
+    GrantTokens {
+        scopes: "openid profile w_member_social".to_owned(),
+        access_token: access.to_owned(),
+        refresh_token: refresh.map(str::to_owned),
+        access_expires_at: t0() + mins(120),
+        refresh_expires_at: refresh.map(|_| t0() + mins(60 * 24 * 400)),
+    }
+}
+
+fn new_account(grant: GrantId, external: &str, name: &str) -> NewAccount {
+    NewAccount {
+        grant_id: grant,
+        provider: "linkedin".to_owned(),
+        external_id: external.to_owned(),
+        name: name.to_owned(),
+        page_token: None,
+        created_at: t0(),
+    }
+}
+
+async fn account(
+    store: &dyn Store,
+    owner: AccountOwner,
+    grant: GrantId,
+    external: &str,
+) -> AccountId {
+    let mut tx = write(store).await;
+    let account = tx
+        .create_account(owner, &new_account(grant, external, external))
+        .await
+        .unwrap();
+    commit(tx).await;
+    account.id
+}
+
+fn new_flow(state_hash: &str, expires: DateTime<Utc>) -> NewFlow {
+    NewFlow {
+        state_hash: state_hash.to_owned(),
+        pkce_verifier: Some("sealed-verifier".to_owned()),
+        provider: "x".to_owned(),
+        purpose: FlowPurpose::Reconnect,
+        kind: AccountKind::Business,
+        team_id: None,
+        account_id: None,
+        redirect_to: "apostle://connections".to_owned(),
+        created_at: t0(),
+        expires_at: expires,
+    }
+}
+
+fn ids(accounts: &[apostle_core::store::Account]) -> Vec<AccountId> {
+    accounts.iter().map(|a| a.id).collect()
+}
+
+fn lease_of(grant: &Grant) -> &str {
+    grant
+        .lease_token
+        .as_deref()
+        .expect("a claimed grant has a lease")
+}
+
+// ---- grants ------------------------------------------------------------
+
+pub async fn a_grant_is_found_by_id_and_by_its_login_and_stored_once(db: &TestDb) {
+    let store = db.store();
+    let amy = user(store, "amy@example.com", "Amy").await;
+    let bob = user(store, "bob@example.com", "Bob").await;
+    let created = grant(store, amy.id, "li-amy", t0()).await;
+    assert_eq!(created.owner, amy.id);
+    assert_eq!(created.status, ConnectionStatus::Active);
+    assert_eq!(created.generation, 0);
+    assert_eq!(
+        created.refresh_token.as_deref(),
+        Some("sealed-refresh-li-amy")
+    );
+    assert_eq!(created.lease_token, None);
+    let mut tx = read(store).await;
+    assert_eq!(
+        tx.grant_by_id(created.id).await.unwrap(),
+        Some(created.clone())
+    );
+    let by_login = tx
+        .grant_by_login(amy.id, "linkedin", "li-amy")
+        .await
+        .unwrap();
+    assert_eq!(by_login, Some(created.clone()));
+    assert_eq!(
+        tx.grant_by_login(amy.id, "x", "li-amy").await.unwrap(),
+        None
+    );
+    drop(tx);
+    let mut tx = write(store).await;
+    let again = tx
+        .create_grant(amy.id, &new_grant("linkedin", "li-amy", t0()))
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    drop(tx);
+    // Another member may hold a grant of the same external user id.
+    grant(store, bob.id, "li-amy", t0()).await;
+}
+
+pub async fn new_tokens_are_stored_only_by_the_generation_they_were_read_at(db: &TestDb) {
+    let store = db.store();
+    let amy = user(store, "amy@example.com", "Amy").await;
+    let g = grant(store, amy.id, "x-amy", t0()).await;
+    let mut tx = write(store).await;
+    let first = tokens("access-2", Some("refresh-2"));
+    assert!(tx
+        .store_grant_tokens(g.id, g.generation, &first, t0() + mins(1))
+        .await
+        .unwrap());
+    // A second refresher that read the same generation loses.
+    let stale = tokens("access-stale", Some("refresh-stale"));
+    assert!(!tx
+        .store_grant_tokens(g.id, g.generation, &stale, t0() + mins(1))
+        .await
+        .unwrap());
+    commit(tx).await;
+    let now = stored(store, g.id).await;
+    assert_eq!(now.generation, g.generation + 1);
+    assert_eq!(now.access_token, "access-2");
+    assert_eq!(now.refresh_token.as_deref(), Some("refresh-2"));
+    assert_eq!(now.scopes, first.scopes);
+    assert_eq!(now.access_expires_at, first.access_expires_at);
+    assert_eq!(now.refresh_expires_at, first.refresh_expires_at);
+    assert_eq!(now.updated_at, t0() + mins(1));
+}
+
+pub async fn a_refresh_without_a_refresh_token_keeps_the_stored_one(db: &TestDb) {
+    let store = db.store();
+    let amy = user(store, "amy@example.com", "Amy").await;
+    let g = grant(store, amy.id, "li-amy", t0()).await;
+    let mut tx = write(store).await;
+    assert!(tx
+        .store_grant_tokens(g.id, g.generation, &tokens("access-2", None), t0())
+        .await
+        .unwrap());
+    commit(tx).await;
+    let now = stored(store, g.id).await;
+    assert_eq!(now.access_token, "access-2");
+    assert_eq!(now.refresh_token, g.refresh_token);
+    assert_eq!(now.refresh_expires_at, g.refresh_expires_at);
+    assert_eq!(now.generation, g.generation + 1);
+}
+
+pub async fn a_grant_breaks_only_once_and_heals_as_active_again(db: &TestDb) {
+    let store = db.store();
+    let amy = user(store, "amy@example.com", "Amy").await;
+    let g = grant(store, amy.id, "li-amy", t0()).await;
+    let mut tx = write(store).await;
+    assert!(tx
+        .mark_grant_broken(g.id, "token_revoked", t0() + mins(1))
+        .await
+        .unwrap());
+    // A second detection of the same break changes nothing.
+    assert!(!tx
+        .mark_grant_broken(g.id, "password_changed", t0() + mins(2))
+        .await
+        .unwrap());
+    commit(tx).await;
+    let broken = stored(store, g.id).await;
+    assert_eq!(broken.status, ConnectionStatus::Broken);
+    assert_eq!(broken.break_reason.as_deref(), Some("token_revoked"));
+    assert_eq!(broken.broken_since, Some(t0() + mins(1)));
+    let mut tx = write(store).await;
+    assert!(tx
+        .mark_grant_active(g.id, t0() + mins(10), t0() + mins(3))
+        .await
+        .unwrap());
+    assert!(!tx
+        .mark_grant_active(g.id, t0() + mins(10), t0() + mins(3))
+        .await
+        .unwrap());
+    commit(tx).await;
+    let healed = stored(store, g.id).await;
+    assert_eq!(healed.status, ConnectionStatus::Active);
+    assert_eq!(healed.break_reason, None);
+    assert_eq!(healed.broken_since, None);
+    assert_eq!(healed.next_due_at, t0() + mins(10));
+    // Healed, it can break again, once.
+    let mut tx = write(store).await;
+    assert!(tx
+        .mark_grant_broken(g.id, "app_removed", t0() + mins(4))
+        .await
+        .unwrap());
+    commit(tx).await;
+}
+
+pub async fn a_grant_is_removed_only_by_its_owner_and_then_never_claimed(db: &TestDb) {
+    let store = db.store();
+    let amy = user(store, "amy@example.com", "Amy").await;
+    let bob = user(store, "bob@example.com", "Bob").await;
+    let g = grant(store, amy.id, "li-amy", t0()).await;
+    let mut tx = write(store).await;
+    assert!(!tx.remove_grant(bob.id, g.id, t0()).await.unwrap());
+    assert!(tx.remove_grant(amy.id, g.id, t0()).await.unwrap());
+    assert!(!tx.remove_grant(amy.id, g.id, t0()).await.unwrap());
+    commit(tx).await;
+    // A probe that finishes late neither heals nor breaks it.
+    let mut tx = write(store).await;
+    assert!(!tx.mark_grant_active(g.id, t0(), t0()).await.unwrap());
+    assert!(!tx
+        .mark_grant_broken(g.id, "token_revoked", t0())
+        .await
+        .unwrap());
+    commit(tx).await;
+    assert_eq!(stored(store, g.id).await.status, ConnectionStatus::Removed);
+    let claimed = store.claim_due_grants(t0() + mins(60), mins(5), 10).await;
+    assert!(claimed.unwrap().is_empty());
+}
+
+pub async fn due_active_unleased_grants_are_claimed_most_overdue_first_up_to_the_limit(
+    db: &TestDb,
+) {
+    let store = db.store();
+    let amy = user(store, "amy@example.com", "Amy").await;
+    let late = grant(store, amy.id, "late", t0() - mins(30)).await;
+    let due = grant(store, amy.id, "due", t0()).await;
+    let later = grant(store, amy.id, "later", t0() - mins(10)).await;
+    let future = grant(store, amy.id, "future", t0() + mins(1)).await;
+    let broken = grant(store, amy.id, "broken", t0() - mins(60)).await;
+    let mut tx = write(store).await;
+    tx.mark_grant_broken(broken.id, "token_expired", t0())
+        .await
+        .unwrap();
+    commit(tx).await;
+
+    let first = store.claim_due_grants(t0(), mins(5), 2).await.unwrap();
+    assert_eq!(
+        first.iter().map(|g| g.id).collect::<Vec<_>>(),
+        [late.id, later.id]
+    );
+    for g in &first {
+        assert_eq!(g.leased_until, Some(t0() + mins(5)));
+        assert!(!lease_of(g).is_empty());
+    }
+    assert_ne!(
+        lease_of(&first[0]),
+        lease_of(&first[1]),
+        "a fresh token each"
+    );
+    let rest = store.claim_due_grants(t0(), mins(5), 10).await.unwrap();
+    assert_eq!(rest.iter().map(|g| g.id).collect::<Vec<_>>(), [due.id]);
+    assert!(store
+        .claim_due_grants(t0(), mins(5), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // When its time comes, the future grant is due too.
+    let then = store.claim_due_grants(t0() + mins(1), mins(5), 10).await;
+    assert_eq!(
+        then.unwrap().iter().map(|g| g.id).collect::<Vec<_>>(),
+        [future.id]
+    );
+}
+
+pub async fn a_grant_lease_is_released_and_renewed_only_with_its_token(db: &TestDb) {
+    let store = db.store();
+    let amy = user(store, "amy@example.com", "Amy").await;
+    let g = grant(store, amy.id, "li-amy", t0()).await;
+    let claimed = store.claim_due_grants(t0(), mins(5), 10).await.unwrap();
+    let lease = lease_of(&claimed[0]).to_owned();
+    let mut tx = write(store).await;
+    assert!(!tx
+        .renew_grant_lease(g.id, "not-the-lease", t0() + mins(30))
+        .await
+        .unwrap());
+    assert!(tx
+        .renew_grant_lease(g.id, &lease, t0() + mins(10))
+        .await
+        .unwrap());
+    commit(tx).await;
+    // Renewed: still held after the first lease would have ended.
+    let held = store.claim_due_grants(t0() + mins(7), mins(5), 10).await;
+    assert!(held.unwrap().is_empty());
+    // An expired lease lets another claimer in, with a new token that
+    // fences out the first holder.
+    let taken = store
+        .claim_due_grants(t0() + mins(10), mins(5), 10)
+        .await
+        .unwrap();
+    let second = lease_of(&taken[0]).to_owned();
+    assert_ne!(second, lease);
+    let mut tx = write(store).await;
+    assert!(!tx
+        .release_grant_lease(g.id, &lease, t0() + mins(60))
+        .await
+        .unwrap());
+    assert!(tx
+        .release_grant_lease(g.id, &second, t0() + mins(60))
+        .await
+        .unwrap());
+    commit(tx).await;
+    let released = stored(store, g.id).await;
+    assert_eq!(released.lease_token, None);
+    assert_eq!(released.leased_until, None);
+    assert_eq!(released.next_due_at, t0() + mins(60));
+    let early = store.claim_due_grants(t0() + mins(59), mins(5), 10).await;
+    assert!(early.unwrap().is_empty());
+    let due = store.claim_due_grants(t0() + mins(60), mins(5), 10).await;
+    assert_eq!(due.unwrap().len(), 1);
+}
+
+pub async fn a_grant_moved_to_a_later_due_time_is_claimed_only_then(db: &TestDb) {
+    let store = db.store();
+    let amy = user(store, "amy@example.com", "Amy").await;
+    let g = grant(store, amy.id, "li-amy", t0()).await;
+    let mut tx = write(store).await;
+    assert!(tx.set_grant_next_due(g.id, t0() + mins(90)).await.unwrap());
+    assert!(!tx.set_grant_next_due(GrantId(-1), t0()).await.unwrap());
+    commit(tx).await;
+    assert!(store
+        .claim_due_grants(t0() + mins(89), mins(5), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let due = store.claim_due_grants(t0() + mins(90), mins(5), 10).await;
+    assert_eq!(due.unwrap()[0].id, g.id);
+}
+
+pub async fn concurrent_schedulers_never_claim_the_same_grant(db: &TestDb) {
+    const GRANTS: usize = 120;
+    const SCHEDULERS: usize = 4;
+    let store = db.store();
+    let amy = user(store, "amy@example.com", "Amy").await;
+    let mut tx = write(store).await;
+    for n in 0..GRANTS {
+        let due = t0() - mins(n as i64 % 7);
+        tx.create_grant(amy.id, &new_grant("x", &format!("x-{n}"), due))
+            .await
+            .unwrap();
+    }
+    commit(tx).await;
+    let mut schedulers = Vec::new();
+    for _ in 0..SCHEDULERS {
+        let pool = db.open_another().await;
+        schedulers.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let batch = pool
+                    .claim_due_grants(t0(), mins(5), 7)
+                    .await
+                    .expect("claim");
+                if batch.is_empty() {
+                    break;
+                }
+                mine.extend(batch.into_iter().map(|g| g.id));
+            }
+            pool.close().await;
+            mine
+        }));
+    }
+    let mut seen = HashSet::new();
+    let mut total = 0;
+    for scheduler in schedulers {
+        let mine = scheduler.await.expect("scheduler");
+        total += mine.len();
+        seen.extend(mine);
+    }
+    assert_eq!(total, GRANTS, "claims handed out");
+    assert_eq!(seen.len(), GRANTS, "distinct grants claimed");
+}
+
+pub async fn a_token_sealed_for_its_row_reads_back_intact(db: &TestDb) {
+    let store = db.store();
+    let keyring = Keyring::parse(&Keyring::generate_entry("k1")).unwrap();
+    let amy = user(store, "amy@example.com", "Amy").await;
+    let g = grant(store, amy.id, "li-amy", t0()).await;
+    let place = format!("grants/{}/access_token", g.id);
+    let sealed = keyring.seal_text("AQX-plaintext-access-token", &place);
+    let mut tx = write(store).await;
+    let fresh = GrantTokens {
+        access_token: sealed.clone(),
+        ..tokens("unused", None)
+    };
+    assert!(tx
+        .store_grant_tokens(g.id, g.generation, &fresh, t0())
+        .await
+        .unwrap());
+    commit(tx).await;
+    let back = stored(store, g.id).await;
+    assert_eq!(back.access_token, sealed);
+    assert_eq!(
+        keyring.open_text(&back.access_token, &place).unwrap(),
+        "AQX-plaintext-access-token"
+    );
+    // Bound to its row: another grant's place does not open it.
+    let elsewhere = format!("grants/{}/access_token", g.id.0 + 1);
+    assert!(keyring.open_text(&back.access_token, &elsewhere).is_err());
+    // Sealed or not, a grant's Debug never shows its tokens.
+    let shown = format!("{back:?}");
+    assert!(
+        !shown.contains(&sealed) && !shown.contains("sealed-refresh"),
+        "{shown}"
+    );
+}
+
+// ---- accounts ----------------------------------------------------------
+
+pub async fn accounts_are_listed_by_grant_by_user_and_by_team_in_connecting_order(db: &TestDb) {
+    let store = db.store();
+    let acme = team(store, "acme", "Acme").await;
+    let amy = user(store, "amy@example.com", "Amy").await;
+    let g = grant(store, amy.id, "li-amy", t0()).await;
+    let personal = account(store, AccountOwner::Personal(amy.id), g.id, "li-amy").await;
+    let page_b = account(store, AccountOwner::Business(acme.id), g.id, "org-b").await;
+    let page_a = account(store, AccountOwner::Business(acme.id), g.id, "org-a").await;
+    let mut tx = read(store).await;
+    let of_grant = tx.accounts_of_grant(g.id).await.unwrap();
+    assert_eq!(ids(&of_grant), [personal, page_b, page_a]);
+    let mine = tx.personal_accounts(amy.id).await.unwrap();
+    assert_eq!(ids(&mine), [personal]);
+    assert_eq!(mine[0].owner, AccountOwner::Personal(amy.id));
+    assert_eq!(mine[0].status, ConnectionStatus::Active);
+    assert_eq!(mine[0].provider, "linkedin");
+    assert_eq!(mine[0].external_id, "li-amy");
+    let pages = tx.business_accounts(acme.id).await.unwrap();
+    assert_eq!(ids(&pages), [page_b, page_a]);
+    assert_eq!(pages[0].owner, AccountOwner::Business(acme.id));
+    assert_eq!(pages[0].grant_id, g.id);
+}
+
+pub async fn the_same_account_twice_for_one_owner_is_a_conflict(db: &TestDb) {
+    let store = db.store();
+    let acme = team(store, "acme", "Acme").await;
+    let globex = team(store, "globex", "Globex").await;
+    let amy = user(store, "amy@example.com", "Amy").await;
+    let g = grant(store, amy.id, "li-amy", t0()).await;
+    account(store, AccountOwner::Business(acme.id), g.id, "org-1").await;
+    let mut tx = write(store).await;
+    let again = tx
+        .create_account(
+            AccountOwner::Business(acme.id),
+            &new_account(g.id, "org-1", "Org"),
+        )
+        .await;
+    assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
+    drop(tx);
+    // Another team, or a member's personal account, may hold the same id.
+    account(store, AccountOwner::Business(globex.id), g.id, "org-1").await;
+    account(store, AccountOwner::Personal(amy.id), g.id, "org-1").await;
+}
+
+pub async fn an_account_breaks_on_its_own_once_and_recovers(db: &TestDb) {
+    let store = db.store();
+    let acme = team(store, "acme", "Acme").await;
+    let amy = user(store, "amy@example.com", "Amy").await;
+    let g = grant(store, amy.id, "fb-amy", t0()).await;
+    let owner = AccountOwner::Business(acme.id);
+    let lost = account(store, owner, g.id, "page-lost").await;
+    let kept = account(store, owner, g.id, "page-kept").await;
+    let broken = ConnectionStatus::Broken;
+    let mut tx = write(store).await;
+    let reason = Some("page_access_lost");
+    assert!(tx
+        .set_account_status(owner, lost, broken, reason, t0() + mins(1))
+        .await
+        .unwrap());
+    assert!(!tx
+        .set_account_status(owner, lost, broken, reason, t0() + mins(2))
+        .await
+        .unwrap());
+    commit(tx).await;
+    let pages = read(store).await.business_accounts(acme.id).await.unwrap();
+    assert_eq!(pages[0].status, ConnectionStatus::Broken);
+    assert_eq!(pages[0].break_reason.as_deref(), Some("page_access_lost"));
+    assert_eq!(pages[0].broken_since, Some(t0() + mins(1)));
+    assert_eq!(
+        (pages[1].id, pages[1].status),
+        (kept, ConnectionStatus::Active)
+    );
+    assert_eq!(stored(store, g.id).await.status, ConnectionStatus::Active);
+    let mut tx = write(store).await;
+    assert!(tx
+        .set_account_status(owner, lost, ConnectionStatus::Active, None, t0())
+        .await
+        .unwrap());
+    commit(tx).await;
+    let pages = read(store).await.business_accounts(acme.id).await.unwrap();
+    assert_eq!(pages[0].status, ConnectionStatus::Active);
+    assert_eq!(
+        (pages[0].break_reason.clone(), pages[0].broken_since),
+        (None, None)
+    );
+}
+
+pub async fn a_business_page_moves_under_another_admins_grant(db: &TestDb) {
+    let store = db.store();
+    let acme = team(store, "acme", "Acme").await;
+    let amy = user(store, "amy@example.com", "Amy").await;
+    let bob = user(store, "bob@example.com", "Bob").await;
+    let amys = grant(store, amy.id, "fb-amy", t0()).await;
+    let bobs = grant(store, bob.id, "fb-bob", t0()).await;
+    let mut tx = write(store).await;
+    let page = tx
+        .create_account(
+            AccountOwner::Business(acme.id),
+            &NewAccount {
+                page_token: Some("sealed-page-token-amy".to_owned()),
+                ..new_account(amys.id, "page-1", "Acme Page")
+            },
+        )
+        .await
+        .unwrap();
+    assert!(tx
+        .move_account(acme.id, page.id, bobs.id, Some("sealed-page-token-bob"))
+        .await
+        .unwrap());
+    commit(tx).await;
+    let mut tx = read(store).await;
+    assert!(tx.accounts_of_grant(amys.id).await.unwrap().is_empty());
+    let moved = tx.accounts_of_grant(bobs.id).await.unwrap();
+    assert_eq!(ids(&moved), [page.id]);
+    assert_eq!(
+        moved[0].page_token.as_deref(),
+        Some("sealed-page-token-bob")
+    );
+    drop(tx);
+    // Without a new page token, the stored one stays.
+    let mut tx = write(store).await;
+    assert!(tx
+        .move_account(acme.id, page.id, amys.id, None)
+        .await
+        .unwrap());
+    commit(tx).await;
+    let back = read(store).await.accounts_of_grant(amys.id).await.unwrap();
+    assert_eq!(back[0].page_token.as_deref(), Some("sealed-page-token-bob"));
+    assert!(!format!("{back:?}").contains("sealed-page-token"));
+}
+
+pub async fn one_tenant_cannot_read_or_change_anothers_connections(db: &TestDb) {
+    let store = db.store();
+    let acme = team(store, "acme", "Acme").await;
+    let globex = team(store, "globex", "Globex").await;
+    let amy = user(store, "amy@example.com", "Amy").await;
+    let eve = user(store, "eve@example.com", "Eve").await;
+    let amys = grant(store, amy.id, "li-amy", t0()).await;
+    let eves = grant(store, eve.id, "li-eve", t0()).await;
+    let personal = account(store, AccountOwner::Personal(amy.id), amys.id, "li-amy").await;
+    let page = account(store, AccountOwner::Business(acme.id), amys.id, "org-1").await;
+
+    let mut tx = write(store).await;
+    assert_eq!(
+        tx.grant_by_login(eve.id, "linkedin", "li-amy")
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(!tx.remove_grant(eve.id, amys.id, t0()).await.unwrap());
+    assert!(tx.personal_accounts(eve.id).await.unwrap().is_empty());
+    assert!(tx.business_accounts(globex.id).await.unwrap().is_empty());
+    let broken = ConnectionStatus::Broken;
+    let reason = Some("token_revoked");
+    for (owner, account) in [
+        (AccountOwner::Personal(eve.id), personal),
+        (AccountOwner::Business(globex.id), page),
+        // The right id of the wrong kind is no owner either.
+        (AccountOwner::Business(TeamId(amy.id.0)), personal),
+        (AccountOwner::Personal(UserId(acme.id.0)), page),
+    ] {
+        let changed = tx
+            .set_account_status(owner, account, broken, reason, t0())
+            .await
+            .unwrap();
+        assert!(!changed, "{owner:?} changed account {account}");
+    }
+    assert!(!tx
+        .move_account(globex.id, page, eves.id, None)
+        .await
+        .unwrap());
+    // A personal account is never moved as a page.
+    assert!(!tx
+        .move_account(acme.id, personal, eves.id, None)
+        .await
+        .unwrap());
+    commit(tx).await;
+    let mut tx = read(store).await;
+    assert_eq!(
+        stored(store, amys.id).await.status,
+        ConnectionStatus::Active
+    );
+    let accounts = tx.accounts_of_grant(amys.id).await.unwrap();
+    assert_eq!(ids(&accounts), [personal, page]);
+    assert!(accounts
+        .iter()
+        .all(|a| a.status == ConnectionStatus::Active));
+}
+
+// ---- flows and the timeline -------------------------------------------
+
+pub async fn an_oauth_flow_is_consumed_once_and_only_before_it_expires(db: &TestDb) {
+    let store = db.store();
+    let acme = team(store, "acme", "Acme").await;
+    let amy = user(store, "amy@example.com", "Amy").await;
+    let g = grant(store, amy.id, "x-amy", t0()).await;
+    let page = account(store, AccountOwner::Business(acme.id), g.id, "x-acme").await;
+    let mut tx = write(store).await;
+    let flow = NewFlow {
+        team_id: Some(acme.id),
+        account_id: Some(page),
+        ..new_flow("hash-1", t0() + mins(10))
+    };
+    let started = tx.create_flow(amy.id, &flow).await.unwrap();
+    tx.create_flow(amy.id, &new_flow("hash-late", t0() + mins(10)))
+        .await
+        .unwrap();
+    commit(tx).await;
+    let mut tx = write(store).await;
+    let twin = tx.create_flow(amy.id, &new_flow("hash-1", t0())).await;
+    assert!(matches!(twin, Err(StoreError::Conflict(_))), "{twin:?}");
+    drop(tx);
+    assert_eq!(started.user_id, amy.id);
+    assert_eq!(started.consumed_at, None);
+    assert!(!format!("{started:?}").contains("sealed-verifier"));
+
+    let mut tx = write(store).await;
+    let used = tx.consume_flow("hash-1", t0() + mins(9)).await.unwrap();
+    let used = used.expect("an open flow is consumed");
+    assert_eq!(used.id, started.id);
+    assert_eq!(used.purpose, FlowPurpose::Reconnect);
+    assert_eq!(used.kind, AccountKind::Business);
+    assert_eq!(used.provider, "x");
+    assert_eq!((used.team_id, used.account_id), (Some(acme.id), Some(page)));
+    assert_eq!(used.pkce_verifier.as_deref(), Some("sealed-verifier"));
+    assert_eq!(used.redirect_to, "apostle://connections");
+    assert_eq!(used.expires_at, t0() + mins(10));
+    assert_eq!(used.consumed_at, Some(t0() + mins(9)));
+    assert_eq!(
+        tx.consume_flow("hash-1", t0() + mins(9)).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        tx.consume_flow("hash-late", t0() + mins(10)).await.unwrap(),
+        None
+    );
+    assert_eq!(tx.consume_flow("unknown", t0()).await.unwrap(), None);
+    commit(tx).await;
+}
+
+pub async fn connection_events_are_listed_per_grant_newest_first(db: &TestDb) {
+    let store = db.store();
+    let acme = team(store, "acme", "Acme").await;
+    let amy = user(store, "amy@example.com", "Amy").await;
+    let g = grant(store, amy.id, "li-amy", t0()).await;
+    let other = grant(store, amy.id, "li-other", t0()).await;
+    let page = account(store, AccountOwner::Business(acme.id), g.id, "org-1").await;
+    let event = |grant, kind: &str, at| NewConnectionEvent {
+        grant_id: grant,
+        account_id: None,
+        kind: kind.to_owned(),
+        reason: None,
+        at,
+        detail: String::new(),
+    };
+    let mut tx = write(store).await;
+    let connected = tx
+        .append_connection_event(&event(g.id, "connected", t0()))
+        .await
+        .unwrap();
+    let broken = tx
+        .append_connection_event(&NewConnectionEvent {
+            account_id: Some(page),
+            reason: Some("page_access_lost".to_owned()),
+            detail: "Acme lost its page role".to_owned(),
+            ..event(g.id, "broken", t0() + mins(5))
+        })
+        .await
+        .unwrap();
+    let refreshed = tx
+        .append_connection_event(&event(g.id, "refreshed", t0() + mins(2)))
+        .await
+        .unwrap();
+    tx.append_connection_event(&event(other.id, "connected", t0() + mins(9)))
+        .await
+        .unwrap();
+    commit(tx).await;
+    let mut tx = read(store).await;
+    let timeline = tx.connection_events(g.id, 10).await.unwrap();
+    let order: Vec<_> = timeline.iter().map(|e| e.id).collect();
+    assert_eq!(order, [broken, refreshed, connected]);
+    let newest = &timeline[0];
+    assert_eq!(newest.grant_id, g.id);
+    assert_eq!(newest.account_id, Some(page));
+    assert_eq!(newest.kind, "broken");
+    assert_eq!(newest.reason.as_deref(), Some("page_access_lost"));
+    assert_eq!(newest.at, t0() + mins(5));
+    assert_eq!(newest.detail, "Acme lost its page role");
+    let limited = tx.connection_events(g.id, 2).await.unwrap();
+    assert_eq!(
+        limited.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [broken, refreshed]
+    );
+}
