@@ -786,8 +786,9 @@ pub trait Tx: Send {
         external_user_id: &str,
     ) -> StoreResult<Option<Grant>>;
     /// Writes new tokens and bumps the generation, only if the generation is
-    /// still `generation`; false when another write came first. A `None`
-    /// refresh token keeps the stored one and its expiry.
+    /// still `generation` and the grant is not removed; false when another
+    /// write came first or the owner removed it. A `None` refresh token
+    /// keeps the stored one and its expiry.
     async fn store_grant_tokens(
         &mut self,
         grant: GrantId,

@@ -368,11 +368,13 @@ pub const GRANT_BY_LOGIN: &str = concat!(
 );
 /// Fenced by the generation read before the refresh; a stored refresh token
 /// (and its expiry) is never replaced by none.
+/// Never on a removed grant: a refresh that finishes after its owner
+/// removed the connection must not store a live token again.
 pub const STORE_GRANT_TOKENS: &str = "UPDATE grants SET scopes = $3, access_token = $4, \
          refresh_token = COALESCE($5, refresh_token), access_expires_at = $6, \
          refresh_expires_at = CASE WHEN $5 IS NULL THEN refresh_expires_at ELSE $7 END, \
          generation = generation + 1, updated_at = $8 \
-     WHERE id = $1 AND generation = $2";
+     WHERE id = $1 AND generation = $2 AND status <> 'removed'";
 pub const MARK_GRANT_BROKEN: &str = "UPDATE grants SET status = 'broken', break_reason = $2, \
          broken_since = $3, updated_at = $3 \
      WHERE id = $1 AND status = 'active'";

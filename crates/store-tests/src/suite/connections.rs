@@ -243,8 +243,14 @@ pub async fn a_grant_is_removed_only_by_its_owner_and_then_never_claimed(db: &Te
     assert!(tx.remove_grant(amy.id, g.id, t0()).await.unwrap());
     assert!(!tx.remove_grant(amy.id, g.id, t0()).await.unwrap());
     commit(tx).await;
-    // A probe that finishes late neither heals nor breaks it.
+    // A probe or refresh that finishes late neither heals, breaks nor
+    // stores a live token on it.
     let mut tx = write(store).await;
+    let late = tokens("access-late", Some("refresh-late"));
+    assert!(!tx
+        .store_grant_tokens(g.id, g.generation, &late, t0())
+        .await
+        .unwrap());
     assert!(!tx.mark_grant_active(g.id, t0(), t0()).await.unwrap());
     assert!(!tx
         .mark_grant_broken(g.id, "token_revoked", t0())
