@@ -53,6 +53,7 @@ macro_rules! debug_redacted {
         }
     };
 }
+pub(crate) use debug_redacted;
 
 /// A user row. The password hash is a PHC string (argon2id), never a secret
 /// in itself, but still kept out of `Debug`.

@@ -2,7 +2,7 @@
 //! hash that could be matched against a leaked one) shows none of it, so a
 //! stray `tracing::debug!(?value)` cannot leak it.
 
-use apostle_core::email::Mailer;
+use apostle_core::email::{Mailer, SentEmail};
 use apostle_core::secrets::{random_token, token_hash};
 use apostle_core::store::{Job, JobState, NewInvite, Session, User};
 use apostle_core::teams::TeamAccess;
@@ -90,4 +90,14 @@ async fn debug_output_of_sessions_invites_users_jobs_keys_and_mailers_shows_no_s
 
     let mailer = Mailer::smtp("smtps://mailer:smtp-password-1@mail.example:465").unwrap();
     assert_hidden(&format!("{mailer:?}"), &["smtp-password-1"]);
+
+    let link = format!("https://apostle.example/invites/{}", random_token());
+    let sent = SentEmail {
+        message_id: "<1@apostle.example>".to_owned(),
+        to: "amy@acme.example".to_owned(),
+        subject: "You are invited".to_owned(),
+        text: format!("Join: {link}"),
+        html: format!("<a href=\"{link}\">Join</a>"),
+    };
+    assert_hidden(&format!("{sent:?}"), &[&link]);
 }

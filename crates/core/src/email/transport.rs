@@ -5,8 +5,9 @@ use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, To
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-/// A message as it left Apostle (what the memory transport keeps).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A message as it left Apostle (what the memory transport keeps). Its
+/// bodies carry single-use links, so `Debug` leaves them out.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SentEmail {
     /// The same on every attempt to send one stored email.
     pub message_id: String,
@@ -15,6 +16,8 @@ pub struct SentEmail {
     pub text: String,
     pub html: String,
 }
+
+crate::store::debug_redacted!(SentEmail { message_id, to, subject } secret { text, html });
 
 /// Where mail goes. SMTP in production; files by default on a laptop;
 /// memory in tests.
