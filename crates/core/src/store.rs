@@ -775,7 +775,9 @@ pub trait Tx: Send {
 
     // ---- connections: grants --------------------------------------------
     /// Stores a grant for `owner`, active; a second grant of the same login
-    /// (owner, provider, external user) is a `Conflict`.
+    /// (owner, provider, external user) is a `Conflict`, unless that login's
+    /// grant was removed: then the same row comes back active with the new
+    /// tokens (its id, history and accounts kept; its generation bumped).
     async fn create_grant(&mut self, owner: UserId, grant: &NewGrant) -> StoreResult<Grant>;
     /// Any grant by id, for workers holding an id from a claim.
     async fn grant_by_id(&mut self, grant: GrantId) -> StoreResult<Option<Grant>>;

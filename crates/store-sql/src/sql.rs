@@ -357,7 +357,16 @@ pub const CREATE_GRANT: &str = concat!(
     "INSERT INTO grants (owner_user_id, provider, external_user_id, scopes, access_token, \
          refresh_token, access_expires_at, refresh_expires_at, status, next_due_at, \
          created_at, updated_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $10, $10) RETURNING ",
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $10, $10) \
+     ON CONFLICT (owner_user_id, provider, external_user_id) DO UPDATE SET \
+         scopes = excluded.scopes, access_token = excluded.access_token, \
+         refresh_token = excluded.refresh_token, \
+         access_expires_at = excluded.access_expires_at, \
+         refresh_expires_at = excluded.refresh_expires_at, status = 'active', \
+         break_reason = NULL, broken_since = NULL, generation = grants.generation + 1, \
+         lease_token = NULL, leased_until = NULL, next_due_at = excluded.next_due_at, \
+         updated_at = excluded.updated_at \
+     WHERE grants.status = 'removed' RETURNING ",
     grant_columns!()
 );
 pub const GRANT_BY_ID: &str = concat!("SELECT ", grant_columns!(), " FROM grants WHERE id = $1");

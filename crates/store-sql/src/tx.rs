@@ -24,7 +24,7 @@ macro_rules! impl_tx {
                 Account, AccountOwner, ApiToken, ConnectionEvent, ConnectionStatus, Email,
                 EmailState, Grant, GrantTokens, Invite, Job, JobState, Member, MemberChange,
                 NewAccount, NewConnectionEvent, NewEmail, NewFlow, NewGrant, NewInvite, NewJob,
-                OAuthFlow, Session, StoreResult, Team, TeamRole, Tx, User,
+                OAuthFlow, Session, StoreError, StoreResult, Team, TeamRole, Tx, User,
             };
             use ::apostle_domain::{
                 AccountId, ApiTokenId, EmailAddress, EmailId, EventId, GrantId, InviteId, JobId,
@@ -726,7 +726,8 @@ macro_rules! impl_tx {
                     owner: UserId,
                     grant: &NewGrant,
                 ) -> StoreResult<Grant> {
-                    let row: GrantRow<$time> = ::sqlx::query_as(sql::CREATE_GRANT)
+                    // No row back: the login's grant exists and was not removed.
+                    let row: Option<GrantRow<$time>> = ::sqlx::query_as(sql::CREATE_GRANT)
                         .bind(owner.0)
                         .bind(&grant.provider)
                         .bind(&grant.external_user_id)
@@ -737,10 +738,11 @@ macro_rules! impl_tx {
                         .bind(grant.refresh_expires_at.map($encode))
                         .bind($encode(grant.next_due_at))
                         .bind($encode(grant.created_at))
-                        .fetch_one(&mut *self.tx)
+                        .fetch_optional(&mut *self.tx)
                         .await
                         .map_err($conflict("grant of this login"))?;
-                    row.decode()
+                    row.ok_or(StoreError::Conflict("grant of this login"))?
+                        .decode()
                 }
 
                 async fn grant_by_id(&mut self, grant: GrantId) -> StoreResult<Option<Grant>> {

@@ -74,7 +74,7 @@ macro_rules! conformance_tests {
             new_tokens_are_stored_only_by_the_generation_they_were_read_at,
             a_refresh_without_a_refresh_token_keeps_the_stored_one,
             a_grant_breaks_only_once_and_heals_as_active_again,
-            a_grant_is_removed_only_by_its_owner_and_then_never_claimed,
+            a_grant_is_removed_only_by_its_owner_never_claimed_then_and_comes_back_on_reconnect,
             due_active_unleased_grants_are_claimed_most_overdue_first_up_to_the_limit,
             a_grant_lease_is_released_and_renewed_only_with_its_token,
             a_grant_moved_to_a_later_due_time_is_claimed_only_then,

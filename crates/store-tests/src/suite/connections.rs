@@ -233,7 +233,9 @@ pub async fn a_grant_breaks_only_once_and_heals_as_active_again(db: &TestDb) {
     commit(tx).await;
 }
 
-pub async fn a_grant_is_removed_only_by_its_owner_and_then_never_claimed(db: &TestDb) {
+pub async fn a_grant_is_removed_only_by_its_owner_never_claimed_then_and_comes_back_on_reconnect(
+    db: &TestDb,
+) {
     let store = db.store();
     let amy = user(store, "amy@example.com", "Amy").await;
     let bob = user(store, "bob@example.com", "Bob").await;
@@ -260,6 +262,23 @@ pub async fn a_grant_is_removed_only_by_its_owner_and_then_never_claimed(db: &Te
     assert_eq!(stored(store, g.id).await.status, ConnectionStatus::Removed);
     let claimed = store.claim_due_grants(t0() + mins(60), mins(5), 10).await;
     assert!(claimed.unwrap().is_empty());
+
+    // Connecting the same login again brings the same row back, active
+    // with the new tokens; its history stays attached to its id.
+    let mut again = new_grant("linkedin", "li-amy", t0() + mins(90));
+    again.access_token = "sealed-access-again".to_owned();
+    let mut tx = write(store).await;
+    let back = tx.create_grant(amy.id, &again).await.unwrap();
+    commit(tx).await;
+    assert_eq!(back.id, g.id);
+    assert_eq!(back.status, ConnectionStatus::Active);
+    assert_eq!(back.access_token, "sealed-access-again");
+    assert_eq!(back.generation, g.generation + 1);
+    assert_eq!(back.next_due_at, t0() + mins(90));
+    // While it is active, connecting it once more is still a conflict.
+    let mut tx = write(store).await;
+    let twice = tx.create_grant(amy.id, &again).await;
+    assert!(matches!(twice, Err(StoreError::Conflict(_))), "{twice:?}");
 }
 
 pub async fn due_active_unleased_grants_are_claimed_most_overdue_first_up_to_the_limit(
