@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod clock;
+pub mod connections;
 pub mod demo;
 pub mod email;
 pub mod error;
