@@ -498,11 +498,13 @@ pub struct OAuthFlow {
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub consumed_at: Option<DateTime<Utc>>,
+    /// The grant a finished business flow gave, while its pages are chosen.
+    pub grant_id: Option<GrantId>,
 }
 
 debug_redacted!(OAuthFlow {
     id, user_id, provider, purpose, kind, team_id, account_id, redirect_to, created_at,
-    expires_at, consumed_at
+    expires_at, consumed_at, grant_id
 } secret { pkce_verifier });
 
 /// One entry of a connection's timeline, about to be appended.
@@ -527,6 +529,15 @@ pub struct ConnectionEvent {
     pub reason: Option<String>,
     pub at: DateTime<Utc>,
     pub detail: String,
+}
+
+/// How many accounts of one provider and kind are in one status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionCount {
+    pub provider: String,
+    pub kind: AccountKind,
+    pub status: ConnectionStatus,
+    pub count: i64,
 }
 
 /// A database: hands out transactions and claims jobs.
@@ -889,6 +900,41 @@ pub trait Tx: Send {
         state_hash: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<OAuthFlow>>;
+
+    /// A flow by the hash of its state, whatever its state: the callback
+    /// tells an expired flow (redirect with `expired`) from an unknown one.
+    async fn flow_by_state(&mut self, state_hash: &str) -> StoreResult<Option<OAuthFlow>>;
+    /// One of the user's flows.
+    async fn flow_by_id(&mut self, user: UserId, flow: FlowId) -> StoreResult<Option<OAuthFlow>>;
+    /// Ends a flow whatever its expiry; false when it had ended already.
+    async fn close_flow(&mut self, flow: FlowId, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Keeps the grant a consumed business flow gave, open for choosing its
+    /// pages until `until`; false when the flow is not the user's or open.
+    async fn set_flow_grant(
+        &mut self,
+        user: UserId,
+        flow: FlowId,
+        grant: GrantId,
+        until: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Deletes flows that expired before `before`; returns how many.
+    async fn purge_flows(&mut self, before: DateTime<Utc>) -> StoreResult<u64>;
+
+    // ---- connections: lookups across owners -------------------------------
+    /// Every member's grant of one external login (a provider's
+    /// deauthorization names the login, not our user).
+    async fn grants_of_login(
+        &mut self,
+        provider: &str,
+        external_user_id: &str,
+    ) -> StoreResult<Vec<Grant>>;
+    /// Any account by id; callers check who may see it.
+    async fn account_by_id(&mut self, account: AccountId) -> StoreResult<Option<Account>>;
+    /// Every account after `after`, by id, at most `limit` (operators' list).
+    async fn list_accounts(&mut self, after: AccountId, limit: i64) -> StoreResult<Vec<Account>>;
+    /// Accounts counted by provider, kind and the status their owner sees
+    /// (the account's own break or removal first, else its grant's).
+    async fn count_connections(&mut self) -> StoreResult<Vec<ConnectionCount>>;
 
     // ---- connections: timeline (append-only) ------------------------------
     async fn append_connection_event(&mut self, event: &NewConnectionEvent)

@@ -470,6 +470,7 @@ pub struct FlowRow<T> {
     created_at: T,
     expires_at: T,
     consumed_at: Option<T>,
+    grant_id: Option<i64>,
 }
 
 impl<T: StoredTime> FlowRow<T> {
@@ -487,6 +488,7 @@ impl<T: StoredTime> FlowRow<T> {
             created_at: self.created_at.into_utc()?,
             expires_at: self.expires_at.into_utc()?,
             consumed_at: opt_utc(self.consumed_at)?,
+            grant_id: self.grant_id.map(GrantId),
         })
     }
 }

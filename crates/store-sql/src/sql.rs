@@ -343,7 +343,7 @@ macro_rules! account_columns {
 macro_rules! flow_columns {
     () => {
         "id, user_id, pkce_verifier, provider, purpose, kind, team_id, account_id, redirect_to, \
-         created_at, expires_at, consumed_at"
+         created_at, expires_at, consumed_at, grant_id"
     };
 }
 /// Whether an account belongs to the owner of kind `$2` and id `$3`.
@@ -450,13 +450,55 @@ pub const CONSUME_FLOW: &str = concat!(
     flow_columns!()
 );
 
+pub const FLOW_BY_STATE: &str = concat!(
+    "SELECT ",
+    flow_columns!(),
+    " FROM oauth_flows WHERE state_hash = $1"
+);
+pub const FLOW_BY_ID: &str = concat!(
+    "SELECT ",
+    flow_columns!(),
+    " FROM oauth_flows WHERE user_id = $1 AND id = $2"
+);
+/// Ends a flow whatever its expiry (an expired flow's callback closes it).
+pub const CLOSE_FLOW: &str =
+    "UPDATE oauth_flows SET consumed_at = $2 WHERE id = $1 AND consumed_at IS NULL";
+/// A consumed business flow keeps its grant, open for choosing pages until `$4`.
+pub const SET_FLOW_GRANT: &str = "UPDATE oauth_flows SET grant_id = $3, expires_at = $4 \
+     WHERE user_id = $1 AND id = $2 AND consumed_at IS NOT NULL";
+pub const PURGE_FLOWS: &str = "DELETE FROM oauth_flows WHERE expires_at < $1";
+
+pub const GRANTS_OF_LOGIN: &str = concat!(
+    "SELECT ",
+    grant_columns!(),
+    " FROM grants WHERE provider = $1 AND external_user_id = $2 ORDER BY id"
+);
+pub const ACCOUNT_BY_ID: &str = concat!(
+    "SELECT ",
+    account_columns!(),
+    " FROM accounts WHERE id = $1"
+);
+pub const LIST_ACCOUNTS: &str = concat!(
+    "SELECT ",
+    account_columns!(),
+    " FROM accounts WHERE id > $1 ORDER BY id LIMIT $2"
+);
+/// An account's health as its owner sees it: its own break or removal
+/// first, otherwise its grant's.
+pub const COUNT_CONNECTIONS: &str = "SELECT a.provider, a.kind, \
+         CASE WHEN a.status <> 'active' THEN a.status ELSE g.status END AS status, \
+         COUNT(*) AS n \
+     FROM accounts a JOIN grants g ON g.id = a.grant_id \
+     GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
+
 pub const APPEND_CONNECTION_EVENT: &str =
     "INSERT INTO connection_events (grant_id, account_id, kind, reason, at, detail) \
      VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
 pub const CONNECTION_EVENTS: &str = "SELECT id, grant_id, account_id, kind, reason, at, detail \
      FROM connection_events WHERE grant_id = $1 ORDER BY at DESC, id DESC LIMIT $2";
 
-/// Claims active grants that are due and unleased, most overdue first:
+/// Claims grants that are due (active ones, and those broken for an action
+/// at the provider, which a successful probe heals) and unleased, most overdue first:
 /// `$1` is now, `$2` the lease end, `$3` the limit. `$token` and `$lock` as
 /// for [`claim_jobs`]. The choice reads the partial index `grants_due` in
 /// order and stops at the limit, so a claim costs what is due, not the table.
@@ -465,7 +507,8 @@ macro_rules! claim_due_grants {
     (token: $token:literal, lock: $lock:literal) => {
         concat!(
             "WITH due AS (SELECT id FROM grants \
-                 WHERE status = 'active' AND next_due_at <= $1 \
+                 WHERE (status = 'active' OR (status = 'broken' \
+                     AND break_reason = 'provider_action_required')) AND next_due_at <= $1 \
                  AND (leased_until IS NULL OR leased_until <= $1) \
                  ORDER BY next_due_at, id LIMIT $3 ",
             $lock,

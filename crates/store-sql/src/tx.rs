@@ -21,13 +21,15 @@ macro_rules! impl_tx {
     ) => {
         const _: () = {
             use ::apostle_core::store::{
-                Account, AccountOwner, ApiToken, ConnectionEvent, ConnectionStatus, Email,
+                Account, AccountKind, AccountOwner, ApiToken, ConnectionCount, ConnectionEvent,
+                ConnectionStatus, Email,
                 EmailState, Grant, GrantTokens, Invite, Job, JobState, Member, MemberChange,
                 NewAccount, NewConnectionEvent, NewEmail, NewFlow, NewGrant, NewInvite, NewJob,
                 OAuthFlow, Session, StoreError, StoreResult, Team, TeamRole, Tx, User,
             };
             use ::apostle_domain::{
-                AccountId, ApiTokenId, EmailAddress, EmailId, EventId, GrantId, InviteId, JobId,
+                AccountId, ApiTokenId, EmailAddress, EmailId, EventId, FlowId, GrantId, InviteId,
+                JobId,
                 PersonName, Role, TeamId, TeamName, TeamSlug, UserId,
             };
             use ::chrono::{DateTime, Utc};
@@ -967,6 +969,111 @@ macro_rules! impl_tx {
                         .await
                         .map_err($err)?;
                     row.map(FlowRow::decode).transpose()
+                }
+
+                async fn flow_by_state(
+                    &mut self,
+                    state_hash: &str,
+                ) -> StoreResult<Option<OAuthFlow>> {
+                    let row: Option<FlowRow<$time>> = ::sqlx::query_as(sql::FLOW_BY_STATE)
+                        .bind(state_hash)
+                        .fetch_optional(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    row.map(FlowRow::decode).transpose()
+                }
+
+                async fn flow_by_id(
+                    &mut self,
+                    user: UserId,
+                    flow: FlowId,
+                ) -> StoreResult<Option<OAuthFlow>> {
+                    let row: Option<FlowRow<$time>> = ::sqlx::query_as(sql::FLOW_BY_ID)
+                        .bind(user.0)
+                        .bind(flow.0)
+                        .fetch_optional(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    row.map(FlowRow::decode).transpose()
+                }
+
+                async fn close_flow(&mut self, flow: FlowId, now: DateTime<Utc>) -> StoreResult<bool> {
+                    let q = ::sqlx::query(sql::CLOSE_FLOW).bind(flow.0).bind($encode(now));
+                    self.changed_one(q).await
+                }
+
+                async fn set_flow_grant(
+                    &mut self,
+                    user: UserId,
+                    flow: FlowId,
+                    grant: GrantId,
+                    until: DateTime<Utc>,
+                ) -> StoreResult<bool> {
+                    let q = ::sqlx::query(sql::SET_FLOW_GRANT)
+                        .bind(user.0)
+                        .bind(flow.0)
+                        .bind(grant.0)
+                        .bind($encode(until));
+                    self.changed_one(q).await
+                }
+
+                async fn purge_flows(&mut self, before: DateTime<Utc>) -> StoreResult<u64> {
+                    let done = ::sqlx::query(sql::PURGE_FLOWS)
+                        .bind($encode(before))
+                        .execute(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    Ok(done.rows_affected())
+                }
+
+                async fn grants_of_login(
+                    &mut self,
+                    provider: &str,
+                    external_user_id: &str,
+                ) -> StoreResult<Vec<Grant>> {
+                    let rows: Vec<GrantRow<$time>> = ::sqlx::query_as(sql::GRANTS_OF_LOGIN)
+                        .bind(provider)
+                        .bind(external_user_id)
+                        .fetch_all(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    decode_all(rows, GrantRow::decode)
+                }
+
+                async fn account_by_id(&mut self, account: AccountId) -> StoreResult<Option<Account>> {
+                    Ok(self.accounts(sql::ACCOUNT_BY_ID, account.0).await?.pop())
+                }
+
+                async fn list_accounts(
+                    &mut self,
+                    after: AccountId,
+                    limit: i64,
+                ) -> StoreResult<Vec<Account>> {
+                    let rows: Vec<AccountRow<$time>> = ::sqlx::query_as(sql::LIST_ACCOUNTS)
+                        .bind(after.0)
+                        .bind(limit)
+                        .fetch_all(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    decode_all(rows, AccountRow::decode)
+                }
+
+                async fn count_connections(&mut self) -> StoreResult<Vec<ConnectionCount>> {
+                    let rows: Vec<(String, String, String, i64)> =
+                        ::sqlx::query_as(sql::COUNT_CONNECTIONS)
+                            .fetch_all(&mut *self.tx)
+                            .await
+                            .map_err($err)?;
+                    rows.into_iter()
+                        .map(|(provider, kind, status, count)| {
+                            Ok(ConnectionCount {
+                                provider,
+                                kind: AccountKind::parse(&kind)?,
+                                status: ConnectionStatus::parse(&status)?,
+                                count,
+                            })
+                        })
+                        .collect()
                 }
 
                 async fn append_connection_event(

@@ -86,6 +86,9 @@ macro_rules! conformance_tests {
             a_business_page_moves_under_another_admins_grant,
             one_tenant_cannot_read_or_change_anothers_connections,
             an_oauth_flow_is_consumed_once_and_only_before_it_expires,
+            a_grant_broken_for_an_action_at_the_provider_stays_due_for_the_probe_that_heals_it,
+            a_flow_is_found_by_state_and_id_closed_once_kept_for_choosing_pages_and_purged,
+            grants_are_found_by_login_and_accounts_listed_and_counted_by_health,
             connection_events_are_listed_per_grant_newest_first,
         );
     };

@@ -763,3 +763,152 @@ pub async fn connection_events_are_listed_per_grant_newest_first(db: &TestDb) {
         [broken, refreshed]
     );
 }
+
+pub async fn a_grant_broken_for_an_action_at_the_provider_stays_due_for_the_probe_that_heals_it(
+    db: &TestDb,
+) {
+    let store = db.store();
+    let amy = user(store, "amy@example.com", "Amy").await;
+    let checkpoint = grant(store, amy.id, "checkpoint", t0()).await;
+    let revoked = grant(store, amy.id, "revoked", t0()).await;
+    let mut tx = write(store).await;
+    tx.mark_grant_broken(checkpoint.id, "provider_action_required", t0())
+        .await
+        .unwrap();
+    tx.mark_grant_broken(revoked.id, "token_revoked", t0())
+        .await
+        .unwrap();
+    commit(tx).await;
+    let claimed = store.claim_due_grants(t0(), mins(5), 10).await.unwrap();
+    assert_eq!(
+        claimed.iter().map(|g| g.id).collect::<Vec<_>>(),
+        [checkpoint.id]
+    );
+    assert_eq!(claimed[0].status, ConnectionStatus::Broken);
+    let mut tx = write(store).await;
+    assert!(tx.remove_grant(amy.id, checkpoint.id, t0()).await.unwrap());
+    commit(tx).await;
+    assert!(store
+        .claim_due_grants(t0() + mins(10), mins(5), 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+pub async fn a_flow_is_found_by_state_and_id_closed_once_kept_for_choosing_pages_and_purged(
+    db: &TestDb,
+) {
+    let store = db.store();
+    let amy = user(store, "amy@example.com", "Amy").await;
+    let bob = user(store, "bob@example.com", "Bob").await;
+    let g = grant(store, amy.id, "fb-amy", t0()).await;
+    let mut tx = write(store).await;
+    let open = tx
+        .create_flow(amy.id, &new_flow("open", t0() + mins(10)))
+        .await
+        .unwrap();
+    let stale = tx
+        .create_flow(amy.id, &new_flow("stale", t0() - mins(1)))
+        .await
+        .unwrap();
+    commit(tx).await;
+
+    let mut tx = write(store).await;
+    let found = tx.flow_by_state("stale").await.unwrap().unwrap();
+    assert_eq!(found.id, stale.id, "an expired flow is still found");
+    assert_eq!(tx.flow_by_state("unknown").await.unwrap(), None);
+    assert_eq!(tx.flow_by_id(bob.id, open.id).await.unwrap(), None);
+    assert!(tx.close_flow(stale.id, t0()).await.unwrap());
+    assert!(!tx.close_flow(stale.id, t0()).await.unwrap(), "once");
+    // Only a consumed flow keeps a grant.
+    assert!(!tx
+        .set_flow_grant(amy.id, open.id, g.id, t0() + mins(30))
+        .await
+        .unwrap());
+    tx.consume_flow("open", t0()).await.unwrap().unwrap();
+    assert!(!tx
+        .set_flow_grant(bob.id, open.id, g.id, t0() + mins(30))
+        .await
+        .unwrap());
+    assert!(tx
+        .set_flow_grant(amy.id, open.id, g.id, t0() + mins(30))
+        .await
+        .unwrap());
+    let kept = tx.flow_by_id(amy.id, open.id).await.unwrap().unwrap();
+    assert_eq!(kept.grant_id, Some(g.id));
+    assert_eq!(kept.expires_at, t0() + mins(30));
+    assert_eq!(tx.purge_flows(t0()).await.unwrap(), 1);
+    assert_eq!(tx.flow_by_id(amy.id, stale.id).await.unwrap(), None);
+    assert!(tx.flow_by_id(amy.id, open.id).await.unwrap().is_some());
+    commit(tx).await;
+}
+
+pub async fn grants_are_found_by_login_and_accounts_listed_and_counted_by_health(db: &TestDb) {
+    let store = db.store();
+    let acme = team(store, "acme", "Acme").await;
+    let amy = user(store, "amy@example.com", "Amy").await;
+    let bob = user(store, "bob@example.com", "Bob").await;
+    let amys = grant(store, amy.id, "shared-login", t0()).await;
+    let bobs = grant(store, bob.id, "shared-login", t0()).await;
+    grant(store, bob.id, "other", t0()).await;
+    let mine = account(store, AccountOwner::Personal(amy.id), amys.id, "p-amy").await;
+    let page = account(store, AccountOwner::Business(acme.id), bobs.id, "page").await;
+    let lost = account(store, AccountOwner::Business(acme.id), bobs.id, "lost").await;
+    let mut tx = write(store).await;
+    let logins = tx.grants_of_login("linkedin", "shared-login").await.unwrap();
+    assert_eq!(
+        logins.iter().map(|g| g.id).collect::<Vec<_>>(),
+        [amys.id, bobs.id]
+    );
+    assert!(tx.grants_of_login("x", "shared-login").await.unwrap().is_empty());
+    assert_eq!(
+        tx.account_by_id(page).await.unwrap().map(|a| a.owner),
+        Some(AccountOwner::Business(acme.id))
+    );
+    assert_eq!(tx.account_by_id(AccountId(999_999)).await.unwrap(), None);
+    let listed = tx.list_accounts(AccountId(0), 2).await.unwrap();
+    assert_eq!(ids(&listed), [mine, page]);
+    let rest = tx.list_accounts(page, 10).await.unwrap();
+    assert_eq!(ids(&rest), [lost]);
+    tx.mark_grant_broken(amys.id, "token_revoked", t0())
+        .await
+        .unwrap();
+    tx.set_account_status(
+        AccountOwner::Business(acme.id),
+        lost,
+        ConnectionStatus::Broken,
+        Some("page_access_lost"),
+        t0(),
+    )
+    .await
+    .unwrap();
+    commit(tx).await;
+    let counts = read(store).await.count_connections().await.unwrap();
+    let seen: HashSet<(String, AccountKind, ConnectionStatus, i64)> = counts
+        .into_iter()
+        .map(|c| (c.provider, c.kind, c.status, c.count))
+        .collect();
+    let expected: HashSet<_> = [
+        (
+            "linkedin".to_owned(),
+            AccountKind::Personal,
+            ConnectionStatus::Broken,
+            1,
+        ),
+        (
+            "linkedin".to_owned(),
+            AccountKind::Business,
+            ConnectionStatus::Active,
+            1,
+        ),
+        (
+            "linkedin".to_owned(),
+            AccountKind::Business,
+            ConnectionStatus::Broken,
+            1,
+        ),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(seen, expected);
+}
