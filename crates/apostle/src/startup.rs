@@ -7,6 +7,7 @@ use crate::database::{self, DatabaseUrl};
 use crate::error::AppError;
 use crate::settings::{MailTransport, Settings, SettingsError};
 use crate::telemetry;
+use apostle_core::connections::Connections;
 use apostle_core::email::Mailer;
 use apostle_core::jobs::{Runner, RunnerConfig};
 use apostle_core::{Clock, Core, CoreSettings, SystemClock};
@@ -41,6 +42,7 @@ pub async fn build_core(
     let store = database::open(&settings.database).await?;
     Ok(Core {
         store,
+        connections: Arc::new(Connections::none(clock.clone())),
         clock,
         mailer,
         keyring: Arc::new(keyring),

@@ -49,4 +49,6 @@ pub struct Core {
     /// Seals secrets before they reach the store (emailed links, tokens).
     pub keyring: Arc<apostle_encryption::Keyring>,
     pub settings: Arc<CoreSettings>,
+    /// The providers, and the connection engine's settings and clock.
+    pub connections: Arc<connections::Connections>,
 }

@@ -835,6 +835,15 @@ pub trait Tx: Send {
         grant: GrantId,
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
+    /// Leases one grant that is not removed, under `lease_token` until
+    /// `leased_until`, unless a lease live at `now` holds it (then `None`).
+    async fn lease_grant(
+        &mut self,
+        grant: GrantId,
+        lease_token: &str,
+        now: DateTime<Utc>,
+        leased_until: DateTime<Utc>,
+    ) -> StoreResult<Option<Grant>>;
     /// Ends a lease, due again at `next_due_at`, if the lease is still ours.
     async fn release_grant_lease(
         &mut self,

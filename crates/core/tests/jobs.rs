@@ -34,6 +34,9 @@ async fn core_with(mailer: Mailer) -> (Core, ManualClock) {
     store.migrate().await.unwrap();
     let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap());
     let core = Core {
+        connections: Arc::new(apostle_core::connections::Connections::none(Arc::new(
+            clock.clone(),
+        ))),
         store: Arc::new(store),
         clock: Arc::new(clock.clone()),
         mailer,

@@ -395,6 +395,13 @@ pub const MARK_GRANT_ACTIVE: &str = "UPDATE grants SET status = 'active', break_
 pub const REMOVE_GRANT: &str = "UPDATE grants SET status = 'removed', lease_token = NULL, \
          leased_until = NULL, updated_at = $3 \
      WHERE owner_user_id = $1 AND id = $2 AND status <> 'removed'";
+/// Leases one grant now (a member's "check now"), unless a live lease holds it.
+pub const LEASE_GRANT: &str = concat!(
+    "UPDATE grants SET lease_token = $2, leased_until = $4 \
+     WHERE id = $1 AND status <> 'removed' AND (leased_until IS NULL OR leased_until <= $3) \
+     RETURNING ",
+    grant_columns!()
+);
 pub const RELEASE_GRANT_LEASE: &str = "UPDATE grants SET lease_token = NULL, \
          leased_until = NULL, next_due_at = $3 \
      WHERE id = $1 AND lease_token = $2";

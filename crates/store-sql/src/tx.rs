@@ -22,15 +22,14 @@ macro_rules! impl_tx {
         const _: () = {
             use ::apostle_core::store::{
                 Account, AccountKind, AccountOwner, ApiToken, ConnectionCount, ConnectionEvent,
-                ConnectionStatus, Email,
-                EmailState, Grant, GrantTokens, Invite, Job, JobState, Member, MemberChange,
-                NewAccount, NewConnectionEvent, NewEmail, NewFlow, NewGrant, NewInvite, NewJob,
-                OAuthFlow, Session, StoreError, StoreResult, Team, TeamRole, Tx, User,
+                ConnectionStatus, Email, EmailState, Grant, GrantTokens, Invite, Job, JobState,
+                Member, MemberChange, NewAccount, NewConnectionEvent, NewEmail, NewFlow, NewGrant,
+                NewInvite, NewJob, OAuthFlow, Session, StoreError, StoreResult, Team, TeamRole, Tx,
+                User,
             };
             use ::apostle_domain::{
                 AccountId, ApiTokenId, EmailAddress, EmailId, EventId, FlowId, GrantId, InviteId,
-                JobId,
-                PersonName, Role, TeamId, TeamName, TeamSlug, UserId,
+                JobId, PersonName, Role, TeamId, TeamName, TeamSlug, UserId,
             };
             use ::chrono::{DateTime, Utc};
             use $crate::rows::{
@@ -830,6 +829,24 @@ macro_rules! impl_tx {
                     self.changed_one(q).await
                 }
 
+                async fn lease_grant(
+                    &mut self,
+                    grant: GrantId,
+                    lease_token: &str,
+                    now: DateTime<Utc>,
+                    leased_until: DateTime<Utc>,
+                ) -> StoreResult<Option<Grant>> {
+                    let row: Option<GrantRow<$time>> = ::sqlx::query_as(sql::LEASE_GRANT)
+                        .bind(grant.0)
+                        .bind(lease_token)
+                        .bind($encode(now))
+                        .bind($encode(leased_until))
+                        .fetch_optional(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    row.map(GrantRow::decode).transpose()
+                }
+
                 async fn release_grant_lease(
                     &mut self,
                     grant: GrantId,
@@ -997,8 +1014,14 @@ macro_rules! impl_tx {
                     row.map(FlowRow::decode).transpose()
                 }
 
-                async fn close_flow(&mut self, flow: FlowId, now: DateTime<Utc>) -> StoreResult<bool> {
-                    let q = ::sqlx::query(sql::CLOSE_FLOW).bind(flow.0).bind($encode(now));
+                async fn close_flow(
+                    &mut self,
+                    flow: FlowId,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<bool> {
+                    let q = ::sqlx::query(sql::CLOSE_FLOW)
+                        .bind(flow.0)
+                        .bind($encode(now));
                     self.changed_one(q).await
                 }
 
@@ -1040,7 +1063,10 @@ macro_rules! impl_tx {
                     decode_all(rows, GrantRow::decode)
                 }
 
-                async fn account_by_id(&mut self, account: AccountId) -> StoreResult<Option<Account>> {
+                async fn account_by_id(
+                    &mut self,
+                    account: AccountId,
+                ) -> StoreResult<Option<Account>> {
                     Ok(self.accounts(sql::ACCOUNT_BY_ID, account.0).await?.pop())
                 }
 

@@ -14,5 +14,7 @@ pub mod transport;
 
 pub use outbox::{queue_email, EmailMessage};
 pub use send::SendEmail;
-pub use templates::{InviteEmail, PasswordResetEmail};
+pub use templates::{
+    ConnectionBrokenEmail, ConnectionExpiringEmail, InviteEmail, NamedAccount, PasswordResetEmail,
+};
 pub use transport::{Mailer, SentEmail};

@@ -71,6 +71,92 @@ impl EmailMessage for PasswordResetEmail<'_> {
     }
 }
 
+/// A page or account named in a connection email.
+pub struct NamedAccount {
+    pub name: String,
+    /// `personal account` or `business page`.
+    pub kind: &'static str,
+}
+
+/// Sent once per break to whoever can reconnect what broke.
+#[derive(Template)]
+#[template(path = "email/connection_broken.txt")]
+pub struct ConnectionBrokenEmail<'a> {
+    pub name: &'a str,
+    pub provider: &'a str,
+    pub accounts: Vec<NamedAccount>,
+    /// The reason in plain words.
+    pub reason: &'a str,
+    /// What to do at the provider, when a reconnect does not help.
+    pub action: Option<&'a str>,
+    pub link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/connection_broken.html")]
+struct ConnectionBrokenEmailHtml<'a, 'b> {
+    e: &'b ConnectionBrokenEmail<'a>,
+}
+
+impl EmailMessage for ConnectionBrokenEmail<'_> {
+    const TEMPLATE: &'static str = "connection_broken";
+
+    fn subject(&self) -> String {
+        match self.accounts.as_slice() {
+            [one] => format!("Reconnect {} on {}", one.name, self.provider),
+            [] => format!("Your {} connection stopped working", self.provider),
+            many => format!("Reconnect {} {} connections", many.len(), self.provider),
+        }
+    }
+
+    fn text(&self) -> Result<String, askama::Error> {
+        self.render()
+    }
+
+    fn html(&self) -> Result<String, askama::Error> {
+        ConnectionBrokenEmailHtml { e: self }.render()
+    }
+}
+
+/// Sent 7 days and 1 day before a token that cannot be refreshed expires.
+#[derive(Template)]
+#[template(path = "email/connection_expiring.txt")]
+pub struct ConnectionExpiringEmail<'a> {
+    pub name: &'a str,
+    pub provider: &'a str,
+    pub accounts: Vec<NamedAccount>,
+    pub days: i64,
+    pub expires: &'a str,
+    pub link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/connection_expiring.html")]
+struct ConnectionExpiringEmailHtml<'a, 'b> {
+    e: &'b ConnectionExpiringEmail<'a>,
+}
+
+impl EmailMessage for ConnectionExpiringEmail<'_> {
+    const TEMPLATE: &'static str = "connection_expiring";
+
+    fn subject(&self) -> String {
+        format!(
+            "Your {} connection stops working in {} day{}",
+            self.provider,
+            self.days,
+            if self.days == 1 { "" } else { "s" }
+        )
+    }
+
+    fn text(&self) -> Result<String, askama::Error> {
+        self.render()
+    }
+
+    fn html(&self) -> Result<String, askama::Error> {
+        ConnectionExpiringEmailHtml { e: self }.render()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

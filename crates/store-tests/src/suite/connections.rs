@@ -855,12 +855,19 @@ pub async fn grants_are_found_by_login_and_accounts_listed_and_counted_by_health
     let page = account(store, AccountOwner::Business(acme.id), bobs.id, "page").await;
     let lost = account(store, AccountOwner::Business(acme.id), bobs.id, "lost").await;
     let mut tx = write(store).await;
-    let logins = tx.grants_of_login("linkedin", "shared-login").await.unwrap();
+    let logins = tx
+        .grants_of_login("linkedin", "shared-login")
+        .await
+        .unwrap();
     assert_eq!(
         logins.iter().map(|g| g.id).collect::<Vec<_>>(),
         [amys.id, bobs.id]
     );
-    assert!(tx.grants_of_login("x", "shared-login").await.unwrap().is_empty());
+    assert!(tx
+        .grants_of_login("x", "shared-login")
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(
         tx.account_by_id(page).await.unwrap().map(|a| a.owner),
         Some(AccountOwner::Business(acme.id))

@@ -64,6 +64,9 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let core = Core {
+        connections: Arc::new(apostle_core::connections::Connections::none(Arc::new(
+            clock.clone(),
+        ))),
         store: Arc::new(store),
         clock: Arc::new(clock.clone()),
         mailer: mailer.clone(),
