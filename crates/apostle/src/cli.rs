@@ -5,6 +5,7 @@ use crate::database;
 use crate::error::AppError;
 use crate::settings::Settings;
 use crate::startup::{self, Application};
+use apostle_core::connections::HealthRunner;
 use apostle_core::demo::{self, DEMO_ADMIN, DEMO_AMBASSADOR, DEMO_TEAM_NAME, DEMO_TEAM_SLUG};
 use apostle_core::jobs::Runner;
 use apostle_core::store::JobState;
@@ -272,9 +273,13 @@ async fn seed_demo(app: &Application) -> Result<(), AppError> {
 async fn worker(settings: Settings, shutdown: watch::Receiver<bool>) -> Result<(), AppError> {
     log_start("starting workers", &settings);
     let core = command_core(&settings).await?;
+    let health = tokio::spawn(HealthRunner::new(core.clone()).run(shutdown.clone()));
     Runner::with_all_jobs(core.clone(), startup::runner_config(&settings))
         .run(shutdown)
         .await;
+    if let Err(e) = health.await {
+        tracing::error!(error = %e, "connection health runner ended abnormally");
+    }
     core.store.close().await;
     Ok(())
 }

@@ -7,7 +7,7 @@ use crate::database::{self, DatabaseUrl};
 use crate::error::AppError;
 use crate::settings::{MailTransport, Settings, SettingsError};
 use crate::telemetry;
-use apostle_core::connections::Connections;
+use apostle_core::connections::{Connections, HealthRunner};
 use apostle_core::email::Mailer;
 use apostle_core::jobs::{Runner, RunnerConfig};
 use apostle_core::{Clock, Core, CoreSettings, SystemClock};
@@ -301,6 +301,7 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: watch::Receiver<bool>) -> Result<(), AppError> {
         let runner = Runner::with_all_jobs(self.core.clone(), self.runner);
         let workers = tokio::spawn(runner.run(shutdown.clone()));
+        let health = tokio::spawn(HealthRunner::new(self.core.clone()).run(shutdown.clone()));
         let sandbox = self
             .sandbox
             .as_ref()
@@ -315,6 +316,9 @@ impl Application {
         .await;
         if let Err(e) = workers.await {
             tracing::error!(error = %e, "job runner ended abnormally");
+        }
+        if let Err(e) = health.await {
+            tracing::error!(error = %e, "connection health runner ended abnormally");
         }
         self.core.store.close().await;
         tracing::info!("stopped");

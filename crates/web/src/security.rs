@@ -25,7 +25,8 @@ pub fn with_security_headers(router: Router, form_action_origins: &[String]) -> 
                 header::X_CONTENT_TYPE_OPTIONS,
                 HeaderValue::from_static("nosniff"),
             ))
-            .layer(SetResponseHeaderLayer::overriding(
+            // The OAuth callback sets a stricter one of its own.
+            .layer(SetResponseHeaderLayer::if_not_present(
                 header::REFERRER_POLICY,
                 HeaderValue::from_static("same-origin"),
             ))

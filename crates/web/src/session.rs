@@ -214,6 +214,23 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// A query string whose failures come back as an API error.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
+            Err(rejection) => Err(ApiError::BadRequest(
+                StatusCode::BAD_REQUEST,
+                format!("The query could not be read: {}", rejection.body_text()),
+            )),
+        }
+    }
+}
+
 fn json_error(rejection: &JsonRejection) -> ApiError {
     let status = rejection.status();
     let status = if status == StatusCode::PAYLOAD_TOO_LARGE {

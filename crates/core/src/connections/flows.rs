@@ -105,6 +105,7 @@ pub struct PageChoice {
     pub flow_id: FlowId,
     pub provider: Provider,
     pub team: TeamId,
+    pub team_slug: TeamSlug,
     /// Each page, and whether the team has it connected already.
     pub pages: Vec<(Page, bool)>,
 }
@@ -890,6 +891,11 @@ impl Core {
             .map_err(|e| provider_error(provider, &e))?;
         let mut tx = self.store.begin_read().await?;
         let connected = tx.business_accounts(team).await?;
+        let team_slug = tx
+            .team_by_id(team)
+            .await?
+            .ok_or(CoreError::NotFound("team"))?
+            .slug;
         let pages = pages
             .into_iter()
             .map(|page| {
@@ -906,6 +912,7 @@ impl Core {
             flow_id: flow.id,
             provider,
             team,
+            team_slug,
             pages,
         })
     }

@@ -3,6 +3,7 @@
 //! Members for admins, Sign out) and a one-shot notice.
 
 mod auth;
+mod connections;
 mod members;
 mod password;
 mod team;
@@ -54,6 +55,21 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/t/{slug}/invites/{invite}/{action}",
             post(members::invite_action),
+        )
+        .route("/oauth/{provider}/callback", get(connections::callback))
+        .route(
+            "/oauth/facebook/deauthorize",
+            post(connections::facebook_deauthorize),
+        )
+        .route("/connections", get(connections::list))
+        .route("/connections/start", post(connections::start))
+        .route("/connections/{id}", get(connections::show))
+        .route("/connections/{id}/reconnect", post(connections::reconnect))
+        .route("/connections/{id}/check", post(connections::check))
+        .route("/connections/{id}/remove", post(connections::remove))
+        .route(
+            "/connections/flows/{id}",
+            get(connections::choose_page).post(connections::choose),
         )
         .route("/assets/app.css", get(stylesheet))
 }

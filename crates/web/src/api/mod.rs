@@ -3,6 +3,8 @@
 //! handlers' `#[utoipa::path]` attributes: routes are added only through
 //! [`Documented::routes`], which takes nothing but documented handlers.
 
+mod connections;
+
 use crate::error::{ApiError, ErrorBody};
 use crate::session::{ApiJson, Bearer, ClientIp};
 use crate::AppState;
@@ -38,6 +40,11 @@ fn documented() -> OpenApiRouter<AppState> {
     .routes(routes!(issue_token, revoke_current_token))
     .routes(routes!(me))
     .routes(routes!(team_members))
+    .routes(routes!(connections::list_connections, connections::connect))
+    .routes(routes!(connections::get_connection, connections::remove))
+    .routes(routes!(connections::reconnect))
+    .routes(routes!(connections::check))
+    .routes(routes!(connections::flow_pages, connections::choose_pages))
     .routes(routes!(openapi))
     .0
 }
