@@ -3,6 +3,7 @@
 
 mod burst;
 mod cli;
+mod connections;
 mod email;
 mod health;
 mod helpers;
