@@ -351,6 +351,11 @@ impl Runner {
             Ok(n) => tracing::info!(sessions = n, "purged expired sessions"),
             Err(e) => tracing::warn!(error = %e, "purging expired sessions failed"),
         }
+        match self.core.purge_expired_flows().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(flows = n, "purged expired connection flows"),
+            Err(e) => tracing::warn!(error = %e, "purging expired flows failed"),
+        }
     }
 
     async fn release(&self, unfinished: impl Iterator<Item = Job>) {

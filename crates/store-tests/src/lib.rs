@@ -89,6 +89,7 @@ macro_rules! conformance_tests {
             a_grant_broken_for_an_action_at_the_provider_stays_due_for_the_probe_that_heals_it,
             a_flow_is_found_by_state_and_id_closed_once_kept_for_choosing_pages_and_purged,
             grants_are_found_by_login_and_accounts_listed_and_counted_by_health,
+            one_grant_is_leased_on_request_unless_a_live_lease_or_removal_holds_it,
             connection_events_are_listed_per_grant_newest_first,
         );
     };

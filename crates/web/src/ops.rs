@@ -24,9 +24,15 @@ pub fn routes() -> Router<AppState> {
 
 /// Alive: the process answers. Touches nothing else, so a load balancer's
 /// liveness probe costs nothing and a database outage does not get the
-/// process restarted for no gain.
-async fn healthz() -> &'static str {
-    "ok\n"
+/// process restarted for no gain. Below `ok`, one line per provider that says
+/// our own configuration is wrong (client secret, API version): an alarm for
+/// operators, which restarting would not fix.
+async fn healthz(State(state): State<AppState>) -> String {
+    let mut body = String::from("ok\n");
+    for (provider, problem) in state.core.connections.alarms() {
+        body.push_str(&format!("alarm {provider}: {problem}\n"));
+    }
+    body
 }
 
 /// How long the job runner's claim loop may stay silent before this

@@ -84,19 +84,24 @@ impl Core {
         Ok(count)
     }
 
-    /// Checks one grant now, if no other worker holds it ("check now").
+    /// Checks one grant now ("check now"). A check by another worker holds the grant
+    /// for a moment: wait for it (a few seconds at most) rather than answer with what
+    /// was known before.
     pub(super) async fn check_grant_now(&self, grant: GrantId) -> CoreResult<CheckOutcome> {
-        let now = self.engine_now();
-        let token = random_token();
-        let mut tx = self.store.begin().await?;
-        let leased = tx
-            .lease_grant(grant, &token, now, now + self.connections.settings.lease)
-            .await?;
-        tx.commit().await?;
-        match leased {
-            Some(grant) => self.check_leased_probing(grant, true).await,
-            None => Ok(CheckOutcome::Skipped),
+        for _ in 0..50 {
+            let now = self.engine_now();
+            let token = random_token();
+            let mut tx = self.store.begin().await?;
+            let leased = tx
+                .lease_grant(grant, &token, now, now + self.connections.settings.lease)
+                .await?;
+            tx.commit().await?;
+            if let Some(grant) = leased {
+                return self.check_leased_probing(grant, true).await;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
+        Ok(CheckOutcome::Skipped)
     }
 
     async fn check_leased(&self, grant: Grant) -> CoreResult<CheckOutcome> {

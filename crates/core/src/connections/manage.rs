@@ -315,6 +315,16 @@ impl Core {
         Ok(broke)
     }
 
+    /// Deletes flows that ended more than a day ago (a flow lives 10 minutes; the
+    /// day keeps recent ones for support questions).
+    pub async fn purge_expired_flows(&self) -> CoreResult<u64> {
+        let before = self.engine_now() - chrono::Duration::days(1);
+        let mut tx = self.store.begin().await?;
+        let purged = tx.purge_flows(before).await?;
+        tx.commit().await?;
+        Ok(purged)
+    }
+
     /// Sets the `apostle_connections` gauges from the database.
     pub async fn update_connection_gauges(&self) -> CoreResult<()> {
         let mut tx = self.store.begin_read().await?;

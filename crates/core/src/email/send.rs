@@ -57,8 +57,16 @@ impl BackgroundJob for SendEmail {
         let mut tx = core.store.begin().await?;
         match sent {
             Ok(()) => {
-                tx.mark_email_sent(self.email_id, core.clock.now()).await?;
+                let now = core.clock.now();
+                tx.mark_email_sent(self.email_id, now).await?;
                 tx.commit().await?;
+                // A break email is queued in the transaction that records the break:
+                // its age is the time from detection to the mail server.
+                if email.template == <super::ConnectionBrokenEmail as super::EmailMessage>::TEMPLATE
+                {
+                    let waited = (now - email.created_at).num_milliseconds().max(0) as f64;
+                    metrics::histogram!("apostle_break_email_seconds").record(waited / 1000.0);
+                }
                 metrics::counter!("apostle_emails_sent_total", "template" => email.template)
                     .increment(1);
                 Ok(())

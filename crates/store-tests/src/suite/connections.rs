@@ -919,3 +919,40 @@ pub async fn grants_are_found_by_login_and_accounts_listed_and_counted_by_health
     .collect();
     assert_eq!(seen, expected);
 }
+
+pub async fn one_grant_is_leased_on_request_unless_a_live_lease_or_removal_holds_it(db: &TestDb) {
+    let store = db.store();
+    let amy = user(store, "amy@example.com", "Amy").await;
+    let g = grant(store, amy.id, "amy", t0() + mins(60)).await;
+    let mut tx = write(store).await;
+    let leased = tx
+        .lease_grant(g.id, "mine", t0(), t0() + mins(2))
+        .await
+        .unwrap()
+        .expect("an unleased grant is leased, due or not");
+    assert_eq!(leased.lease_token.as_deref(), Some("mine"));
+    assert_eq!(leased.leased_until, Some(t0() + mins(2)));
+    assert_eq!(
+        tx.lease_grant(g.id, "theirs", t0() + mins(1), t0() + mins(3))
+            .await
+            .unwrap(),
+        None,
+        "a live lease holds it"
+    );
+    commit(tx).await;
+    let mut tx = write(store).await;
+    let taken = tx
+        .lease_grant(g.id, "later", t0() + mins(2), t0() + mins(4))
+        .await
+        .unwrap();
+    assert_eq!(taken.and_then(|t| t.lease_token).as_deref(), Some("later"));
+    assert!(tx.remove_grant(amy.id, g.id, t0()).await.unwrap());
+    assert_eq!(
+        tx.lease_grant(g.id, "gone", t0() + mins(10), t0() + mins(12))
+            .await
+            .unwrap(),
+        None,
+        "a removed grant is not checked"
+    );
+    commit(tx).await;
+}
