@@ -5,12 +5,13 @@ use crate::database;
 use crate::error::AppError;
 use crate::settings::Settings;
 use crate::startup::{self, Application};
-use apostle_core::connections::HealthRunner;
+use apostle_core::connections::{Connection, HealthRunner};
 use apostle_core::demo::{self, DEMO_ADMIN, DEMO_AMBASSADOR, DEMO_TEAM_NAME, DEMO_TEAM_SLUG};
 use apostle_core::jobs::Runner;
+use apostle_core::store::ConnectionStatus;
 use apostle_core::store::JobState;
 use apostle_core::{Core, CoreError, StoreError, SystemClock};
-use apostle_domain::{JobId, Role};
+use apostle_domain::{AccountId, JobId, Role};
 use apostle_encryption::Keyring;
 use clap::{Parser, Subcommand};
 use secrecy::{ExposeSecret, SecretString};
@@ -64,6 +65,21 @@ pub enum Command {
     /// Encryption keys for secrets at rest.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Inspect members' connections and check one with its provider.
+    #[command(subcommand)]
+    Connections(ConnectionsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConnectionsCommand {
+    /// List every connection with its health.
+    List {
+        /// Only broken connections.
+        #[arg(long)]
+        broken: bool,
+    },
+    /// Check one connection with its provider now and print its health.
+    Check { id: i64 },
 }
 
 #[derive(Debug, Subcommand)]
@@ -178,6 +194,43 @@ pub async fn run(
             }
             Ok(())
         }
+        Command::Connections(ConnectionsCommand::List { broken }) => {
+            let core = command_core(&settings).await?;
+            let all = core.all_connections().await?;
+            let shown: Vec<_> = all
+                .iter()
+                .filter(|c| !broken || c.status == ConnectionStatus::Broken)
+                .collect();
+            if shown.is_empty() {
+                println!("no connections");
+            }
+            for c in shown {
+                println!("{}", connection_line(c));
+            }
+            Ok(())
+        }
+        Command::Connections(ConnectionsCommand::Check { id }) => {
+            let core = command_core(&settings).await?;
+            let outcome = core
+                .check_connection_as_operator(AccountId(id))
+                .await
+                .map_err(|e| match e {
+                    CoreError::NotFound(_) => {
+                        AppError::Refused(format!("there is no connection {id}"))
+                    }
+                    other => other.into(),
+                })?;
+            println!("check: {outcome:?}");
+            if let Some(c) = core
+                .all_connections()
+                .await?
+                .iter()
+                .find(|c| c.id == AccountId(id))
+            {
+                println!("{}", connection_line(c));
+            }
+            Ok(())
+        }
         Command::Jobs(JobsCommand::Retry { id }) => {
             let core = command_core(&settings).await?;
             core.retry_dead_job(JobId(id)).await.map_err(|e| match e {
@@ -211,6 +264,24 @@ pub async fn run(
 
 /// The services for a command that serves no HTTP: links point at the
 /// public URL, or at the configured listen address.
+/// One connection on one line: id, provider, kind, name, team, health, who.
+fn connection_line(c: &Connection) -> String {
+    let health = match (c.status, c.reason) {
+        (ConnectionStatus::Broken, Some(reason)) => format!("broken ({reason})"),
+        (status, _) => status.as_str().to_owned(),
+    };
+    format!(
+        "{}\t{}\t{}\t{}\t{}\t{}\tconnected by {}",
+        c.id.0,
+        c.provider,
+        c.kind.as_str(),
+        c.name,
+        c.team.as_ref().map_or("-", |(slug, _)| slug.as_str()),
+        health,
+        c.connected_by
+    )
+}
+
 async fn command_core(settings: &Settings) -> Result<Core, AppError> {
     let public_url = settings.public_url_for(settings.listen);
     startup::build_core(settings, public_url, Arc::new(SystemClock)).await
