@@ -1,7 +1,8 @@
 //! The admin API under `/sandbox/admin` (documented in the crate README): members and
 //! pages, breaking a member's grants the ways providers do, faults, published posts, the
 //! clock and a reset. Bodies are JSON; the same endpoints take HTML form posts from the
-//! `/sandbox` page and answer those with a redirect back to it.
+//! `/sandbox` page and answer those with a redirect back to it. `instagram` names the Facebook world wherever a member, page or
+//! fault is meant (Instagram accounts live there); for posts it names Instagram's.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Query, Request, State};
@@ -19,7 +20,7 @@ use crate::clock::{epoch_secs, Millis};
 use crate::facebook;
 use crate::faults::{Fault, FaultError, FaultSpec};
 use crate::params::is_form;
-use crate::state::{CreateError, MemberId, PageId, Provider, World};
+use crate::state::{instagram_username, CreateError, MemberId, PageId, Provider, World};
 use crate::tokens::Death;
 use crate::Sandbox;
 
@@ -124,8 +125,9 @@ fn reply(form: bool, status: StatusCode, body: Value, anchor: &str) -> Response 
     }
 }
 
+/// The world a slug names (`instagram` is Facebook's).
 fn provider(slug: &str) -> Result<Provider, AdminError> {
-    Provider::parse(slug).ok_or_else(|| AdminError::UnknownProvider(slug.to_owned()))
+    Provider::parse_world(slug).ok_or_else(|| AdminError::UnknownProvider(slug.to_owned()))
 }
 
 fn find_member(world: &World, provider: Provider, handle: &str) -> Result<MemberId, AdminError> {
@@ -195,10 +197,21 @@ struct ProviderFilter {
 }
 
 impl ProviderFilter {
+    /// Whether a member, page or fault of world `provider` passes.
     fn matches(&self, provider: Provider) -> Result<bool, AdminError> {
         match &self.provider {
             None => Ok(true),
             Some(slug) => Ok(self::provider(slug)? == provider),
+        }
+    }
+
+    /// Whether a post published on `provider` passes: `instagram` means Instagram media.
+    fn matches_post(&self, provider: Provider) -> Result<bool, AdminError> {
+        match &self.provider {
+            None => Ok(true),
+            Some(slug) => Provider::parse(slug)
+                .map(|wanted| wanted == provider)
+                .ok_or_else(|| AdminError::UnknownProvider(slug.clone())),
         }
     }
 }
@@ -247,16 +260,33 @@ struct NewPage {
     provider: String,
     owner: String,
     name: String,
+    /// Facebook: the username of an Instagram business account to link to the page.
+    instagram: Option<String>,
 }
 
+/// `provider: "instagram"` makes a Facebook page with an Instagram business account
+/// linked, named after the page unless `instagram` names it.
 async fn create_page(
     State(sandbox): State<Sandbox>,
     input: Input<NewPage>,
 ) -> Result<Response, AdminError> {
-    let provider = provider(&input.value.provider)?;
+    let NewPage {
+        provider: slug,
+        owner,
+        name,
+        instagram,
+    } = &input.value;
+    let provider = self::provider(slug)?;
+    let instagram = match instagram {
+        Some(username) => Some(username.clone()),
+        None if Provider::parse(slug) == Some(Provider::Instagram) => {
+            Some(instagram_username(name))
+        }
+        None => None,
+    };
     let mut world = sandbox.world();
-    let owner = find_member(&world, provider, &input.value.owner)?;
-    let page = world.create_page(provider, owner, &input.value.name)?;
+    let owner = find_member(&world, provider, owner)?;
+    let page = world.create_page(provider, owner, name, instagram.as_deref())?;
     let body = page_json(&world, page);
     Ok(reply(
         input.form,
@@ -392,7 +422,7 @@ async fn list_posts(
     let world = sandbox.world();
     let mut posts = Vec::new();
     for post in world.posts.iter().rev() {
-        if !filter.matches(post.provider)? {
+        if !filter.matches_post(post.provider)? {
             continue;
         }
         posts.push(json!({
@@ -436,7 +466,6 @@ async fn advance_clock(
 }
 
 async fn reset(State(sandbox): State<Sandbox>, input: Input<Value>) -> Response {
-    sandbox.world().reset();
-    sandbox.clock().reset();
+    sandbox.reset();
     reply(input.form, StatusCode::OK, json!({"reset": true}), "")
 }

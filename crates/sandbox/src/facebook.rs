@@ -22,7 +22,6 @@ use crate::Sandbox;
 /// `POST /{page-id}/feed` with `message` and/or `link` → `{"id": "{page}_{post}"}`.
 pub(crate) fn publish(
     sandbox: &Sandbox,
-    provider: Provider,
     access: &Access,
     page_id: &str,
     params: &Params,
@@ -30,7 +29,7 @@ pub(crate) fn publish(
     let now = sandbox.clock().now();
     let mut world = sandbox.world();
     let page = world
-        .page_by_external_id(provider, page_id)
+        .page_by_external_id(Provider::Facebook, page_id)
         .ok_or_else(|| GraphError::unsupported("post", page_id))?;
     if access.kind != TokenKind::Page(page) || !access.has_scope("pages_manage_posts") {
         return Err(permission_error().into());
@@ -62,7 +61,7 @@ pub(crate) fn publish(
     let id = format!("{page_id}_{}", world.random_digits(16));
     let author = world.page(page).name.clone();
     world.record_post(Post {
-        provider,
+        provider: Provider::Facebook,
         id: id.clone(),
         member: access.member,
         page: Some(page),

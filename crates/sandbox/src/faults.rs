@@ -118,7 +118,7 @@ enum Failure {
 
 impl World {
     pub(crate) fn add_fault(&mut self, spec: &FaultSpec, now: Millis) -> Result<Fault, FaultError> {
-        let provider = Provider::parse(&spec.provider)
+        let provider = Provider::parse_world(&spec.provider)
             .ok_or_else(|| FaultError::UnknownProvider(spec.provider.clone()))?;
         let kind = FaultKind::parse(&spec.kind)
             .ok_or_else(|| FaultError::UnknownKind(spec.kind.clone()))?;

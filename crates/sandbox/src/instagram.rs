@@ -2,6 +2,9 @@
 //! (`POST /{ig-user-id}/media`), their status (`GET /{container}?fields=status_code`),
 //! `POST /{ig-user-id}/media_publish` and `GET /{ig-user-id}/content_publishing_limit`.
 //!
+//! These are Graph endpoints of the Facebook world, used with the Facebook login's tokens
+//! (user or page), as on graph.facebook.com.
+//!
 //! A container is `IN_PROGRESS` for 5 seconds (scaled by `time_scale`), then `FINISHED`;
 //! publishing earlier answers "media not ready" (9007 / 2207027). An `image_url` carrying
 //! `sandbox_not_ready=N` in its query also answers "not ready" N more times after
@@ -29,7 +32,7 @@ const CONTAINER_TTL_MS: Millis = DAY as Millis * 1000;
 fn account(world: &World, access: &Access, ig_id: &str) -> Result<PageId, GraphError> {
     let page = world
         .page_by_instagram_id(ig_id)
-        .filter(|&p| world.page(p).provider == Provider::Instagram)
+        .filter(|&p| world.page(p).provider == Provider::Facebook)
         .ok_or_else(|| GraphError::unsupported("post", ig_id))?;
     match access.kind {
         TokenKind::Page(own) if own == page => Ok(page),

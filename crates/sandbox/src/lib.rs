@@ -2,20 +2,28 @@
 //! real ones (`shared/docs/providers.md` is the specification), with fault injection.
 //!
 //! Everything is served under `/sandbox`:
-//! - `/sandbox/linkedin/…`, `/sandbox/x/…`, `/sandbox/facebook/…`, `/sandbox/instagram/…`
-//!   mirror the real paths below one prefix per provider. A provider with two hosts
-//!   (`www.linkedin.com` for OAuth, `api.linkedin.com` for the API; `x.com` and `api.x.com`)
-//!   serves both hosts' paths under its one prefix. Facebook and Instagram share the Graph
-//!   code ([`graph`]) but are separate worlds with their own members and pages.
-//! - `/sandbox/admin/…` is the JSON admin API (members, pages, token breaks, faults, clock).
+//! - `/sandbox/linkedin/…`, `/sandbox/x/…`, `/sandbox/facebook/…` mirror the real paths
+//!   below one prefix per provider. A provider with two hosts (`www.linkedin.com` for
+//!   OAuth, `api.linkedin.com` for the API; `x.com` and `api.x.com`) serves both hosts'
+//!   paths under its one prefix.
+//! - Instagram is reached the real way: business accounts are linked to Facebook pages and
+//!   used with the same Meta app and the same Facebook login, so `/sandbox/facebook/…`
+//!   serves the Instagram publishing endpoints as graph.facebook.com does.
+//!   `/sandbox/instagram/…` is an alias of the same Graph world (same members, same tokens).
+//! - `/sandbox/admin/…` is the JSON admin API (members, pages, token breaks, faults,
+//!   clock, reset).
 //! - `/sandbox` is the page for people: state, published posts, buttons for every action;
 //!   `/sandbox/assets/sandbox.css` its stylesheet.
 //!
-//! Modules: [`state`] holds the in-memory world behind one mutex; [`clock`] the sandbox's
-//! clock and lifetime scaling; [`tokens`] issuing and checking tokens; [`oauth`] the consent
-//! page and codes shared by all providers; one module per provider; [`errors`] every error
-//! body the providers send; [`faults`] the injected faults; [`admin`] the admin API;
-//! [`pages`] the HTML.
+//! A fresh world already holds the demo's members: `acme-linkedin` (administers the
+//! organization "Acme"), `acme-x`, `acme-facebook` (manages the page "Acme", which has the
+//! Instagram business account "acme" linked), `amy-linkedin` and `amy-x`.
+//!
+//! Modules: [`state`] holds the world behind one mutex; [`clock`] the sandbox's clock and
+//! lifetime scaling; [`tokens`] issuing and checking tokens;
+//! [`oauth`] the consent page and codes shared by all providers; one module per provider;
+//! [`errors`] every error body the providers send; [`faults`] the injected faults;
+//! [`admin`] the admin API; [`pages`] the HTML.
 
 mod admin;
 mod clock;
@@ -39,7 +47,7 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::clock::Clock;
-use crate::state::{Provider, World};
+use crate::state::World;
 
 /// How the sandbox behaves.
 #[derive(Clone)]
@@ -103,9 +111,10 @@ impl fmt::Debug for Sandbox {
 }
 
 impl Sandbox {
+    /// A sandbox with a fresh world.
     pub fn new(config: SandboxConfig) -> Sandbox {
         let clock = Clock::new(config.time_scale);
-        let world = World::new(config.seed);
+        let world = World::new(&config);
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(std::time::Duration::from_secs(5))
@@ -127,11 +136,8 @@ impl Sandbox {
         Router::new()
             .nest("/sandbox/linkedin", linkedin::router(self))
             .nest("/sandbox/x", x::router(self))
-            .nest("/sandbox/facebook", graph::router(self, Provider::Facebook))
-            .nest(
-                "/sandbox/instagram",
-                graph::router(self, Provider::Instagram),
-            )
+            .nest("/sandbox/facebook", graph::router(self))
+            .nest("/sandbox/instagram", graph::router(self))
             .nest("/sandbox/admin", admin::router())
             .route("/sandbox", get(pages::dashboard))
             .route("/sandbox/assets/sandbox.css", get(pages::stylesheet))
@@ -156,6 +162,13 @@ impl Sandbox {
             .world
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Forgets everything: a fresh world (the demo's members again, with new ids and no
+    /// grants) and the clock back to wall time.
+    pub(crate) fn reset(&self) {
+        self.clock().reset();
+        *self.world() = World::new(&self.inner.config);
     }
 
     /// Constant-time check of a client secret presented by a client.

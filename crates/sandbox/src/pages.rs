@@ -48,6 +48,11 @@ struct ProviderView {
     actions: Vec<&'static str>,
     faults: Vec<String>,
     members: Vec<MemberView>,
+    feeds: Vec<FeedView>,
+}
+
+struct FeedView {
+    title: &'static str,
     posts: Vec<PostView>,
 }
 
@@ -161,7 +166,7 @@ pub(crate) async fn dashboard(State(sandbox): State<Sandbox>) -> Response {
     let now = sandbox.clock().now();
     let providers = {
         let world = sandbox.world();
-        Provider::ALL
+        Provider::WORLDS
             .into_iter()
             .map(|provider| provider_view(&world, provider, now))
             .collect()
@@ -176,12 +181,39 @@ pub(crate) async fn dashboard(State(sandbox): State<Sandbox>) -> Response {
     )
 }
 
+/// One world's section: LinkedIn, X, or Facebook with the Instagram accounts linked to
+/// its pages (two feeds).
 fn provider_view(world: &World, provider: Provider, now: Millis) -> ProviderView {
     let members = (0..world.members.len())
         .map(MemberId)
         .filter(|&m| world.member(m).provider == provider)
         .map(|m| member_view(world, m, now))
         .collect();
+    let feeds = match provider {
+        Provider::LinkedIn | Provider::X => vec![feed(world, provider, "Published")],
+        Provider::Facebook | Provider::Instagram => vec![
+            feed(world, Provider::Facebook, "Published on Facebook"),
+            feed(world, Provider::Instagram, "Published on Instagram"),
+        ],
+    };
+    ProviderView {
+        slug: provider.slug(),
+        name: provider.world_display(),
+        has_pages: provider.has_pages(),
+        actions: actions_for(provider),
+        faults: world
+            .faults
+            .iter()
+            .filter(|f| f.provider == provider)
+            .map(ToString::to_string)
+            .collect(),
+        members,
+        feeds,
+    }
+}
+
+/// Posts published on `provider`, newest first.
+fn feed(world: &World, provider: Provider, title: &'static str) -> FeedView {
     let mut posts: Vec<PostView> = world
         .posts
         .iter()
@@ -202,20 +234,7 @@ fn provider_view(world: &World, provider: Provider, now: Millis) -> ProviderView
         })
         .collect();
     posts.reverse();
-    ProviderView {
-        slug: provider.slug(),
-        name: provider.display(),
-        has_pages: provider.has_pages(),
-        actions: actions_for(provider),
-        faults: world
-            .faults
-            .iter()
-            .filter(|f| f.provider == provider)
-            .map(ToString::to_string)
-            .collect(),
-        members,
-        posts,
-    }
+    FeedView { title, posts }
 }
 
 fn member_view(world: &World, member: MemberId, now: Millis) -> MemberView {

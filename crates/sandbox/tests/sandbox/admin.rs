@@ -4,14 +4,15 @@ use apostle_sandbox::SandboxConfig;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    admin, advance, assert_contains, body, fault, html_page, sandbox, x_users_me,
+    admin, advance, assert_contains, body, fault, get_json, html_page, listed_member, sandbox,
+    x_users_me,
 };
 use crate::support::{
     pkce_challenge, query_value, spawn, x_authorize_query, Running, PKCE_VERIFIER,
 };
 
 async fn get(sandbox: &Running, path: &str) -> Value {
-    body(sandbox.http.get(sandbox.url(path)).send().await.unwrap()).await
+    get_json(sandbox, path).await
 }
 
 async fn x_token(sandbox: &Running) -> String {
@@ -45,30 +46,60 @@ async fn admin_creates_members_and_pages_and_lists_them() {
     let page = body(page).await;
     assert_eq!(page["owner"], "hana");
 
-    let listed = get(&sandbox, "/sandbox/admin/members?provider=facebook").await;
-    assert_eq!(listed[0]["pages"][0]["id"], page["id"]);
-    assert_eq!(listed[0]["pages"][0]["name"], "Ito Bakery");
+    let listed = listed_member(&sandbox, "facebook", "hana").await;
+    assert_eq!(listed["pages"][0]["id"], page["id"]);
+    assert_eq!(listed["pages"][0]["name"], "Ito Bakery");
+    assert!(listed["pages"][0]["instagram_business_account"].is_null());
 
-    let ig_page = body(
-        admin(
-            &sandbox,
-            "/members",
-            json!({"provider": "instagram", "handle": "hana", "name": "Hana"}),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(ig_page["provider"], "instagram");
-    let ig = body(
+    let linked = body(
         admin(
             &sandbox,
             "/pages",
-            json!({"provider": "instagram", "owner": "hana", "name": "Ito Bakery"}),
+            json!({"provider": "facebook", "owner": "hana", "name": "Ito Cafe", "instagram": "itocafe"}),
         )
         .await,
     )
     .await;
-    assert!(ig["instagram_business_account"]["id"].is_string());
+    assert_eq!(linked["instagram_business_account"]["username"], "itocafe");
+    let through_instagram = body(
+        admin(
+            &sandbox,
+            "/pages",
+            json!({"provider": "instagram", "owner": "hana", "name": "Ito Bakery Two"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(through_instagram["provider"], "facebook");
+    assert_eq!(
+        through_instagram["instagram_business_account"]["username"],
+        "itobakerytwo"
+    );
+}
+
+#[tokio::test]
+async fn instagram_names_the_facebook_world_in_the_admin_api() {
+    let sandbox = sandbox().await;
+    let created = admin(
+        &sandbox,
+        "/members",
+        json!({"provider": "instagram", "handle": "hana", "name": "Hana"}),
+    )
+    .await;
+    assert_eq!(body(created).await["provider"], "facebook");
+    let again = json!({"provider": "facebook", "handle": "hana", "name": "Hana"});
+    assert_eq!(admin(&sandbox, "/members", again).await.status(), 409);
+    assert_eq!(
+        admin(
+            &sandbox,
+            "/pages",
+            json!({"provider": "linkedin", "owner": "acme-linkedin", "name": "P", "instagram": "p"})
+        )
+        .await
+        .status(),
+        400,
+        "only Facebook pages link Instagram accounts"
+    );
 }
 
 #[tokio::test]
@@ -124,16 +155,10 @@ async fn admin_refuses_duplicates_unknown_members_and_pages_on_x() {
 async fn admin_grant_state_follows_the_breaks() {
     let sandbox = sandbox().await;
     sandbox.x_connect("gil").await;
-    let state = |members: Value| members[0]["grants"][0]["state"].clone();
-    assert_eq!(
-        state(get(&sandbox, "/sandbox/admin/members?provider=x").await),
-        "active"
-    );
+    let state = |member: Value| member["grants"][0]["state"].clone();
+    assert_eq!(state(listed_member(&sandbox, "x", "gil").await), "active");
     advance(&sandbox, 7201.0).await;
-    assert_eq!(
-        state(get(&sandbox, "/sandbox/admin/members?provider=x").await),
-        "expired"
-    );
+    assert_eq!(state(listed_member(&sandbox, "x", "gil").await), "expired");
     assert_eq!(
         admin(&sandbox, "/members/x/gil/change-password", json!({}))
             .await
@@ -141,7 +166,7 @@ async fn admin_grant_state_follows_the_breaks() {
         200
     );
     assert_eq!(
-        state(get(&sandbox, "/sandbox/admin/members?provider=x").await),
+        state(listed_member(&sandbox, "x", "gil").await),
         "password_changed"
     );
 }
@@ -178,7 +203,27 @@ async fn admin_reset_forgets_members_tokens_posts_faults_and_clock() {
     fault(&sandbox, json!({"provider": "x", "kind": "outage"})).await;
     advance(&sandbox, 1000.0).await;
     assert_eq!(admin(&sandbox, "/reset", json!({})).await.status(), 200);
-    assert_eq!(get(&sandbox, "/sandbox/admin/members").await, json!([]));
+    let handles: Vec<Value> = get(&sandbox, "/sandbox/admin/members")
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["handle"].clone())
+        .collect();
+    assert_eq!(
+        handles,
+        json!([
+            "acme-linkedin",
+            "acme-x",
+            "acme-facebook",
+            "amy-linkedin",
+            "amy-x"
+        ])
+        .as_array()
+        .unwrap()
+        .clone(),
+        "only the demo's members, fresh"
+    );
     assert_eq!(get(&sandbox, "/sandbox/admin/faults").await, json!([]));
     assert_eq!(x_users_me(&sandbox, &token).await.status(), 401);
     let now = get(&sandbox, "/sandbox/admin/clock").await["now"]
@@ -318,12 +363,10 @@ async fn seeded_sandboxes_hand_out_identical_ids_and_tokens() {
     let (a, b) = (one.x_connect("kim").await, two.x_connect("kim").await);
     assert_eq!(a["access_token"], b["access_token"]);
     assert_eq!(a["refresh_token"], b["refresh_token"]);
-    let members = |s: &Running| {
-        let url = s.url("/sandbox/admin/members");
-        let http = s.http.clone();
-        async move { body(http.get(url).send().await.unwrap()).await[0]["id"].clone() }
-    };
-    assert_eq!(members(&one).await, members(&two).await);
+    assert_eq!(
+        listed_member(&one, "x", "kim").await["id"],
+        listed_member(&two, "x", "kim").await["id"]
+    );
 }
 
 #[tokio::test]
@@ -386,4 +429,44 @@ async fn dashboard_forms_act_and_redirect_back() {
         .unwrap();
     assert_eq!(response.status(), 303);
     assert_eq!(get(&sandbox, "/sandbox/admin/faults").await[0]["calls"], 1);
+}
+
+#[tokio::test]
+async fn a_fresh_sandbox_holds_the_demo_members_and_acme_pages() {
+    let sandbox = sandbox().await;
+    let acme_linkedin = listed_member(&sandbox, "linkedin", "acme-linkedin").await;
+    assert_eq!(acme_linkedin["pages"][0]["name"], "Acme");
+    let acme_facebook = listed_member(&sandbox, "facebook", "acme-facebook").await;
+    assert_eq!(acme_facebook["pages"][0]["name"], "Acme");
+    assert_eq!(
+        acme_facebook["pages"][0]["instagram_business_account"]["username"],
+        "acme"
+    );
+    assert_eq!(
+        listed_member(&sandbox, "instagram", "acme-facebook").await["id"],
+        acme_facebook["id"],
+        "Instagram's members are Facebook's"
+    );
+    for (provider, handle) in [
+        ("x", "acme-x"),
+        ("linkedin", "amy-linkedin"),
+        ("x", "amy-x"),
+    ] {
+        let member = listed_member(&sandbox, provider, handle).await;
+        assert_eq!(
+            member["grants"],
+            json!([]),
+            "{handle} has connected nothing yet"
+        );
+    }
+}
+
+#[tokio::test]
+async fn dashboard_shows_instagram_accounts_and_media_in_the_facebook_section() {
+    let sandbox = sandbox().await;
+    let html = html_page(sandbox.http.get(sandbox.url("/sandbox"))).await;
+    assert_contains(
+        &html,
+        &["Facebook and Instagram", "Published on Instagram", "@acme"],
+    );
 }
