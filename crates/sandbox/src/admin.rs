@@ -1,7 +1,7 @@
 //! The admin API under `/sandbox/admin` (documented in the crate README): members and
-//! pages, breaking a member's grants the ways providers do, faults, published posts, the
-//! clock and a reset. Bodies are JSON; the same endpoints take HTML form posts from the
-//! `/sandbox` page and answer those with a redirect back to it. `instagram` names the Facebook world wherever a member, page or
+//! pages, breaking a member's grants (or one token) the ways providers do, faults,
+//! published posts, the clock and a reset. Bodies are JSON; the same endpoints take HTML
+//! form posts from the `/sandbox` page and answer those with a redirect back to it. `instagram` names the Facebook world wherever a member, page or
 //! fault is meant (Instagram accounts live there); for posts it names Instagram's.
 
 use axum::body::Bytes;
@@ -54,7 +54,11 @@ pub(crate) enum AdminError {
         provider: &'static str,
         page_id: String,
     },
-    #[error("unknown action {0:?}: revoke, change-password, expire-tokens, remove-app, checkpoint or lose-page-role")]
+    #[error(
+        "unknown action {0:?}: revoke, change-password, expire-tokens, remove-app, \
+         lose-page-role, or for Facebook checkpoint, unconfirm, log-out, invalidate-session, \
+         expire-data-access, block-posts or resolve"
+    )]
     UnknownAction(String),
     #[error("{action} does not apply to {provider}")]
     Unsupported {
@@ -63,6 +67,10 @@ pub(crate) enum AdminError {
     },
     #[error("lose-page-role needs \"page_id\"")]
     MissingPageId,
+    #[error("no live token of this member matches \"token\"")]
+    UnknownToken,
+    #[error("{0} applies to the whole member; only revoke, invalidate-session, log-out and expire-tokens take \"token\"")]
+    NotPerToken(String),
     #[error(transparent)]
     Create(#[from] CreateError),
     #[error(transparent)]
@@ -74,9 +82,9 @@ pub(crate) enum AdminError {
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
         let status = match &self {
-            AdminError::UnknownMember { .. } | AdminError::UnknownPage { .. } => {
-                StatusCode::NOT_FOUND
-            }
+            AdminError::UnknownMember { .. }
+            | AdminError::UnknownPage { .. }
+            | AdminError::UnknownToken => StatusCode::NOT_FOUND,
             AdminError::Create(CreateError::DuplicateHandle { .. }) => StatusCode::CONFLICT,
             _ => StatusCode::BAD_REQUEST,
         };
@@ -143,10 +151,26 @@ fn find_member(world: &World, provider: Provider, handle: &str) -> Result<Member
 pub(crate) fn actions_for(provider: Provider) -> Vec<&'static str> {
     let mut actions = vec!["revoke", "change-password", "expire-tokens", "remove-app"];
     if provider.is_graph() {
-        actions.push("checkpoint");
+        actions.extend(GRAPH_ACTIONS);
     }
     actions
 }
+
+/// Facebook's own breaks and holds: checkpoint (190/459), unconfirmed (190/464), logged out
+/// (190/467), invalid session (102), data-access lapse (190/493), posts refused (368), and
+/// `resolve`, the member doing at Facebook what it asked.
+const GRAPH_ACTIONS: [&str; 7] = [
+    "checkpoint",
+    "unconfirm",
+    "log-out",
+    "invalidate-session",
+    "expire-data-access",
+    "block-posts",
+    "resolve",
+];
+
+/// Actions that may name one token instead of the whole member.
+const PER_TOKEN_ACTIONS: [&str; 4] = ["revoke", "invalidate-session", "log-out", "expire-tokens"];
 
 fn page_json(world: &World, page: PageId) -> Value {
     let record = world.page(page);
@@ -186,6 +210,8 @@ fn member_json(world: &World, member: MemberId, now: Millis) -> Value {
         "name": record.name,
         "id": record.external_id,
         "checkpoint": record.checkpoint,
+        "unconfirmed": record.unconfirmed,
+        "posts_blocked": record.posts_blocked,
         "pages": pages,
         "grants": grants,
     })
@@ -299,6 +325,8 @@ async fn create_page(
 #[derive(Deserialize)]
 struct ActionBody {
     page_id: Option<String>,
+    /// One token to break instead of all the member's (see `PER_TOKEN_ACTIONS`).
+    token: Option<String>,
 }
 
 async fn member_action(
@@ -311,35 +339,20 @@ async fn member_action(
     let deauthorize_user = {
         let mut world = sandbox.world();
         let member = find_member(&world, provider, &handle)?;
-        let kill = |world: &mut World, death: Death| {
-            for grant in world.grants_of(member) {
-                world.kill_grant(grant, death);
+        let graph_only = GRAPH_ACTIONS.contains(&action.as_str());
+        if graph_only && !provider.is_graph() {
+            return Err(AdminError::Unsupported {
+                action,
+                provider: provider.slug(),
+            });
+        }
+        if let Some(token) = &input.value.token {
+            if !PER_TOKEN_ACTIONS.contains(&action.as_str()) {
+                return Err(AdminError::NotPerToken(action));
             }
-        };
-        match action.as_str() {
-            "revoke" => kill(&mut world, Death::Revoked),
-            "change-password" => kill(&mut world, Death::PasswordChanged),
-            "remove-app" => kill(&mut world, Death::AppRemoved),
-            "expire-tokens" => world.expire_member_tokens(member, now),
-            "checkpoint" if provider.is_graph() => world.members[member.0].checkpoint = true,
-            "checkpoint" => {
-                return Err(AdminError::Unsupported {
-                    action,
-                    provider: provider.slug(),
-                })
-            }
-            "lose-page-role" => {
-                let page_id = input.value.page_id.ok_or(AdminError::MissingPageId)?;
-                let page = world
-                    .page_by_external_id(provider, &page_id)
-                    .filter(|&p| world.page(p).admins.contains(&member))
-                    .ok_or_else(|| AdminError::UnknownPage {
-                        provider: provider.slug(),
-                        page_id: page_id.clone(),
-                    })?;
-                world.pages[page.0].admins.retain(|&m| m != member);
-            }
-            _ => return Err(AdminError::UnknownAction(action)),
+            break_one_token(&mut world, member, token, &action, now)?;
+        } else {
+            break_member(&mut world, provider, member, &action, &input.value, now)?;
         }
         (action == "remove-app" && provider.is_graph())
             .then(|| world.member(member).external_id.clone())
@@ -355,6 +368,80 @@ async fn member_action(
     Ok(reply(input.form, StatusCode::OK, body, provider.slug()))
 }
 
+/// An action on every grant (or page, or hold) of `member`.
+fn break_member(
+    world: &mut World,
+    provider: Provider,
+    member: MemberId,
+    action: &str,
+    body: &ActionBody,
+    now: Millis,
+) -> Result<(), AdminError> {
+    let kill = |world: &mut World, death: Death| {
+        for grant in world.grants_of(member) {
+            world.kill_grant(grant, death);
+        }
+    };
+    match action {
+        "revoke" => kill(world, Death::Revoked),
+        "change-password" => kill(world, Death::PasswordChanged),
+        "remove-app" => kill(world, Death::AppRemoved),
+        "log-out" => kill(world, Death::LoggedOut),
+        "invalidate-session" => kill(world, Death::SessionInvalid),
+        "expire-tokens" => world.expire_member_tokens(member, now),
+        "expire-data-access" => {
+            for grant in world.grants_of(member) {
+                let record = &mut world.grants[grant.0];
+                record.data_access_expires = record.data_access_expires.min(now);
+            }
+        }
+        "checkpoint" => world.members[member.0].checkpoint = true,
+        "unconfirm" => world.members[member.0].unconfirmed = true,
+        "block-posts" => world.members[member.0].posts_blocked = true,
+        "resolve" => {
+            let record = &mut world.members[member.0];
+            record.checkpoint = false;
+            record.unconfirmed = false;
+            record.posts_blocked = false;
+        }
+        "lose-page-role" => {
+            let page_id = body.page_id.as_deref().ok_or(AdminError::MissingPageId)?;
+            let page = world
+                .page_by_external_id(provider, page_id)
+                .filter(|&p| world.page(p).admins.contains(&member))
+                .ok_or_else(|| AdminError::UnknownPage {
+                    provider: provider.slug(),
+                    page_id: page_id.to_owned(),
+                })?;
+            world.pages[page.0].admins.retain(|&m| m != member);
+        }
+        _ => return Err(AdminError::UnknownAction(action.to_owned())),
+    }
+    Ok(())
+}
+
+/// A per-token action on one token of `member`; the grant and its other tokens live on.
+fn break_one_token(
+    world: &mut World,
+    member: MemberId,
+    token: &str,
+    action: &str,
+    now: Millis,
+) -> Result<(), AdminError> {
+    let grants = world.grants_of(member);
+    let record = world
+        .token_mut(token)
+        .filter(|t| grants.contains(&t.grant))
+        .ok_or(AdminError::UnknownToken)?;
+    match action {
+        "revoke" => record.dead = record.dead.or(Some(Death::Revoked)),
+        "invalidate-session" => record.dead = record.dead.or(Some(Death::SessionInvalid)),
+        "log-out" => record.dead = record.dead.or(Some(Death::LoggedOut)),
+        _ => record.expires = Some(record.expires.map_or(now, |at| at.min(now))),
+    }
+    Ok(())
+}
+
 fn fault_json(fault: &Fault) -> Value {
     json!({
         "id": fault.id,
@@ -364,6 +451,7 @@ fn fault_json(fault: &Fault) -> Value {
         "until": fault.until.map(epoch_secs),
         "ms": fault.ms,
         "fraction": fault.fraction,
+        "code": fault.code,
     })
 }
 

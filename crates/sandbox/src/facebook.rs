@@ -34,6 +34,9 @@ pub(crate) fn publish(
     if access.kind != TokenKind::Page(page) || !access.has_scope("pages_manage_posts") {
         return Err(permission_error().into());
     }
+    if world.member(access.member).posts_blocked {
+        return Err(blocked().into());
+    }
     let message = params.get("message").unwrap_or_default().to_owned();
     let link = params.nonempty("link").map(str::to_owned);
     if message.is_empty() && link.is_none() {
@@ -72,6 +75,15 @@ pub(crate) fn publish(
         created: now,
     });
     Ok(created(json!({ "id": id })))
+}
+
+/// Meta's answer to a post it refuses as abusive (code 368): the post's problem, not the
+/// connection's. The `block-posts` admin action turns it on for a member.
+pub(crate) fn blocked() -> GraphError {
+    GraphError::new(
+        368,
+        "(#368) The action attempted has been deemed abusive or is otherwise disallowed",
+    )
 }
 
 /// `b64url(HMAC-SHA256(payload_b64, secret)) . payload_b64`, as Facebook signs its callbacks.

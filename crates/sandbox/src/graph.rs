@@ -28,7 +28,6 @@ use crate::{facebook, instagram, Sandbox};
 /// Short-lived user tokens from the code exchange live hours.
 const SHORT_LIVED: u64 = 2 * HOUR;
 const LONG_LIVED: u64 = 60 * DAY;
-const DATA_ACCESS: u64 = 90 * DAY;
 const DEFAULT_ACCOUNT_FIELDS: &str = "access_token,category,category_list,name,id,tasks";
 
 /// The one world the Graph API serves.
@@ -221,12 +220,10 @@ async fn debug_token(
     let input = params
         .nonempty("input_token")
         .ok_or_else(|| GraphError::new(100, "(#100) The parameter input_token is required"))?;
-    let clock = sandbox.clock();
-    let now = clock.now();
+    let now = sandbox.clock().now();
     let world = sandbox.world();
     let record = world
-        .tokens
-        .get(input)
+        .token(input)
         .filter(|t| world.grant(t.grant).provider == GRAPH);
     let Some(record) = record else {
         return Ok(Json(json!({"data": {
@@ -263,7 +260,7 @@ async fn debug_token(
         "app_id": grant.client_id,
         "type": if matches!(record.kind, TokenKind::Page(_)) { "PAGE" } else { "USER" },
         "application": sandbox.config().app_name,
-        "data_access_expires_at": epoch_secs(record.issued + clock.lifetime(DATA_ACCESS)),
+        "data_access_expires_at": epoch_secs(grant.data_access_expires),
         "expires_at": record.expires.map_or(0, epoch_secs),
         "is_valid": true,
         "issued_at": epoch_secs(record.issued),
@@ -306,7 +303,7 @@ fn page_token(world: &mut World, access: &Access, page: PageId, now: i64) -> Str
         _ => access.expires,
     };
     if let Some(existing) = world.page_tokens.get(&(access.grant, page)) {
-        let reusable = world.tokens.get(existing).is_some_and(|t| {
+        let reusable = world.token(existing).is_some_and(|t| {
             t.dead.is_none()
                 && match (t.expires, expires) {
                     (None, _) => true,

@@ -15,7 +15,9 @@ use url::Url;
 use crate::clock::{Clock, Millis, DAY, MINUTE};
 use crate::pages;
 use crate::params::Params;
-use crate::state::{Code, Grant, GrantId, GrantState, MemberId, Provider, World};
+use crate::state::{
+    Code, Grant, GrantId, GrantState, MemberId, Provider, World, DATA_ACCESS_LIFETIME,
+};
 use crate::tokens::Death;
 use crate::Sandbox;
 
@@ -221,6 +223,7 @@ impl World {
                     scopes: request.scopes.clone(),
                     state: GrantState::Active,
                     refresh_anchor: now,
+                    data_access_expires: now,
                 });
                 GrantId(self.grants.len() - 1)
             }
@@ -239,7 +242,12 @@ impl World {
         let record = &mut self.grants[grant.0];
         record.scopes = request.scopes.clone();
         record.state = GrantState::Active;
-        self.members[member.0].checkpoint = false;
+        // Logging in renews Meta's data-access window and gets past a checkpoint or an
+        // unconfirmed account.
+        record.data_access_expires = now + clock.lifetime(DATA_ACCESS_LIFETIME);
+        let record = &mut self.members[member.0];
+        record.checkpoint = false;
+        record.unconfirmed = false;
         let code = match provider {
             Provider::X => self.random_alnum(86),
             _ => format!("AQ{}", self.random_alnum(88)),

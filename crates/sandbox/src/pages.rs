@@ -46,6 +46,8 @@ struct ProviderView {
     name: &'static str,
     has_pages: bool,
     actions: Vec<&'static str>,
+    /// The fault kinds this provider takes besides outage, latency and flaky.
+    fault_kinds: Vec<(&'static str, &'static str)>,
     faults: Vec<String>,
     members: Vec<MemberView>,
     feeds: Vec<FeedView>,
@@ -60,7 +62,8 @@ struct MemberView {
     handle: String,
     name: String,
     id: String,
-    checkpoint: bool,
+    /// What Facebook asks of the member or refuses: checkpoint, unconfirmed, posts blocked.
+    holds: Vec<&'static str>,
     grants: Vec<GrantView>,
     pages: Vec<PageView>,
 }
@@ -189,18 +192,40 @@ fn provider_view(world: &World, provider: Provider, now: Millis) -> ProviderView
         .filter(|&m| world.member(m).provider == provider)
         .map(|m| member_view(world, m, now))
         .collect();
-    let feeds = match provider {
-        Provider::LinkedIn | Provider::X => vec![feed(world, provider, "Published")],
-        Provider::Facebook | Provider::Instagram => vec![
-            feed(world, Provider::Facebook, "Published on Facebook"),
-            feed(world, Provider::Instagram, "Published on Instagram"),
-        ],
+    let (fault_kinds, feeds) = match provider {
+        Provider::LinkedIn => (
+            vec![
+                ("rate-limit", "rate limit (429)"),
+                ("spurious-revoked", "spurious revoked (65601)"),
+            ],
+            vec![feed(world, Provider::LinkedIn, "Published")],
+        ),
+        Provider::X => (
+            vec![
+                ("rate-limit", "rate limit (429)"),
+                ("client-forbidden", "client-forbidden (403)"),
+                ("duplicate-content", "duplicate content on posting (403)"),
+            ],
+            vec![feed(world, Provider::X, "Published")],
+        ),
+        Provider::Facebook | Provider::Instagram => (
+            vec![
+                ("rate-limit", "throttled (HTTP 400, code below)"),
+                ("rate-limit-429", "throttled (HTTP 429)"),
+                ("media-error", "Instagram containers end in ERROR"),
+            ],
+            vec![
+                feed(world, Provider::Facebook, "Published on Facebook"),
+                feed(world, Provider::Instagram, "Published on Instagram"),
+            ],
+        ),
     };
     ProviderView {
         slug: provider.slug(),
         name: provider.world_display(),
         has_pages: provider.has_pages(),
         actions: actions_for(provider),
+        fault_kinds,
         faults: world
             .faults
             .iter()
@@ -266,7 +291,14 @@ fn member_view(world: &World, member: MemberId, now: Millis) -> MemberView {
         handle: record.handle.clone(),
         name: record.name.clone(),
         id: record.external_id.clone(),
-        checkpoint: record.checkpoint,
+        holds: [
+            (record.checkpoint, "checkpoint"),
+            (record.unconfirmed, "unconfirmed"),
+            (record.posts_blocked, "posts blocked"),
+        ]
+        .into_iter()
+        .filter_map(|(on, hold)| on.then_some(hold))
+        .collect(),
         grants,
         pages,
     }

@@ -12,10 +12,13 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
-use crate::clock::Millis;
+use crate::clock::{Millis, DAY};
 use crate::faults::Fault;
 use crate::tokens::Token;
 use crate::SandboxConfig;
+
+/// Meta's data-access window: 90 days after the member last logged in to the app.
+pub(crate) const DATA_ACCESS_LIFETIME: u64 = 90 * DAY;
 
 /// A member a fresh world holds, and the organization or page it manages.
 struct DemoMember {
@@ -148,8 +151,12 @@ pub(crate) struct Member {
     pub(crate) external_id: String,
     pub(crate) handle: String,
     pub(crate) name: String,
-    /// Facebook: the member must pass a checkpoint at the provider.
+    /// Facebook: the member must pass a checkpoint at the provider (190 / 459).
     pub(crate) checkpoint: bool,
+    /// Facebook: the member must confirm their account at the provider (190 / 464).
+    pub(crate) unconfirmed: bool,
+    /// Facebook: the member's posts are refused as abusive (368), the post's problem.
+    pub(crate) posts_blocked: bool,
 }
 
 pub(crate) struct InstagramAccount {
@@ -175,6 +182,8 @@ pub(crate) enum GrantState {
     Revoked,
     PasswordChanged,
     AppRemoved,
+    SessionInvalid,
+    LoggedOut,
 }
 
 /// One member's authorization of one client at one provider.
@@ -186,6 +195,8 @@ pub(crate) struct Grant {
     pub(crate) state: GrantState,
     /// LinkedIn: when the refresh-token clock started (the first authorization).
     pub(crate) refresh_anchor: Millis,
+    /// Facebook: when the data-access window closes (90 days after the last login).
+    pub(crate) data_access_expires: Millis,
 }
 
 pub(crate) struct Code {
@@ -219,6 +230,8 @@ pub(crate) struct Container {
     pub(crate) ready: Millis,
     /// Publish attempts still to be answered "not ready" after processing finished.
     pub(crate) not_ready_publishes: u32,
+    /// Processing ends in `ERROR` instead of `FINISHED` (the `media-error` fault).
+    pub(crate) fails: bool,
     pub(crate) published: Option<String>,
 }
 
@@ -394,6 +407,8 @@ impl World {
             handle: handle.to_owned(),
             name: name.to_owned(),
             checkpoint: false,
+            unconfirmed: false,
+            posts_blocked: false,
         });
         Ok(MemberId(self.members.len() - 1))
     }

@@ -30,6 +30,10 @@ pub(crate) enum Death {
     AppRemoved,
     /// An X refresh token that was already used.
     Rotated,
+    /// Facebook's old-style "session key invalid" (code 102, no subcode).
+    SessionInvalid,
+    /// Facebook: the member logged out (190 / 467).
+    LoggedOut,
 }
 
 impl Death {
@@ -38,6 +42,8 @@ impl Death {
             Death::Revoked | Death::Rotated => GrantState::Revoked,
             Death::PasswordChanged => GrantState::PasswordChanged,
             Death::AppRemoved => GrantState::AppRemoved,
+            Death::SessionInvalid => GrantState::SessionInvalid,
+            Death::LoggedOut => GrantState::LoggedOut,
         }
     }
 }
@@ -57,8 +63,12 @@ pub(crate) enum TokenProblem {
     Unknown,
     Expired,
     Dead(Death),
-    /// Facebook/Instagram: the member must pass a checkpoint.
+    /// Facebook: the member must pass a checkpoint.
     Checkpoint,
+    /// Facebook: the member must confirm their account.
+    Unconfirmed,
+    /// Facebook: 90 days passed since the member last logged in to the app.
+    DataAccessExpired,
     /// A page token whose member lost the role on the page.
     PageRoleLost,
 }
@@ -137,7 +147,7 @@ impl World {
         token: &str,
         now: Millis,
     ) -> Result<Access, TokenProblem> {
-        let record = self.tokens.get(token).ok_or(TokenProblem::Unknown)?;
+        let record = self.token(token).ok_or(TokenProblem::Unknown)?;
         let grant = self.grant(record.grant);
         if grant.provider != provider {
             return Err(TokenProblem::Unknown);
@@ -148,8 +158,17 @@ impl World {
         if record.expires.is_some_and(|at| at <= now) {
             return Err(TokenProblem::Expired);
         }
-        if provider.is_graph() && self.member(grant.member).checkpoint {
-            return Err(TokenProblem::Checkpoint);
+        if provider.is_graph() {
+            let member = self.member(grant.member);
+            if grant.data_access_expires <= now {
+                return Err(TokenProblem::DataAccessExpired);
+            }
+            if member.checkpoint {
+                return Err(TokenProblem::Checkpoint);
+            }
+            if member.unconfirmed {
+                return Err(TokenProblem::Unconfirmed);
+            }
         }
         if let TokenKind::Page(page) = record.kind {
             if !self.page(page).admins.contains(&grant.member) {
@@ -191,9 +210,18 @@ impl World {
         self.grants[grant.0].state = death.grant_state();
     }
 
+    /// The record of a presented token.
+    pub(crate) fn token(&self, token: &str) -> Option<&Token> {
+        self.tokens.get(token)
+    }
+
+    pub(crate) fn token_mut(&mut self, token: &str) -> Option<&mut Token> {
+        self.tokens.get_mut(token)
+    }
+
     /// Kills one token (revocation endpoints).
     pub(crate) fn kill_token(&mut self, token: &str, death: Death) -> bool {
-        match self.tokens.get_mut(token) {
+        match self.token_mut(token) {
             Some(record) => {
                 record.dead.get_or_insert(death);
                 true
@@ -212,18 +240,30 @@ impl World {
         }
     }
 
-    /// The state shown for a grant: its recorded break, else checkpoint, else whether
-    /// any access token still lives (`pending` before the first code exchange).
+    /// The state shown for a grant: its recorded break, else what Facebook asks of the
+    /// member, else whether any access token still lives (`pending` before the first
+    /// code exchange).
     pub(crate) fn grant_status(&self, grant: GrantId, now: Millis) -> &'static str {
         let record = self.grant(grant);
         match record.state {
             GrantState::Revoked => return "revoked",
             GrantState::PasswordChanged => return "password_changed",
             GrantState::AppRemoved => return "app_removed",
+            GrantState::SessionInvalid => return "session_invalid",
+            GrantState::LoggedOut => return "logged_out",
             GrantState::Active => {}
         }
-        if record.provider.is_graph() && self.member(record.member).checkpoint {
-            return "checkpoint";
+        if record.provider.is_graph() {
+            let member = self.member(record.member);
+            if record.data_access_expires <= now {
+                return "data_access_expired";
+            }
+            if member.checkpoint {
+                return "checkpoint";
+            }
+            if member.unconfirmed {
+                return "unconfirmed";
+            }
         }
         let mut issued = false;
         for token in self.tokens.values() {

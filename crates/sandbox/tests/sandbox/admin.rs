@@ -462,11 +462,24 @@ async fn a_fresh_sandbox_holds_the_demo_members_and_acme_pages() {
 }
 
 #[tokio::test]
-async fn dashboard_shows_instagram_accounts_and_media_in_the_facebook_section() {
+async fn dashboard_offers_the_new_breaks_and_faults() {
     let sandbox = sandbox().await;
     let html = html_page(sandbox.http.get(sandbox.url("/sandbox"))).await;
     assert_contains(
         &html,
-        &["Facebook and Instagram", "Published on Instagram", "@acme"],
+        &[
+            "/sandbox/admin/members/facebook/acme-facebook/log-out",
+            "/sandbox/admin/members/facebook/acme-facebook/invalidate-session",
+            "/sandbox/admin/members/facebook/acme-facebook/unconfirm",
+            "/sandbox/admin/members/facebook/acme-facebook/expire-data-access",
+            "/sandbox/admin/members/facebook/acme-facebook/block-posts",
+            "value=\"rate-limit-429\"",
+            "value=\"613\"",
+            "value=\"media-error\"",
+            "value=\"client-forbidden\"",
+            "value=\"duplicate-content\"",
+            "Published on Instagram",
+            "@acme",
+        ],
     );
 }

@@ -314,3 +314,45 @@ async fn instagram_publishes_through_graph_facebook_and_the_instagram_alias_shar
     let me_via_alias = graph_get(&sandbox, IG, "/me", &user).await;
     assert_eq!(body(me_via_alias).await["name"], "Acme Admin");
 }
+
+#[tokio::test]
+async fn instagram_container_ends_in_error_while_the_media_error_fault_lasts() {
+    let sandbox = sandbox().await;
+    let (user, ig_id) = connect(&sandbox, "fran").await;
+    crate::helpers::fault(
+        &sandbox,
+        json!({"provider": "instagram", "kind": "media-error", "calls": 1}),
+    )
+    .await;
+    let failing = container_id(&sandbox, &user, &ig_id, "https://cdn.example/a.jpg").await;
+    let fine = container_id(&sandbox, &user, &ig_id, "https://cdn.example/b.jpg").await;
+    assert_eq!(status_code(&sandbox, &user, &failing).await, "IN_PROGRESS");
+    advance(&sandbox, 5.0).await;
+    assert_eq!(status_code(&sandbox, &user, &failing).await, "ERROR");
+    assert_eq!(status_code(&sandbox, &user, &fine).await, "FINISHED");
+    assert_ne!(
+        media_publish(&sandbox, &user, &ig_id, &failing)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        media_publish(&sandbox, &user, &ig_id, &fine).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn instagram_blocked_member_gets_368_on_publishing() {
+    let sandbox = sandbox().await;
+    let (user, ig_id) = connect(&sandbox, "fran").await;
+    let container = container_id(&sandbox, &user, &ig_id, "https://cdn.example/a.jpg").await;
+    advance(&sandbox, 5.0).await;
+    crate::helpers::member_action(&sandbox, IG, "fran", "block-posts").await;
+    assert_graph_error(
+        media_publish(&sandbox, &user, &ig_id, &container).await,
+        368,
+        None,
+    )
+    .await;
+}
