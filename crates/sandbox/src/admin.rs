@@ -1,7 +1,8 @@
 //! The admin API under `/sandbox/admin` (documented in the crate README): members and
 //! pages, breaking a member's grants (or one token) the ways providers do, faults,
-//! published posts, the clock and a reset. Bodies are JSON; the same endpoints take HTML
-//! form posts from the `/sandbox` page and answer those with a redirect back to it. `instagram` names the Facebook world wherever a member, page or
+//! LinkedIn's app mode, published posts, the clock and a reset. Bodies are JSON; the same
+//! endpoints take HTML form posts from the `/sandbox` page and answer those with a
+//! redirect back to it. `instagram` names the Facebook world wherever a member, page or
 //! fault is meant (Instagram accounts live there); for posts it names Instagram's.
 
 use axum::body::Bytes;
@@ -29,6 +30,7 @@ pub(crate) fn router() -> Router<Sandbox> {
         .route("/members", get(list_members).post(create_member))
         .route("/pages", post(create_page))
         .route("/members/{provider}/{handle}/{action}", post(member_action))
+        .route("/apps/linkedin", get(linkedin_app).post(set_linkedin_app))
         .route(
             "/faults",
             get(list_faults).post(add_fault).delete(clear_faults),
@@ -556,4 +558,40 @@ async fn advance_clock(
 async fn reset(State(sandbox): State<Sandbox>, input: Input<Value>) -> Response {
     sandbox.reset();
     reply(input.form, StatusCode::OK, json!({"reset": true}), "")
+}
+
+fn linkedin_app_json(world: &World) -> Value {
+    json!({
+        "provider": Provider::LinkedIn,
+        "refresh_tokens": world.linkedin.refresh_tokens,
+        "clients": world.linkedin.clients,
+    })
+}
+
+async fn linkedin_app(State(sandbox): State<Sandbox>) -> Json<Value> {
+    Json(linkedin_app_json(&sandbox.world()))
+}
+
+#[derive(Deserialize)]
+struct AppMode {
+    /// Whether code exchanges hand out refresh tokens (an approved partner app).
+    refresh_tokens: bool,
+    /// The one client id the mode is for; absent, every client without a mode of its own.
+    client_id: Option<String>,
+}
+
+async fn set_linkedin_app(State(sandbox): State<Sandbox>, input: Input<AppMode>) -> Response {
+    let AppMode {
+        refresh_tokens,
+        client_id,
+    } = input.value;
+    let mut world = sandbox.world();
+    match client_id {
+        Some(client_id) => {
+            world.linkedin.clients.insert(client_id, refresh_tokens);
+        }
+        None => world.linkedin.refresh_tokens = refresh_tokens,
+    }
+    let body = linkedin_app_json(&world);
+    reply(input.form, StatusCode::OK, body, "linkedin")
 }

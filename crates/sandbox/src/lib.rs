@@ -10,14 +10,19 @@
 //!   used with the same Meta app and the same Facebook login, so `/sandbox/facebook/…`
 //!   serves the Instagram publishing endpoints as graph.facebook.com does.
 //!   `/sandbox/instagram/…` is an alias of the same Graph world (same members, same tokens).
-//! - `/sandbox/admin/…` is the JSON admin API (members, pages, token breaks, faults,
-//!   clock, reset).
+//! - `/sandbox/admin/…` is the JSON admin API (members, pages, token breaks, faults, app
+//!   modes, clock, reset).
 //! - `/sandbox` is the page for people: state, published posts, buttons for every action;
 //!   `/sandbox/assets/sandbox.css` its stylesheet.
 //!
 //! A fresh world already holds the demo's members: `acme-linkedin` (administers the
 //! organization "Acme"), `acme-x`, `acme-facebook` (manages the page "Acme", which has the
 //! Instagram business account "acme" linked), `amy-linkedin` and `amy-x`.
+//!
+//! **Time.** The sandbox keeps its own clock: wall time plus whatever the admin API advanced
+//! it by. Every expiry is checked against it. [`Sandbox::now_millis`] reads it, so an app
+//! that mounts the sandbox can let its connection engine follow the sandbox's clock and
+//! watch a 60-day token reach its reminders and its expiry in seconds.
 //!
 //! Modules: [`state`] holds the world behind one mutex; [`clock`] the sandbox's clock and
 //! lifetime scaling; [`tokens`] issuing and checking tokens;
@@ -63,6 +68,10 @@ pub struct SandboxConfig {
     pub app_name: String,
     /// Seed for ids and tokens; the same seed and the same requests give the same values.
     pub seed: Option<u64>,
+    /// Whether LinkedIn treats every client as an approved partner app, which gets refresh
+    /// tokens. `false`: a 60-day access token alone, and the member must authorize again.
+    /// The admin API changes it, for all clients or one (`/sandbox/admin/apps/linkedin`).
+    pub linkedin_refresh_tokens: bool,
 }
 
 impl Default for SandboxConfig {
@@ -73,6 +82,7 @@ impl Default for SandboxConfig {
             facebook_deauthorize_url: None,
             app_name: "Apostle".to_owned(),
             seed: None,
+            linkedin_refresh_tokens: true,
         }
     }
 }
@@ -85,6 +95,7 @@ impl fmt::Debug for SandboxConfig {
             .field("facebook_deauthorize_url", &self.facebook_deauthorize_url)
             .field("app_name", &self.app_name)
             .field("seed", &self.seed)
+            .field("linkedin_refresh_tokens", &self.linkedin_refresh_tokens)
             .finish()
     }
 }
@@ -142,6 +153,13 @@ impl Sandbox {
             .route("/sandbox", get(pages::dashboard))
             .route("/sandbox/assets/sandbox.css", get(pages::stylesheet))
             .with_state(self.clone())
+    }
+
+    /// Now on the sandbox's clock, in milliseconds since the Unix epoch: wall time plus
+    /// whatever the admin API advanced the clock by. An app that mounts the sandbox can
+    /// drive its connection engine with it, so advancing the sandbox's clock moves both.
+    pub fn now_millis(&self) -> i64 {
+        self.inner.clock.now()
     }
 
     pub(crate) fn config(&self) -> &SandboxConfig {

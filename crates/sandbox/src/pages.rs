@@ -49,8 +49,15 @@ struct ProviderView {
     /// The fault kinds this provider takes besides outage, latency and flaky.
     fault_kinds: Vec<(&'static str, &'static str)>,
     faults: Vec<String>,
+    /// LinkedIn: the app mode, and the client ids with a mode of their own.
+    app: Option<AppView>,
     members: Vec<MemberView>,
     feeds: Vec<FeedView>,
+}
+
+struct AppView {
+    refresh_tokens: bool,
+    clients: Vec<(String, bool)>,
 }
 
 struct FeedView {
@@ -192,12 +199,21 @@ fn provider_view(world: &World, provider: Provider, now: Millis) -> ProviderView
         .filter(|&m| world.member(m).provider == provider)
         .map(|m| member_view(world, m, now))
         .collect();
-    let (fault_kinds, feeds) = match provider {
+    let (fault_kinds, app, feeds) = match provider {
         Provider::LinkedIn => (
             vec![
                 ("rate-limit", "rate limit (429)"),
                 ("spurious-revoked", "spurious revoked (65601)"),
             ],
+            Some(AppView {
+                refresh_tokens: world.linkedin.refresh_tokens,
+                clients: world
+                    .linkedin
+                    .clients
+                    .iter()
+                    .map(|(id, on)| (id.clone(), *on))
+                    .collect(),
+            }),
             vec![feed(world, Provider::LinkedIn, "Published")],
         ),
         Provider::X => (
@@ -206,6 +222,7 @@ fn provider_view(world: &World, provider: Provider, now: Millis) -> ProviderView
                 ("client-forbidden", "client-forbidden (403)"),
                 ("duplicate-content", "duplicate content on posting (403)"),
             ],
+            None,
             vec![feed(world, Provider::X, "Published")],
         ),
         Provider::Facebook | Provider::Instagram => (
@@ -214,6 +231,7 @@ fn provider_view(world: &World, provider: Provider, now: Millis) -> ProviderView
                 ("rate-limit-429", "throttled (HTTP 429)"),
                 ("media-error", "Instagram containers end in ERROR"),
             ],
+            None,
             vec![
                 feed(world, Provider::Facebook, "Published on Facebook"),
                 feed(world, Provider::Instagram, "Published on Instagram"),
@@ -232,6 +250,7 @@ fn provider_view(world: &World, provider: Provider, now: Millis) -> ProviderView
             .filter(|f| f.provider == provider)
             .map(ToString::to_string)
             .collect(),
+        app,
         members,
         feeds,
     }

@@ -5,7 +5,7 @@
 //! RNG, seeded when the configuration asks for determinism. A fresh world already holds
 //! the demo's members (`DEMO_MEMBERS`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rand::distributions::Alphanumeric;
 use rand::rngs::StdRng;
@@ -235,6 +235,25 @@ pub(crate) struct Container {
     pub(crate) published: Option<String>,
 }
 
+/// LinkedIn's app mode: an approved partner app gets refresh tokens, any other app gets a
+/// 60-day access token alone and must send the member through authorize again.
+#[derive(Clone)]
+pub(crate) struct LinkedInApp {
+    /// The mode of every client id without one of its own.
+    pub(crate) refresh_tokens: bool,
+    /// Client ids with a mode of their own.
+    pub(crate) clients: BTreeMap<String, bool>,
+}
+
+impl LinkedInApp {
+    pub(crate) fn refresh_tokens_for(&self, client_id: &str) -> bool {
+        self.clients
+            .get(client_id)
+            .copied()
+            .unwrap_or(self.refresh_tokens)
+    }
+}
+
 /// Everything the sandbox knows.
 pub(crate) struct World {
     rng: StdRng,
@@ -249,6 +268,7 @@ pub(crate) struct World {
     pub(crate) containers: HashMap<String, Container>,
     pub(crate) faults: Vec<Fault>,
     pub(crate) next_fault_id: u64,
+    pub(crate) linkedin: LinkedInApp,
 }
 
 /// Why a member or page could not be created.
@@ -270,7 +290,7 @@ pub(crate) enum CreateError {
 }
 
 impl World {
-    /// A fresh world: the demo's members, nothing else.
+    /// A fresh world: the demo's members and the configured app modes, nothing else.
     pub(crate) fn new(config: &SandboxConfig) -> World {
         let mut world = World {
             rng: rng_for(config.seed),
@@ -284,6 +304,10 @@ impl World {
             containers: HashMap::new(),
             faults: Vec::new(),
             next_fault_id: 1,
+            linkedin: LinkedInApp {
+                refresh_tokens: config.linkedin_refresh_tokens,
+                clients: BTreeMap::new(),
+            },
         };
         world.seed_demo_members();
         world

@@ -1,6 +1,6 @@
 use std::time::{Duration, Instant};
 
-use apostle_sandbox::SandboxConfig;
+use apostle_sandbox::{Sandbox, SandboxConfig};
 use serde_json::{json, Value};
 
 use crate::helpers::{
@@ -8,7 +8,7 @@ use crate::helpers::{
     x_users_me,
 };
 use crate::support::{
-    pkce_challenge, query_value, spawn, x_authorize_query, Running, PKCE_VERIFIER,
+    pkce_challenge, query_value, serve, spawn, x_authorize_query, Running, PKCE_VERIFIER,
 };
 
 async fn get(sandbox: &Running, path: &str) -> Value {
@@ -462,7 +462,7 @@ async fn a_fresh_sandbox_holds_the_demo_members_and_acme_pages() {
 }
 
 #[tokio::test]
-async fn dashboard_offers_the_new_breaks_and_faults() {
+async fn dashboard_offers_the_new_breaks_faults_and_app_mode() {
     let sandbox = sandbox().await;
     let html = html_page(sandbox.http.get(sandbox.url("/sandbox"))).await;
     assert_contains(
@@ -478,8 +478,31 @@ async fn dashboard_offers_the_new_breaks_and_faults() {
             "value=\"media-error\"",
             "value=\"client-forbidden\"",
             "value=\"duplicate-content\"",
+            "/sandbox/admin/apps/linkedin",
             "Published on Instagram",
             "@acme",
         ],
     );
+}
+
+#[tokio::test]
+async fn now_millis_follows_the_sandbox_clock() {
+    let sandbox = Sandbox::new(SandboxConfig::default());
+    let running = serve(&sandbox).await;
+    let wall = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64
+    };
+    let before = sandbox.now_millis();
+    assert!((before - wall()).abs() < 1000);
+    advance(&running, 86400.0).await;
+    let moved = sandbox.now_millis() - before;
+    assert!(
+        (86_400_000..86_405_000).contains(&moved),
+        "moved {moved} ms"
+    );
+    let clock = get(&running, "/sandbox/admin/clock").await;
+    assert!((clock["now_ms"].as_i64().unwrap() - sandbox.now_millis()).abs() < 1000);
 }
