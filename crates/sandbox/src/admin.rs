@@ -25,6 +25,10 @@ use crate::state::{instagram_username, CreateError, MemberId, PageId, Provider, 
 use crate::tokens::Death;
 use crate::Sandbox;
 
+/// What a reset does to Apostle, said wherever a reset can be asked for.
+pub(crate) const RESET_WARNING: &str = "Resetting forgets every member, grant and token: \
+    Apostle's connections made against this sandbox will break and must be connected again.";
+
 pub(crate) fn router() -> Router<Sandbox> {
     Router::new()
         .route("/members", get(list_members).post(create_member))
@@ -551,13 +555,15 @@ async fn advance_clock(
     if !input.value.seconds.is_finite() {
         return Err(AdminError::BadBody("seconds must be a number".to_owned()));
     }
-    sandbox.clock().advance(input.value.seconds);
+    sandbox.advance_clock(input.value.seconds);
     Ok(reply(input.form, StatusCode::OK, clock_json(&sandbox), ""))
 }
 
 async fn reset(State(sandbox): State<Sandbox>, input: Input<Value>) -> Response {
     sandbox.reset();
-    reply(input.form, StatusCode::OK, json!({"reset": true}), "")
+    tracing::warn!("sandbox: reset; Apostle's connections made against it are now broken");
+    let body = json!({"reset": true, "warning": RESET_WARNING});
+    reply(input.form, StatusCode::OK, body, "")
 }
 
 fn linkedin_app_json(world: &World) -> Value {

@@ -23,7 +23,7 @@ use crate::params::bearer;
 use crate::state::{Provider, World};
 use crate::Sandbox;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum FaultKind {
     Outage,
@@ -87,7 +87,7 @@ pub(crate) struct FaultSpec {
     pub(crate) code: Option<u32>,
 }
 
-#[derive(Clone, Serialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct Fault {
     pub(crate) id: u64,
     pub(crate) provider: Provider,

@@ -18,7 +18,7 @@ use crate::params::Params;
 use crate::state::{
     Code, Grant, GrantId, GrantState, MemberId, Provider, World, DATA_ACCESS_LIFETIME,
 };
-use crate::tokens::Death;
+use crate::tokens::{Death, Fingerprint};
 use crate::Sandbox;
 
 /// Fields of the consent form that are not part of the original query.
@@ -253,7 +253,7 @@ impl World {
             _ => format!("AQ{}", self.random_alnum(88)),
         };
         self.codes.insert(
-            code.clone(),
+            Fingerprint::of(&code),
             Code {
                 grant,
                 redirect_uri: request.redirect_uri.to_string(),
@@ -277,7 +277,8 @@ impl World {
         verifier: Option<&str>,
         now: Millis,
     ) -> Result<GrantId, CodeProblem> {
-        let record = self.codes.get(code).ok_or(CodeProblem::Invalid)?;
+        let key = Fingerprint::of(code);
+        let record = self.codes.get(&key).ok_or(CodeProblem::Invalid)?;
         let grant = self.grant(record.grant);
         if grant.provider != provider || grant.client_id != client_id {
             return Err(CodeProblem::Invalid);
@@ -301,7 +302,7 @@ impl World {
         }
         let grant = record.grant;
         let scopes = record.scopes.clone();
-        if let Some(record) = self.codes.get_mut(code) {
+        if let Some(record) = self.codes.get_mut(&key) {
             record.used = true;
         }
         self.grants[grant.0].scopes = scopes;

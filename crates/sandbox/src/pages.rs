@@ -9,7 +9,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::DateTime;
 
-use crate::admin::actions_for;
+use crate::admin::{actions_for, RESET_WARNING};
 use crate::clock::Millis;
 use crate::oauth::AuthorizeRequest;
 use crate::state::{MemberId, Provider, World};
@@ -38,6 +38,7 @@ struct AuthorizeError<'a> {
 struct Dashboard {
     now: String,
     time_scale: f64,
+    reset_warning: &'static str,
     providers: Vec<ProviderView>,
 }
 
@@ -186,6 +187,7 @@ pub(crate) async fn dashboard(State(sandbox): State<Sandbox>) -> Response {
         &Dashboard {
             now: format_time(now),
             time_scale: sandbox.config().time_scale,
+            reset_warning: RESET_WARNING,
             providers,
         },
     )

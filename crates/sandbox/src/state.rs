@@ -10,11 +10,11 @@ use std::collections::{BTreeMap, HashMap};
 use rand::distributions::Alphanumeric;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::clock::{Millis, DAY};
 use crate::faults::Fault;
-use crate::tokens::Token;
+use crate::tokens::{Fingerprint, Token};
 use crate::SandboxConfig;
 
 /// Meta's data-access window: 90 days after the member last logged in to the app.
@@ -65,7 +65,7 @@ const DEMO_MEMBERS: [DemoMember; 5] = [
     },
 ];
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Provider {
     LinkedIn,
@@ -138,13 +138,14 @@ impl Provider {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub(crate) struct MemberId(pub(crate) usize);
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub(crate) struct PageId(pub(crate) usize);
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub(crate) struct GrantId(pub(crate) usize);
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Member {
     pub(crate) provider: Provider,
     /// The provider's id: LinkedIn `sub`, X user id, Facebook app-scoped user id.
@@ -159,11 +160,13 @@ pub(crate) struct Member {
     pub(crate) posts_blocked: bool,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct InstagramAccount {
     pub(crate) id: String,
     pub(crate) username: String,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Page {
     pub(crate) provider: Provider,
     pub(crate) external_id: String,
@@ -175,7 +178,7 @@ pub(crate) struct Page {
     pub(crate) instagram: Option<InstagramAccount>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum GrantState {
     Active,
@@ -187,6 +190,7 @@ pub(crate) enum GrantState {
 }
 
 /// One member's authorization of one client at one provider.
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Grant {
     pub(crate) provider: Provider,
     pub(crate) member: MemberId,
@@ -199,6 +203,7 @@ pub(crate) struct Grant {
     pub(crate) data_access_expires: Millis,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Code {
     pub(crate) grant: GrantId,
     pub(crate) redirect_uri: String,
@@ -208,6 +213,7 @@ pub(crate) struct Code {
     pub(crate) used: bool,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Post {
     pub(crate) provider: Provider,
     pub(crate) id: String,
@@ -221,6 +227,7 @@ pub(crate) struct Post {
 }
 
 /// An Instagram media container between `media` and `media_publish`.
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Container {
     pub(crate) page: PageId,
     pub(crate) member: MemberId,
@@ -237,7 +244,7 @@ pub(crate) struct Container {
 
 /// LinkedIn's app mode: an approved partner app gets refresh tokens, any other app gets a
 /// 60-day access token alone and must send the member through authorize again.
-#[derive(Clone)]
+#[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct LinkedInApp {
     /// The mode of every client id without one of its own.
     pub(crate) refresh_tokens: bool,
@@ -254,15 +261,21 @@ impl LinkedInApp {
     }
 }
 
-/// Everything the sandbox knows.
+/// Everything the sandbox knows. It is what the state file holds, less the RNG and the
+/// plaintext page tokens (tokens and codes are kept as fingerprints only).
+#[derive(Serialize, Deserialize)]
 pub(crate) struct World {
+    #[serde(skip, default = "StdRng::from_entropy")]
     rng: StdRng,
     pub(crate) members: Vec<Member>,
     pub(crate) pages: Vec<Page>,
     pub(crate) grants: Vec<Grant>,
-    pub(crate) codes: HashMap<String, Code>,
-    pub(crate) tokens: HashMap<String, Token>,
-    /// The page token handed out for a (grant, page), reused while it lives.
+    pub(crate) codes: HashMap<Fingerprint, Code>,
+    pub(crate) tokens: HashMap<Fingerprint, Token>,
+    /// The page token handed out for a (grant, page), reused while it lives. Not saved:
+    /// after a restart the next `/me/accounts` hands out a new one, and the old one
+    /// keeps working.
+    #[serde(skip)]
     pub(crate) page_tokens: HashMap<(GrantId, PageId), String>,
     pub(crate) posts: Vec<Post>,
     pub(crate) containers: HashMap<String, Container>,

@@ -1,11 +1,29 @@
 //! Tokens: issuing them with the provider's look and (scaled) lifetime, checking a
 //! presented token, and the breaks the admin API injects. Every provider maps a
-//! [`TokenProblem`] to its own error body in [`crate::errors`].
+//! [`TokenProblem`] to its own error body in [`crate::errors`]. The world keeps tokens and
+//! codes by their SHA-256 [`Fingerprint`], as a provider would, so the state file on disk
+//! holds none that works.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::clock::Millis;
 use crate::state::{GrantId, GrantState, MemberId, PageId, Provider, World};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The SHA-256 of a token or code, in hex: the key under which the world keeps it.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct Fingerprint(String);
+
+impl Fingerprint {
+    pub(crate) fn of(secret: &str) -> Fingerprint {
+        let digest = Sha256::digest(secret.as_bytes());
+        Fingerprint(digest.iter().map(|b| format!("{b:02x}")).collect())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub(crate) enum TokenKind {
     /// An access token (Facebook/Instagram: a short-lived user token).
     Access,
@@ -23,7 +41,8 @@ impl TokenKind {
 }
 
 /// Why a token stopped working before its time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub(crate) enum Death {
     Revoked,
     PasswordChanged,
@@ -48,7 +67,8 @@ impl Death {
     }
 }
 
-/// A token's record. Deliberately not `Debug`: it sits next to the token string.
+/// A token's record, kept under the token's [`Fingerprint`].
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Token {
     pub(crate) grant: GrantId,
     pub(crate) kind: TokenKind,
@@ -115,7 +135,7 @@ impl World {
             _ => format!("EAAB{}", self.random_alnum(96)),
         };
         self.tokens.insert(
-            token.clone(),
+            Fingerprint::of(&token),
             Token {
                 grant,
                 kind,
@@ -212,11 +232,11 @@ impl World {
 
     /// The record of a presented token.
     pub(crate) fn token(&self, token: &str) -> Option<&Token> {
-        self.tokens.get(token)
+        self.tokens.get(&Fingerprint::of(token))
     }
 
     pub(crate) fn token_mut(&mut self, token: &str) -> Option<&mut Token> {
-        self.tokens.get_mut(token)
+        self.tokens.get_mut(&Fingerprint::of(token))
     }
 
     /// Kills one token (revocation endpoints).

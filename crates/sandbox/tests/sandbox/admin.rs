@@ -197,12 +197,19 @@ async fn admin_posts_are_listed_newest_first_per_provider() {
 }
 
 #[tokio::test]
-async fn admin_reset_forgets_members_tokens_posts_faults_and_clock() {
+async fn admin_reset_forgets_members_tokens_posts_faults_and_clock_and_warns_of_broken_connections()
+{
     let sandbox = sandbox().await;
     let token = x_token(&sandbox).await;
     fault(&sandbox, json!({"provider": "x", "kind": "outage"})).await;
     advance(&sandbox, 1000.0).await;
-    assert_eq!(admin(&sandbox, "/reset", json!({})).await.status(), 200);
+    let reset = admin(&sandbox, "/reset", json!({})).await;
+    assert_eq!(reset.status(), 200);
+    let warning = body(reset).await["warning"].as_str().unwrap().to_owned();
+    assert!(
+        warning.contains("Apostle's connections made against this sandbox will break"),
+        "{warning}"
+    );
     let handles: Vec<Value> = get(&sandbox, "/sandbox/admin/members")
         .await
         .as_array()
@@ -462,12 +469,14 @@ async fn a_fresh_sandbox_holds_the_demo_members_and_acme_pages() {
 }
 
 #[tokio::test]
-async fn dashboard_offers_the_new_breaks_faults_and_app_mode() {
+async fn dashboard_warns_before_a_reset_and_offers_the_new_breaks_and_faults() {
     let sandbox = sandbox().await;
     let html = html_page(sandbox.http.get(sandbox.url("/sandbox"))).await;
     assert_contains(
         &html,
         &[
+            "Apostle&#39;s connections made against this sandbox will break",
+            "name=\"confirm\"",
             "/sandbox/admin/members/facebook/acme-facebook/log-out",
             "/sandbox/admin/members/facebook/acme-facebook/invalidate-session",
             "/sandbox/admin/members/facebook/acme-facebook/unconfirm",
