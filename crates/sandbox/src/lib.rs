@@ -15,9 +15,10 @@
 //! - `/sandbox` is the page for people: state, published posts, buttons for every action;
 //!   `/sandbox/assets/sandbox.css` its stylesheet.
 //!
-//! A fresh world already holds the demo's members: `acme-linkedin` (administers the
-//! organization "Acme"), `acme-x`, `acme-facebook` (manages the page "Acme", which has the
-//! Instagram business account "acme" linked), `amy-linkedin` and `amy-x`.
+//! A fresh world already holds the demo's members (unless [`SandboxConfig::demo_members`]
+//! is off): `acme-linkedin` (administers the organization "Acme"), `acme-x`,
+//! `acme-facebook` (manages the page "Acme", which has the Instagram business account
+//! "acme" linked), `amy-linkedin` and `amy-x`.
 //!
 //! **Time.** The sandbox keeps its own clock: wall time plus whatever the admin API advanced
 //! it by. Every expiry is checked against it. [`Sandbox::now_millis`] reads it, so an app
@@ -80,6 +81,9 @@ pub struct SandboxConfig {
     pub facebook_deauthorize_url: Option<String>,
     /// The app name shown on consent pages.
     pub app_name: String,
+    /// Whether a fresh (or reset) world holds the demo's members and Acme's pages. Off,
+    /// it starts empty, for tests that create every member they use.
+    pub demo_members: bool,
     /// Seed for ids and tokens; the same seed and the same requests give the same values.
     /// A world read back from `state_path` draws fresh randomness.
     pub seed: Option<u64>,
@@ -98,6 +102,7 @@ impl Default for SandboxConfig {
             client_secret: "sandbox-secret".to_owned(),
             facebook_deauthorize_url: None,
             app_name: "Apostle".to_owned(),
+            demo_members: true,
             seed: None,
             state_path: None,
             linkedin_refresh_tokens: true,
@@ -112,6 +117,7 @@ impl fmt::Debug for SandboxConfig {
             .field("client_secret", &"[redacted]")
             .field("facebook_deauthorize_url", &self.facebook_deauthorize_url)
             .field("app_name", &self.app_name)
+            .field("demo_members", &self.demo_members)
             .field("seed", &self.seed)
             .field("state_path", &self.state_path)
             .field("linkedin_refresh_tokens", &self.linkedin_refresh_tokens)

@@ -303,7 +303,8 @@ pub(crate) enum CreateError {
 }
 
 impl World {
-    /// A fresh world: the demo's members and the configured app modes, nothing else.
+    /// A fresh world: the demo's members (if configured) and the configured app modes,
+    /// nothing else.
     pub(crate) fn new(config: &SandboxConfig) -> World {
         let mut world = World {
             rng: rng_for(config.seed),
@@ -322,7 +323,9 @@ impl World {
                 clients: BTreeMap::new(),
             },
         };
-        world.seed_demo_members();
+        if config.demo_members {
+            world.seed_demo_members();
+        }
         world
     }
 

@@ -469,6 +469,25 @@ async fn a_fresh_sandbox_holds_the_demo_members_and_acme_pages() {
 }
 
 #[tokio::test]
+async fn without_demo_members_a_fresh_sandbox_is_empty_and_stays_so_after_a_reset() {
+    let sandbox = spawn(SandboxConfig {
+        demo_members: false,
+        ..SandboxConfig::default()
+    })
+    .await;
+    assert_eq!(get(&sandbox, "/sandbox/admin/members").await, json!([]));
+    let created = admin(
+        &sandbox,
+        "/members",
+        json!({"provider": "facebook", "handle": "acme-facebook"}),
+    )
+    .await;
+    assert_eq!(created.status(), 201, "the demo's handles are free");
+    assert_eq!(admin(&sandbox, "/reset", json!({})).await.status(), 200);
+    assert_eq!(get(&sandbox, "/sandbox/admin/members").await, json!([]));
+}
+
+#[tokio::test]
 async fn dashboard_warns_before_a_reset_and_offers_the_new_breaks_and_faults() {
     let sandbox = sandbox().await;
     let html = html_page(sandbox.http.get(sandbox.url("/sandbox"))).await;
