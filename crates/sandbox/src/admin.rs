@@ -33,6 +33,7 @@ pub(crate) fn router() -> Router<Sandbox> {
     Router::new()
         .route("/members", get(list_members).post(create_member))
         .route("/pages", post(create_page))
+        .route("/pages/roles", post(give_page_role))
         .route("/members/{provider}/{handle}/{action}", post(member_action))
         .route("/apps/linkedin", get(linkedin_app).post(set_linkedin_app))
         .route(
@@ -62,14 +63,19 @@ pub(crate) enum AdminError {
     },
     #[error(
         "unknown action {0:?}: revoke, change-password, expire-tokens, remove-app, \
-         lose-page-role, or for Facebook checkpoint, unconfirm, log-out, invalidate-session, \
-         expire-data-access, block-posts or resolve"
+         lose-page-role, or for Facebook checkpoint, clear-checkpoint, unconfirm, confirm, \
+         log-out, invalidate-session, expire-data-access, block-posts or unblock-posts"
     )]
     UnknownAction(String),
     #[error("{action} does not apply to {provider}")]
     Unsupported {
         action: String,
         provider: &'static str,
+    },
+    #[error("no {provider} page {page_id:?}")]
+    NoSuchPage {
+        provider: &'static str,
+        page_id: String,
     },
     #[error("lose-page-role needs \"page_id\"")]
     MissingPageId,
@@ -90,6 +96,7 @@ impl IntoResponse for AdminError {
         let status = match &self {
             AdminError::UnknownMember { .. }
             | AdminError::UnknownPage { .. }
+            | AdminError::NoSuchPage { .. }
             | AdminError::UnknownToken => StatusCode::NOT_FOUND,
             AdminError::Create(CreateError::DuplicateHandle { .. }) => StatusCode::CONFLICT,
             _ => StatusCode::BAD_REQUEST,
@@ -163,16 +170,18 @@ pub(crate) fn actions_for(provider: Provider) -> Vec<&'static str> {
 }
 
 /// Facebook's own breaks and holds: checkpoint (190/459), unconfirmed (190/464), logged out
-/// (190/467), invalid session (102), data-access lapse (190/493), posts refused (368), and
-/// `resolve`, the member doing at Facebook what it asked.
-const GRAPH_ACTIONS: [&str; 7] = [
+/// (190/467), invalid session (102), data-access lapse (190/493), posts refused (368); and
+/// the member doing at Facebook what a hold asks, which lifts it without a new login.
+const GRAPH_ACTIONS: [&str; 9] = [
     "checkpoint",
+    "clear-checkpoint",
     "unconfirm",
+    "confirm",
     "log-out",
     "invalidate-session",
     "expire-data-access",
     "block-posts",
-    "resolve",
+    "unblock-posts",
 ];
 
 /// Actions that may name one token instead of the whole member.
@@ -185,6 +194,11 @@ fn page_json(world: &World, page: PageId) -> Value {
         "id": record.external_id,
         "name": record.name,
         "owner": world.member(record.owner).handle,
+        "admins": record
+            .admins
+            .iter()
+            .map(|&m| world.member(m).handle.as_str())
+            .collect::<Vec<_>>(),
     });
     if let Some(ig) = &record.instagram {
         body["instagram_business_account"] = json!({"id": ig.id, "username": ig.username});
@@ -292,29 +306,40 @@ struct NewPage {
     provider: String,
     owner: String,
     name: String,
-    /// Facebook: the username of an Instagram business account to link to the page.
-    instagram: Option<String>,
+    /// Facebook: the Instagram business account linked to the page.
+    instagram: Option<InstagramChoice>,
 }
 
-/// `provider: "instagram"` makes a Facebook page with an Instagram business account
-/// linked, named after the page unless `instagram` names it.
+/// A new Facebook page's Instagram business account: a username, or `false` for none.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum InstagramChoice {
+    Linked(bool),
+    Username(String),
+}
+
+/// A Facebook page gets an Instagram business account linked, named after the page,
+/// unless `instagram` names it or is `false`: so a page made for a Facebook test also
+/// serves an Instagram one, as consent-made pages do.
 async fn create_page(
     State(sandbox): State<Sandbox>,
     input: Input<NewPage>,
 ) -> Result<Response, AdminError> {
     let NewPage {
-        provider: slug,
+        provider,
         owner,
         name,
         instagram,
     } = &input.value;
-    let provider = self::provider(slug)?;
-    let instagram = match instagram {
-        Some(username) => Some(username.clone()),
-        None if Provider::parse(slug) == Some(Provider::Instagram) => {
-            Some(instagram_username(name))
+    let provider = self::provider(provider)?;
+    let instagram = match (instagram, provider) {
+        (Some(InstagramChoice::Username(username)), _) => Some(username.clone()),
+        (Some(InstagramChoice::Linked(false)), _) => None,
+        (_, Provider::Facebook) => Some(instagram_username(name)),
+        (Some(InstagramChoice::Linked(true)), _) => {
+            return Err(CreateError::InstagramOutsideFacebook.into())
         }
-        None => None,
+        (None, _) => None,
     };
     let mut world = sandbox.world();
     let owner = find_member(&world, provider, owner)?;
@@ -326,6 +351,41 @@ async fn create_page(
         body,
         provider.slug(),
     ))
+}
+
+#[derive(Deserialize)]
+struct NewRole {
+    provider: String,
+    page_id: String,
+    /// The handle of the member who gets a role on the page.
+    member: String,
+}
+
+/// Gives a member a role on a page (the inverse of `lose-page-role`): their login then
+/// manages it, and their page tokens for it work.
+async fn give_page_role(
+    State(sandbox): State<Sandbox>,
+    input: Input<NewRole>,
+) -> Result<Response, AdminError> {
+    let NewRole {
+        provider,
+        page_id,
+        member,
+    } = &input.value;
+    let provider = self::provider(provider)?;
+    let mut world = sandbox.world();
+    let member = find_member(&world, provider, member)?;
+    let page = world
+        .page_by_external_id(provider, page_id)
+        .ok_or_else(|| AdminError::NoSuchPage {
+            provider: provider.slug(),
+            page_id: page_id.clone(),
+        })?;
+    if !world.page(page).admins.contains(&member) {
+        world.pages[page.0].admins.push(member);
+    }
+    let body = page_json(&world, page);
+    Ok(reply(input.form, StatusCode::OK, body, provider.slug()))
 }
 
 #[derive(Deserialize)]
@@ -402,14 +462,11 @@ fn break_member(
             }
         }
         "checkpoint" => world.members[member.0].checkpoint = true,
+        "clear-checkpoint" => world.members[member.0].checkpoint = false,
         "unconfirm" => world.members[member.0].unconfirmed = true,
+        "confirm" => world.members[member.0].unconfirmed = false,
         "block-posts" => world.members[member.0].posts_blocked = true,
-        "resolve" => {
-            let record = &mut world.members[member.0];
-            record.checkpoint = false;
-            record.unconfirmed = false;
-            record.posts_blocked = false;
-        }
+        "unblock-posts" => world.members[member.0].posts_blocked = false,
         "lose-page-role" => {
             let page_id = body.page_id.as_deref().ok_or(AdminError::MissingPageId)?;
             let page = world

@@ -49,7 +49,20 @@ async fn admin_creates_members_and_pages_and_lists_them() {
     let listed = listed_member(&sandbox, "facebook", "hana").await;
     assert_eq!(listed["pages"][0]["id"], page["id"]);
     assert_eq!(listed["pages"][0]["name"], "Ito Bakery");
-    assert!(listed["pages"][0]["instagram_business_account"].is_null());
+    assert_eq!(
+        listed["pages"][0]["instagram_business_account"]["username"], "itobakery",
+        "a Facebook page has an Instagram account linked unless told otherwise"
+    );
+    let alone = body(
+        admin(
+            &sandbox,
+            "/pages",
+            json!({"provider": "facebook", "owner": "hana", "name": "Ito Offline", "instagram": false}),
+        )
+        .await,
+    )
+    .await;
+    assert!(alone["instagram_business_account"].is_null(), "{alone}");
 
     let linked = body(
         admin(
@@ -466,6 +479,62 @@ async fn a_fresh_sandbox_holds_the_demo_members_and_acme_pages() {
             "{handle} has connected nothing yet"
         );
     }
+}
+
+#[tokio::test]
+async fn a_page_role_can_be_given_to_another_member_and_taken_back() {
+    let sandbox = sandbox().await;
+    let acme = listed_member(&sandbox, "facebook", "acme-facebook").await;
+    let page_id = acme["pages"][0]["id"].as_str().unwrap().to_owned();
+    admin(
+        &sandbox,
+        "/members",
+        json!({"provider": "facebook", "handle": "bob-facebook"}),
+    )
+    .await;
+    let given = admin(
+        &sandbox,
+        "/pages/roles",
+        json!({"provider": "facebook", "page_id": page_id, "member": "bob-facebook"}),
+    )
+    .await;
+    assert_eq!(given.status(), 200);
+    assert_eq!(
+        body(given).await["admins"],
+        json!(["acme-facebook", "bob-facebook"])
+    );
+    let bob = listed_member(&sandbox, "facebook", "bob-facebook").await;
+    assert_eq!(
+        bob["pages"][0]["name"], "Acme",
+        "Bob's login manages Acme now"
+    );
+    let taken = admin(
+        &sandbox,
+        "/members/facebook/bob-facebook/lose-page-role",
+        json!({ "page_id": page_id }),
+    )
+    .await;
+    assert_eq!(taken.status(), 200);
+    assert_eq!(
+        listed_member(&sandbox, "facebook", "bob-facebook").await["pages"],
+        json!([])
+    );
+    let unknown = admin(
+        &sandbox,
+        "/pages/roles",
+        json!({"provider": "facebook", "page_id": "1", "member": "bob-facebook"}),
+    )
+    .await;
+    assert_eq!(unknown.status(), 404);
+
+    admin(
+        &sandbox,
+        "/members/facebook/acme-facebook/lose-page-role",
+        json!({ "page_id": page_id }),
+    )
+    .await;
+    let html = html_page(sandbox.http.get(sandbox.url("/sandbox"))).await;
+    assert_contains(&html, &["role lost", "Give the role back"]);
 }
 
 #[tokio::test]

@@ -400,13 +400,23 @@ async fn facebook_session_logout_confirmation_and_data_access_breaks_answer_thei
 }
 
 #[tokio::test]
-async fn facebook_unconfirmed_member_heals_when_resolved_at_the_provider() {
+async fn facebook_holds_lift_when_the_member_does_what_facebook_asks() {
     let sandbox = sandbox().await;
     let (user, _, _) = connect(&sandbox, "erin").await;
-    member_action(&sandbox, FB, "erin", "unconfirm").await;
-    assert_graph_error(graph_get(&sandbox, FB, "/me", &user).await, 190, Some(464)).await;
-    member_action(&sandbox, FB, "erin", "resolve").await;
-    assert_eq!(graph_get(&sandbox, FB, "/me", &user).await.status(), 200);
+    for (hold, lift, subcode) in [
+        ("unconfirm", "confirm", 464),
+        ("checkpoint", "clear-checkpoint", 459),
+    ] {
+        member_action(&sandbox, FB, "erin", hold).await;
+        assert_graph_error(
+            graph_get(&sandbox, FB, "/me", &user).await,
+            190,
+            Some(subcode),
+        )
+        .await;
+        member_action(&sandbox, FB, "erin", lift).await;
+        assert_eq!(graph_get(&sandbox, FB, "/me", &user).await.status(), 200);
+    }
 }
 
 #[tokio::test]
@@ -487,7 +497,7 @@ async fn facebook_blocked_posts_answer_368_and_the_connection_still_works() {
     .await;
     assert_eq!(graph_get(&sandbox, FB, "/me", &user).await.status(), 200);
     assert_eq!(debug_token(&sandbox, &page_token).await["is_valid"], true);
-    member_action(&sandbox, FB, "erin", "resolve").await;
+    member_action(&sandbox, FB, "erin", "unblock-posts").await;
     assert_eq!(
         publish(&sandbox, &page_id, &page_token, "fine now")
             .await
