@@ -42,6 +42,16 @@ impl Clock {
             .fetch_add((seconds * 1000.0).round() as i64, Ordering::Relaxed);
     }
 
+    /// What the admin API has added to wall time, in milliseconds.
+    pub(crate) fn offset(&self) -> Millis {
+        self.offset_ms.load(Ordering::Relaxed)
+    }
+
+    /// Restores the offset a saved world had.
+    pub(crate) fn set_offset(&self, offset: Millis) {
+        self.offset_ms.store(offset, Ordering::Relaxed);
+    }
+
     pub(crate) fn reset(&self) {
         self.offset_ms.store(0, Ordering::Relaxed);
     }

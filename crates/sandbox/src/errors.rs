@@ -117,7 +117,13 @@ pub(crate) fn linkedin_token(problem: TokenProblem) -> ProviderError {
             "The token used in the request has expired",
         ),
         TokenProblem::Dead(_) => linkedin_revoked(),
-        TokenProblem::Unknown | TokenProblem::Checkpoint | TokenProblem::PageRoleLost => linkedin(
+        // Checkpoints, confirmations, data access and page roles are Facebook's; LinkedIn
+        // never reports them, so a token that met one is simply invalid.
+        TokenProblem::Unknown
+        | TokenProblem::Checkpoint
+        | TokenProblem::Unconfirmed
+        | TokenProblem::DataAccessExpired
+        | TokenProblem::PageRoleLost => linkedin(
             StatusCode::UNAUTHORIZED,
             Some(65600),
             Some("INVALID_ACCESS_TOKEN"),
@@ -183,6 +189,43 @@ pub(crate) fn x_unauthorized() -> ProviderError {
 
 pub(crate) fn x_forbidden(detail: &str) -> ProviderError {
     x_problem(StatusCode::FORBIDDEN, "about:blank", detail)
+}
+
+/// X's 403 for an app that may not use the API (not attached to a project, or without the
+/// access level): the body the real API sends, without `status`. Our configuration.
+pub(crate) fn x_client_forbidden(client_id: Option<&str>) -> ProviderError {
+    #[derive(Serialize)]
+    struct ClientForbidden<'a> {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client_id: Option<&'a str>,
+        detail: &'a str,
+        registration_url: &'a str,
+        title: &'a str,
+        required_enrollment: &'a str,
+        reason: &'a str,
+        #[serde(rename = "type")]
+        kind: &'a str,
+    }
+    ProviderError::json(
+        StatusCode::FORBIDDEN,
+        "application/problem+json",
+        &ClientForbidden {
+            client_id,
+            detail: "When authenticating requests to the Twitter API v2 endpoints, you must use \
+                     keys and tokens from a Twitter developer App that is attached to a Project. \
+                     You can create a project via the developer portal.",
+            registration_url: "https://developer.twitter.com/en/docs/projects/overview",
+            title: "Client Forbidden",
+            required_enrollment: "Appropriate Level of API Access",
+            reason: "client-not-enrolled",
+            kind: "https://api.twitter.com/2/problems/client-forbidden",
+        },
+    )
+}
+
+/// X's 403 for a tweet whose text repeats one the user already posted: the post's problem.
+pub(crate) fn x_duplicate_content() -> ProviderError {
+    x_forbidden("You are not allowed to create a Tweet with duplicate content.")
 }
 
 /// 429 with X's rate-limit headers; `reset` is epoch seconds.
@@ -330,6 +373,21 @@ impl GraphError {
             TokenProblem::Dead(Death::AppRemoved) => {
                 invalid(Some(458), "The user has not authorized the application.")
             }
+            TokenProblem::Dead(Death::SessionInvalid) => {
+                GraphError::new(102, "Session key invalid or no longer valid")
+            }
+            TokenProblem::Dead(Death::LoggedOut) => invalid(
+                Some(467),
+                "The session is invalid because the user logged out.",
+            ),
+            TokenProblem::Unconfirmed => invalid(
+                Some(464),
+                "Sessions for the user are not allowed because the user is not a confirmed user.",
+            ),
+            TokenProblem::DataAccessExpired => invalid(
+                Some(493),
+                "Data access for this user has expired. The user must log in to the app again.",
+            ),
             TokenProblem::Checkpoint => invalid(
                 Some(459),
                 "You cannot access the app till you log in to www.facebook.com and follow the \

@@ -22,7 +22,6 @@ use crate::Sandbox;
 /// `POST /{page-id}/feed` with `message` and/or `link` → `{"id": "{page}_{post}"}`.
 pub(crate) fn publish(
     sandbox: &Sandbox,
-    provider: Provider,
     access: &Access,
     page_id: &str,
     params: &Params,
@@ -30,10 +29,13 @@ pub(crate) fn publish(
     let now = sandbox.clock().now();
     let mut world = sandbox.world();
     let page = world
-        .page_by_external_id(provider, page_id)
+        .page_by_external_id(Provider::Facebook, page_id)
         .ok_or_else(|| GraphError::unsupported("post", page_id))?;
     if access.kind != TokenKind::Page(page) || !access.has_scope("pages_manage_posts") {
         return Err(permission_error().into());
+    }
+    if world.member(access.member).posts_blocked {
+        return Err(blocked().into());
     }
     let message = params.get("message").unwrap_or_default().to_owned();
     let link = params.nonempty("link").map(str::to_owned);
@@ -62,7 +64,7 @@ pub(crate) fn publish(
     let id = format!("{page_id}_{}", world.random_digits(16));
     let author = world.page(page).name.clone();
     world.record_post(Post {
-        provider,
+        provider: Provider::Facebook,
         id: id.clone(),
         member: access.member,
         page: Some(page),
@@ -73,6 +75,15 @@ pub(crate) fn publish(
         created: now,
     });
     Ok(created(json!({ "id": id })))
+}
+
+/// Meta's answer to a post it refuses as abusive (code 368): the post's problem, not the
+/// connection's. The `block-posts` admin action turns it on for a member.
+pub(crate) fn blocked() -> GraphError {
+    GraphError::new(
+        368,
+        "(#368) The action attempted has been deemed abusive or is otherwise disallowed",
+    )
 }
 
 /// `b64url(HMAC-SHA256(payload_b64, secret)) . payload_b64`, as Facebook signs its callbacks.

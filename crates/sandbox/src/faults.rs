@@ -1,7 +1,11 @@
-//! Injected faults: outage (5xx), rate limit (429 with the provider's headers), latency,
-//! flaky (a fraction of calls fail transiently) and LinkedIn's spurious 65601. A fault
-//! lasts a number of calls, a number of seconds on the sandbox clock, or until cleared.
-//! They apply to the API and token endpoints, never to the consent pages.
+//! Injected faults: outage (5xx), rate limit (the provider's throttling answer: 429 with
+//! its headers, or Graph's HTTP 400 with code 4, 17, 32 or 613 and `X-App-Usage`), Graph's
+//! throttling as a plain HTTP 429, latency, flaky (a fraction of calls fail transiently),
+//! LinkedIn's spurious 65601, X's `client-forbidden` and duplicate-content 403s, and
+//! Instagram media containers that end in `ERROR`. A fault lasts a number of calls, a
+//! number of seconds on the sandbox clock, or until cleared. They apply to the API and
+//! token endpoints, never to the consent pages; the last two only to posting a tweet and
+//! to creating a container, where their handlers take them ([`World::take_fault`]).
 
 use std::fmt;
 use std::time::Duration;
@@ -15,17 +19,24 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::{epoch_secs, seconds_until, Millis, MINUTE};
 use crate::errors::{self, GraphError};
+use crate::params::bearer;
 use crate::state::{Provider, World};
 use crate::Sandbox;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum FaultKind {
     Outage,
     RateLimit,
+    /// Graph's throttling as HTTP 429 (LinkedIn's and X's `rate-limit` already are 429).
+    #[serde(rename = "rate-limit-429")]
+    RateLimit429,
     Latency,
     Flaky,
     SpuriousRevoked,
+    ClientForbidden,
+    DuplicateContent,
+    MediaError,
 }
 
 impl FaultKind {
@@ -33,13 +44,35 @@ impl FaultKind {
         Some(match kind {
             "outage" => FaultKind::Outage,
             "rate-limit" => FaultKind::RateLimit,
+            "rate-limit-429" => FaultKind::RateLimit429,
             "latency" => FaultKind::Latency,
             "flaky" => FaultKind::Flaky,
             "spurious-revoked" => FaultKind::SpuriousRevoked,
+            "client-forbidden" => FaultKind::ClientForbidden,
+            "duplicate-content" => FaultKind::DuplicateContent,
+            "media-error" => FaultKind::MediaError,
             _ => return None,
         })
     }
+
+    /// The one provider a kind belongs to, if it is not everyone's.
+    fn only_for(self) -> Option<Provider> {
+        match self {
+            FaultKind::SpuriousRevoked => Some(Provider::LinkedIn),
+            FaultKind::ClientForbidden | FaultKind::DuplicateContent => Some(Provider::X),
+            FaultKind::MediaError => Some(Provider::Facebook),
+            _ => None,
+        }
+    }
+
+    /// Kinds their handlers take, rather than every call through the guard.
+    fn is_targeted(self) -> bool {
+        matches!(self, FaultKind::DuplicateContent | FaultKind::MediaError)
+    }
 }
+
+/// Graph's throttling codes: application, user, page, and API-specific limits.
+const GRAPH_THROTTLE_CODES: [u32; 4] = [4, 17, 32, 613];
 
 /// The admin API's description of a fault to inject.
 #[derive(Deserialize)]
@@ -50,9 +83,11 @@ pub(crate) struct FaultSpec {
     pub(crate) seconds: Option<f64>,
     pub(crate) ms: Option<u64>,
     pub(crate) fraction: Option<f64>,
+    /// Graph `rate-limit`: the throttling code (4, 17, 32 or 613; 4 when absent).
+    pub(crate) code: Option<u32>,
 }
 
-#[derive(Clone, Serialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct Fault {
     pub(crate) id: u64,
     pub(crate) provider: Provider,
@@ -63,16 +98,25 @@ pub(crate) struct Fault {
     pub(crate) until: Option<Millis>,
     pub(crate) ms: u64,
     pub(crate) fraction: f64,
+    /// Graph `rate-limit`: the throttling code.
+    pub(crate) code: Option<u32>,
 }
 
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match self.kind {
             FaultKind::Outage => "outage".to_owned(),
-            FaultKind::RateLimit => "rate limit".to_owned(),
+            FaultKind::RateLimit => match self.code {
+                Some(code) => format!("rate limit (code {code})"),
+                None => "rate limit".to_owned(),
+            },
+            FaultKind::RateLimit429 => "rate limit (HTTP 429)".to_owned(),
             FaultKind::Latency => format!("latency {} ms", self.ms),
             FaultKind::Flaky => format!("flaky, {:.0}% of calls fail", self.fraction * 100.0),
             FaultKind::SpuriousRevoked => "spurious 65601".to_owned(),
+            FaultKind::ClientForbidden => "client-forbidden 403".to_owned(),
+            FaultKind::DuplicateContent => "duplicate-content 403 on posting".to_owned(),
+            FaultKind::MediaError => "media containers end in ERROR".to_owned(),
         };
         write!(f, "{kind}")?;
         if let Some(calls) = self.calls {
@@ -90,10 +134,18 @@ impl fmt::Display for Fault {
 pub(crate) enum FaultError {
     #[error("unknown provider {0:?}")]
     UnknownProvider(String),
-    #[error("unknown fault kind {0:?}: outage, rate-limit, latency, flaky or spurious-revoked")]
+    #[error(
+        "unknown fault kind {0:?}: outage, rate-limit, rate-limit-429, latency, flaky, \
+         spurious-revoked, client-forbidden, duplicate-content or media-error"
+    )]
     UnknownKind(String),
-    #[error("spurious-revoked is LinkedIn's fault only")]
-    SpuriousNotLinkedIn,
+    #[error("{kind} is {provider}'s fault only")]
+    WrongProvider {
+        kind: String,
+        provider: &'static str,
+    },
+    #[error("\"code\" is Graph's rate-limit code: 4, 17, 32 or 613")]
+    BadCode,
     #[error("latency needs \"ms\"")]
     LatencyWithoutMs,
     #[error("flaky needs \"fraction\" between 0 and 1")]
@@ -112,21 +164,43 @@ pub(crate) enum Surface {
 /// What one request meets.
 enum Failure {
     Unavailable,
-    RateLimited { reset: Millis },
+    /// `code`: Graph's throttling code, answered as HTTP 400; `None`: a 429.
+    RateLimited {
+        reset: Millis,
+        code: Option<u32>,
+    },
     SpuriousRevoked,
+    /// X's 403 for an app not allowed on the API; the client named if the token is known.
+    ClientForbidden {
+        client_id: Option<String>,
+    },
 }
 
 impl World {
     pub(crate) fn add_fault(&mut self, spec: &FaultSpec, now: Millis) -> Result<Fault, FaultError> {
-        let provider = Provider::parse(&spec.provider)
+        let provider = Provider::parse_world(&spec.provider)
             .ok_or_else(|| FaultError::UnknownProvider(spec.provider.clone()))?;
         let kind = FaultKind::parse(&spec.kind)
             .ok_or_else(|| FaultError::UnknownKind(spec.kind.clone()))?;
+        if let Some(owner) = kind.only_for().filter(|&owner| owner != provider) {
+            return Err(FaultError::WrongProvider {
+                kind: spec.kind.clone(),
+                provider: owner.slug(),
+            });
+        }
+        let code = match spec.code {
+            None => None,
+            Some(code)
+                if kind == FaultKind::RateLimit
+                    && provider.is_graph()
+                    && GRAPH_THROTTLE_CODES.contains(&code) =>
+            {
+                Some(code)
+            }
+            Some(_) => return Err(FaultError::BadCode),
+        };
         let fraction = spec.fraction.unwrap_or(0.5);
         match kind {
-            FaultKind::SpuriousRevoked if provider != Provider::LinkedIn => {
-                return Err(FaultError::SpuriousNotLinkedIn)
-            }
             FaultKind::Latency if spec.ms.is_none() => return Err(FaultError::LatencyWithoutMs),
             FaultKind::Flaky if !(0.0..=1.0).contains(&fraction) => {
                 return Err(FaultError::BadFraction)
@@ -149,10 +223,35 @@ impl World {
             until: spec.seconds.map(|s| now + (s * 1000.0).round() as Millis),
             ms: spec.ms.unwrap_or(0),
             fraction,
+            code,
         };
         self.next_fault_id += 1;
         self.faults.push(fault.clone());
         Ok(fault)
+    }
+
+    fn drop_spent_faults(&mut self, now: Millis) {
+        self.faults
+            .retain(|f| f.calls != Some(0) && f.until.is_none_or(|until| until > now));
+    }
+
+    /// Whether a live fault of `kind` hits this call, using up one of its calls: for the
+    /// faults one endpoint takes itself (duplicate content, media errors).
+    pub(crate) fn take_fault(&mut self, provider: Provider, kind: FaultKind, now: Millis) -> bool {
+        self.drop_spent_faults(now);
+        let fault = self
+            .faults
+            .iter_mut()
+            .find(|f| f.provider == provider && f.kind == kind);
+        match fault {
+            Some(fault) => {
+                if let Some(calls) = fault.calls.as_mut() {
+                    *calls = calls.saturating_sub(1);
+                }
+                true
+            }
+            None => false,
+        }
     }
 
     /// Faults due for one request: total latency and the failure, if any. Uses up calls.
@@ -160,15 +259,15 @@ impl World {
         &mut self,
         provider: Provider,
         surface: Surface,
+        token: Option<&str>,
         now: Millis,
     ) -> (u64, Option<Failure>) {
-        self.faults
-            .retain(|f| f.calls != Some(0) && f.until.is_none_or(|until| until > now));
+        self.drop_spent_faults(now);
         let mut latency = 0;
         let mut failure = None;
         for index in 0..self.faults.len() {
             let fault = &self.faults[index];
-            if fault.provider != provider || failure.is_some() {
+            if fault.provider != provider || failure.is_some() || fault.kind.is_targeted() {
                 continue;
             }
             let hit = match fault.kind {
@@ -180,15 +279,29 @@ impl World {
                     failure = Some(Failure::Unavailable);
                     true
                 }
-                FaultKind::RateLimit => {
+                FaultKind::RateLimit | FaultKind::RateLimit429 => {
                     let reset = fault.until.unwrap_or(now + (15 * MINUTE) as Millis * 1000);
-                    failure = Some(Failure::RateLimited { reset });
+                    let code = match (fault.kind, provider.is_graph()) {
+                        (FaultKind::RateLimit, true) => Some(fault.code.unwrap_or(4)),
+                        _ => None,
+                    };
+                    failure = Some(Failure::RateLimited { reset, code });
                     true
                 }
                 FaultKind::SpuriousRevoked => {
                     let hit = surface == Surface::Api;
                     if hit {
                         failure = Some(Failure::SpuriousRevoked);
+                    }
+                    hit
+                }
+                FaultKind::ClientForbidden => {
+                    let hit = surface == Surface::Api;
+                    if hit {
+                        let client_id = token
+                            .and_then(|t| self.token(t))
+                            .map(|t| self.grant(t.grant).client_id.clone());
+                        failure = Some(Failure::ClientForbidden { client_id });
                     }
                     hit
                 }
@@ -200,6 +313,7 @@ impl World {
                     }
                     hit
                 }
+                FaultKind::DuplicateContent | FaultKind::MediaError => false,
             };
             if let (true, Some(calls)) = (hit, self.faults[index].calls.as_mut()) {
                 *calls = calls.saturating_sub(1);
@@ -233,10 +347,16 @@ pub(crate) fn guard(
 
 async fn inject(State(guard): State<Guard>, request: Request, next: Next) -> Response {
     let now = guard.sandbox.clock().now();
-    let (latency, failure) = guard
-        .sandbox
-        .world()
-        .draw_faults(guard.provider, guard.surface, now);
+    let (latency, failure) = {
+        let mut world = guard.sandbox.world();
+        // Checked first so a call without faults leaves the world (and its file) untouched.
+        if world.faults.is_empty() {
+            (0, None)
+        } else {
+            let token = bearer(request.headers());
+            world.draw_faults(guard.provider, guard.surface, token, now)
+        }
+    };
     if latency > 0 {
         tokio::time::sleep(Duration::from_millis(latency)).await;
     }
@@ -256,6 +376,9 @@ fn failure_response(provider: Provider, failure: Failure, now: Millis, path: &st
             "Internal Server Error",
         )
         .into_response(),
+        (_, Failure::ClientForbidden { client_id }) => {
+            errors::x_client_forbidden(client_id.as_deref()).into_response()
+        }
         (Provider::LinkedIn, Failure::RateLimited { .. }) => errors::linkedin(
             StatusCode::TOO_MANY_REQUESTS,
             None,
@@ -269,7 +392,7 @@ fn failure_response(provider: Provider, failure: Failure, now: Millis, path: &st
             "Service Unavailable",
         )
         .into_response(),
-        (Provider::X, Failure::RateLimited { reset }) => {
+        (Provider::X, Failure::RateLimited { reset, .. }) => {
             errors::x_rate_limited(100, epoch_secs(reset)).into_response()
         }
         (Provider::Facebook | Provider::Instagram, Failure::Unavailable) => GraphError::new(
@@ -279,15 +402,26 @@ fn failure_response(provider: Provider, failure: Failure, now: Millis, path: &st
         .transient(true)
         .status(StatusCode::INTERNAL_SERVER_ERROR)
         .into_response(),
-        (Provider::Facebook | Provider::Instagram, Failure::RateLimited { reset }) => {
-            graph_rate_limited(seconds_until(now, reset), path)
+        (Provider::Facebook | Provider::Instagram, Failure::RateLimited { reset, code }) => {
+            graph_rate_limited(code, seconds_until(now, reset), path)
         }
     }
 }
 
-/// Graph's throttling answer with `X-App-Usage` and `X-Business-Use-Case-Usage`, keyed by
-/// the object the request named.
-fn graph_rate_limited(seconds_left: i64, path: &str) -> Response {
+/// Graph's throttling message for each code.
+fn throttle_message(code: u32) -> &'static str {
+    match code {
+        17 => "(#17) User request limit reached",
+        32 => "(#32) Page request limit reached",
+        613 => "(#613) Calls to this api have exceeded the rate limit.",
+        _ => "(#4) Application request limit reached",
+    }
+}
+
+/// Graph's throttling answer with `X-App-Usage` and `X-Business-Use-Case-Usage` (keyed by
+/// the object the request named): HTTP 400 with the throttling `code`, as Graph sends it,
+/// or, without a code, code 4 as HTTP 429.
+fn graph_rate_limited(code: Option<u32>, seconds_left: i64, path: &str) -> Response {
     let object = path
         .split('/')
         .find(|segment| !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit()))
@@ -303,12 +437,12 @@ fn graph_rate_limited(seconds_left: i64, path: &str) -> Response {
             "estimated_time_to_regain_access": minutes,
         }]
     });
-    errors::ProviderError::from(
-        GraphError::new(4, "(#4) Application request limit reached")
-            .transient(true)
-            .status(StatusCode::TOO_MANY_REQUESTS),
-    )
-    .with_header("x-app-usage", app_usage.to_string())
-    .with_header("x-business-use-case-usage", business_usage.to_string())
-    .into_response()
+    let error = match code {
+        Some(code) => GraphError::new(code, throttle_message(code)),
+        None => GraphError::new(4, throttle_message(4)).status(StatusCode::TOO_MANY_REQUESTS),
+    };
+    errors::ProviderError::from(error.transient(true))
+        .with_header("x-app-usage", app_usage.to_string())
+        .with_header("x-business-use-case-usage", business_usage.to_string())
+        .into_response()
 }

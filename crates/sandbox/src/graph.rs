@@ -1,9 +1,11 @@
-//! The Graph API that Facebook and Instagram share: Facebook Login (`/{version}/dialog/oauth`,
-//! `/{version}/oauth/access_token` with the short → long-lived exchange), `debug_token`,
-//! `/me`, `/me/accounts` (page tokens, Instagram business accounts), `/me/permissions`,
-//! and objects and edges by id. Mounted twice, at `/sandbox/facebook` and
-//! `/sandbox/instagram`: two separate worlds, one code. Page publishing lives in
-//! [`crate::facebook`], media containers in [`crate::instagram`].
+//! The Graph API, where Facebook pages and the Instagram business accounts linked to them
+//! live: Facebook Login (`/{version}/dialog/oauth`, `/{version}/oauth/access_token` with
+//! the short → long-lived exchange), `debug_token`, `/me`, `/me/accounts` (page tokens,
+//! linked Instagram business accounts), `/me/permissions`, and objects and edges by id.
+//! Mounted at `/sandbox/facebook` and again at `/sandbox/instagram`: one world, two
+//! prefixes, as Instagram's Graph API is graph.facebook.com with the Facebook login's
+//! tokens. Page publishing lives in [`crate::facebook`], media containers in
+//! [`crate::instagram`].
 
 use std::collections::HashMap;
 
@@ -11,7 +13,7 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
 use crate::clock::{epoch_secs, seconds_until, DAY, HOUR};
@@ -19,17 +21,19 @@ use crate::errors::{GraphError, ProviderError};
 use crate::faults::{guard, Surface};
 use crate::oauth::{self, CodeProblem};
 use crate::params::{bearer, Params};
-use crate::state::{PageId, Provider, World};
+use crate::state::{Page, PageId, Provider, World};
 use crate::tokens::{Access, Death, TokenKind};
 use crate::{facebook, instagram, Sandbox};
 
 /// Short-lived user tokens from the code exchange live hours.
 const SHORT_LIVED: u64 = 2 * HOUR;
 const LONG_LIVED: u64 = 60 * DAY;
-const DATA_ACCESS: u64 = 90 * DAY;
 const DEFAULT_ACCOUNT_FIELDS: &str = "access_token,category,category_list,name,id,tasks";
 
-pub(crate) fn router(sandbox: &Sandbox, provider: Provider) -> Router<Sandbox> {
+/// The one world the Graph API serves.
+const GRAPH: Provider = Provider::Facebook;
+
+pub(crate) fn router(sandbox: &Sandbox) -> Router<Sandbox> {
     let token = Router::new()
         .route("/oauth/access_token", get(access_token).post(access_token))
         .route(
@@ -45,10 +49,9 @@ pub(crate) fn router(sandbox: &Sandbox, provider: Provider) -> Router<Sandbox> {
         .route("/{version}/{id}", get(object))
         .route("/{version}/{id}/{edge}", get(edge_get).post(edge_post));
     Router::new()
-        .route("/{version}/dialog/oauth", oauth::authorize_route(provider))
-        .merge(guard(token, sandbox, provider, Surface::TokenEndpoint))
-        .merge(guard(api, sandbox, provider, Surface::Api))
-        .layer(Extension(provider))
+        .route("/{version}/dialog/oauth", oauth::authorize_route(GRAPH))
+        .merge(guard(token, sandbox, GRAPH, Surface::TokenEndpoint))
+        .merge(guard(api, sandbox, GRAPH, Surface::Api))
 }
 
 /// `vN.M`, as every versioned Graph path starts.
@@ -78,10 +81,9 @@ fn presented_token(params: &Params) -> Option<&str> {
         .or_else(|| bearer(&params.headers))
 }
 
-/// A Graph API call: its provider, a valid `vN.M` version, its parameters and a token
-/// that passed its check (any kind of token).
+/// A Graph API call: a valid `vN.M` version, its parameters and a token that passed its
+/// check (any kind of token).
 pub(crate) struct GraphCall {
-    pub(crate) provider: Provider,
     pub(crate) access: Access,
     pub(crate) params: Params,
 }
@@ -91,11 +93,6 @@ impl FromRequest<Sandbox> for GraphCall {
 
     async fn from_request(req: Request, sandbox: &Sandbox) -> Result<Self, Self::Rejection> {
         let (mut parts, body) = req.into_parts();
-        let provider = parts
-            .extensions
-            .get::<Provider>()
-            .copied()
-            .unwrap_or(Provider::Facebook);
         let Path(path) = Path::<HashMap<String, String>>::from_request_parts(&mut parts, sandbox)
             .await
             .map_err(IntoResponse::into_response)?;
@@ -108,13 +105,9 @@ impl FromRequest<Sandbox> for GraphCall {
         let now = sandbox.clock().now();
         let access = sandbox
             .world()
-            .check_any(provider, token, now)
+            .check_any(GRAPH, token, now)
             .map_err(|problem| GraphError::for_token(problem).into_response())?;
-        Ok(GraphCall {
-            provider,
-            access,
-            params,
-        })
+        Ok(GraphCall { access, params })
     }
 }
 
@@ -132,7 +125,6 @@ fn token_json(token: String, expires_in: Option<i64>) -> Json<Value> {
 
 async fn access_token(
     State(sandbox): State<Sandbox>,
-    Extension(provider): Extension<Provider>,
     params: Params,
 ) -> Result<Json<Value>, ProviderError> {
     let client_id = params
@@ -154,7 +146,7 @@ async fn access_token(
                 .nonempty("code")
                 .ok_or_else(|| GraphError::new(100, "Missing code parameter."))?;
             let grant = world
-                .redeem_code(provider, code, client_id, redirect_uri, None, now)
+                .redeem_code(GRAPH, code, client_id, redirect_uri, None, now)
                 .map_err(code_error)?;
             let issued =
                 world.issue_for(grant, TokenKind::Access, now, clock.lifetime(SHORT_LIVED));
@@ -168,7 +160,7 @@ async fn access_token(
                 .nonempty("fb_exchange_token")
                 .ok_or_else(|| GraphError::new(100, "Missing fb_exchange_token parameter."))?;
             let access = world
-                .check_any(provider, short, now)
+                .check_any(GRAPH, short, now)
                 .map_err(GraphError::for_token)?;
             if !is_user_token(access.kind) || access.client_id != client_id {
                 return Err(GraphError::new(190, "Invalid OAuth access token.").into());
@@ -212,7 +204,6 @@ fn code_error(problem: CodeProblem) -> GraphError {
 /// `debug_token`: the app token (`{client_id}|{secret}`) inspects any token.
 async fn debug_token(
     State(sandbox): State<Sandbox>,
-    Extension(provider): Extension<Provider>,
     params: Params,
 ) -> Result<Json<Value>, ProviderError> {
     let app_token_ok = presented_token(&params)
@@ -229,13 +220,11 @@ async fn debug_token(
     let input = params
         .nonempty("input_token")
         .ok_or_else(|| GraphError::new(100, "(#100) The parameter input_token is required"))?;
-    let clock = sandbox.clock();
-    let now = clock.now();
+    let now = sandbox.clock().now();
     let world = sandbox.world();
     let record = world
-        .tokens
-        .get(input)
-        .filter(|t| world.grant(t.grant).provider == provider);
+        .token(input)
+        .filter(|t| world.grant(t.grant).provider == GRAPH);
     let Some(record) = record else {
         return Ok(Json(json!({"data": {
             "error": {"code": 190, "message": "Invalid OAuth access token."},
@@ -271,7 +260,7 @@ async fn debug_token(
         "app_id": grant.client_id,
         "type": if matches!(record.kind, TokenKind::Page(_)) { "PAGE" } else { "USER" },
         "application": sandbox.config().app_name,
-        "data_access_expires_at": epoch_secs(record.issued + clock.lifetime(DATA_ACCESS)),
+        "data_access_expires_at": epoch_secs(grant.data_access_expires),
         "expires_at": record.expires.map_or(0, epoch_secs),
         "is_valid": true,
         "issued_at": epoch_secs(record.issued),
@@ -282,7 +271,7 @@ async fn debug_token(
     if let TokenKind::Page(page) = record.kind {
         data["profile_id"] = json!(world.page(page).external_id);
     }
-    if let Err(problem) = world.check_any(provider, input, now) {
+    if let Err(problem) = world.check_any(GRAPH, input, now) {
         let error = GraphError::for_token(problem);
         let (code, subcode, message) = error.debug_parts();
         data["is_valid"] = json!(false);
@@ -314,7 +303,7 @@ fn page_token(world: &mut World, access: &Access, page: PageId, now: i64) -> Str
         _ => access.expires,
     };
     if let Some(existing) = world.page_tokens.get(&(access.grant, page)) {
-        let reusable = world.tokens.get(existing).is_some_and(|t| {
+        let reusable = world.token(existing).is_some_and(|t| {
             t.dead.is_none()
                 && match (t.expires, expires) {
                     (None, _) => true,
@@ -338,7 +327,7 @@ async fn accounts(
     State(sandbox): State<Sandbox>,
     call: GraphCall,
 ) -> Result<Json<Value>, ProviderError> {
-    let GraphCall { access, params, .. } = call;
+    let GraphCall { access, params } = call;
     if !is_user_token(access.kind) {
         return Err(GraphError::new(
             100,
@@ -349,12 +338,7 @@ async fn accounts(
     if !access.has_scope("pages_show_list") {
         return Ok(Json(json!({"data": []})));
     }
-    let fields: Vec<String> = params
-        .get("fields")
-        .unwrap_or(DEFAULT_ACCOUNT_FIELDS)
-        .split(',')
-        .map(|f| f.trim().to_owned())
-        .collect();
+    let fields = parse_fields(params.get("fields").unwrap_or(DEFAULT_ACCOUNT_FIELDS));
     let now = sandbox.clock().now();
     let mut world = sandbox.world();
     let mut data = Vec::new();
@@ -362,7 +346,7 @@ async fn accounts(
         let mut entry = Map::new();
         for field in &fields {
             let record = world.page(page);
-            let value = match field.as_str() {
+            let value = match field.name.as_str() {
                 "id" => json!(record.external_id),
                 "name" => json!(record.name),
                 "category" => json!("Company"),
@@ -375,14 +359,14 @@ async fn accounts(
                     "MODERATE",
                     "MANAGE"
                 ]),
-                "instagram_business_account" => match &record.instagram {
-                    Some(ig) => json!({"id": ig.id}),
+                "instagram_business_account" => match instagram_json(record, &field.fields) {
+                    Some(account) => account,
                     None => continue,
                 },
                 "access_token" => json!(page_token(&mut world, &access, page, now)),
                 _ => continue,
             };
-            entry.insert(field.clone(), value);
+            entry.insert(field.name.clone(), value);
         }
         entry
             .entry("id")
@@ -408,25 +392,25 @@ async fn object(
     Path((_, id)): Path<(String, String)>,
     call: GraphCall,
 ) -> Result<Json<Value>, ProviderError> {
-    let provider = call.provider;
-    let fields = call.params.get("fields").unwrap_or("id,name");
+    let fields = parse_fields(call.params.get("fields").unwrap_or("id,name"));
     let now = sandbox.clock().now();
     let world = sandbox.world();
-    if let Some(page) = world.page_by_external_id(provider, &id) {
+    if let Some(page) = world.page_by_external_id(GRAPH, &id) {
         let record = world.page(page);
         let mut body = json!({"id": record.external_id, "name": record.name});
-        if let (true, Some(ig)) = (
-            fields.contains("instagram_business_account"),
-            &record.instagram,
-        ) {
-            body["instagram_business_account"] = json!({"id": ig.id});
+        let linked = fields
+            .iter()
+            .find(|f| f.name == "instagram_business_account")
+            .and_then(|f| instagram_json(record, &f.fields));
+        if let Some(account) = linked {
+            body["instagram_business_account"] = account;
         }
         return Ok(Json(body));
     }
     if let Some(post) = world
         .posts
         .iter()
-        .find(|p| p.provider == provider && p.id == id)
+        .find(|p| p.provider == GRAPH && p.id == id)
     {
         return Ok(Json(json!({
             "id": post.id,
@@ -455,17 +439,73 @@ async fn edge_post(
     Path((_, id, edge)): Path<(String, String, String)>,
     call: GraphCall,
 ) -> Result<Response, ProviderError> {
-    let GraphCall {
-        provider,
-        access,
-        params,
-    } = call;
+    let GraphCall { access, params } = call;
     match edge.as_str() {
-        "feed" => facebook::publish(&sandbox, provider, &access, &id, &params),
+        "feed" => facebook::publish(&sandbox, &access, &id, &params),
         "media" => instagram::create_container(&sandbox, &access, &id, &params),
         "media_publish" => instagram::publish(&sandbox, &access, &id, &params),
         _ => Err(GraphError::unsupported("post", &id).into()),
     }
+}
+
+/// One field a Graph call asks for, with the fields asked of it in braces:
+/// `instagram_business_account{id,username}`.
+pub(crate) struct Field {
+    pub(crate) name: String,
+    pub(crate) fields: Vec<Field>,
+}
+
+/// Graph's `fields` parameter: comma-separated, nested in braces.
+pub(crate) fn parse_fields(spec: &str) -> Vec<Field> {
+    let mut fields = Vec::new();
+    let mut depth = 0usize;
+    let mut start = 0;
+    for (at, c) in spec.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                fields.extend(parse_field(&spec[start..at]));
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    fields.extend(parse_field(&spec[start..]));
+    fields
+}
+
+fn parse_field(part: &str) -> Option<Field> {
+    let part = part.trim();
+    if part.is_empty() {
+        return None;
+    }
+    Some(match part.split_once('{') {
+        Some((name, nested)) => Field {
+            name: name.trim().to_owned(),
+            fields: parse_fields(nested.strip_suffix('}').unwrap_or(nested)),
+        },
+        None => Field {
+            name: part.to_owned(),
+            fields: Vec::new(),
+        },
+    })
+}
+
+/// A page's linked Instagram business account with the fields asked of it (`id` always).
+fn instagram_json(page: &Page, fields: &[Field]) -> Option<Value> {
+    let account = page.instagram.as_ref()?;
+    let mut body = Map::new();
+    body.insert("id".to_owned(), json!(account.id));
+    for field in fields {
+        let value = match field.name.as_str() {
+            "username" => json!(account.username),
+            "name" => json!(page.name),
+            _ => continue,
+        };
+        body.insert(field.name.clone(), value);
+    }
+    Some(Value::Object(body))
 }
 
 /// Graph's missing-permission answer.

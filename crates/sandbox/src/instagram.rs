@@ -2,10 +2,14 @@
 //! (`POST /{ig-user-id}/media`), their status (`GET /{container}?fields=status_code`),
 //! `POST /{ig-user-id}/media_publish` and `GET /{ig-user-id}/content_publishing_limit`.
 //!
+//! These are Graph endpoints of the Facebook world, used with the Facebook login's tokens
+//! (user or page), as on graph.facebook.com.
+//!
 //! A container is `IN_PROGRESS` for 5 seconds (scaled by `time_scale`), then `FINISHED`;
 //! publishing earlier answers "media not ready" (9007 / 2207027). An `image_url` carrying
 //! `sandbox_not_ready=N` in its query also answers "not ready" N more times after
-//! `FINISHED`, as the real API sometimes does.
+//! `FINISHED`, as the real API sometimes does. While a `media-error` fault lasts, new
+//! containers end in `ERROR` instead.
 
 use axum::response::Response;
 use axum::Json;
@@ -14,6 +18,8 @@ use url::Url;
 
 use crate::clock::{Millis, DAY};
 use crate::errors::{GraphError, ProviderError};
+use crate::facebook;
+use crate::faults::FaultKind;
 use crate::graph::created;
 use crate::params::Params;
 use crate::state::{Container, PageId, Post, Provider, World};
@@ -29,7 +35,7 @@ const CONTAINER_TTL_MS: Millis = DAY as Millis * 1000;
 fn account(world: &World, access: &Access, ig_id: &str) -> Result<PageId, GraphError> {
     let page = world
         .page_by_instagram_id(ig_id)
-        .filter(|&p| world.page(p).provider == Provider::Instagram)
+        .filter(|&p| world.page(p).provider == Provider::Facebook)
         .ok_or_else(|| GraphError::unsupported("post", ig_id))?;
     match access.kind {
         TokenKind::Page(own) if own == page => Ok(page),
@@ -67,6 +73,8 @@ fn status_code(container: &Container, now: Millis) -> &'static str {
         "EXPIRED"
     } else if now < container.ready {
         "IN_PROGRESS"
+    } else if container.fails {
+        "ERROR"
     } else {
         "FINISHED"
     }
@@ -102,6 +110,7 @@ pub(crate) fn create_container(
         .find(|(k, _)| k == "sandbox_not_ready")
         .and_then(|(_, v)| v.parse().ok())
         .unwrap_or(0);
+    let fails = world.take_fault(Provider::Facebook, FaultKind::MediaError, now);
     let id = world.random_digits(17);
     world.containers.insert(
         id.clone(),
@@ -113,6 +122,7 @@ pub(crate) fn create_container(
             created: now,
             ready: now + clock.lifetime(PROCESSING_SECS),
             not_ready_publishes,
+            fails,
             published: None,
         },
     );
@@ -153,6 +163,9 @@ pub(crate) fn publish(
     let creation_id = params
         .nonempty("creation_id")
         .ok_or_else(|| GraphError::new(100, "(#100) The parameter creation_id is required"))?;
+    if world.member(access.member).posts_blocked {
+        return Err(facebook::blocked().into());
+    }
     if published_within_quota(&world, page, now) >= QUOTA_TOTAL {
         return Err(GraphError::new(9, "Application request limit reached")
             .subcode(2207042)

@@ -2,7 +2,9 @@
 //! `introspectToken`, `revoke`) and the API on `api.linkedin.com` (`/v2/userinfo`,
 //! `/rest/posts`, `/rest/organizationAcls`, `/rest/organizations/{id}`), both under
 //! `/sandbox/linkedin`. Refresh tokens do not rotate and die 365 days after the first
-//! authorization, however often they are used.
+//! authorization, however often they are used. Only approved partner apps get them: the
+//! app mode (`World::linkedin`, per client id or for all) decides whether a code exchange
+//! hands one out or a 60-day access token alone.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -56,8 +58,11 @@ pub(crate) fn router(sandbox: &Sandbox) -> Router<Sandbox> {
 struct TokenResponse {
     access_token: String,
     expires_in: i64,
-    refresh_token: String,
-    refresh_token_expires_in: i64,
+    /// Approved partner apps only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token_expires_in: Option<i64>,
     scope: String,
     token_type: &'static str,
 }
@@ -132,21 +137,25 @@ async fn access_token(
                 now,
                 clock.lifetime(ACCESS_LIFETIME),
             );
-            let refresh_expires =
-                world.grant(grant).refresh_anchor + clock.lifetime(LINKEDIN_REFRESH_LIFETIME);
             let scopes = world.grant(grant).scopes.clone();
-            let refresh = world.issue_token(
-                grant,
-                TokenKind::Refresh,
-                scopes.clone(),
-                now,
-                Some(refresh_expires),
-            );
+            let refresh = world.linkedin.refresh_tokens_for(&client_id).then(|| {
+                let expires =
+                    world.grant(grant).refresh_anchor + clock.lifetime(LINKEDIN_REFRESH_LIFETIME);
+                world.issue_token(
+                    grant,
+                    TokenKind::Refresh,
+                    scopes.clone(),
+                    now,
+                    Some(expires),
+                )
+            });
             Ok(Json(TokenResponse {
                 access_token: access.token,
                 expires_in: seconds_until(now, access.expires.unwrap_or(now)),
-                refresh_token: refresh.token,
-                refresh_token_expires_in: seconds_until(now, refresh_expires),
+                refresh_token_expires_in: refresh
+                    .as_ref()
+                    .map(|r| seconds_until(now, r.expires.unwrap_or(now))),
+                refresh_token: refresh.map(|r| r.token),
                 scope: scopes.join(","),
                 token_type: "Bearer",
             }))
@@ -170,8 +179,8 @@ async fn access_token(
             Ok(Json(TokenResponse {
                 access_token: access.token,
                 expires_in: seconds_until(now, access.expires.unwrap_or(now)),
-                refresh_token: refresh_token.to_owned(),
-                refresh_token_expires_in: seconds_until(now, refresh.expires.unwrap_or(now)),
+                refresh_token: Some(refresh_token.to_owned()),
+                refresh_token_expires_in: Some(seconds_until(now, refresh.expires.unwrap_or(now))),
                 scope: refresh.scopes.join(","),
                 token_type: "Bearer",
             }))
@@ -192,7 +201,7 @@ async fn introspect(
     let token = params.nonempty("token").ok_or_else(|| missing("token"))?;
     let now = sandbox.clock().now();
     let world = sandbox.world();
-    let Some(record) = world.tokens.get(token) else {
+    let Some(record) = world.token(token) else {
         return Ok(Json(json!({"active": false})));
     };
     let grant = world.grant(record.grant);

@@ -15,8 +15,10 @@ use url::Url;
 use crate::clock::{Clock, Millis, DAY, MINUTE};
 use crate::pages;
 use crate::params::Params;
-use crate::state::{Code, Grant, GrantId, GrantState, MemberId, Provider, World};
-use crate::tokens::Death;
+use crate::state::{
+    Code, Grant, GrantId, GrantState, MemberId, Provider, World, DATA_ACCESS_LIFETIME,
+};
+use crate::tokens::{Death, Fingerprint};
 use crate::Sandbox;
 
 /// Fields of the consent form that are not part of the original query.
@@ -221,6 +223,7 @@ impl World {
                     scopes: request.scopes.clone(),
                     state: GrantState::Active,
                     refresh_anchor: now,
+                    data_access_expires: now,
                 });
                 GrantId(self.grants.len() - 1)
             }
@@ -239,13 +242,18 @@ impl World {
         let record = &mut self.grants[grant.0];
         record.scopes = request.scopes.clone();
         record.state = GrantState::Active;
-        self.members[member.0].checkpoint = false;
+        // Logging in renews Meta's data-access window and gets past a checkpoint or an
+        // unconfirmed account.
+        record.data_access_expires = now + clock.lifetime(DATA_ACCESS_LIFETIME);
+        let record = &mut self.members[member.0];
+        record.checkpoint = false;
+        record.unconfirmed = false;
         let code = match provider {
             Provider::X => self.random_alnum(86),
             _ => format!("AQ{}", self.random_alnum(88)),
         };
         self.codes.insert(
-            code.clone(),
+            Fingerprint::of(&code),
             Code {
                 grant,
                 redirect_uri: request.redirect_uri.to_string(),
@@ -269,7 +277,8 @@ impl World {
         verifier: Option<&str>,
         now: Millis,
     ) -> Result<GrantId, CodeProblem> {
-        let record = self.codes.get(code).ok_or(CodeProblem::Invalid)?;
+        let key = Fingerprint::of(code);
+        let record = self.codes.get(&key).ok_or(CodeProblem::Invalid)?;
         let grant = self.grant(record.grant);
         if grant.provider != provider || grant.client_id != client_id {
             return Err(CodeProblem::Invalid);
@@ -293,7 +302,7 @@ impl World {
         }
         let grant = record.grant;
         let scopes = record.scopes.clone();
-        if let Some(record) = self.codes.get_mut(code) {
+        if let Some(record) = self.codes.get_mut(&key) {
             record.used = true;
         }
         self.grants[grant.0].scopes = scopes;

@@ -9,7 +9,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::DateTime;
 
-use crate::admin::actions_for;
+use crate::admin::{actions_for, RESET_WARNING};
 use crate::clock::Millis;
 use crate::oauth::AuthorizeRequest;
 use crate::state::{MemberId, Provider, World};
@@ -38,6 +38,7 @@ struct AuthorizeError<'a> {
 struct Dashboard {
     now: String,
     time_scale: f64,
+    reset_warning: &'static str,
     providers: Vec<ProviderView>,
 }
 
@@ -46,8 +47,22 @@ struct ProviderView {
     name: &'static str,
     has_pages: bool,
     actions: Vec<&'static str>,
+    /// The fault kinds this provider takes besides outage, latency and flaky.
+    fault_kinds: Vec<(&'static str, &'static str)>,
     faults: Vec<String>,
+    /// LinkedIn: the app mode, and the client ids with a mode of their own.
+    app: Option<AppView>,
     members: Vec<MemberView>,
+    feeds: Vec<FeedView>,
+}
+
+struct AppView {
+    refresh_tokens: bool,
+    clients: Vec<(String, bool)>,
+}
+
+struct FeedView {
+    title: &'static str,
     posts: Vec<PostView>,
 }
 
@@ -55,7 +70,8 @@ struct MemberView {
     handle: String,
     name: String,
     id: String,
-    checkpoint: bool,
+    /// What Facebook asks of the member or refuses: checkpoint, unconfirmed, posts blocked.
+    holds: Vec<&'static str>,
     grants: Vec<GrantView>,
     pages: Vec<PageView>,
 }
@@ -161,7 +177,7 @@ pub(crate) async fn dashboard(State(sandbox): State<Sandbox>) -> Response {
     let now = sandbox.clock().now();
     let providers = {
         let world = sandbox.world();
-        Provider::ALL
+        Provider::WORLDS
             .into_iter()
             .map(|provider| provider_view(&world, provider, now))
             .collect()
@@ -171,17 +187,79 @@ pub(crate) async fn dashboard(State(sandbox): State<Sandbox>) -> Response {
         &Dashboard {
             now: format_time(now),
             time_scale: sandbox.config().time_scale,
+            reset_warning: RESET_WARNING,
             providers,
         },
     )
 }
 
+/// One world's section: LinkedIn, X, or Facebook with the Instagram accounts linked to
+/// its pages (two feeds).
 fn provider_view(world: &World, provider: Provider, now: Millis) -> ProviderView {
     let members = (0..world.members.len())
         .map(MemberId)
         .filter(|&m| world.member(m).provider == provider)
         .map(|m| member_view(world, m, now))
         .collect();
+    let (fault_kinds, app, feeds) = match provider {
+        Provider::LinkedIn => (
+            vec![
+                ("rate-limit", "rate limit (429)"),
+                ("spurious-revoked", "spurious revoked (65601)"),
+            ],
+            Some(AppView {
+                refresh_tokens: world.linkedin.refresh_tokens,
+                clients: world
+                    .linkedin
+                    .clients
+                    .iter()
+                    .map(|(id, on)| (id.clone(), *on))
+                    .collect(),
+            }),
+            vec![feed(world, Provider::LinkedIn, "Published")],
+        ),
+        Provider::X => (
+            vec![
+                ("rate-limit", "rate limit (429)"),
+                ("client-forbidden", "client-forbidden (403)"),
+                ("duplicate-content", "duplicate content on posting (403)"),
+            ],
+            None,
+            vec![feed(world, Provider::X, "Published")],
+        ),
+        Provider::Facebook | Provider::Instagram => (
+            vec![
+                ("rate-limit", "throttled (HTTP 400, code below)"),
+                ("rate-limit-429", "throttled (HTTP 429)"),
+                ("media-error", "Instagram containers end in ERROR"),
+            ],
+            None,
+            vec![
+                feed(world, Provider::Facebook, "Published on Facebook"),
+                feed(world, Provider::Instagram, "Published on Instagram"),
+            ],
+        ),
+    };
+    ProviderView {
+        slug: provider.slug(),
+        name: provider.world_display(),
+        has_pages: provider.has_pages(),
+        actions: actions_for(provider),
+        fault_kinds,
+        faults: world
+            .faults
+            .iter()
+            .filter(|f| f.provider == provider)
+            .map(ToString::to_string)
+            .collect(),
+        app,
+        members,
+        feeds,
+    }
+}
+
+/// Posts published on `provider`, newest first.
+fn feed(world: &World, provider: Provider, title: &'static str) -> FeedView {
     let mut posts: Vec<PostView> = world
         .posts
         .iter()
@@ -202,20 +280,7 @@ fn provider_view(world: &World, provider: Provider, now: Millis) -> ProviderView
         })
         .collect();
     posts.reverse();
-    ProviderView {
-        slug: provider.slug(),
-        name: provider.display(),
-        has_pages: provider.has_pages(),
-        actions: actions_for(provider),
-        faults: world
-            .faults
-            .iter()
-            .filter(|f| f.provider == provider)
-            .map(ToString::to_string)
-            .collect(),
-        members,
-        posts,
-    }
+    FeedView { title, posts }
 }
 
 fn member_view(world: &World, member: MemberId, now: Millis) -> MemberView {
@@ -247,7 +312,14 @@ fn member_view(world: &World, member: MemberId, now: Millis) -> MemberView {
         handle: record.handle.clone(),
         name: record.name.clone(),
         id: record.external_id.clone(),
-        checkpoint: record.checkpoint,
+        holds: [
+            (record.checkpoint, "checkpoint"),
+            (record.unconfirmed, "unconfirmed"),
+            (record.posts_blocked, "posts blocked"),
+        ]
+        .into_iter()
+        .filter_map(|(on, hold)| on.then_some(hold))
+        .collect(),
         grants,
         pages,
     }

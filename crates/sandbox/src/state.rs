@@ -1,20 +1,71 @@
 //! The in-memory world: members, pages, grants, codes, tokens, posts and Instagram
-//! containers of all four providers. One mutex guards it (see [`crate::Sandbox::world`]),
+//! containers of the three worlds (LinkedIn, X, and Facebook, where Instagram business
+//! accounts live as they do at Meta). One mutex guards it (see [`crate::Sandbox::world`]),
 //! so every request sees and leaves a consistent picture; ids and tokens come from one
-//! RNG, seeded when the configuration asks for determinism.
+//! RNG, seeded when the configuration asks for determinism. A fresh world already holds
+//! the demo's members (`DEMO_MEMBERS`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rand::distributions::Alphanumeric;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::clock::Millis;
+use crate::clock::{Millis, DAY};
 use crate::faults::Fault;
-use crate::tokens::Token;
+use crate::tokens::{Fingerprint, Token};
+use crate::SandboxConfig;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+/// Meta's data-access window: 90 days after the member last logged in to the app.
+pub(crate) const DATA_ACCESS_LIFETIME: u64 = 90 * DAY;
+
+/// A member a fresh world holds, and the organization or page it manages.
+struct DemoMember {
+    provider: Provider,
+    handle: &'static str,
+    name: &'static str,
+    /// The page's name, and the username of the Instagram business account linked to it.
+    page: Option<(&'static str, Option<&'static str>)>,
+}
+
+/// The members `serve --demo` connects through the consent page: Acme's admin on LinkedIn
+/// and Facebook (whose page has Acme's Instagram account linked), Acme's X account, and
+/// Amy, an employee, on LinkedIn and X.
+const DEMO_MEMBERS: [DemoMember; 5] = [
+    DemoMember {
+        provider: Provider::LinkedIn,
+        handle: "acme-linkedin",
+        name: "Acme Admin",
+        page: Some(("Acme", None)),
+    },
+    DemoMember {
+        provider: Provider::X,
+        handle: "acme-x",
+        name: "Acme",
+        page: None,
+    },
+    DemoMember {
+        provider: Provider::Facebook,
+        handle: "acme-facebook",
+        name: "Acme Admin",
+        page: Some(("Acme", Some("acme"))),
+    },
+    DemoMember {
+        provider: Provider::LinkedIn,
+        handle: "amy-linkedin",
+        name: "Amy Adams",
+        page: None,
+    },
+    DemoMember {
+        provider: Provider::X,
+        handle: "amy-x",
+        name: "Amy Adams",
+        page: None,
+    },
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum Provider {
     LinkedIn,
@@ -49,8 +100,32 @@ impl Provider {
         }
     }
 
+    /// The worlds that hold members: Instagram business accounts live in Facebook's,
+    /// reached with the same Meta app and the same Facebook login, as at Meta.
+    pub(crate) const WORLDS: [Provider; 3] = [Provider::LinkedIn, Provider::X, Provider::Facebook];
+
     pub(crate) fn parse(slug: &str) -> Option<Provider> {
         Provider::ALL.into_iter().find(|p| p.slug() == slug)
+    }
+
+    /// The world a slug names: `instagram` is Facebook's.
+    pub(crate) fn parse_world(slug: &str) -> Option<Provider> {
+        Provider::parse(slug).map(Provider::world)
+    }
+
+    pub(crate) fn world(self) -> Provider {
+        match self {
+            Provider::Instagram => Provider::Facebook,
+            other => other,
+        }
+    }
+
+    /// The name a world goes by on the page and the consent screen.
+    pub(crate) fn world_display(self) -> &'static str {
+        match self {
+            Provider::Facebook | Provider::Instagram => "Facebook and Instagram",
+            other => other.display(),
+        }
     }
 
     /// X accounts are their own pages; the others have pages (LinkedIn organizations).
@@ -63,28 +138,35 @@ impl Provider {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub(crate) struct MemberId(pub(crate) usize);
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub(crate) struct PageId(pub(crate) usize);
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub(crate) struct GrantId(pub(crate) usize);
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Member {
     pub(crate) provider: Provider,
     /// The provider's id: LinkedIn `sub`, X user id, Facebook app-scoped user id.
     pub(crate) external_id: String,
     pub(crate) handle: String,
     pub(crate) name: String,
-    /// Facebook/Instagram: the member must pass a checkpoint at the provider.
+    /// Facebook: the member must pass a checkpoint at the provider (190 / 459).
     pub(crate) checkpoint: bool,
+    /// Facebook: the member must confirm their account at the provider (190 / 464).
+    pub(crate) unconfirmed: bool,
+    /// Facebook: the member's posts are refused as abusive (368), the post's problem.
+    pub(crate) posts_blocked: bool,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct InstagramAccount {
     pub(crate) id: String,
     pub(crate) username: String,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Page {
     pub(crate) provider: Provider,
     pub(crate) external_id: String,
@@ -92,19 +174,23 @@ pub(crate) struct Page {
     pub(crate) owner: MemberId,
     /// Members with a role on the page; `lose-page-role` removes one.
     pub(crate) admins: Vec<MemberId>,
+    /// Facebook: the Instagram business account linked to the page.
     pub(crate) instagram: Option<InstagramAccount>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum GrantState {
     Active,
     Revoked,
     PasswordChanged,
     AppRemoved,
+    SessionInvalid,
+    LoggedOut,
 }
 
 /// One member's authorization of one client at one provider.
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Grant {
     pub(crate) provider: Provider,
     pub(crate) member: MemberId,
@@ -113,8 +199,11 @@ pub(crate) struct Grant {
     pub(crate) state: GrantState,
     /// LinkedIn: when the refresh-token clock started (the first authorization).
     pub(crate) refresh_anchor: Millis,
+    /// Facebook: when the data-access window closes (90 days after the last login).
+    pub(crate) data_access_expires: Millis,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Code {
     pub(crate) grant: GrantId,
     pub(crate) redirect_uri: String,
@@ -124,6 +213,7 @@ pub(crate) struct Code {
     pub(crate) used: bool,
 }
 
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Post {
     pub(crate) provider: Provider,
     pub(crate) id: String,
@@ -137,6 +227,7 @@ pub(crate) struct Post {
 }
 
 /// An Instagram media container between `media` and `media_publish`.
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Container {
     pub(crate) page: PageId,
     pub(crate) member: MemberId,
@@ -146,23 +237,51 @@ pub(crate) struct Container {
     pub(crate) ready: Millis,
     /// Publish attempts still to be answered "not ready" after processing finished.
     pub(crate) not_ready_publishes: u32,
+    /// Processing ends in `ERROR` instead of `FINISHED` (the `media-error` fault).
+    pub(crate) fails: bool,
     pub(crate) published: Option<String>,
 }
 
+/// LinkedIn's app mode: an approved partner app gets refresh tokens, any other app gets a
+/// 60-day access token alone and must send the member through authorize again.
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct LinkedInApp {
+    /// The mode of every client id without one of its own.
+    pub(crate) refresh_tokens: bool,
+    /// Client ids with a mode of their own.
+    pub(crate) clients: BTreeMap<String, bool>,
+}
+
+impl LinkedInApp {
+    pub(crate) fn refresh_tokens_for(&self, client_id: &str) -> bool {
+        self.clients
+            .get(client_id)
+            .copied()
+            .unwrap_or(self.refresh_tokens)
+    }
+}
+
+/// Everything the sandbox knows. It is what the state file holds, less the RNG and the
+/// plaintext page tokens (tokens and codes are kept as fingerprints only).
+#[derive(Serialize, Deserialize)]
 pub(crate) struct World {
-    seed: Option<u64>,
+    #[serde(skip, default = "StdRng::from_entropy")]
     rng: StdRng,
     pub(crate) members: Vec<Member>,
     pub(crate) pages: Vec<Page>,
     pub(crate) grants: Vec<Grant>,
-    pub(crate) codes: HashMap<String, Code>,
-    pub(crate) tokens: HashMap<String, Token>,
-    /// The page token handed out for a (grant, page), reused while it lives.
+    pub(crate) codes: HashMap<Fingerprint, Code>,
+    pub(crate) tokens: HashMap<Fingerprint, Token>,
+    /// The page token handed out for a (grant, page), reused while it lives. Not saved:
+    /// after a restart the next `/me/accounts` hands out a new one, and the old one
+    /// keeps working.
+    #[serde(skip)]
     pub(crate) page_tokens: HashMap<(GrantId, PageId), String>,
     pub(crate) posts: Vec<Post>,
     pub(crate) containers: HashMap<String, Container>,
     pub(crate) faults: Vec<Fault>,
     pub(crate) next_fault_id: u64,
+    pub(crate) linkedin: LinkedInApp,
 }
 
 /// Why a member or page could not be created.
@@ -177,13 +296,18 @@ pub(crate) enum CreateError {
     },
     #[error("{0} has no pages: an X account is its own page")]
     NoPages(&'static str),
+    #[error("only a Facebook page can have an Instagram business account linked")]
+    InstagramOutsideFacebook,
+    #[error("an Instagram username must be 1 to 30 letters, digits, '.' or '_'")]
+    BadInstagramUsername,
 }
 
 impl World {
-    pub(crate) fn new(seed: Option<u64>) -> World {
-        World {
-            seed,
-            rng: rng_for(seed),
+    /// A fresh world: the demo's members (if configured) and the configured app modes,
+    /// nothing else.
+    pub(crate) fn new(config: &SandboxConfig) -> World {
+        let mut world = World {
+            rng: rng_for(config.seed),
             members: Vec::new(),
             pages: Vec::new(),
             grants: Vec::new(),
@@ -194,12 +318,27 @@ impl World {
             containers: HashMap::new(),
             faults: Vec::new(),
             next_fault_id: 1,
+            linkedin: LinkedInApp {
+                refresh_tokens: config.linkedin_refresh_tokens,
+                clients: BTreeMap::new(),
+            },
+        };
+        if config.demo_members {
+            world.seed_demo_members();
         }
+        world
     }
 
-    /// Back to an empty world, with the RNG reseeded.
-    pub(crate) fn reset(&mut self) {
-        *self = World::new(self.seed);
+    fn seed_demo_members(&mut self) {
+        for demo in DEMO_MEMBERS {
+            let member = self
+                .create_member(demo.provider, demo.handle, Some(demo.name))
+                .expect("demo handles are valid and distinct");
+            if let Some((page, instagram)) = demo.page {
+                self.create_page(demo.provider, member, page, instagram)
+                    .expect("demo pages belong to providers with pages");
+            }
+        }
     }
 
     pub(crate) fn random_alnum(&mut self, len: usize) -> String {
@@ -308,33 +447,47 @@ impl World {
             handle: handle.to_owned(),
             name: name.to_owned(),
             checkpoint: false,
+            unconfirmed: false,
+            posts_blocked: false,
         });
         Ok(MemberId(self.members.len() - 1))
     }
 
+    /// A page (LinkedIn: an organization) that `owner` administers; a Facebook page may
+    /// have an Instagram business account with the given username linked.
     pub(crate) fn create_page(
         &mut self,
         provider: Provider,
         owner: MemberId,
         name: &str,
+        instagram: Option<&str>,
     ) -> Result<PageId, CreateError> {
         if !provider.has_pages() {
             return Err(CreateError::NoPages(provider.slug()));
         }
+        let instagram = match instagram {
+            None => None,
+            Some(_) if provider != Provider::Facebook => {
+                return Err(CreateError::InstagramOutsideFacebook)
+            }
+            Some(username) => {
+                let valid = (1..=30).contains(&username.len())
+                    && username
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_'));
+                if !valid {
+                    return Err(CreateError::BadInstagramUsername);
+                }
+                let id = format!("17841{}", self.random_digits(12));
+                Some(InstagramAccount {
+                    id,
+                    username: username.to_owned(),
+                })
+            }
+        };
         let external_id = match provider {
             Provider::LinkedIn => self.random_digits(8),
             _ => self.random_digits(15),
-        };
-        let instagram = if provider == Provider::Instagram {
-            let id = format!("17841{}", self.random_digits(12));
-            let username = name
-                .chars()
-                .filter(char::is_ascii_alphanumeric)
-                .collect::<String>()
-                .to_lowercase();
-            Some(InstagramAccount { id, username })
-        } else {
-            None
         };
         self.pages.push(Page {
             provider,
@@ -348,7 +501,8 @@ impl World {
     }
 
     /// The member a consent names: an existing one, or a new one created with one page
-    /// (for the providers that have pages).
+    /// (for the providers that have pages). A new Facebook member's page has an Instagram
+    /// business account linked, so any handle can also publish to Instagram.
     pub(crate) fn member_for_consent(
         &mut self,
         provider: Provider,
@@ -359,13 +513,35 @@ impl World {
         }
         let member = self.create_member(provider, handle, None)?;
         if provider.has_pages() {
-            self.create_page(provider, member, &format!("{handle} Page"))?;
+            let instagram = (provider == Provider::Facebook).then(|| instagram_username(handle));
+            self.create_page(
+                provider,
+                member,
+                &format!("{handle} Page"),
+                instagram.as_deref(),
+            )?;
         }
         Ok(member)
     }
 
     pub(crate) fn record_post(&mut self, post: Post) {
         self.posts.push(post);
+    }
+}
+
+/// An Instagram username made from a handle or a page name: its letters and digits,
+/// lowercased, at most 30 of them.
+pub(crate) fn instagram_username(from: &str) -> String {
+    let username: String = from
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(30)
+        .collect::<String>()
+        .to_lowercase();
+    if username.is_empty() {
+        "sandbox".to_owned()
+    } else {
+        username
     }
 }
 

@@ -1,11 +1,29 @@
 //! Tokens: issuing them with the provider's look and (scaled) lifetime, checking a
 //! presented token, and the breaks the admin API injects. Every provider maps a
-//! [`TokenProblem`] to its own error body in [`crate::errors`].
+//! [`TokenProblem`] to its own error body in [`crate::errors`]. The world keeps tokens and
+//! codes by their SHA-256 [`Fingerprint`], as a provider would, so the state file on disk
+//! holds none that works.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::clock::Millis;
 use crate::state::{GrantId, GrantState, MemberId, PageId, Provider, World};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The SHA-256 of a token or code, in hex: the key under which the world keeps it.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct Fingerprint(String);
+
+impl Fingerprint {
+    pub(crate) fn of(secret: &str) -> Fingerprint {
+        let digest = Sha256::digest(secret.as_bytes());
+        Fingerprint(digest.iter().map(|b| format!("{b:02x}")).collect())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub(crate) enum TokenKind {
     /// An access token (Facebook/Instagram: a short-lived user token).
     Access,
@@ -23,13 +41,18 @@ impl TokenKind {
 }
 
 /// Why a token stopped working before its time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub(crate) enum Death {
     Revoked,
     PasswordChanged,
     AppRemoved,
     /// An X refresh token that was already used.
     Rotated,
+    /// Facebook's old-style "session key invalid" (code 102, no subcode).
+    SessionInvalid,
+    /// Facebook: the member logged out (190 / 467).
+    LoggedOut,
 }
 
 impl Death {
@@ -38,11 +61,14 @@ impl Death {
             Death::Revoked | Death::Rotated => GrantState::Revoked,
             Death::PasswordChanged => GrantState::PasswordChanged,
             Death::AppRemoved => GrantState::AppRemoved,
+            Death::SessionInvalid => GrantState::SessionInvalid,
+            Death::LoggedOut => GrantState::LoggedOut,
         }
     }
 }
 
-/// A token's record. Deliberately not `Debug`: it sits next to the token string.
+/// A token's record, kept under the token's [`Fingerprint`].
+#[derive(Serialize, Deserialize)]
 pub(crate) struct Token {
     pub(crate) grant: GrantId,
     pub(crate) kind: TokenKind,
@@ -57,8 +83,12 @@ pub(crate) enum TokenProblem {
     Unknown,
     Expired,
     Dead(Death),
-    /// Facebook/Instagram: the member must pass a checkpoint.
+    /// Facebook: the member must pass a checkpoint.
     Checkpoint,
+    /// Facebook: the member must confirm their account.
+    Unconfirmed,
+    /// Facebook: 90 days passed since the member last logged in to the app.
+    DataAccessExpired,
     /// A page token whose member lost the role on the page.
     PageRoleLost,
 }
@@ -105,7 +135,7 @@ impl World {
             _ => format!("EAAB{}", self.random_alnum(96)),
         };
         self.tokens.insert(
-            token.clone(),
+            Fingerprint::of(&token),
             Token {
                 grant,
                 kind,
@@ -137,7 +167,7 @@ impl World {
         token: &str,
         now: Millis,
     ) -> Result<Access, TokenProblem> {
-        let record = self.tokens.get(token).ok_or(TokenProblem::Unknown)?;
+        let record = self.token(token).ok_or(TokenProblem::Unknown)?;
         let grant = self.grant(record.grant);
         if grant.provider != provider {
             return Err(TokenProblem::Unknown);
@@ -148,8 +178,17 @@ impl World {
         if record.expires.is_some_and(|at| at <= now) {
             return Err(TokenProblem::Expired);
         }
-        if provider.is_graph() && self.member(grant.member).checkpoint {
-            return Err(TokenProblem::Checkpoint);
+        if provider.is_graph() {
+            let member = self.member(grant.member);
+            if grant.data_access_expires <= now {
+                return Err(TokenProblem::DataAccessExpired);
+            }
+            if member.checkpoint {
+                return Err(TokenProblem::Checkpoint);
+            }
+            if member.unconfirmed {
+                return Err(TokenProblem::Unconfirmed);
+            }
         }
         if let TokenKind::Page(page) = record.kind {
             if !self.page(page).admins.contains(&grant.member) {
@@ -191,9 +230,18 @@ impl World {
         self.grants[grant.0].state = death.grant_state();
     }
 
+    /// The record of a presented token.
+    pub(crate) fn token(&self, token: &str) -> Option<&Token> {
+        self.tokens.get(&Fingerprint::of(token))
+    }
+
+    pub(crate) fn token_mut(&mut self, token: &str) -> Option<&mut Token> {
+        self.tokens.get_mut(&Fingerprint::of(token))
+    }
+
     /// Kills one token (revocation endpoints).
     pub(crate) fn kill_token(&mut self, token: &str, death: Death) -> bool {
-        match self.tokens.get_mut(token) {
+        match self.token_mut(token) {
             Some(record) => {
                 record.dead.get_or_insert(death);
                 true
@@ -212,18 +260,30 @@ impl World {
         }
     }
 
-    /// The state shown for a grant: its recorded break, else checkpoint, else whether
-    /// any access token still lives (`pending` before the first code exchange).
+    /// The state shown for a grant: its recorded break, else what Facebook asks of the
+    /// member, else whether any access token still lives (`pending` before the first
+    /// code exchange).
     pub(crate) fn grant_status(&self, grant: GrantId, now: Millis) -> &'static str {
         let record = self.grant(grant);
         match record.state {
             GrantState::Revoked => return "revoked",
             GrantState::PasswordChanged => return "password_changed",
             GrantState::AppRemoved => return "app_removed",
+            GrantState::SessionInvalid => return "session_invalid",
+            GrantState::LoggedOut => return "logged_out",
             GrantState::Active => {}
         }
-        if record.provider.is_graph() && self.member(record.member).checkpoint {
-            return "checkpoint";
+        if record.provider.is_graph() {
+            let member = self.member(record.member);
+            if record.data_access_expires <= now {
+                return "data_access_expired";
+            }
+            if member.checkpoint {
+                return "checkpoint";
+            }
+            if member.unconfirmed {
+                return "unconfirmed";
+            }
         }
         let mut issued = false;
         for token in self.tokens.values() {

@@ -1,7 +1,8 @@
 //! X: OAuth 2.0 with PKCE (S256) on `x.com` (`/i/oauth2/authorize`) and the API on
 //! `api.x.com` (`/2/oauth2/token`, `/2/oauth2/revoke`, `/2/users/me`, `/2/tweets`), under
 //! `/sandbox/x`. Confidential clients authenticate with HTTP Basic; refresh tokens are
-//! single-use and rotate on every refresh.
+//! single-use and rotate on every refresh. A tweet repeating the user's last one answers
+//! 403 duplicate content, and so does any tweet while a `duplicate-content` fault lasts.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -13,7 +14,7 @@ use serde_json::{json, Value};
 
 use crate::clock::{epoch_secs, seconds_until, HOUR, MINUTE};
 use crate::errors::{self, ProviderError};
-use crate::faults::{guard, Surface};
+use crate::faults::{guard, FaultKind, Surface};
 use crate::oauth;
 use crate::params::{basic_credentials, bearer, Params};
 use crate::state::{Post, Provider};
@@ -231,10 +232,8 @@ async fn create_tweet(
         .rev()
         .find(|p| p.member == access.member)
         .is_some_and(|p| p.text == text);
-    if duplicate {
-        return Err(errors::x_forbidden(
-            "You are not allowed to create a Tweet with duplicate content.",
-        ));
+    if duplicate || world.take_fault(Provider::X, FaultKind::DuplicateContent, now) {
+        return Err(errors::x_duplicate_content());
     }
     let id = world.random_digits(19);
     let author = world.member(access.member).handle.clone();

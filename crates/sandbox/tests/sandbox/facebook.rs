@@ -287,7 +287,7 @@ async fn facebook_expired_short_lived_token_cannot_be_exchanged() {
 }
 
 #[tokio::test]
-async fn facebook_outage_is_a_transient_500_and_rate_limit_a_429_with_usage_headers() {
+async fn facebook_outage_is_a_transient_500_and_the_429_fault_a_429_with_usage_headers() {
     let sandbox = sandbox().await;
     let (user, page_id, page_token) = connect(&sandbox, "erin").await;
     fault(
@@ -305,7 +305,7 @@ async fn facebook_outage_is_a_transient_500_and_rate_limit_a_429_with_usage_head
 
     fault(
         &sandbox,
-        json!({"provider": "facebook", "kind": "rate-limit", "seconds": 300, "calls": 1}),
+        json!({"provider": "facebook", "kind": "rate-limit-429", "seconds": 300, "calls": 1}),
     )
     .await;
     let limited = publish(&sandbox, &page_id, &page_token, "x").await;
@@ -371,4 +371,190 @@ async fn facebook_remove_app_posts_a_signed_deauthorize_request() {
     assert_eq!(payload["algorithm"], "HMAC-SHA256");
     assert_eq!(payload["user_id"], user_id.as_str());
     assert!(payload["issued_at"].as_i64().is_some());
+}
+
+#[tokio::test]
+async fn facebook_session_logout_confirmation_and_data_access_breaks_answer_their_codes() {
+    let sandbox = sandbox().await;
+    for (handle, action, code, subcode) in [
+        ("session", "invalidate-session", 102, None),
+        ("loggedout", "log-out", 190, Some(467)),
+        ("unconfirmed", "unconfirm", 190, Some(464)),
+        ("lapsed", "expire-data-access", 190, Some(493)),
+    ] {
+        let (user, page_id, page_token) = connect(&sandbox, handle).await;
+        member_action(&sandbox, FB, handle, action).await;
+        let error =
+            assert_graph_error(graph_get(&sandbox, FB, "/me", &user).await, code, subcode).await;
+        assert_eq!(error["type"], "OAuthException", "{action}");
+        assert_graph_error(
+            publish(&sandbox, &page_id, &page_token, "x").await,
+            code,
+            subcode,
+        )
+        .await;
+        let debugged = debug_token(&sandbox, &user).await;
+        assert_eq!(debugged["is_valid"], false, "{action}");
+        assert_eq!(debugged["error"]["code"], code, "{action}");
+    }
+}
+
+#[tokio::test]
+async fn facebook_holds_lift_when_the_member_does_what_facebook_asks() {
+    let sandbox = sandbox().await;
+    let (user, _, _) = connect(&sandbox, "erin").await;
+    for (hold, lift, subcode) in [
+        ("unconfirm", "confirm", 464),
+        ("checkpoint", "clear-checkpoint", 459),
+    ] {
+        member_action(&sandbox, FB, "erin", hold).await;
+        assert_graph_error(
+            graph_get(&sandbox, FB, "/me", &user).await,
+            190,
+            Some(subcode),
+        )
+        .await;
+        member_action(&sandbox, FB, "erin", lift).await;
+        assert_eq!(graph_get(&sandbox, FB, "/me", &user).await.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn facebook_data_access_lapses_ninety_days_after_login_and_a_new_login_renews_it() {
+    let sandbox = sandbox().await;
+    let (_, page_id, page_token) = connect(&sandbox, "erin").await;
+    let data = debug_token(&sandbox, &page_token).await;
+    let lapse = data["data_access_expires_at"].as_i64().unwrap();
+    crate::helpers::advance(&sandbox, 89.0 * 86400.0).await;
+    assert_eq!(
+        publish(&sandbox, &page_id, &page_token, "day 89")
+            .await
+            .status(),
+        200
+    );
+    crate::helpers::advance(&sandbox, 86400.0).await;
+    assert_graph_error(
+        publish(&sandbox, &page_id, &page_token, "day 90").await,
+        190,
+        Some(493),
+    )
+    .await;
+    graph_code(&sandbox, FB, "erin", FACEBOOK_SCOPES).await;
+    let renewed = debug_token(&sandbox, &page_token).await;
+    assert!(renewed["data_access_expires_at"].as_i64().unwrap() > lapse);
+    assert_eq!(
+        publish(&sandbox, &page_id, &page_token, "after login")
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn facebook_one_token_can_be_logged_out_while_the_others_live() {
+    let sandbox = sandbox().await;
+    let (user, page_id, page_token) = connect(&sandbox, "erin").await;
+    let response = crate::helpers::admin(
+        &sandbox,
+        "/members/facebook/erin/log-out",
+        json!({ "token": page_token }),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert_graph_error(
+        publish(&sandbox, &page_id, &page_token, "x").await,
+        190,
+        Some(467),
+    )
+    .await;
+    assert_eq!(graph_get(&sandbox, FB, "/me", &user).await.status(), 200);
+    let unknown = crate::helpers::admin(
+        &sandbox,
+        "/members/facebook/erin/log-out",
+        json!({"token": "not-a-token"}),
+    )
+    .await;
+    assert_eq!(unknown.status(), 404);
+    let whole_member_only = crate::helpers::admin(
+        &sandbox,
+        "/members/facebook/erin/checkpoint",
+        json!({ "token": user }),
+    )
+    .await;
+    assert_eq!(whole_member_only.status(), 400);
+}
+
+#[tokio::test]
+async fn facebook_blocked_posts_answer_368_and_the_connection_still_works() {
+    let sandbox = sandbox().await;
+    let (user, page_id, page_token) = connect(&sandbox, "erin").await;
+    member_action(&sandbox, FB, "erin", "block-posts").await;
+    assert_graph_error(
+        publish(&sandbox, &page_id, &page_token, "spam?").await,
+        368,
+        None,
+    )
+    .await;
+    assert_eq!(graph_get(&sandbox, FB, "/me", &user).await.status(), 200);
+    assert_eq!(debug_token(&sandbox, &page_token).await["is_valid"], true);
+    member_action(&sandbox, FB, "erin", "unblock-posts").await;
+    assert_eq!(
+        publish(&sandbox, &page_id, &page_token, "fine now")
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn facebook_graph_only_breaks_are_refused_elsewhere() {
+    let sandbox = sandbox().await;
+    for action in ["log-out", "invalidate-session", "unconfirm", "block-posts"] {
+        let response = crate::helpers::admin(
+            &sandbox,
+            &format!("/members/linkedin/acme-linkedin/{action}"),
+            json!({}),
+        )
+        .await;
+        assert_eq!(response.status(), 400, "{action}");
+    }
+}
+
+#[tokio::test]
+async fn facebook_throttling_answers_http_400_with_its_code_and_app_usage() {
+    let sandbox = sandbox().await;
+    let (user, page_id, page_token) = connect(&sandbox, "erin").await;
+    for code in [4, 17, 32, 613] {
+        fault(
+            &sandbox,
+            json!({"provider": "facebook", "kind": "rate-limit", "code": code, "calls": 1}),
+        )
+        .await;
+        let throttled = graph_get(&sandbox, FB, "/me", &user).await;
+        let usage: Value =
+            serde_json::from_str(throttled.headers()["x-app-usage"].to_str().unwrap()).unwrap();
+        assert!(usage["call_count"].as_u64().unwrap() <= 100);
+        assert!(usage["total_time"].is_number());
+        let error = assert_graph_error(throttled, code, None).await;
+        assert_eq!(error["is_transient"], true);
+    }
+    fault(
+        &sandbox,
+        json!({"provider": "facebook", "kind": "rate-limit", "calls": 1}),
+    )
+    .await;
+    assert_graph_error(publish(&sandbox, &page_id, &page_token, "x").await, 4, None).await;
+    assert_eq!(
+        publish(&sandbox, &page_id, &page_token, "after")
+            .await
+            .status(),
+        200
+    );
+    let bad_code = crate::helpers::admin(
+        &sandbox,
+        "/faults",
+        json!({"provider": "facebook", "kind": "rate-limit", "code": 190}),
+    )
+    .await;
+    assert_eq!(bad_code.status(), 400);
 }

@@ -22,6 +22,34 @@ pub async fn body(response: reqwest::Response) -> Value {
     response.json().await.expect("json body")
 }
 
+pub async fn get_json(sandbox: &Running, path: &str) -> Value {
+    body(
+        sandbox
+            .http
+            .get(sandbox.url(path))
+            .send()
+            .await
+            .expect("get"),
+    )
+    .await
+}
+
+/// A member as `GET /sandbox/admin/members` lists it.
+pub async fn listed_member(sandbox: &Running, provider: &str, handle: &str) -> Value {
+    let members = get_json(
+        sandbox,
+        &format!("/sandbox/admin/members?provider={provider}"),
+    )
+    .await;
+    members
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|m| m["handle"] == handle)
+        .unwrap_or_else(|| panic!("no {provider} member {handle}"))
+        .clone()
+}
+
 pub async fn admin(sandbox: &Running, path: &str, payload: Value) -> reqwest::Response {
     sandbox
         .http

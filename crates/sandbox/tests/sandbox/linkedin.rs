@@ -465,3 +465,70 @@ async fn linkedin_outage_and_rate_limit_faults_answer_500_and_429_without_header
     assert_eq!(body(limited).await["status"], 429);
     assert_eq!(userinfo(&sandbox, &access).await.status(), 200);
 }
+
+#[tokio::test]
+async fn linkedin_app_without_refresh_tokens_gets_a_sixty_day_token_alone_from_config() {
+    let sandbox = crate::support::spawn(apostle_sandbox::SandboxConfig {
+        linkedin_refresh_tokens: false,
+        seed: Some(7),
+        ..apostle_sandbox::SandboxConfig::default()
+    })
+    .await;
+    let tokens = sandbox.linkedin_connect("alice").await;
+    assert_eq!(tokens["expires_in"], 5184000);
+    assert!(tokens.get("refresh_token").is_none(), "{tokens}");
+    assert!(tokens.get("refresh_token_expires_in").is_none(), "{tokens}");
+    let access = token(&tokens, "access_token");
+    advance(&sandbox, 60.0 * DAY).await;
+    let expired = userinfo(&sandbox, &access).await;
+    assert_eq!(body(expired).await["serviceErrorCode"], 65602);
+    let again = sandbox.linkedin_connect("alice").await;
+    assert_eq!(
+        userinfo(&sandbox, &token(&again, "access_token"))
+            .await
+            .status(),
+        200,
+        "authorizing again is the only way on"
+    );
+}
+
+#[tokio::test]
+async fn linkedin_app_mode_is_set_by_the_admin_api_for_all_clients_or_one() {
+    let sandbox = sandbox().await;
+    let mode = admin(
+        &sandbox,
+        "/apps/linkedin",
+        json!({"refresh_tokens": false, "client_id": CLIENT_ID}),
+    )
+    .await;
+    assert_eq!(mode.status(), 200);
+    assert_eq!(
+        body(mode).await,
+        json!({"provider": "linkedin", "refresh_tokens": true, "clients": {CLIENT_ID: false}})
+    );
+    assert!(sandbox.linkedin_connect("alice").await["refresh_token"].is_null());
+
+    admin(
+        &sandbox,
+        "/apps/linkedin",
+        json!({"refresh_tokens": true, "client_id": CLIENT_ID}),
+    )
+    .await;
+    assert!(sandbox.linkedin_connect("alice").await["refresh_token"].is_string());
+
+    admin(&sandbox, "/apps/linkedin", json!({"refresh_tokens": false})).await;
+    let listed = body(
+        sandbox
+            .http
+            .get(sandbox.url("/sandbox/admin/apps/linkedin"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(listed["refresh_tokens"], false);
+    assert!(
+        sandbox.linkedin_connect("bob").await["refresh_token"].is_string(),
+        "a client's own mode wins over the sandbox's"
+    );
+}

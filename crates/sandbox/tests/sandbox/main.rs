@@ -8,5 +8,6 @@ mod helpers;
 mod instagram;
 mod linkedin;
 mod oauth2_client;
+mod restart;
 mod support;
 mod x;

@@ -22,11 +22,16 @@ pub struct Running {
 
 /// Binds 127.0.0.1:0 before returning, so the server accepts as soon as this returns.
 pub async fn spawn(config: SandboxConfig) -> Running {
+    serve(&Sandbox::new(config)).await
+}
+
+/// Serves `sandbox` on 127.0.0.1:0, bound before returning.
+pub async fn serve(sandbox: &Sandbox) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind loopback");
     let address = listener.local_addr().expect("local address");
-    let router = Sandbox::new(config).router();
+    let router = sandbox.router();
     tokio::spawn(async move {
         axum::serve(listener, router).await.expect("serve sandbox");
     });

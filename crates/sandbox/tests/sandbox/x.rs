@@ -344,3 +344,83 @@ async fn x_two_hour_token_lives_half_a_second_at_time_scale_one_in_14400() {
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
     assert_eq!(x_users_me(&sandbox, &access).await.status(), 401);
 }
+
+#[tokio::test]
+async fn x_client_forbidden_fault_answers_the_real_403_problem_on_the_api() {
+    let sandbox = sandbox().await;
+    let tokens = sandbox.x_connect("dave").await;
+    let access = field(&tokens, "access_token");
+    fault(
+        &sandbox,
+        json!({"provider": "x", "kind": "client-forbidden", "calls": 1}),
+    )
+    .await;
+    let forbidden = x_users_me(&sandbox, &access).await;
+    assert_eq!(forbidden.status(), 403);
+    assert_eq!(
+        forbidden.headers()["content-type"],
+        "application/problem+json"
+    );
+    let problem = body(forbidden).await;
+    assert_eq!(
+        problem["type"],
+        "https://api.twitter.com/2/problems/client-forbidden"
+    );
+    assert_eq!(problem["title"], "Client Forbidden");
+    assert_eq!(problem["reason"], "client-not-enrolled");
+    assert_eq!(problem["client_id"], CLIENT_ID);
+    assert!(problem["detail"].is_string());
+    assert!(problem["registration_url"].is_string());
+    assert_eq!(x_users_me(&sandbox, &access).await.status(), 200);
+}
+
+#[tokio::test]
+async fn x_client_forbidden_spares_the_token_endpoint() {
+    let sandbox = sandbox().await;
+    let tokens = sandbox.x_connect("dave").await;
+    fault(
+        &sandbox,
+        json!({"provider": "x", "kind": "client-forbidden"}),
+    )
+    .await;
+    let refreshed = sandbox.x_refresh(&field(&tokens, "refresh_token")).await;
+    assert_eq!(refreshed.status(), 200);
+}
+
+#[tokio::test]
+async fn x_duplicate_content_fault_refuses_the_next_tweet_only() {
+    let sandbox = sandbox().await;
+    let access = field(&sandbox.x_connect("dave").await, "access_token");
+    fault(
+        &sandbox,
+        json!({"provider": "x", "kind": "duplicate-content", "calls": 1}),
+    )
+    .await;
+    assert_eq!(x_users_me(&sandbox, &access).await.status(), 200);
+    let refused = tweet(&sandbox, &access, "brand new").await;
+    assert_eq!(refused.status(), 403);
+    assert_eq!(
+        body(refused).await,
+        json!({
+            "title": "Forbidden",
+            "detail": "You are not allowed to create a Tweet with duplicate content.",
+            "type": "about:blank",
+            "status": 403
+        })
+    );
+    assert_eq!(tweet(&sandbox, &access, "brand new").await.status(), 201);
+}
+
+#[tokio::test]
+async fn x_only_faults_are_refused_for_other_providers() {
+    let sandbox = sandbox().await;
+    for kind in ["client-forbidden", "duplicate-content"] {
+        let response = crate::helpers::admin(
+            &sandbox,
+            "/faults",
+            json!({"provider": "linkedin", "kind": kind}),
+        )
+        .await;
+        assert_eq!(response.status(), 400, "{kind}");
+    }
+}
