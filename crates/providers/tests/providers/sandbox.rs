@@ -120,7 +120,7 @@ async fn linkedin_admin_lists_organizations_posts_as_one_and_loses_its_role() {
     let tokens = adapter.exchange_code(&code, &redirect()).await.unwrap();
     let organizations = adapter.organizations(&tokens.access_token).await.unwrap();
     assert_eq!(organizations.len(), 1);
-    assert_eq!(organizations[0].name, "acme-linkedin Page");
+    assert_eq!(organizations[0].name, "Acme");
     let author = Author::Organization(organizations[0].id.clone());
     adapter
         .publish(&tokens.access_token, &author, &post("From the page"))

@@ -6,16 +6,16 @@ use reqwest::Method;
 use serde_json::json;
 
 async fn amy_on_linkedin(acme: &Acme) -> i64 {
-    acme.sandbox_member("linkedin", "amy-linkedin").await;
-    acme.connect_personal(AMY, "linkedin", "amy-linkedin").await
+    acme.sandbox_member("linkedin", "li-amy").await;
+    acme.connect_personal(AMY, "linkedin", "li-amy").await
 }
 
 #[tokio::test]
 async fn a_member_connects_personal_linkedin_and_x_and_lists_them_healthy() {
     let acme = acme().await;
     let linkedin = amy_on_linkedin(&acme).await;
-    acme.sandbox_member("x", "amy-x").await;
-    let x = acme.connect_personal(AMY, "x", "amy-x").await;
+    acme.sandbox_member("x", "x-amy").await;
+    let x = acme.connect_personal(AMY, "x", "x-amy").await;
     let (status, list) = acme.api(AMY, Method::GET, "/connections", None).await;
     assert_eq!(status, 200);
     let list = list["connections"].as_array().unwrap();
@@ -101,9 +101,9 @@ async fn an_ambassador_cannot_connect_the_teams_pages() {
 #[tokio::test]
 async fn an_admin_connects_business_pages_choosing_among_those_the_login_manages() {
     let acme = acme().await;
-    acme.sandbox_member("facebook", "acme-facebook").await;
-    let first = acme.sandbox_page("facebook", "acme-facebook", "Acme").await;
-    acme.sandbox_page("facebook", "acme-facebook", "Acme Careers")
+    acme.sandbox_member("facebook", "fb-owner").await;
+    let first = acme.sandbox_page("facebook", "fb-owner", "Acme").await;
+    acme.sandbox_page("facebook", "fb-owner", "Acme Careers")
         .await;
     let url = acme
         .start(
@@ -112,7 +112,7 @@ async fn an_admin_connects_business_pages_choosing_among_those_the_login_manages
                    "redirect_uri": APP_LINK}),
         )
         .await;
-    let done = acme.run_flow(&url, "acme-facebook").await;
+    let done = acme.run_flow(&url, "fb-owner").await;
     assert_eq!(done.status, "choose_pages", "{done:?}");
     let flow = done.flow.unwrap();
     let path = format!("/connections/flows/{flow}");
@@ -192,20 +192,20 @@ async fn a_declined_consent_changes_nothing_and_says_so() {
     let acme = acme().await;
     let id = amy_on_linkedin(&acme).await;
     let url = acme.start_reconnect(AMY, id).await;
-    let callback = acme.consent(&url, "amy-linkedin", "deny").await;
+    let callback = acme.consent(&url, "li-amy", "deny").await;
     let done = acme.finish(&callback).await;
     assert_eq!(done.status, "declined");
     assert!(done.message.unwrap().contains("nothing was changed"));
     assert_eq!(acme.connection(AMY, id).await["status"], "active");
     // A declined first connection stores nothing at all.
-    acme.sandbox_member("x", "amy-x").await;
+    acme.sandbox_member("x", "x-amy").await;
     let url = acme
         .start(
             AMY,
             json!({"provider": "x", "kind": "personal", "redirect_uri": APP_LINK}),
         )
         .await;
-    let callback = acme.consent(&url, "amy-x", "deny").await;
+    let callback = acme.consent(&url, "x-amy", "deny").await;
     assert_eq!(acme.finish(&callback).await.status, "declined");
     let (_, list) = acme.api(AMY, Method::GET, "/connections", None).await;
     assert_eq!(list["connections"].as_array().unwrap().len(), 1);
@@ -216,7 +216,7 @@ async fn a_replayed_or_forged_callback_gets_a_plain_error_and_changes_nothing() 
     let acme = acme().await;
     let id = amy_on_linkedin(&acme).await;
     let url = acme.start_reconnect(AMY, id).await;
-    let callback = acme.consent(&url, "amy-linkedin", "allow").await;
+    let callback = acme.consent(&url, "li-amy", "allow").await;
     assert_eq!(acme.finish(&callback).await.status, "reconnected");
     let replay = acme.callback(&callback).await;
     assert_eq!(replay.status(), 400);
@@ -235,7 +235,7 @@ async fn a_callback_on_another_providers_path_is_refused_as_a_mix_up() {
     let acme = acme().await;
     let id = amy_on_linkedin(&acme).await;
     let url = acme.start_reconnect(AMY, id).await;
-    let callback = acme.consent(&url, "amy-linkedin", "allow").await;
+    let callback = acme.consent(&url, "li-amy", "allow").await;
     let mixed = callback.replace("/oauth/linkedin/callback", "/oauth/x/callback");
     let response = acme.callback(&mixed).await;
     assert_eq!(response.status(), 400);
@@ -253,13 +253,13 @@ async fn an_issuer_other_than_the_provider_is_refused_and_a_matching_one_tolerat
     let acme = acme().await;
     let id = amy_on_linkedin(&acme).await;
     let url = acme.start_reconnect(AMY, id).await;
-    let callback = acme.consent(&url, "amy-linkedin", "allow").await;
+    let callback = acme.consent(&url, "li-amy", "allow").await;
     let done = acme
         .finish(&format!("{callback}&iss=https%3A%2F%2Fevil.example"))
         .await;
     assert_eq!(done.status, "error");
     let url = acme.start_reconnect(AMY, id).await;
-    let callback = acme.consent(&url, "amy-linkedin", "allow").await;
+    let callback = acme.consent(&url, "li-amy", "allow").await;
     let issuer = url::Url::parse(&url)
         .unwrap()
         .origin()
@@ -275,7 +275,7 @@ async fn a_personal_reconnect_as_a_different_account_is_refused() {
     let acme = acme().await;
     let id = amy_on_linkedin(&acme).await;
     acme.sandbox_member("linkedin", "someone-else").await;
-    acme.member_action("linkedin", "amy-linkedin", "revoke", json!({}))
+    acme.member_action("linkedin", "li-amy", "revoke", json!({}))
         .await;
     assert_eq!(acme.check(AMY, id).await["status"], "broken");
     let url = acme.start_reconnect(AMY, id).await;
@@ -287,7 +287,7 @@ async fn a_personal_reconnect_as_a_different_account_is_refused() {
     // The right account heals it.
     let url = acme.start_reconnect(AMY, id).await;
     assert_eq!(
-        acme.run_flow(&url, "amy-linkedin").await.status,
+        acme.run_flow(&url, "li-amy").await.status,
         "reconnected"
     );
     assert_eq!(acme.connection(AMY, id).await["status"], "active");
@@ -298,7 +298,7 @@ async fn a_flow_started_by_one_member_is_refused_in_another_members_browser() {
     let acme = acme().await;
     let id = amy_on_linkedin(&acme).await;
     let url = acme.start_reconnect(AMY, id).await;
-    let callback = acme.consent(&url, "amy-linkedin", "allow").await;
+    let callback = acme.consent(&url, "li-amy", "allow").await;
     let bobs_browser = acme.app.signed_in(BOB, "correct horse battery").await;
     let response = bobs_browser.get(&callback).send().await.unwrap();
     assert_eq!(response.status(), 400);
@@ -320,7 +320,7 @@ async fn an_expired_flow_returns_expired_and_changes_nothing() {
     let acme = acme().await;
     let id = amy_on_linkedin(&acme).await;
     let url = acme.start_reconnect(AMY, id).await;
-    let callback = acme.consent(&url, "amy-linkedin", "allow").await;
+    let callback = acme.consent(&url, "li-amy", "allow").await;
     // Eleven minutes pass on the engine's clock (the sandbox's).
     acme.sandbox("/clock/advance", json!({"seconds": 660}))
         .await;

@@ -87,8 +87,8 @@ async fn every_break_the_sandbox_causes_is_found_named_and_emailed_once() {
 #[tokio::test]
 async fn provider_hiccups_over_many_checks_never_break_anything() {
     let acme = acme().await;
-    acme.sandbox_member("linkedin", "amy-linkedin").await;
-    let id = acme.connect_personal(AMY, "linkedin", "amy-linkedin").await;
+    acme.sandbox_member("linkedin", "li-amy").await;
+    let id = acme.connect_personal(AMY, "linkedin", "li-amy").await;
     for fault in [
         json!({"provider": "linkedin", "kind": "outage"}),
         json!({"provider": "linkedin", "kind": "rate-limit"}),
@@ -115,8 +115,8 @@ async fn provider_hiccups_over_many_checks_never_break_anything() {
 #[tokio::test]
 async fn linkedins_spurious_revoked_after_login_does_not_break() {
     let acme = acme().await;
-    acme.sandbox_member("linkedin", "amy-linkedin").await;
-    let id = acme.connect_personal(AMY, "linkedin", "amy-linkedin").await;
+    acme.sandbox_member("linkedin", "li-amy").await;
+    let id = acme.connect_personal(AMY, "linkedin", "li-amy").await;
     acme.sandbox(
         "/faults",
         json!({"provider": "linkedin", "kind": "spurious-revoked", "calls": 1}),
@@ -129,16 +129,16 @@ async fn linkedins_spurious_revoked_after_login_does_not_break() {
 #[tokio::test]
 async fn a_lost_page_role_breaks_that_page_only() {
     let acme = acme().await;
-    acme.sandbox_member("facebook", "acme-facebook").await;
-    let kept = acme.sandbox_page("facebook", "acme-facebook", "Acme").await;
+    acme.sandbox_member("facebook", "fb-owner").await;
+    let kept = acme.sandbox_page("facebook", "fb-owner", "Acme").await;
     let lost = acme
-        .sandbox_page("facebook", "acme-facebook", "Acme Jobs")
+        .sandbox_page("facebook", "fb-owner", "Acme Jobs")
         .await;
-    let pages = acme.connect_pages("facebook", "acme-facebook").await;
+    let pages = acme.connect_pages("facebook", "fb-owner").await;
     assert_eq!(pages.len(), 2);
     acme.member_action(
         "facebook",
-        "acme-facebook",
+        "fb-owner",
         "lose-page-role",
         json!({"page_id": lost}),
     )
@@ -169,13 +169,13 @@ async fn a_lost_page_role_breaks_that_page_only() {
 #[tokio::test]
 async fn a_password_change_breaks_three_pages_in_one_email_and_one_reconnect_heals_all() {
     let acme = acme().await;
-    acme.sandbox_member("facebook", "acme-facebook").await;
+    acme.sandbox_member("facebook", "fb-owner").await;
     for name in ["Acme", "Acme Jobs", "Acme Labs"] {
-        acme.sandbox_page("facebook", "acme-facebook", name).await;
+        acme.sandbox_page("facebook", "fb-owner", name).await;
     }
-    let pages = acme.connect_pages("facebook", "acme-facebook").await;
+    let pages = acme.connect_pages("facebook", "fb-owner").await;
     assert_eq!(pages.len(), 3);
-    acme.member_action("facebook", "acme-facebook", "change-password", json!({}))
+    acme.member_action("facebook", "fb-owner", "change-password", json!({}))
         .await;
     acme.check(ADMIN, pages[0]).await;
     for id in &pages {
@@ -191,7 +191,7 @@ async fn a_password_change_breaks_three_pages_in_one_email_and_one_reconnect_hea
     }
     let url = acme.start_reconnect(ADMIN, pages[1]).await;
     assert_eq!(
-        acme.run_flow(&url, "acme-facebook").await.status,
+        acme.run_flow(&url, "fb-owner").await.status,
         "reconnected"
     );
     for id in &pages {
@@ -246,14 +246,14 @@ async fn a_page_whose_connecting_admin_left_emails_the_current_admins() {
 #[tokio::test]
 async fn a_checkpoint_heals_by_itself_at_the_next_probe_that_works() {
     let acme = acme().await;
-    acme.sandbox_member("facebook", "acme-facebook").await;
-    acme.sandbox_page("facebook", "acme-facebook", "Acme").await;
-    let pages = acme.connect_pages("facebook", "acme-facebook").await;
-    acme.member_action("facebook", "acme-facebook", "checkpoint", json!({}))
+    acme.sandbox_member("facebook", "fb-owner").await;
+    acme.sandbox_page("facebook", "fb-owner", "Acme").await;
+    let pages = acme.connect_pages("facebook", "fb-owner").await;
+    acme.member_action("facebook", "fb-owner", "checkpoint", json!({}))
         .await;
     let checked = acme.check(ADMIN, pages[0]).await;
     assert_eq!(checked["reason"], "provider_action_required");
-    acme.member_action("facebook", "acme-facebook", "clear-checkpoint", json!({}))
+    acme.member_action("facebook", "fb-owner", "clear-checkpoint", json!({}))
         .await;
     assert_eq!(acme.check(ADMIN, pages[0]).await["status"], "active");
     assert_eq!(acme.emails(ADMIN, BROKEN).await.len(), 1);
@@ -265,9 +265,9 @@ async fn a_forged_deauthorize_is_rejected_and_a_signed_one_breaks_the_login_at_o
     use base64::Engine;
     use hmac::{Hmac, Mac};
     let acme = acme().await;
-    acme.sandbox_member("facebook", "acme-facebook").await;
-    acme.sandbox_page("facebook", "acme-facebook", "Acme").await;
-    let pages = acme.connect_pages("facebook", "acme-facebook").await;
+    acme.sandbox_member("facebook", "fb-owner").await;
+    acme.sandbox_page("facebook", "fb-owner", "Acme").await;
+    let pages = acme.connect_pages("facebook", "fb-owner").await;
     let user_id = {
         let mut tx = acme.app.core.store.begin_read().await.unwrap();
         let account = tx
