@@ -262,8 +262,6 @@ pub async fn run(
     }
 }
 
-/// The services for a command that serves no HTTP: links point at the
-/// public URL, or at the configured listen address.
 /// One connection on one line: id, provider, kind, name, team, health, who.
 fn connection_line(c: &Connection) -> String {
     let health = match (c.status, c.reason) {
@@ -282,6 +280,8 @@ fn connection_line(c: &Connection) -> String {
     )
 }
 
+/// The services for a command that serves no HTTP: links point at the
+/// public URL, or at the configured listen address.
 async fn command_core(settings: &Settings) -> Result<Core, AppError> {
     let public_url = settings.public_url_for(settings.listen);
     startup::build_core(settings, public_url, Arc::new(SystemClock)).await
@@ -300,6 +300,21 @@ async fn serve(
     };
     if demo {
         seed_demo(&app).await?;
+        if app.serves_sandbox() {
+            // Served by this process: the flows run once it is listening.
+            let core = app.core().clone();
+            tokio::spawn(async move {
+                match crate::demo_connections::connect(&core).await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::info!(connected = n, "demo connections made through the sandbox")
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "connecting the demo through the sandbox")
+                    }
+                }
+            });
+        }
     }
     app.run_until_stopped(shutdown).await
 }
@@ -337,6 +352,7 @@ async fn seed_demo(app: &Application) -> Result<(), AppError> {
     println!("  password:   {shown}");
     if app.serves_sandbox() {
         println!("  providers:  sandbox at {url}/sandbox");
+        crate::demo_connections::print_story(url);
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod database;
+pub mod demo_connections;
 pub mod error;
 pub mod settings;
 pub mod startup;

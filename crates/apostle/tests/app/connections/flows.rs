@@ -286,10 +286,7 @@ async fn a_personal_reconnect_as_a_different_account_is_refused() {
     assert_eq!(after["status"], "broken", "nothing changed: {after}");
     // The right account heals it.
     let url = acme.start_reconnect(AMY, id).await;
-    assert_eq!(
-        acme.run_flow(&url, "li-amy").await.status,
-        "reconnected"
-    );
+    assert_eq!(acme.run_flow(&url, "li-amy").await.status, "reconnected");
     assert_eq!(acme.connection(AMY, id).await["status"], "active");
 }
 

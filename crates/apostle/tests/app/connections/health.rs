@@ -131,9 +131,7 @@ async fn a_lost_page_role_breaks_that_page_only() {
     let acme = acme().await;
     acme.sandbox_member("facebook", "fb-owner").await;
     let kept = acme.sandbox_page("facebook", "fb-owner", "Acme").await;
-    let lost = acme
-        .sandbox_page("facebook", "fb-owner", "Acme Jobs")
-        .await;
+    let lost = acme.sandbox_page("facebook", "fb-owner", "Acme Jobs").await;
     let pages = acme.connect_pages("facebook", "fb-owner").await;
     assert_eq!(pages.len(), 2);
     acme.member_action(
@@ -190,10 +188,7 @@ async fn a_password_change_breaks_three_pages_in_one_email_and_one_reconnect_hea
         assert!(text.contains(name), "{text}");
     }
     let url = acme.start_reconnect(ADMIN, pages[1]).await;
-    assert_eq!(
-        acme.run_flow(&url, "fb-owner").await.status,
-        "reconnected"
-    );
+    assert_eq!(acme.run_flow(&url, "fb-owner").await.status, "reconnected");
     for id in &pages {
         assert_eq!(acme.connection(ADMIN, *id).await["status"], "active");
     }
