@@ -468,6 +468,11 @@ impl Running {
         }
     }
 
+    /// Every line printed so far and not yet read.
+    pub fn lines_so_far(&self) -> Vec<String> {
+        self.lines.try_iter().collect()
+    }
+
     /// Sends SIGTERM and waits for the process to end.
     pub fn terminate(&mut self) -> ExitStatus {
         let sent = Command::new("kill")
