@@ -7,11 +7,12 @@ use crate::database::{self, DatabaseUrl};
 use crate::error::AppError;
 use crate::settings::{MailTransport, Settings, SettingsError};
 use crate::telemetry;
-use apostle_core::connections::{Connections, HealthRunner};
+use apostle_core::connections::{ConnectionSettings, Connections, HealthRunner};
 use apostle_core::email::Mailer;
 use apostle_core::jobs::{Runner, RunnerConfig};
 use apostle_core::{Clock, Core, CoreSettings, SystemClock};
 use apostle_encryption::Keyring;
+use apostle_providers::{Credentials, Http, Provider, ProviderConfig, ProviderEndpoints};
 use apostle_sandbox::{Sandbox, SandboxConfig};
 use apostle_web::WebConfig;
 use secrecy::{ExposeSecret, SecretString};
@@ -172,7 +173,11 @@ fn is_loopback_url(url: &Url) -> bool {
 
 /// The sandbox as configured, for `serve` and `sandbox`.
 pub fn sandbox(settings: &Settings) -> Sandbox {
-    Sandbox::new(SandboxConfig {
+    Sandbox::new(sandbox_config(settings))
+}
+
+fn sandbox_config(settings: &Settings) -> SandboxConfig {
+    SandboxConfig {
         time_scale: settings.sandbox.time_scale,
         client_secret: settings.sandbox.client_secret.expose_secret().to_owned(),
         facebook_deauthorize_url: settings
@@ -181,7 +186,78 @@ pub fn sandbox(settings: &Settings) -> Sandbox {
             .as_ref()
             .map(|u| u.to_string()),
         ..SandboxConfig::default()
-    })
+    }
+}
+
+/// The sandbox `serve` mounts: its world kept beside an SQLite database, so a
+/// restarted demo's connections stay healthy, and Facebook's deauthorize
+/// callbacks sent to this app.
+fn mounted_sandbox(settings: &Settings, public_url: &Url) -> Sandbox {
+    let mut config = sandbox_config(settings);
+    if let DatabaseUrl::Sqlite(url) = &settings.database {
+        config.state_path = sqlite_file(url).map(|db| db.with_file_name("sandbox.json"));
+    }
+    if config.facebook_deauthorize_url.is_none() {
+        config.facebook_deauthorize_url = Some(link(public_url, "/oauth/facebook/deauthorize"));
+    }
+    Sandbox::new(config)
+}
+
+fn link(public_url: &Url, path: &str) -> String {
+    format!("{}{path}", public_url.as_str().trim_end_matches('/'))
+}
+
+/// The sandbox's clock for the connection engine: moving the sandbox's time
+/// moves token expiry and the scheduler with it (sign-in sessions and the job
+/// queue keep the app's clock).
+struct SandboxClock(Sandbox);
+
+impl Clock for SandboxClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::from_timestamp_millis(self.0.now_millis()).unwrap_or_else(chrono::Utc::now)
+    }
+}
+
+/// Every provider at the mounted sandbox, under its client secret.
+fn sandbox_providers(settings: &Settings, public_url: &Url) -> Vec<(Provider, ProviderConfig)> {
+    let secret = settings.sandbox.client_secret.expose_secret();
+    Provider::ALL
+        .into_iter()
+        .map(|provider| {
+            // Instagram is reached through Facebook's login and Graph, as for real.
+            let world = match provider {
+                Provider::Instagram => Provider::Facebook,
+                other => other,
+            };
+            let base = Url::parse(&link(public_url, &format!("/sandbox/{}", world.as_str())))
+                .expect("the public URL makes valid links");
+            let config = ProviderConfig {
+                credentials: Credentials::new("apostle", secret),
+                endpoints: ProviderEndpoints::from_bases(provider, &base, &base),
+            };
+            (provider, config)
+        })
+        .collect()
+}
+
+/// The connection engine: the providers, its settings, and its clock (the
+/// sandbox's when every provider is the sandbox).
+fn connections(
+    providers: Vec<(Provider, ProviderConfig)>,
+    sandbox: Option<&Sandbox>,
+    clock: Arc<dyn Clock>,
+) -> Result<Connections, AppError> {
+    let http = Http::new().map_err(|e| AppError::Refused(format!("HTTP client: {e}")))?;
+    let clock: Arc<dyn Clock> = match sandbox {
+        Some(sandbox) => Arc::new(SandboxClock(sandbox.clone())),
+        None => clock,
+    };
+    Ok(Connections::new(
+        providers,
+        http,
+        ConnectionSettings::default(),
+        clock,
+    ))
 }
 
 /// Resolves once `shutdown` turns true (or its sender is gone).
@@ -238,8 +314,19 @@ impl Application {
         })?;
         let public_url = settings.public_url_for(address);
         let mode = sandbox_mode(&settings, &public_url, demo);
-        let sandbox = (mode != SandboxMode::Off).then(|| sandbox(&settings));
-        let core = build_core(&settings, public_url.clone(), clock).await?;
+        let sandbox = (mode != SandboxMode::Off).then(|| mounted_sandbox(&settings, &public_url));
+        let mut core = build_core(&settings, public_url.clone(), Arc::clone(&clock)).await?;
+        let uses_sandbox = sandbox.is_some() && !settings.providers.any_configured();
+        let providers = if uses_sandbox {
+            sandbox_providers(&settings, &public_url)
+        } else {
+            Vec::new()
+        };
+        core.connections = Arc::new(connections(
+            providers,
+            sandbox.as_ref().filter(|_| uses_sandbox),
+            clock,
+        )?);
         let runner = runner_config(&settings);
         match mode {
             SandboxMode::Off => {}
