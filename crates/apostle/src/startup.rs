@@ -214,7 +214,8 @@ struct SandboxClock(Sandbox);
 
 impl Clock for SandboxClock {
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        chrono::DateTime::from_timestamp_millis(self.0.now_millis()).unwrap_or_else(chrono::Utc::now)
+        chrono::DateTime::from_timestamp_millis(self.0.now_millis())
+            .unwrap_or_else(chrono::Utc::now)
     }
 }
 

@@ -37,9 +37,14 @@ pub enum CheckOutcome {
     Skipped,
 }
 
-/// Failures kept apart from successes on the way through a check.
+/// Which call of a check failed.
+#[derive(Clone, Copy)]
 enum Step {
-    Refresh,
+    /// `rejected`: the refresh was tried because the provider had just refused the
+    /// access token, so a refused refresh too means the access was revoked.
+    Refresh {
+        rejected: bool,
+    },
     Probe,
 }
 
@@ -128,7 +133,7 @@ impl Core {
                 >= grant.access_expires_at
                     - refresh_margin(grant.updated_at, grant.access_expires_at))
         {
-            self.refresh(adapter, provider, &grant).await?
+            self.refresh(adapter, provider, &grant, false).await?
         } else if !refreshable && now >= grant.access_expires_at {
             self.break_grant(&grant, BreakReason::TokenExpired, "the token expired")
                 .await?;
@@ -147,6 +152,7 @@ impl Core {
         adapter: &Adapter,
         provider: Provider,
         grant: &Grant,
+        rejected: bool,
     ) -> CoreResult<CheckOutcome> {
         let Some(refresh_token) = self.open_grant_token(grant, "refresh")? else {
             return Ok(CheckOutcome::Skipped);
@@ -200,7 +206,7 @@ impl Core {
             }
             Err(e) => {
                 count("refreshes", provider, outcome_label(&e.classification()));
-                self.failed(adapter, provider, grant, Step::Refresh, &e)
+                self.failed(adapter, provider, grant, Step::Refresh { rejected }, &e)
                     .await
             }
         }
@@ -421,7 +427,7 @@ impl Core {
                 Ok(CheckOutcome::Deferred)
             }
             Classification::Broken { reason, confirm } => {
-                if matches!(step, Step::Refresh) && self.rotated_meanwhile(grant).await? {
+                if matches!(step, Step::Refresh { .. }) && self.rotated_meanwhile(grant).await? {
                     // Another worker rotated the refresh token since this one read it
                     // (providers.md, X): not a break.
                     return Ok(CheckOutcome::Skipped);
@@ -447,10 +453,16 @@ impl Core {
                             && adapter.can_refresh()
                             && grant.refresh_token.is_some() =>
                     {
-                        return Box::pin(self.refresh(adapter, provider, grant)).await;
+                        return Box::pin(self.refresh(adapter, provider, grant, true)).await;
                     }
                     _ => {}
                 }
+                let reason = match (step, reason) {
+                    (Step::Refresh { rejected: true }, BreakReason::RefreshFailed) => {
+                        BreakReason::TokenRevoked
+                    }
+                    _ => reason,
+                };
                 self.break_grant(grant, reason, &error.to_string()).await?;
                 Ok(CheckOutcome::Broken(reason))
             }

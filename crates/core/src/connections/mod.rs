@@ -168,13 +168,15 @@ impl Connections {
     /// or a deep link into the app under an allowed prefix.
     pub fn return_target(&self, raw: &str) -> CoreResult<String> {
         const FIELD: &str = "redirect_uri";
-        if raw.starts_with('/') {
-            return Ok(LocalPath::parse(raw)?.as_str().to_owned());
-        }
         let refused = InvalidValue {
             field: FIELD,
             reason: "must be a path on this site or a link into the Apostle app",
         };
+        if raw.starts_with('/') {
+            return LocalPath::parse(raw)
+                .map(|p| p.as_str().to_owned())
+                .map_err(|_| refused.into());
+        }
         if raw.len() > LocalPath::MAX_LEN || raw.chars().any(|c| c.is_control() || c == ' ') {
             return Err(refused.into());
         }
