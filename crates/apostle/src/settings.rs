@@ -142,20 +142,6 @@ impl Providers {
     pub fn any_configured(&self) -> bool {
         self.all().iter().any(|p| p.has_credentials())
     }
-
-    /// The origins of the configured sign-in pages, such as
-    /// `https://www.linkedin.com`, each once.
-    pub fn auth_origins(&self) -> Vec<String> {
-        let mut origins: Vec<String> = self
-            .all()
-            .iter()
-            .filter_map(|p| p.auth_base_url.as_ref())
-            .map(|url| url.origin().ascii_serialization())
-            .collect();
-        origins.sort();
-        origins.dedup();
-        origins
-    }
 }
 
 /// The background job runner's tuning.

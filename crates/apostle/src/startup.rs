@@ -5,12 +5,14 @@
 
 use crate::database::{self, DatabaseUrl};
 use crate::error::AppError;
+use crate::providers::{consent_origins, provider_configs};
 use crate::settings::{MailTransport, Settings, SettingsError};
 use crate::telemetry;
 use apostle_core::email::Mailer;
 use apostle_core::jobs::{Runner, RunnerConfig};
 use apostle_core::{Clock, Core, CoreSettings, SystemClock};
 use apostle_encryption::Keyring;
+use apostle_providers::{Provider, ProviderConfig};
 use apostle_sandbox::{Sandbox, SandboxConfig};
 use apostle_web::WebConfig;
 use secrecy::{ExposeSecret, SecretString};
@@ -182,6 +184,17 @@ pub fn sandbox(settings: &Settings) -> Sandbox {
     })
 }
 
+/// Where a mounted sandbox is reached: `/sandbox` under the public URL,
+/// for browsers (consent pages) and for this process (token calls) alike.
+fn sandbox_base(public_url: &Url) -> Url {
+    let mut base = public_url.clone();
+    base.set_path(&format!(
+        "{}/sandbox",
+        public_url.path().trim_end_matches('/')
+    ));
+    base
+}
+
 /// Resolves once `shutdown` turns true (or its sender is gone).
 pub async fn stopped(mut shutdown: watch::Receiver<bool>) {
     // An error means the sender is gone: nobody can ask to stop any more,
@@ -196,6 +209,7 @@ pub struct Application {
     core: Core,
     web: WebConfig,
     sandbox: Option<Sandbox>,
+    providers: Vec<(Provider, ProviderConfig)>,
     runner: RunnerConfig,
 }
 
@@ -237,6 +251,10 @@ impl Application {
         let public_url = settings.public_url_for(address);
         let mode = sandbox_mode(&settings, &public_url, demo);
         let sandbox = (mode != SandboxMode::Off).then(|| sandbox(&settings));
+        let sandbox_base = sandbox.is_some().then(|| sandbox_base(&public_url));
+        let providers = provider_configs(&settings, sandbox_base.as_ref())?;
+        // The connection services are to be built on `providers` beside
+        // the core; until then they are kept on the application for them.
         let core = build_core(&settings, public_url.clone(), clock).await?;
         let runner = runner_config(&settings);
         match mode {
@@ -255,8 +273,8 @@ impl Application {
             login_attempts: settings.login_attempts,
             login_window: settings.login_window,
             job_runner: Some(runner.pulse.clone()),
-            form_action_origins: settings.providers.auth_origins(),
-            connections_enabled: sandbox.is_some() || settings.providers.any_configured(),
+            form_action_origins: consent_origins(&providers),
+            connections_enabled: !providers.is_empty(),
             shared_login_limits: matches!(settings.database, DatabaseUrl::Postgres(_)),
         };
         Ok(Application {
@@ -265,6 +283,7 @@ impl Application {
             core,
             web,
             sandbox,
+            providers,
             runner,
         })
     }
@@ -291,6 +310,12 @@ impl Application {
     /// Whether the provider sandbox is served at `/sandbox`.
     pub fn serves_sandbox(&self) -> bool {
         self.sandbox.is_some()
+    }
+
+    /// The providers members can connect to through this app, each with
+    /// its app and endpoints (see [`provider_configs`]).
+    pub fn providers(&self) -> &[(Provider, ProviderConfig)] {
+        &self.providers
     }
 
     /// Serves requests and runs background jobs until `shutdown` turns
