@@ -87,6 +87,8 @@ macro_rules! conformance_tests {
             one_tenant_cannot_read_or_change_anothers_connections,
             an_oauth_flow_is_consumed_once_and_only_before_it_expires,
             connection_events_are_listed_per_grant_newest_first,
+            every_sealed_column_is_walked_by_row_id_in_batches_with_its_places_fields,
+            a_resealed_value_is_written_only_over_the_value_that_was_read,
         );
     };
     (@each $backend:ident: $($check:ident),* $(,)?) => {$(
