@@ -6,6 +6,7 @@ mod cli;
 mod email;
 mod health;
 mod helpers;
+mod keys;
 mod overload;
 mod sandbox;
 mod security;
