@@ -1,5 +1,5 @@
 //! The command line: `serve`, `worker`, `migrate`, `sandbox`, `team add`,
-//! `user add`, `jobs` and `keys`, and what each one does.
+//! `user add`, `jobs` and `keys` (`generate`, `rotate`), and what each one does.
 
 use crate::database;
 use crate::error::AppError;
@@ -90,6 +90,12 @@ pub enum KeysCommand {
         #[arg(long, default_value = "key-1")]
         id: String,
     },
+    /// Seal every stored secret again with the first key of
+    /// `encryption_keys`, so the keys after it can then be removed. Give
+    /// every running process the new keyring first, or they keep sealing
+    /// with the old key. Prints counts per column; exits with 1 if any
+    /// value did not open (it is left as it was).
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -175,6 +181,7 @@ pub async fn run(
             println!("{}", entry.expose_secret());
             Ok(())
         }
+        Command::Keys(KeysCommand::Rotate) => rotate_keys(&settings).await,
         Command::Jobs(JobsCommand::List { state, limit }) => {
             let core = command_core(&settings).await?;
             let jobs = core.jobs_in_state(state, limit).await?;
@@ -282,9 +289,39 @@ fn connection_line(c: &Connection) -> String {
 
 /// The services for a command that serves no HTTP: links point at the
 /// public URL, or at the configured listen address.
+/// Providers are those with credentials: the sandbox lives inside `serve`.
 async fn command_core(settings: &Settings) -> Result<Core, AppError> {
     let public_url = settings.public_url_for(settings.listen);
-    startup::build_core(settings, public_url, Arc::new(SystemClock)).await
+    let clock: Arc<dyn apostle_core::Clock> = Arc::new(SystemClock);
+    let mut core = startup::build_core(settings, public_url, Arc::clone(&clock)).await?;
+    let providers = crate::providers::provider_configs(settings, None)?;
+    core.connections = Arc::new(startup::connections(settings, providers, None, clock)?);
+    Ok(core)
+}
+
+async fn rotate_keys(settings: &Settings) -> Result<(), AppError> {
+    let core = command_core(settings).await?;
+    let report = core.rotate_keys().await?;
+    println!("sealed values under key {}:", report.active_key);
+    for (column, counts) in &report.columns {
+        println!(
+            "  {:<26} resealed {:>6}  current {:>6}  unreadable {:>6}  changed meanwhile {:>6}",
+            column.as_str(),
+            counts.resealed,
+            counts.current,
+            counts.unreadable,
+            counts.changed,
+        );
+    }
+    core.store.close().await;
+    match report.unreadable() {
+        0 => Ok(()),
+        n => Err(AppError::Refused(format!(
+            "{n} sealed value(s) did not open with any key in encryption_keys and were left \
+             as they were (logged with their column and row id); keep the keys they need \
+             until they are dealt with"
+        ))),
+    }
 }
 
 async fn serve(

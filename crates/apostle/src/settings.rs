@@ -5,7 +5,9 @@
 //!
 //! Nested keys take `__` in the environment: `providers.x.client_id` is
 //! `APOSTLE_PROVIDERS__X__CLIENT_ID`, `jobs.concurrency` is
-//! `APOSTLE_JOBS__CONCURRENCY`.
+//! `APOSTLE_JOBS__CONCURRENCY`. A list such as `providers.linkedin.scopes`
+//! is a TOML array in the file and a space- or comma-separated string in
+//! the environment.
 //!
 //! A key the file does not know is refused, since a misspelt key would
 //! otherwise leave its setting at the default without a word. The
@@ -39,6 +41,8 @@ const DEFAULT_JOB_CONCURRENCY: u32 = 4;
 const DEFAULT_SHUTDOWN_GRACE_SECS: u32 = 10;
 const DEFAULT_SANDBOX_TIME_SCALE: f64 = 1.0;
 const DEFAULT_SANDBOX_CLIENT_SECRET: &str = "sandbox-secret";
+const DEFAULT_PROBE_INTERVAL: &str = "6h";
+const DEFAULT_APP_REDIRECTS: &[&str] = &["apostle://"];
 
 /// A configuration value that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -89,7 +93,9 @@ impl std::fmt::Display for MailTransport {
     }
 }
 
-/// One provider's OAuth client and, optionally, where its endpoints live.
+/// One provider's OAuth client and, optionally, where its endpoints live
+/// and which scopes to ask for. Whatever is unset keeps the real
+/// provider's value (see `crate::providers`).
 #[derive(Debug, Clone, Default)]
 pub struct ProviderSettings {
     pub client_id: Option<String>,
@@ -98,9 +104,21 @@ pub struct ProviderSettings {
     pub auth_base_url: Option<Url>,
     /// Base of the provider's API; the real one when unset.
     pub api_base_url: Option<Url>,
+    /// Each endpoint on its own, over whatever the bases give: a regional
+    /// endpoint or another OAuth server can stand in for one of them.
+    pub authorize_url: Option<Url>,
+    pub token_url: Option<Url>,
+    pub userinfo_url: Option<Url>,
+    pub revoke_url: Option<Url>,
+    pub introspect_url: Option<Url>,
+    /// Scopes asked for every connection (personal use).
+    pub scopes: Option<Vec<String>>,
+    /// Scopes added when a connection also serves business pages.
+    pub page_scopes: Option<Vec<String>>,
 }
 
 impl ProviderSettings {
+    /// Instagram never has credentials of its own: it signs in with Facebook's app.
     pub fn has_credentials(&self) -> bool {
         self.client_id.is_some()
     }
@@ -124,20 +142,6 @@ impl Providers {
     pub fn any_configured(&self) -> bool {
         self.all().iter().any(|p| p.has_credentials())
     }
-
-    /// The origins of the configured sign-in pages, such as
-    /// `https://www.linkedin.com`, each once.
-    pub fn auth_origins(&self) -> Vec<String> {
-        let mut origins: Vec<String> = self
-            .all()
-            .iter()
-            .filter_map(|p| p.auth_base_url.as_ref())
-            .map(|url| url.origin().ascii_serialization())
-            .collect();
-        origins.sort();
-        origins.dedup();
-        origins
-    }
 }
 
 /// The background job runner's tuning.
@@ -148,6 +152,16 @@ pub struct JobSettings {
     /// On shutdown, how long running jobs may finish before they are
     /// handed back to the queue.
     pub shutdown_grace: Duration,
+}
+
+/// How connections are kept healthy and where their flows may return.
+#[derive(Debug, Clone)]
+pub struct ConnectionSettings {
+    /// How often every active grant is probed at its provider.
+    pub probe_interval: chrono::Duration,
+    /// Deep-link prefixes (`scheme://`, lowercase) a connect or reconnect
+    /// flow may return to, besides paths on this site.
+    pub app_redirects: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -185,6 +199,7 @@ pub struct Settings {
     pub login_window: Duration,
     pub jobs: JobSettings,
     pub providers: Providers,
+    pub connections: ConnectionSettings,
     pub sandbox: SandboxSettings,
     /// `APOSTLE_*` variables that are neither a setting nor read by a
     /// command or the tests: most likely misspelt, so they are logged at
@@ -307,6 +322,7 @@ struct RawSettings {
     login_window_minutes: Option<u32>,
     jobs: RawJobs,
     providers: RawProviders,
+    connections: RawConnections,
     sandbox: RawSandbox,
 }
 
@@ -333,6 +349,66 @@ struct RawProvider {
     client_secret: Option<SecretString>,
     auth_base_url: Option<String>,
     api_base_url: Option<String>,
+    authorize_url: Option<String>,
+    token_url: Option<String>,
+    userinfo_url: Option<String>,
+    revoke_url: Option<String>,
+    introspect_url: Option<String>,
+    scopes: Option<RawList>,
+    page_scopes: Option<RawList>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct RawConnections {
+    probe_interval: Option<RawDuration>,
+    app_redirects: Option<RawList>,
+}
+
+/// A list: an array in the file, a space- or comma-separated string in the
+/// environment (which has no arrays).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawList {
+    Items(Vec<String>),
+    Text(String),
+}
+
+impl RawList {
+    /// The entries, each one word: a string splits on spaces and commas; an
+    /// array entry holding several words is refused rather than guessed at.
+    fn entries(self, key: &str) -> Result<Vec<String>, SettingsError> {
+        match self {
+            RawList::Text(text) => Ok(text
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|e| !e.is_empty())
+                .map(str::to_owned)
+                .collect()),
+            RawList::Items(items) => items
+                .iter()
+                .map(|item| {
+                    let entry = item.trim();
+                    if entry.is_empty() || entry.contains(|c: char| c == ',' || c.is_whitespace()) {
+                        Err(SettingsError::invalid(
+                            key,
+                            format!("{item:?} is not one entry; give each as its own string"),
+                        ))
+                    } else {
+                        Ok(entry.to_owned())
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A duration: whole seconds as a number, or text such as `90s`, `15m`,
+/// `6h`, `1d` (the environment always gives text).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawDuration {
+    Seconds(u64),
+    Text(String),
 }
 
 #[derive(Default, Deserialize)]
@@ -437,6 +513,7 @@ impl RawSettings {
                 "must be a number greater than 0 (1.0 = real time)",
             ));
         }
+        let connections = self.connections.check()?;
         let facebook_deauthorize_url = self
             .sandbox
             .facebook_deauthorize_url
@@ -465,6 +542,7 @@ impl RawSettings {
                 facebook: self.providers.facebook.check("facebook")?,
                 instagram: self.providers.instagram.check("instagram")?,
             },
+            connections,
             sandbox: SandboxSettings {
                 enabled: self.sandbox.enabled,
                 time_scale,
@@ -483,6 +561,21 @@ impl RawProvider {
     fn check(self, name: &str) -> Result<ProviderSettings, SettingsError> {
         let key = |field: &str| format!("providers.{name}.{field}");
         let client_id = self.client_id.map(|id| id.trim().to_owned());
+        // Instagram business accounts are reached through Facebook's login
+        // and Graph with Facebook's app: credentials here would be a second
+        // app that is never used, so they are refused rather than ignored.
+        if name == "instagram" && (client_id.is_some() || self.client_secret.is_some()) {
+            let field = if client_id.is_some() {
+                "client_id"
+            } else {
+                "client_secret"
+            };
+            return Err(SettingsError::invalid(
+                key(field),
+                "Instagram signs in with Facebook's app: set providers.facebook.client_id \
+                 and client_secret instead (providers.instagram only moves endpoints)",
+            ));
+        }
         match (&client_id, &self.client_secret) {
             (Some(_), None) => {
                 return Err(SettingsError::invalid(
@@ -498,16 +591,142 @@ impl RawProvider {
             }
             _ => {}
         }
-        let base = |field: &str, value: Option<String>| {
+        let url = |field: &str, value: Option<String>| {
             value.map(|s| parse_http_url(&key(field), &s)).transpose()
+        };
+        let scopes = |field: &str, value: Option<RawList>| {
+            value.map(|list| scope_list(&key(field), list)).transpose()
         };
         Ok(ProviderSettings {
             client_id,
             client_secret: self.client_secret,
-            auth_base_url: base("auth_base_url", self.auth_base_url)?,
-            api_base_url: base("api_base_url", self.api_base_url)?,
+            auth_base_url: url("auth_base_url", self.auth_base_url)?,
+            api_base_url: url("api_base_url", self.api_base_url)?,
+            authorize_url: url("authorize_url", self.authorize_url)?,
+            token_url: url("token_url", self.token_url)?,
+            userinfo_url: url("userinfo_url", self.userinfo_url)?,
+            revoke_url: url("revoke_url", self.revoke_url)?,
+            introspect_url: url("introspect_url", self.introspect_url)?,
+            scopes: scopes("scopes", self.scopes)?,
+            page_scopes: scopes("page_scopes", self.page_scopes)?,
         })
     }
+}
+
+/// Scopes as OAuth defines a scope token (RFC 6749 §3.3): printable ASCII
+/// without spaces, `"` or `\`. Commas are left out too, since the
+/// environment separates entries with them.
+fn scope_list(key: &str, list: RawList) -> Result<Vec<String>, SettingsError> {
+    let scopes = list.entries(key)?;
+    if let Some(bad) = scopes.iter().find(|s| {
+        !s.bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+    }) {
+        return Err(SettingsError::invalid(
+            key,
+            format!("{bad:?} is not a scope (printable ASCII without quotes or backslashes)"),
+        ));
+    }
+    Ok(scopes)
+}
+
+impl RawConnections {
+    fn check(self) -> Result<ConnectionSettings, SettingsError> {
+        let probe_interval = match self.probe_interval {
+            Some(raw) => parse_duration("connections.probe_interval", raw)?,
+            None => parse_duration(
+                "connections.probe_interval",
+                RawDuration::Text(DEFAULT_PROBE_INTERVAL.to_owned()),
+            )?,
+        };
+        let app_redirects = match self.app_redirects {
+            Some(list) => {
+                let mut prefixes: Vec<String> = Vec::new();
+                for entry in list.entries("connections.app_redirects")? {
+                    let prefix = app_redirect("connections.app_redirects", &entry)?;
+                    if !prefixes.contains(&prefix) {
+                        prefixes.push(prefix);
+                    }
+                }
+                prefixes
+            }
+            None => DEFAULT_APP_REDIRECTS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+        };
+        Ok(ConnectionSettings {
+            probe_interval,
+            app_redirects,
+        })
+    }
+}
+
+/// A deep-link prefix: `scheme://` and nothing more, the scheme lowercased
+/// (schemes are case-insensitive). Web schemes are refused: a flow that
+/// ends on the web returns to a path on this site, and an `https://`
+/// prefix would send it, code and all, to any site. So are the schemes that
+/// run or read something in the browser instead of opening an app.
+fn app_redirect(key: &str, entry: &str) -> Result<String, SettingsError> {
+    let refuse = |reason: &str| SettingsError::invalid(key, format!("{entry:?} {reason}"));
+    let scheme = entry
+        .strip_suffix("://")
+        .ok_or_else(|| refuse("is not a deep-link prefix like apostle://"))?;
+    let mut chars = scheme.chars();
+    let well_formed = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if !well_formed {
+        return Err(refuse("is not a deep-link prefix like apostle://"));
+    }
+    let scheme = scheme.to_ascii_lowercase();
+    if matches!(
+        scheme.as_str(),
+        "http" | "https" | "javascript" | "data" | "vbscript" | "file" | "blob"
+    ) {
+        return Err(refuse(
+            "is not an app's scheme (web flows return to a path on this site)",
+        ));
+    }
+    Ok(format!("{scheme}://"))
+}
+
+/// Whole seconds, or a number with one unit: `s`, `m`, `h` or `d`.
+fn parse_duration(key: &str, raw: RawDuration) -> Result<chrono::Duration, SettingsError> {
+    let (text, seconds) = match raw {
+        RawDuration::Seconds(n) => (n.to_string(), Some(n)),
+        RawDuration::Text(text) => {
+            let trimmed = text.trim();
+            let digits = trimmed.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+            let unit = match &trimmed[digits.len()..] {
+                "" | "s" => Some(1),
+                "m" => Some(60),
+                "h" => Some(3600),
+                "d" => Some(86_400),
+                _ => None,
+            };
+            let seconds = unit.and_then(|unit| {
+                digits
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .and_then(|n| n.checked_mul(unit))
+            });
+            (text, seconds)
+        }
+    };
+    let duration = seconds
+        .and_then(|s| i64::try_from(s).ok())
+        .and_then(chrono::Duration::try_seconds)
+        .ok_or_else(|| {
+            SettingsError::invalid(
+                key,
+                format!("{text:?} is not a duration like 6h, 30m, 90s or 21600 (seconds)"),
+            )
+        })?;
+    if duration <= chrono::Duration::zero() {
+        return Err(SettingsError::invalid(key, "must be longer than zero"));
+    }
+    Ok(duration)
 }
 
 fn at_least_one(key: &str, value: u32) -> Result<u32, SettingsError> {
@@ -549,4 +768,220 @@ fn check_smtp_url(value: &str) -> Result<(), SettingsError> {
         return Err(SettingsError::invalid("smtp_url", "names no host"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn from_env(pairs: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        Settings::load_from(None, env(pairs))
+    }
+
+    /// Settings from a TOML file with these contents.
+    fn from_file(contents: &str) -> Result<Settings, SettingsError> {
+        let path = std::env::temp_dir().join(format!(
+            "apostle-settings-{}.toml",
+            &apostle_core::secrets::random_token()[..16]
+        ));
+        std::fs::write(&path, contents).unwrap();
+        let settings = Settings::load_from(Some(&path), HashMap::new());
+        std::fs::remove_file(&path).unwrap();
+        settings
+    }
+
+    fn refused_key(result: Result<Settings, SettingsError>) -> String {
+        match result {
+            Err(SettingsError::Invalid { key, .. }) => key,
+            other => panic!("expected a refusal naming a key, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn connections_default_to_a_six_hour_probe_and_apostle_deep_links() {
+        let s = from_env(&[]).unwrap();
+        assert_eq!(s.connections.probe_interval, chrono::Duration::hours(6));
+        assert_eq!(s.connections.app_redirects, ["apostle://"]);
+        let linkedin = &s.providers.linkedin;
+        assert!(linkedin.authorize_url.is_none() && linkedin.scopes.is_none());
+    }
+
+    #[test]
+    fn the_probe_interval_takes_seconds_or_a_number_with_a_unit() {
+        for (value, expected) in [
+            ("21600", chrono::Duration::hours(6)),
+            ("90s", chrono::Duration::seconds(90)),
+            ("15m", chrono::Duration::minutes(15)),
+            (" 2h ", chrono::Duration::hours(2)),
+            ("1d", chrono::Duration::days(1)),
+        ] {
+            let s = from_env(&[("APOSTLE_CONNECTIONS__PROBE_INTERVAL", value)]).unwrap();
+            assert_eq!(s.connections.probe_interval, expected, "{value}");
+        }
+        let s = from_file("[connections]\nprobe_interval = 3600\n").unwrap();
+        assert_eq!(s.connections.probe_interval, chrono::Duration::hours(1));
+        let s = from_file("[connections]\nprobe_interval = \"30m\"\n").unwrap();
+        assert_eq!(s.connections.probe_interval, chrono::Duration::minutes(30));
+        for bad in ["soon", "0", "0h", "6 hours", "-5", "1w", "h"] {
+            let result = from_env(&[("APOSTLE_CONNECTIONS__PROBE_INTERVAL", bad)]);
+            assert_eq!(refused_key(result), "connections.probe_interval", "{bad}");
+        }
+    }
+
+    #[test]
+    fn app_redirects_are_deep_link_schemes_from_a_list_or_a_string() {
+        let s = from_env(&[(
+            "APOSTLE_CONNECTIONS__APP_REDIRECTS",
+            "apostle://, Acme-App://  apostle://",
+        )])
+        .unwrap();
+        assert_eq!(s.connections.app_redirects, ["apostle://", "acme-app://"]);
+        let s = from_file("[connections]\napp_redirects = [\"acme.social://\"]\n").unwrap();
+        assert_eq!(s.connections.app_redirects, ["acme.social://"]);
+        let s = from_file("[connections]\napp_redirects = []\n").unwrap();
+        assert!(
+            s.connections.app_redirects.is_empty(),
+            "deep links can be turned off"
+        );
+        for bad in [
+            "apostle:",
+            "apostle://callback",
+            "1app://",
+            "://",
+            "https://",
+            "HTTP://",
+            "javascript://",
+        ] {
+            let result = from_env(&[("APOSTLE_CONNECTIONS__APP_REDIRECTS", bad)]);
+            assert_eq!(refused_key(result), "connections.app_redirects", "{bad}");
+        }
+    }
+
+    #[test]
+    fn scopes_are_a_list_in_the_file_and_a_separated_string_in_the_environment() {
+        let s = from_env(&[
+            (
+                "APOSTLE_PROVIDERS__LINKEDIN__SCOPES",
+                "openid profile,email , w_member_social",
+            ),
+            (
+                "APOSTLE_PROVIDERS__FACEBOOK__PAGE_SCOPES",
+                "pages_show_list",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.providers.linkedin.scopes.as_deref(),
+            Some(&["openid", "profile", "email", "w_member_social"].map(str::to_owned)[..])
+        );
+        assert_eq!(
+            s.providers.facebook.page_scopes.as_deref(),
+            Some(&["pages_show_list".to_owned()][..])
+        );
+        let s = from_file("[providers.x]\nscopes = [\"tweet.read\", \"users.read\"]\n").unwrap();
+        assert_eq!(
+            s.providers.x.scopes.as_deref(),
+            Some(&["tweet.read".to_owned(), "users.read".to_owned()][..])
+        );
+        let two_in_one = from_file("[providers.x]\nscopes = [\"tweet.read users.read\"]\n");
+        assert_eq!(refused_key(two_in_one), "providers.x.scopes");
+        let quoted = from_env(&[("APOSTLE_PROVIDERS__X__PAGE_SCOPES", "a\"b")]);
+        assert_eq!(refused_key(quoted), "providers.x.page_scopes");
+    }
+
+    #[test]
+    fn every_endpoint_key_takes_an_absolute_http_url_and_a_bad_one_is_refused_by_name() {
+        for field in [
+            "authorize_url",
+            "token_url",
+            "userinfo_url",
+            "revoke_url",
+            "introspect_url",
+        ] {
+            let var = format!("APOSTLE_PROVIDERS__LINKEDIN__{}", field.to_uppercase());
+            let s = from_env(&[(&var, "https://eu.example.com/oauth")]).unwrap();
+            let set = [
+                &s.providers.linkedin.authorize_url,
+                &s.providers.linkedin.token_url,
+                &s.providers.linkedin.userinfo_url,
+                &s.providers.linkedin.revoke_url,
+                &s.providers.linkedin.introspect_url,
+            ];
+            assert_eq!(set.iter().filter(|u| u.is_some()).count(), 1, "{field}");
+            for bad in [
+                "/oauth/token",
+                "eu.example.com/token",
+                "ftp://eu.example.com/t",
+            ] {
+                let result = from_env(&[(&var, bad)]);
+                assert_eq!(
+                    refused_key(result),
+                    format!("providers.linkedin.{field}"),
+                    "{bad}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn instagram_credentials_are_refused_since_instagram_signs_in_with_facebooks_app() {
+        for (var, key) in [
+            (
+                "APOSTLE_PROVIDERS__INSTAGRAM__CLIENT_ID",
+                "providers.instagram.client_id",
+            ),
+            (
+                "APOSTLE_PROVIDERS__INSTAGRAM__CLIENT_SECRET",
+                "providers.instagram.client_secret",
+            ),
+        ] {
+            let error = from_env(&[(var, "ig-value-7")]).unwrap_err().to_string();
+            assert!(error.starts_with(&format!("{key}: ")), "{error}");
+            assert!(error.contains("providers.facebook.client_id"), "{error}");
+            assert!(!error.contains("ig-value-7"), "{error}");
+        }
+        let s = from_env(&[(
+            "APOSTLE_PROVIDERS__INSTAGRAM__API_BASE_URL",
+            "https://graph.example.com",
+        )])
+        .unwrap();
+        assert!(
+            s.providers.instagram.api_base_url.is_some(),
+            "endpoints may move"
+        );
+    }
+
+    #[test]
+    fn provider_secrets_never_appear_in_debug_output() {
+        let s = from_env(&[
+            ("APOSTLE_PROVIDERS__LINKEDIN__CLIENT_ID", "li-app"),
+            ("APOSTLE_PROVIDERS__LINKEDIN__CLIENT_SECRET", "li-secret-8"),
+            ("APOSTLE_PROVIDERS__LINKEDIN__SCOPES", "openid"),
+            ("APOSTLE_SANDBOX__CLIENT_SECRET", "sandbox-secret-9"),
+        ])
+        .unwrap();
+        assert_eq!(
+            s.providers
+                .linkedin
+                .client_secret
+                .as_ref()
+                .map(ExposeSecret::expose_secret),
+            Some("li-secret-8")
+        );
+        let debug = format!("{s:?}");
+        assert!(!debug.contains("li-secret-8"), "{debug}");
+        assert!(!debug.contains("sandbox-secret-9"), "{debug}");
+        assert!(
+            debug.contains("li-app") && debug.contains("openid"),
+            "{debug}"
+        );
+    }
 }

@@ -5,6 +5,7 @@
 
 use crate::database::{self, DatabaseUrl};
 use crate::error::AppError;
+use crate::providers::{consent_origins, provider_configs};
 use crate::settings::{MailTransport, Settings, SettingsError};
 use crate::telemetry;
 use apostle_core::connections::{ConnectionSettings, Connections, HealthRunner};
@@ -12,7 +13,7 @@ use apostle_core::email::Mailer;
 use apostle_core::jobs::{Runner, RunnerConfig};
 use apostle_core::{Clock, Core, CoreSettings, SystemClock};
 use apostle_encryption::Keyring;
-use apostle_providers::{Credentials, Http, Provider, ProviderConfig, ProviderEndpoints};
+use apostle_providers::{Http, Provider, ProviderConfig};
 use apostle_sandbox::{Sandbox, SandboxConfig};
 use apostle_web::WebConfig;
 use secrecy::{ExposeSecret, SecretString};
@@ -219,31 +220,10 @@ impl Clock for SandboxClock {
     }
 }
 
-/// Every provider at the mounted sandbox, under its client secret.
-fn sandbox_providers(settings: &Settings, public_url: &Url) -> Vec<(Provider, ProviderConfig)> {
-    let secret = settings.sandbox.client_secret.expose_secret();
-    Provider::ALL
-        .into_iter()
-        .map(|provider| {
-            // Instagram is reached through Facebook's login and Graph, as for real.
-            let world = match provider {
-                Provider::Instagram => Provider::Facebook,
-                other => other,
-            };
-            let base = Url::parse(&link(public_url, &format!("/sandbox/{}", world.as_str())))
-                .expect("the public URL makes valid links");
-            let config = ProviderConfig {
-                credentials: Credentials::new("apostle", secret),
-                endpoints: ProviderEndpoints::from_bases(provider, &base, &base),
-            };
-            (provider, config)
-        })
-        .collect()
-}
-
 /// The connection engine: the providers, its settings, and its clock (the
 /// sandbox's when every provider is the sandbox).
-fn connections(
+pub fn connections(
+    settings: &Settings,
     providers: Vec<(Provider, ProviderConfig)>,
     sandbox: Option<&Sandbox>,
     clock: Arc<dyn Clock>,
@@ -253,12 +233,23 @@ fn connections(
         Some(sandbox) => Arc::new(SandboxClock(sandbox.clone())),
         None => clock,
     };
-    Ok(Connections::new(
-        providers,
-        http,
-        ConnectionSettings::default(),
-        clock,
-    ))
+    let engine = ConnectionSettings {
+        probe_interval: settings.connections.probe_interval,
+        app_redirects: settings.connections.app_redirects.clone(),
+        ..ConnectionSettings::default()
+    };
+    Ok(Connections::new(providers, http, engine, clock))
+}
+
+/// Where a mounted sandbox is reached: `/sandbox` under the public URL,
+/// for browsers (consent pages) and for this process (token calls) alike.
+fn sandbox_base(public_url: &Url) -> Url {
+    let mut base = public_url.clone();
+    base.set_path(&format!(
+        "{}/sandbox",
+        public_url.path().trim_end_matches('/')
+    ));
+    base
 }
 
 /// Resolves once `shutdown` turns true (or its sender is gone).
@@ -275,6 +266,7 @@ pub struct Application {
     core: Core,
     web: WebConfig,
     sandbox: Option<Sandbox>,
+    providers: Vec<(Provider, ProviderConfig)>,
     runner: RunnerConfig,
 }
 
@@ -316,15 +308,15 @@ impl Application {
         let public_url = settings.public_url_for(address);
         let mode = sandbox_mode(&settings, &public_url, demo);
         let sandbox = (mode != SandboxMode::Off).then(|| mounted_sandbox(&settings, &public_url));
+        let sandbox_base = sandbox.is_some().then(|| sandbox_base(&public_url));
+        let providers = provider_configs(&settings, sandbox_base.as_ref())?;
         let mut core = build_core(&settings, public_url.clone(), Arc::clone(&clock)).await?;
+        // With no provider of its own, every provider is the sandbox: the engine
+        // then keeps the sandbox's time.
         let uses_sandbox = sandbox.is_some() && !settings.providers.any_configured();
-        let providers = if uses_sandbox {
-            sandbox_providers(&settings, &public_url)
-        } else {
-            Vec::new()
-        };
         core.connections = Arc::new(connections(
-            providers,
+            &settings,
+            providers.clone(),
             sandbox.as_ref().filter(|_| uses_sandbox),
             clock,
         )?);
@@ -345,8 +337,8 @@ impl Application {
             login_attempts: settings.login_attempts,
             login_window: settings.login_window,
             job_runner: Some(runner.pulse.clone()),
-            form_action_origins: settings.providers.auth_origins(),
-            connections_enabled: sandbox.is_some() || settings.providers.any_configured(),
+            form_action_origins: consent_origins(&providers),
+            connections_enabled: !providers.is_empty(),
             shared_login_limits: matches!(settings.database, DatabaseUrl::Postgres(_)),
         };
         Ok(Application {
@@ -355,6 +347,7 @@ impl Application {
             core,
             web,
             sandbox,
+            providers,
             runner,
         })
     }
@@ -381,6 +374,12 @@ impl Application {
     /// Whether the provider sandbox is served at `/sandbox`.
     pub fn serves_sandbox(&self) -> bool {
         self.sandbox.is_some()
+    }
+
+    /// The providers members can connect to through this app, each with
+    /// its app and endpoints (see [`provider_configs`]).
+    pub fn providers(&self) -> &[(Provider, ProviderConfig)] {
+        &self.providers
     }
 
     /// Serves requests and runs background jobs until `shutdown` turns

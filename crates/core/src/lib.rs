@@ -9,6 +9,7 @@ pub mod demo;
 pub mod email;
 pub mod error;
 pub mod jobs;
+pub mod keys;
 pub mod limiter;
 pub mod passwords;
 pub mod resets;

@@ -540,6 +540,113 @@ pub struct ConnectionCount {
     pub count: i64,
 }
 
+/// A column whose values are sealed by the keyring, each bound to a place
+/// built from its row (`apostle keys rotate` walks them all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SealedColumn {
+    GrantAccessToken,
+    GrantRefreshToken,
+    AccountPageToken,
+    FlowPkceVerifier,
+    EmailTextBody,
+    EmailHtmlBody,
+}
+
+impl SealedColumn {
+    pub const ALL: [SealedColumn; 6] = [
+        SealedColumn::GrantAccessToken,
+        SealedColumn::GrantRefreshToken,
+        SealedColumn::AccountPageToken,
+        SealedColumn::FlowPkceVerifier,
+        SealedColumn::EmailTextBody,
+        SealedColumn::EmailHtmlBody,
+    ];
+
+    /// `table.column`, as the schema names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SealedColumn::GrantAccessToken => "grants.access_token",
+            SealedColumn::GrantRefreshToken => "grants.refresh_token",
+            SealedColumn::AccountPageToken => "accounts.page_token",
+            SealedColumn::FlowPkceVerifier => "oauth_flows.pkce_verifier",
+            SealedColumn::EmailTextBody => "emails.text_body",
+            SealedColumn::EmailHtmlBody => "emails.html_body",
+        }
+    }
+}
+
+/// The fields of a row that a sealed value's place is built from, by table.
+#[derive(Clone, PartialEq, Eq)]
+pub enum SealedRow {
+    Grant {
+        owner: UserId,
+        provider: String,
+        external_user_id: String,
+    },
+    Account {
+        owner: AccountOwner,
+        provider: String,
+        external_id: String,
+    },
+    /// The hash of the flow's `state`, which can be matched against a
+    /// leaked state, so it stays out of `Debug`.
+    Flow { state_hash: String },
+    Email {
+        recipient: EmailAddress,
+        template: String,
+    },
+}
+
+impl std::fmt::Debug for SealedRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SealedRow::Grant {
+                owner,
+                provider,
+                external_user_id,
+            } => f
+                .debug_struct("Grant")
+                .field("owner", owner)
+                .field("provider", provider)
+                .field("external_user_id", external_user_id)
+                .finish(),
+            SealedRow::Account {
+                owner,
+                provider,
+                external_id,
+            } => f
+                .debug_struct("Account")
+                .field("owner", owner)
+                .field("provider", provider)
+                .field("external_id", external_id)
+                .finish(),
+            SealedRow::Flow { state_hash: _ } => f
+                .debug_struct("Flow")
+                .field("state_hash", &"[redacted]")
+                .finish(),
+            SealedRow::Email {
+                recipient,
+                template,
+            } => f
+                .debug_struct("Email")
+                .field("recipient", recipient)
+                .field("template", template)
+                .finish(),
+        }
+    }
+}
+
+/// One sealed value as stored, with what its place is built from.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedValue {
+    /// The id of its row in the column's table; a walk goes in this order.
+    pub row_id: i64,
+    pub row: SealedRow,
+    pub sealed: String,
+}
+
+debug_redacted!(SealedValue { row_id, row } secret { sealed });
+
 /// A database: hands out transactions and claims jobs.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -954,4 +1061,25 @@ pub trait Tx: Send {
         grant: GrantId,
         limit: i64,
     ) -> StoreResult<Vec<ConnectionEvent>>;
+
+    // ---- keys: re-sealing under the active key ------------------------------
+    /// One batch of a walk over a sealed column: up to `limit` values that
+    /// are not NULL, in rows whose id is above `after`, by row id.
+    async fn sealed_values(
+        &mut self,
+        column: SealedColumn,
+        after: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<SealedValue>>;
+    /// Writes `resealed` into `column` of row `row_id` only if it still
+    /// holds `sealed`, so a value written since it was read (a refresh's new
+    /// token) is never overwritten; true when it wrote. Nothing else in the
+    /// row changes: the value inside is the same.
+    async fn reseal_value(
+        &mut self,
+        column: SealedColumn,
+        row_id: i64,
+        sealed: &str,
+        resealed: &str,
+    ) -> StoreResult<bool>;
 }

@@ -10,6 +10,7 @@ use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use rand::RngCore;
+use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretString};
 
 const NONCE_LEN: usize = 12;
@@ -42,6 +43,16 @@ pub enum OpenError {
     UnknownKey(String),
     #[error("the sealed value does not open with its key and place (tampered, or moved)")]
     Forged,
+}
+
+/// What [`Keyring::reseal_text`] made of a sealed value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resealed {
+    /// Sealed with the active key already; nothing to write.
+    Current,
+    /// Opened with an older key and sealed with the active one, for the
+    /// same place.
+    Under(String),
 }
 
 /// Named AES-256-GCM keys; the first one seals.
@@ -127,14 +138,12 @@ impl Keyring {
     /// Opens what [`Keyring::seal`] made for the same `place`, with whichever
     /// key sealed it.
     pub fn open(&self, sealed: &[u8], place: &[u8]) -> Result<Vec<u8>, OpenError> {
-        let (&id_len, rest) = sealed.split_first().ok_or(OpenError::Truncated)?;
-        let id_len = usize::from(id_len);
-        if rest.len() < id_len + NONCE_LEN {
-            return Err(OpenError::Truncated);
-        }
-        let (id, rest) = rest.split_at(id_len);
-        let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
-        let id = String::from_utf8_lossy(id);
+        let Parts {
+            key_id,
+            nonce,
+            ciphertext,
+        } = split(sealed)?;
+        let id = String::from_utf8_lossy(key_id);
         let (_, cipher) = self
             .keys
             .iter()
@@ -162,6 +171,43 @@ impl Keyring {
         let plain = self.open(&bytes, place.as_bytes())?;
         String::from_utf8(plain).map_err(|_| OpenError::Forged)
     }
+
+    /// Brings what [`Keyring::seal_text`] made under the active key, for the
+    /// same place: rotation. A value already under the active key must
+    /// still open to count as current, so a damaged one is reported either
+    /// way rather than carried along.
+    pub fn reseal_text(&self, sealed: &str, place: &str) -> Result<Resealed, OpenError> {
+        let bytes = STANDARD.decode(sealed).map_err(|_| OpenError::Truncated)?;
+        let plain = Zeroizing::new(self.open(&bytes, place.as_bytes())?);
+        if split(&bytes)?.key_id == self.active_key_id().as_bytes() {
+            return Ok(Resealed::Current);
+        }
+        Ok(Resealed::Under(
+            STANDARD.encode(self.seal(&plain, place.as_bytes())),
+        ))
+    }
+}
+
+/// The parts of a sealed value.
+struct Parts<'a> {
+    key_id: &'a [u8],
+    nonce: &'a [u8],
+    ciphertext: &'a [u8],
+}
+
+fn split(sealed: &[u8]) -> Result<Parts<'_>, OpenError> {
+    let (&id_len, rest) = sealed.split_first().ok_or(OpenError::Truncated)?;
+    let id_len = usize::from(id_len);
+    if rest.len() < id_len + NONCE_LEN {
+        return Err(OpenError::Truncated);
+    }
+    let (key_id, rest) = rest.split_at(id_len);
+    let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
+    Ok(Parts {
+        key_id,
+        nonce,
+        ciphertext,
+    })
 }
 
 #[cfg(test)]
@@ -214,6 +260,43 @@ mod tests {
         assert_eq!(
             before.open_text(&sealed_after, "row:7"),
             Err(OpenError::UnknownKey("new".to_owned()))
+        );
+    }
+
+    #[test]
+    fn resealing_moves_old_values_to_the_active_key_and_leaves_current_ones() {
+        let old_entry = Keyring::generate_entry("old");
+        let new_entry = Keyring::generate_entry("new");
+        let before = ring(old_entry.expose_secret());
+        let after = ring(&format!(
+            "{},{}",
+            new_entry.expose_secret(),
+            old_entry.expose_secret()
+        ));
+        let sealed = before.seal_text("refresh token", "grant:1:x:42:refresh");
+        let Resealed::Under(resealed) = after.reseal_text(&sealed, "grant:1:x:42:refresh").unwrap()
+        else {
+            panic!("a value under the old key is sealed again");
+        };
+        let new_only = ring(new_entry.expose_secret());
+        assert_eq!(
+            new_only
+                .open_text(&resealed, "grant:1:x:42:refresh")
+                .unwrap(),
+            "refresh token"
+        );
+        assert_eq!(
+            after.reseal_text(&resealed, "grant:1:x:42:refresh"),
+            Ok(Resealed::Current)
+        );
+        assert_eq!(
+            after.reseal_text(&sealed, "grant:2:x:42:refresh"),
+            Err(OpenError::Forged),
+            "a value that does not open in its place is not resealed"
+        );
+        assert_eq!(
+            new_only.reseal_text(&sealed, "grant:1:x:42:refresh"),
+            Err(OpenError::UnknownKey("old".to_owned()))
         );
     }
 

@@ -5,8 +5,8 @@
 
 use apostle_core::store::{
     Account, AccountKind, AccountOwner, ApiToken, ConnectionEvent, ConnectionStatus, Email,
-    EmailState, FlowPurpose, Grant, Invite, Job, JobState, Member, OAuthFlow, StoreError,
-    StoreResult, Team, TeamRole, User,
+    EmailState, FlowPurpose, Grant, Invite, Job, JobState, Member, OAuthFlow, SealedRow,
+    SealedValue, StoreError, StoreResult, Team, TeamRole, User,
 };
 use apostle_domain::{
     AccountId, ApiTokenId, EmailAddress, EmailId, EventId, FlowId, GrantId, InvalidValue, InviteId,
@@ -418,20 +418,7 @@ pub struct AccountRow<T> {
 
 impl<T: StoredTime> AccountRow<T> {
     pub fn decode(self) -> StoreResult<Account> {
-        let owner = match (
-            AccountKind::parse(&self.kind)?,
-            self.owner_user_id,
-            self.team_id,
-        ) {
-            (AccountKind::Personal, Some(user), None) => AccountOwner::Personal(UserId(user)),
-            (AccountKind::Business, None, Some(team)) => AccountOwner::Business(TeamId(team)),
-            _ => {
-                return Err(StoreError::Corrupt(format!(
-                    "account {} has no single owner of its kind",
-                    self.id
-                )))
-            }
-        };
+        let owner = decode_account_owner(self.id, &self.kind, self.owner_user_id, self.team_id)?;
         Ok(Account {
             id: AccountId(self.id),
             grant_id: GrantId(self.grant_id),
@@ -445,6 +432,22 @@ impl<T: StoredTime> AccountRow<T> {
             broken_since: opt_utc(self.broken_since)?,
             created_at: self.created_at.into_utc()?,
         })
+    }
+}
+
+/// An account's owner from its `kind`, `owner_user_id` and `team_id`.
+fn decode_account_owner(
+    id: i64,
+    kind: &str,
+    user: Option<i64>,
+    team: Option<i64>,
+) -> StoreResult<AccountOwner> {
+    match (AccountKind::parse(kind)?, user, team) {
+        (AccountKind::Personal, Some(user), None) => Ok(AccountOwner::Personal(UserId(user))),
+        (AccountKind::Business, None, Some(team)) => Ok(AccountOwner::Business(TeamId(team))),
+        _ => Err(StoreError::Corrupt(format!(
+            "account {id} has no single owner of its kind"
+        ))),
     }
 }
 
@@ -514,6 +517,101 @@ impl<T: StoredTime> ConnectionEventRow<T> {
             reason: self.reason,
             at: self.at.into_utc()?,
             detail: self.detail,
+        })
+    }
+}
+
+// ---- keys ----------------------------------------------------------------
+
+/// A row of a sealed column's walk, decoded into the value and its place's fields.
+pub trait SealedRowDecode {
+    fn decode(self) -> StoreResult<SealedValue>;
+}
+
+#[derive(sqlx::FromRow)]
+pub struct SealedGrantRow {
+    id: i64,
+    owner_user_id: i64,
+    provider: String,
+    external_user_id: String,
+    sealed: String,
+}
+
+impl SealedRowDecode for SealedGrantRow {
+    fn decode(self) -> StoreResult<SealedValue> {
+        Ok(SealedValue {
+            row_id: self.id,
+            row: SealedRow::Grant {
+                owner: UserId(self.owner_user_id),
+                provider: self.provider,
+                external_user_id: self.external_user_id,
+            },
+            sealed: self.sealed,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct SealedAccountRow {
+    id: i64,
+    kind: String,
+    owner_user_id: Option<i64>,
+    team_id: Option<i64>,
+    provider: String,
+    external_id: String,
+    sealed: String,
+}
+
+impl SealedRowDecode for SealedAccountRow {
+    fn decode(self) -> StoreResult<SealedValue> {
+        Ok(SealedValue {
+            row_id: self.id,
+            row: SealedRow::Account {
+                owner: decode_account_owner(self.id, &self.kind, self.owner_user_id, self.team_id)?,
+                provider: self.provider,
+                external_id: self.external_id,
+            },
+            sealed: self.sealed,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct SealedFlowRow {
+    id: i64,
+    state_hash: String,
+    sealed: String,
+}
+
+impl SealedRowDecode for SealedFlowRow {
+    fn decode(self) -> StoreResult<SealedValue> {
+        Ok(SealedValue {
+            row_id: self.id,
+            row: SealedRow::Flow {
+                state_hash: self.state_hash,
+            },
+            sealed: self.sealed,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct SealedEmailRow {
+    id: i64,
+    recipient: String,
+    template: String,
+    sealed: String,
+}
+
+impl SealedRowDecode for SealedEmailRow {
+    fn decode(self) -> StoreResult<SealedValue> {
+        Ok(SealedValue {
+            row_id: self.id,
+            row: SealedRow::Email {
+                recipient: email(&self.recipient)?,
+                template: self.template,
+            },
+            sealed: self.sealed,
         })
     }
 }

@@ -3,6 +3,8 @@
 //! PostgreSQL. Statements that differ (job payload as `JSONB`, claiming)
 //! live in each backend.
 
+use apostle_core::store::SealedColumn;
+
 macro_rules! team_columns {
     () => {
         "id, slug, name, created_at"
@@ -525,4 +527,79 @@ macro_rules! claim_due_grants {
             $crate::grant_columns!()
         )
     };
+}
+
+// ---- keys ----------------------------------------------------------------
+
+/// One batch of a walk over a sealed column: `$1` the last row id seen,
+/// `$2` the batch size. `$place` are the columns its place is built from.
+macro_rules! sealed_values {
+    ($table:literal, $place:literal, $column:literal) => {
+        concat!(
+            "SELECT id, ",
+            $place,
+            ", ",
+            $column,
+            " AS sealed FROM ",
+            $table,
+            " WHERE id > $1 AND ",
+            $column,
+            " IS NOT NULL ORDER BY id LIMIT $2"
+        )
+    };
+}
+/// Compare-and-set on the sealed text: `$1` the row id, `$2` the value
+/// read, `$3` the value re-sealed from it.
+macro_rules! reseal_value {
+    ($table:literal, $column:literal) => {
+        concat!(
+            "UPDATE ",
+            $table,
+            " SET ",
+            $column,
+            " = $3 WHERE id = $1 AND ",
+            $column,
+            " = $2"
+        )
+    };
+}
+macro_rules! sealed_column {
+    ($table:literal, $place:literal, $column:literal) => {
+        SealedColumnSql {
+            values: sealed_values!($table, $place, $column),
+            reseal: reseal_value!($table, $column),
+        }
+    };
+}
+
+/// The two statements of one sealed column.
+pub struct SealedColumnSql {
+    pub values: &'static str,
+    pub reseal: &'static str,
+}
+
+/// The statements that walk and re-seal `column`.
+pub fn sealed_column(column: SealedColumn) -> SealedColumnSql {
+    match column {
+        SealedColumn::GrantAccessToken => sealed_column!(
+            "grants",
+            "owner_user_id, provider, external_user_id",
+            "access_token"
+        ),
+        SealedColumn::GrantRefreshToken => sealed_column!(
+            "grants",
+            "owner_user_id, provider, external_user_id",
+            "refresh_token"
+        ),
+        SealedColumn::AccountPageToken => sealed_column!(
+            "accounts",
+            "kind, owner_user_id, team_id, provider, external_id",
+            "page_token"
+        ),
+        SealedColumn::FlowPkceVerifier => {
+            sealed_column!("oauth_flows", "state_hash", "pkce_verifier")
+        }
+        SealedColumn::EmailTextBody => sealed_column!("emails", "recipient, template", "text_body"),
+        SealedColumn::EmailHtmlBody => sealed_column!("emails", "recipient, template", "html_body"),
+    }
 }

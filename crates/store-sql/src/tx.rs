@@ -24,8 +24,8 @@ macro_rules! impl_tx {
                 Account, AccountKind, AccountOwner, ApiToken, ConnectionCount, ConnectionEvent,
                 ConnectionStatus, Email, EmailState, Grant, GrantTokens, Invite, Job, JobState,
                 Member, MemberChange, NewAccount, NewConnectionEvent, NewEmail, NewFlow, NewGrant,
-                NewInvite, NewJob, OAuthFlow, Session, StoreError, StoreResult, Team, TeamRole, Tx,
-                User,
+                NewInvite, NewJob, OAuthFlow, SealedColumn, SealedValue, Session, StoreError,
+                StoreResult, Team, TeamRole, Tx, User,
             };
             use ::apostle_domain::{
                 AccountId, ApiTokenId, EmailAddress, EmailId, EventId, FlowId, GrantId, InviteId,
@@ -35,8 +35,9 @@ macro_rules! impl_tx {
             use $crate::rows::{
                 account_owner_columns, complete_counts, decode_all, decode_role, sort_members,
                 sort_team_roles, AccountRow, ApiTokenRow, ConnectionEventRow, EmailRow, FlowRow,
-                GrantRow, InviteRow, JobRow, MemberRow, SessionRow, StoredTime, TeamRoleRow,
-                TeamRow, UserRow,
+                GrantRow, InviteRow, JobRow, MemberRow, SealedAccountRow, SealedEmailRow,
+                SealedFlowRow, SealedGrantRow, SealedRowDecode, SessionRow, StoredTime,
+                TeamRoleRow, TeamRow, UserRow,
             };
             use $crate::sql;
 
@@ -1133,6 +1134,43 @@ macro_rules! impl_tx {
                             .map_err($err)?;
                     decode_all(rows, ConnectionEventRow::decode)
                 }
+
+                async fn sealed_values(
+                    &mut self,
+                    column: SealedColumn,
+                    after: i64,
+                    limit: i64,
+                ) -> StoreResult<Vec<SealedValue>> {
+                    let query = sql::sealed_column(column).values;
+                    match column {
+                        SealedColumn::GrantAccessToken | SealedColumn::GrantRefreshToken => {
+                            self.sealed::<SealedGrantRow>(query, after, limit).await
+                        }
+                        SealedColumn::AccountPageToken => {
+                            self.sealed::<SealedAccountRow>(query, after, limit).await
+                        }
+                        SealedColumn::FlowPkceVerifier => {
+                            self.sealed::<SealedFlowRow>(query, after, limit).await
+                        }
+                        SealedColumn::EmailTextBody | SealedColumn::EmailHtmlBody => {
+                            self.sealed::<SealedEmailRow>(query, after, limit).await
+                        }
+                    }
+                }
+
+                async fn reseal_value(
+                    &mut self,
+                    column: SealedColumn,
+                    row_id: i64,
+                    sealed: &str,
+                    resealed: &str,
+                ) -> StoreResult<bool> {
+                    let q = ::sqlx::query(sql::sealed_column(column).reseal)
+                        .bind(row_id)
+                        .bind(sealed)
+                        .bind(resealed);
+                    self.changed_one(q).await
+                }
             }
 
             // ---- memberships: keeping an admin ----------------------------
@@ -1178,6 +1216,31 @@ macro_rules! impl_tx {
                         .await
                         .map_err($err)?;
                     decode_all(rows, AccountRow::decode)
+                }
+            }
+
+            // ---- keys: walking a sealed column -------------------------------
+            impl $tx {
+                /// One batch of a sealed column whose rows decode as `R`.
+                async fn sealed<R>(
+                    &mut self,
+                    query: &'static str,
+                    after: i64,
+                    limit: i64,
+                ) -> StoreResult<Vec<SealedValue>>
+                where
+                    R: for<'r> ::sqlx::FromRow<'r, <$db as ::sqlx::Database>::Row>
+                        + SealedRowDecode
+                        + Send
+                        + Unpin,
+                {
+                    let rows: Vec<R> = ::sqlx::query_as(query)
+                        .bind(after)
+                        .bind(limit)
+                        .fetch_all(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    decode_all(rows, R::decode)
                 }
             }
         };

@@ -16,8 +16,10 @@ use std::sync::Arc;
 
 mod cancel;
 mod connections;
+mod keys;
 pub use cancel::*;
 pub use connections::*;
+pub use keys::*;
 
 // ---- fixtures ----------------------------------------------------------
 

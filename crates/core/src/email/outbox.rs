@@ -19,7 +19,7 @@ pub trait EmailMessage {
 }
 
 /// Where an email's sealed bodies belong: opening them anywhere else fails.
-pub(super) fn body_place(recipient: &EmailAddress, template: &str) -> String {
+pub(crate) fn body_place(recipient: &EmailAddress, template: &str) -> String {
     format!("email:{recipient}:{template}")
 }
 
