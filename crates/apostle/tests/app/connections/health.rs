@@ -79,6 +79,23 @@ async fn every_break_the_sandbox_causes_is_found_named_and_emailed_once() {
             assert!(checked["provider_action"].is_string(), "{checked}");
         }
     }
+    let metrics = acme
+        .app
+        .http
+        .get(acme.app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "apostle_connection_breaks_total",
+        "apostle_connection_probes_total",
+        "apostle_connections{",
+    ] {
+        assert!(metrics.contains(name), "{name} in /metrics");
+    }
 }
 
 #[tokio::test]
@@ -86,15 +103,55 @@ async fn provider_hiccups_over_many_checks_never_break_anything() {
     let acme = acme().await;
     acme.sandbox_member("linkedin", "li-amy").await;
     let id = acme.connect_personal(AMY, "linkedin", "li-amy").await;
-    for fault in [
-        json!({"provider": "linkedin", "kind": "outage"}),
-        json!({"provider": "linkedin", "kind": "rate-limit"}),
-        json!({"provider": "linkedin", "kind": "flaky", "fraction": 0.5}),
-        json!({"provider": "linkedin", "kind": "latency", "ms": 50}),
+    acme.sandbox_member("facebook", "fb-owner").await;
+    acme.sandbox_page("facebook", "fb-owner", "Acme").await;
+    let page = acme.connect_pages("facebook", "fb-owner").await[0];
+    for (who, id, fault) in [
+        (AMY, id, json!({"provider": "linkedin", "kind": "outage"})),
+        (
+            AMY,
+            id,
+            json!({"provider": "linkedin", "kind": "rate-limit"}),
+        ),
+        (
+            AMY,
+            id,
+            json!({"provider": "linkedin", "kind": "flaky", "fraction": 0.5}),
+        ),
+        (
+            AMY,
+            id,
+            json!({"provider": "linkedin", "kind": "latency", "ms": 50}),
+        ),
+        (
+            ADMIN,
+            page,
+            json!({"provider": "facebook", "kind": "outage"}),
+        ),
+        (
+            ADMIN,
+            page,
+            json!({"provider": "facebook", "kind": "rate-limit", "code": 4}),
+        ),
+        (
+            ADMIN,
+            page,
+            json!({"provider": "facebook", "kind": "rate-limit", "code": 613}),
+        ),
+        (
+            ADMIN,
+            page,
+            json!({"provider": "facebook", "kind": "rate-limit-429"}),
+        ),
+        (
+            ADMIN,
+            page,
+            json!({"provider": "facebook", "kind": "flaky", "fraction": 0.5}),
+        ),
     ] {
         acme.sandbox("/faults", fault.clone()).await;
         for _ in 0..10 {
-            let checked = acme.check(AMY, id).await;
+            let checked = acme.check(who, id).await;
             assert_eq!(checked["status"], "active", "{fault}: {checked}");
         }
         acme.app
@@ -104,9 +161,11 @@ async fn provider_hiccups_over_many_checks_never_break_anything() {
             .await
             .unwrap();
     }
-    // The checks really reached the provider and met the outage.
-    assert!(events_of(&acme, AMY, id, "transient").await >= 10);
+    // The checks really reached the provider and met the hiccups.
+    assert!(events_of(&acme, AMY, id, "transient").await >= 20);
+    assert!(events_of(&acme, ADMIN, page, "transient").await >= 30);
     assert!(acme.emails(AMY, BROKEN).await.is_empty());
+    assert!(acme.emails(ADMIN, BROKEN).await.is_empty());
 }
 
 #[tokio::test]
@@ -300,4 +359,44 @@ async fn a_forged_deauthorize_is_rejected_and_a_signed_one_breaks_the_login_at_o
     assert_eq!(page["status"], "broken");
     assert_eq!(page["reason"], "app_removed");
     assert_eq!(acme.emails(ADMIN, BROKEN).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_wrong_client_secret_is_an_operator_alarm_not_a_break() {
+    use apostle_core::connections::{ConnectionSettings, Connections};
+    use apostle_providers::{Credentials, Http, Provider, ProviderConfig, ProviderEndpoints};
+    let acme = acme().await;
+    acme.sandbox_member("linkedin", "li-amy").await;
+    let id = acme.connect_personal(AMY, "linkedin", "li-amy").await;
+    // The same app, its LinkedIn client secret mistyped.
+    let base = url::Url::parse(&acme.app.url("/sandbox/linkedin")).unwrap();
+    let wrong = ProviderConfig {
+        credentials: Credentials::new("apostle", "mistyped"),
+        endpoints: ProviderEndpoints::from_bases(Provider::LinkedIn, &base, &base),
+    };
+    let core = apostle_core::Core {
+        connections: std::sync::Arc::new(Connections::new(
+            vec![(Provider::LinkedIn, wrong)],
+            Http::new().unwrap(),
+            ConnectionSettings::default(),
+            std::sync::Arc::clone(&acme.app.core.connections.clock),
+        )),
+        ..acme.app.core.clone()
+    };
+    let user = {
+        let mut tx = core.store.begin_read().await.unwrap();
+        tx.user_by_email(&apostle_domain::EmailAddress::parse(AMY).unwrap())
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    for _ in 0..3 {
+        let c = core.check_connection(user.id, AccountId(id)).await.unwrap();
+        assert_eq!(c.status, apostle_core::store::ConnectionStatus::Active);
+    }
+    let alarms = core.connections.alarms();
+    assert_eq!(alarms.len(), 1, "{alarms:?}");
+    assert_eq!(alarms[0].0, Provider::LinkedIn);
+    assert!(!alarms[0].1.contains("mistyped"), "no secret in the alarm");
+    assert!(acme.emails(AMY, BROKEN).await.is_empty());
 }
