@@ -8,8 +8,8 @@ use super::{phase, places, provider_of, Connection};
 use crate::error::{CoreError, CoreResult};
 use crate::secrets::token_hash;
 use crate::store::{
-    Account, AccountKind, AccountOwner, ConnectionStatus, FlowPurpose, Grant, GrantTokens,
-    NewAccount, NewConnectionEvent, NewFlow, NewGrant, OAuthFlow, Tx, User,
+    Account, AccountKind, AccountOwner, ConnectionStatus, FlowPurpose, Grant, NewAccount,
+    NewConnectionEvent, NewFlow, NewGrant, OAuthFlow, Tx, User,
 };
 use crate::Core;
 use apostle_domain::{AccountId, FlowId, Role, TeamId, TeamSlug, UserId};
@@ -517,14 +517,7 @@ impl Core {
             .find(|a| a.provider == login.provider.as_str() && a.external_id == login.identity.id);
         let account = match existing {
             Some(account) => {
-                tx.set_account_status(
-                    account.owner,
-                    account.id,
-                    ConnectionStatus::Active,
-                    None,
-                    now,
-                )
-                .await?;
+                activate(&mut *tx, &account, now).await?;
                 account
             }
             None => {
@@ -643,14 +636,7 @@ impl Core {
                 }
                 let mut tx = self.store.begin().await?;
                 let (grant, _) = self.upsert_grant(&mut *tx, &login, now).await?;
-                tx.set_account_status(
-                    account.owner,
-                    account.id,
-                    ConnectionStatus::Active,
-                    None,
-                    now,
-                )
-                .await?;
+                activate(&mut *tx, &account, now).await?;
                 event(&mut *tx, &grant, Some(account.id), "reconnected", now, "").await?;
                 tx.commit().await?;
                 Ok(self
@@ -731,24 +717,13 @@ impl Core {
         let next_due = self.next_due_after_tokens(
             now,
             sealed.access_expires_at,
-            sealed.refresh.is_some(),
+            sealed.refresh_token.is_some(),
             first_due,
         );
         match existing {
             Some(grant) if grant.status != ConnectionStatus::Removed => {
                 let written = tx
-                    .store_grant_tokens(
-                        grant.id,
-                        grant.generation,
-                        &GrantTokens {
-                            scopes: sealed.scopes,
-                            access_token: sealed.access,
-                            refresh_token: sealed.refresh,
-                            access_expires_at: sealed.access_expires_at,
-                            refresh_expires_at: sealed.refresh_expires_at,
-                        },
-                        now,
-                    )
+                    .store_grant_tokens(grant.id, grant.generation, &sealed, now)
                     .await?;
                 if !written {
                     return Err(CoreError::Conflict(
@@ -775,8 +750,8 @@ impl Core {
                             provider: provider.to_owned(),
                             external_user_id: external.clone(),
                             scopes: sealed.scopes,
-                            access_token: sealed.access,
-                            refresh_token: sealed.refresh,
+                            access_token: sealed.access_token,
+                            refresh_token: sealed.refresh_token,
                             access_expires_at: sealed.access_expires_at,
                             refresh_expires_at: sealed.refresh_expires_at,
                             next_due_at: next_due,
@@ -814,14 +789,7 @@ impl Core {
             Some(account) => {
                 tx.move_account(team, account.id, grant.id, page_token.as_deref())
                     .await?;
-                tx.set_account_status(
-                    account.owner,
-                    account.id,
-                    ConnectionStatus::Active,
-                    None,
-                    now,
-                )
-                .await?;
+                activate(&mut *tx, &account, now).await?;
                 let detail = if account.grant_id == grant.id {
                     String::new()
                 } else {
@@ -881,14 +849,7 @@ impl Core {
     /// The pages and organizations a finished business flow's login manages.
     pub async fn flow_pages(&self, user: UserId, flow: FlowId) -> CoreResult<PageChoice> {
         let (flow, grant, team) = self.open_choice(user, flow).await?;
-        let provider = provider_of(&grant.provider)?;
-        let token = self.access_token(&grant)?;
-        let pages = self
-            .connections
-            .adapter(provider)?
-            .pages(&token)
-            .await
-            .map_err(|e| provider_error(provider, &e))?;
+        let (provider, pages) = self.managed_pages(&grant).await?;
         let mut tx = self.store.begin_read().await?;
         let connected = tx.business_accounts(team).await?;
         let team_slug = tx
@@ -931,14 +892,7 @@ impl Core {
             }));
         }
         let (_, grant, team) = self.open_choice(user, flow).await?;
-        let provider = provider_of(&grant.provider)?;
-        let token = self.access_token(&grant)?;
-        let pages = self
-            .connections
-            .adapter(provider)?
-            .pages(&token)
-            .await
-            .map_err(|e| provider_error(provider, &e))?;
+        let (_, pages) = self.managed_pages(&grant).await?;
         let mut picked = Vec::new();
         for id in chosen {
             match pages.iter().find(|p| &p.id == id) {
@@ -967,6 +921,19 @@ impl Core {
             connections.push(self.connection(user, id).await?);
         }
         Ok(connections)
+    }
+
+    /// The pages a grant's login manages now, asked of the provider.
+    async fn managed_pages(&self, grant: &Grant) -> CoreResult<(Provider, Vec<Page>)> {
+        let provider = provider_of(&grant.provider)?;
+        let token = self.access_token(grant)?;
+        let pages = self
+            .connections
+            .adapter(provider)?
+            .pages(&token)
+            .await
+            .map_err(|e| provider_error(provider, &e))?;
+        Ok((provider, pages))
     }
 
     async fn open_choice(
@@ -1057,17 +1024,23 @@ pub(super) async fn heal_accounts(
     for account in tx.accounts_of_grant(grant).await? {
         let own_break = account.break_reason.as_deref() == Some("page_access_lost");
         if account.status == ConnectionStatus::Broken && !own_break {
-            tx.set_account_status(
-                account.owner,
-                account.id,
-                ConnectionStatus::Active,
-                None,
-                now,
-            )
-            .await?;
+            activate(&mut *tx, &account, now).await?;
         }
     }
     Ok(())
+}
+
+/// Brings an account back to active; true when it was not.
+async fn activate(tx: &mut dyn Tx, account: &Account, now: DateTime<Utc>) -> CoreResult<bool> {
+    Ok(tx
+        .set_account_status(
+            account.owner,
+            account.id,
+            ConnectionStatus::Active,
+            None,
+            now,
+        )
+        .await?)
 }
 
 pub(super) async fn event(

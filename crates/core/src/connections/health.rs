@@ -10,9 +10,7 @@ use super::notify;
 use super::{provider_of, refresh_margin, Connections};
 use crate::error::CoreResult;
 use crate::secrets::random_token;
-use crate::store::{
-    Account, AccountOwner, ConnectionStatus, Grant, GrantTokens, NewConnectionEvent, Tx,
-};
+use crate::store::{Account, AccountOwner, ConnectionStatus, Grant, NewConnectionEvent, Tx};
 use crate::Core;
 use apostle_domain::GrantId;
 use apostle_providers::{Adapter, BreakReason, Classification, Confirm, Provider};
@@ -184,18 +182,7 @@ impl Core {
                 // token, or neither is (rule 3).
                 let mut tx = self.store.begin().await?;
                 let stored = tx
-                    .store_grant_tokens(
-                        grant.id,
-                        grant.generation,
-                        &GrantTokens {
-                            scopes: sealed.scopes,
-                            access_token: sealed.access,
-                            refresh_token: sealed.refresh,
-                            access_expires_at: sealed.access_expires_at,
-                            refresh_expires_at: sealed.refresh_expires_at,
-                        },
-                        now,
-                    )
+                    .store_grant_tokens(grant.id, grant.generation, &sealed, now)
                     .await?;
                 if stored {
                     event(&mut *tx, grant, None, "refreshed", now, "").await?;

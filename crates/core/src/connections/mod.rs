@@ -21,7 +21,7 @@ pub use health::{CheckOutcome, HealthRunner};
 pub use manage::{Connection, ConnectionFilter};
 
 use crate::error::{CoreError, CoreResult};
-use crate::store::Grant;
+use crate::store::{Grant, GrantTokens};
 use crate::{Clock, Core};
 use apostle_domain::{InvalidValue, LocalPath};
 use apostle_providers::{Adapter, Http, Provider, ProviderConfig, TokenSet};
@@ -219,15 +219,6 @@ fn expires_at(now: DateTime<Utc>, after: Option<std::time::Duration>) -> Option<
 /// is how far ahead their expiry is put, so the probe finds the day they die.
 const UNKNOWN_LIFETIME: Duration = Duration::days(365);
 
-/// Tokens sealed for one grant row.
-struct SealedTokens {
-    scopes: String,
-    access: String,
-    refresh: Option<String>,
-    access_expires_at: DateTime<Utc>,
-    refresh_expires_at: Option<DateTime<Utc>>,
-}
-
 impl Core {
     fn engine_now(&self) -> DateTime<Utc> {
         self.connections.clock.now()
@@ -241,19 +232,19 @@ impl Core {
         tokens: &TokenSet,
         requested_scopes: &[String],
         now: DateTime<Utc>,
-    ) -> SealedTokens {
+    ) -> GrantTokens {
         let place = |field| places::grant_token(owner, provider.as_str(), external_user_id, field);
         let scopes = if tokens.scopes.is_empty() {
             requested_scopes.join(" ")
         } else {
             tokens.scopes.join(" ")
         };
-        SealedTokens {
+        GrantTokens {
             scopes,
-            access: self
+            access_token: self
                 .keyring
                 .seal_text(tokens.access_token.expose_secret(), &place("access")),
-            refresh: tokens
+            refresh_token: tokens
                 .refresh_token
                 .as_ref()
                 .map(|t| self.keyring.seal_text(t.expose_secret(), &place("refresh"))),
