@@ -158,7 +158,8 @@ pub fn print_story(url: &str) {
     println!("  connections: Acme's pages on LinkedIn, X, Facebook and Instagram, and Amy's");
     println!("               LinkedIn and X, connected through the sandbox: {url}/connections");
     println!("  try a break: open {url}/sandbox, press \"Change password\" for acme-facebook,");
-    println!("               then \"Check now\" on Acme's Facebook page (or wait for the next");
-    println!("               probe): both Facebook and Instagram pages break, one email goes to");
-    println!("               the admin (./apostle-data/mail/), and Reconnect heals them.");
+    println!("               then \"Check now\" on Acme's Facebook page in {url}/connections:");
+    println!("               it breaks, Acme's Instagram (the same Facebook login) is checked");
+    println!("               at once and breaks too, the admin gets an email for each");
+    println!("               (./apostle-data/mail/), and Reconnect heals them.");
 }

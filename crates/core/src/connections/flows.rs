@@ -75,7 +75,8 @@ pub struct FlowOutcome {
     pub flow_id: Option<FlowId>,
     /// For people, on failure (and naming what was reconnected on success).
     pub message: Option<String>,
-    /// The flow's `redirect_uri` with the outcome in its query.
+    /// The flow's `redirect_uri` with the outcome in its query (its `message` too,
+    /// for the app's deep links).
     pub location: String,
     pub purpose: FlowPurpose,
 }
@@ -373,7 +374,13 @@ impl Core {
         if let Some(flow_id) = ending.flow_id {
             params.push(("flow", flow_id.0.to_string()));
         }
-        if let Some(message) = &ending.message {
+        // A page of ours shows the message itself (the web layer keeps it out of
+        // the address bar); an app reads it from its deep link.
+        if let Some(message) = ending
+            .message
+            .as_ref()
+            .filter(|_| !flow.redirect_to.starts_with('/'))
+        {
             params.push(("message", message.clone()));
         }
         FlowOutcome {

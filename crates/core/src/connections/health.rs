@@ -497,6 +497,15 @@ impl Core {
             }
             broke_event(&mut *tx, grant.id, None, reason, now, detail).await?;
             notify::broken(self, &mut *tx, grant, &broken, reason).await?;
+            // Facebook and Instagram share one Facebook login: what killed one
+            // grant of it most likely killed the other, so it is checked now.
+            if let Some(sibling) = meta_sibling(&grant.provider) {
+                for other in tx.grants_of_login(sibling, &grant.external_user_id).await? {
+                    if other.owner == grant.owner && other.status == ConnectionStatus::Active {
+                        tx.set_grant_next_due(other.id, now).await?;
+                    }
+                }
+            }
             count_break(grant, reason);
             tracing::info!(grant = grant.id.0, provider = %grant.provider, %reason, "connection broke");
         }
@@ -597,6 +606,15 @@ impl Core {
                 .unwrap_or(access_expires_at)
         };
         std::cmp::max(std::cmp::min(milestone, probe_at), soonest)
+    }
+}
+
+/// The other provider on the same Facebook login.
+fn meta_sibling(provider: &str) -> Option<&'static str> {
+    match Provider::parse(provider).ok()? {
+        Provider::Facebook => Some(Provider::Instagram.as_str()),
+        Provider::Instagram => Some(Provider::Facebook.as_str()),
+        Provider::LinkedIn | Provider::X => None,
     }
 }
 

@@ -400,3 +400,27 @@ async fn a_wrong_client_secret_is_an_operator_alarm_not_a_break() {
     assert!(!alarms[0].1.contains("mistyped"), "no secret in the alarm");
     assert!(acme.emails(AMY, BROKEN).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_broken_facebook_login_gets_its_instagram_checked_at_once() {
+    let acme = acme().await;
+    acme.sandbox_member("facebook", "fb-owner").await;
+    acme.sandbox_page("facebook", "fb-owner", "Acme").await;
+    let facebook = acme.connect_pages("facebook", "fb-owner").await[0];
+    let instagram = acme.connect_pages("instagram", "fb-owner").await[0];
+    acme.member_action("facebook", "fb-owner", "change-password", json!({}))
+        .await;
+    assert_eq!(acme.check(ADMIN, facebook).await["status"], "broken");
+    // Due now: the scheduler's next round finds it (the app's own runner may be first).
+    acme.app.core.check_due_connections().await.unwrap();
+    let mut instagram_page = acme.connection(ADMIN, instagram).await;
+    for _ in 0..50 {
+        if instagram_page["status"] == "broken" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        instagram_page = acme.connection(ADMIN, instagram).await;
+    }
+    assert_eq!(instagram_page["status"], "broken", "{instagram_page}");
+    assert_eq!(instagram_page["reason"], "password_changed");
+}
