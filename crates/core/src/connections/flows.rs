@@ -4,7 +4,7 @@
 //! the connection or refuses with nothing changed. Where the flow returns is checked
 //! when it starts, so a callback never redirects anywhere it was not asked to.
 
-use super::{phase, places, provider_of, Connection};
+use super::{phase, places, provider_of, to_the_end, Connection};
 use crate::error::{CoreError, CoreResult};
 use crate::secrets::token_hash;
 use crate::store::{
@@ -346,7 +346,13 @@ impl Core {
         if browser_user.is_some_and(|u| u != flow.user_id) {
             return Err(FlowRefused::OtherUser);
         }
-        let result = self.run_callback(&flow, &state_hash, params).await;
+        let core = self.clone();
+        let (callback_flow, params) = (flow.clone(), params.clone());
+        let result = to_the_end(async move {
+            core.run_callback(&callback_flow, &state_hash, &params)
+                .await
+        })
+        .await;
         let outcome = match result {
             Ok(outcome) => outcome,
             Err(Finish::Refused(refused)) => return Err(refused),

@@ -4,7 +4,7 @@
 //! deauthorization (Facebook's signed request), which breaks the grant at once.
 
 use super::flows::event;
-use super::{provider_of, CheckOutcome};
+use super::{provider_of, to_the_end, CheckOutcome};
 use crate::error::{CoreError, CoreResult};
 use crate::store::{Account, AccountKind, AccountOwner, ConnectionStatus, Grant, Tx};
 use crate::Core;
@@ -197,7 +197,8 @@ impl Core {
         account: AccountId,
     ) -> CoreResult<Connection> {
         let found = self.account_for(user, account).await?;
-        let outcome = self.check_grant_now(found.grant_id).await?;
+        let core = self.clone();
+        let outcome = to_the_end(async move { core.check_grant_now(found.grant_id).await }).await?;
         tracing::debug!(account = account.0, ?outcome, "checked on request");
         if outcome == CheckOutcome::Skipped {
             tracing::debug!(

@@ -283,6 +283,19 @@ impl Core {
     }
 }
 
+/// Runs `work` to its end even if the caller stops waiting: a request dropped in
+/// the middle of a provider call must not leave a flow used up with its tokens lost,
+/// or a grant leased with nobody checking it.
+async fn to_the_end<T: Send + 'static>(
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
+    match tokio::spawn(work).await {
+        Ok(done) => done,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => panic!("a connection task was cancelled: {e}"),
+    }
+}
+
 fn provider_of(grant_or_account_provider: &str) -> CoreResult<Provider> {
     Provider::parse(grant_or_account_provider)
         .map_err(|e| CoreError::Internal(format!("stored provider: {e}")))

@@ -383,3 +383,38 @@ async fn a_business_page_is_reconnected_by_another_admin_whose_login_manages_it(
     assert_eq!(page["status"], "active");
     assert_eq!(page["connected_by"], "Bob Ambassador");
 }
+
+#[tokio::test]
+async fn a_callback_whose_browser_gives_up_still_finishes_the_connection() {
+    let acme = acme().await;
+    acme.sandbox_member("x", "x-amy").await;
+    let url = acme
+        .start(
+            AMY,
+            json!({"provider": "x", "kind": "personal", "redirect_uri": APP_LINK}),
+        )
+        .await;
+    let callback = acme.consent(&url, "x-amy", "allow").await;
+    acme.sandbox(
+        "/faults",
+        json!({"provider": "x", "kind": "latency", "ms": 800}),
+    )
+    .await;
+    let impatient = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(std::time::Duration::from_millis(200))
+        .build()
+        .unwrap();
+    assert!(impatient.get(&callback).send().await.is_err(), "gave up");
+    let mut connections = Vec::new();
+    for _ in 0..100 {
+        let (_, list) = acme.api(AMY, Method::GET, "/connections", None).await;
+        connections = list["connections"].as_array().unwrap().clone();
+        if !connections.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(connections.len(), 1, "the connection was made anyway");
+    assert_eq!(connections[0]["status"], "active");
+}
