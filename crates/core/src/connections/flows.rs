@@ -735,13 +735,25 @@ impl Core {
         );
         match existing {
             Some(grant) if grant.status != ConnectionStatus::Removed => {
-                let written = tx
-                    .store_grant_tokens(grant.id, grant.generation, &sealed, now)
-                    .await?;
-                if !written {
-                    return Err(CoreError::Conflict(
-                        "this connection changed meanwhile; try again",
-                    ));
+                // The member's new consent wins over a refresh that committed since the
+                // grant was read (PostgreSQL lets one in): fenced by the generation
+                // read again.
+                let mut generation = grant.generation;
+                while !tx
+                    .store_grant_tokens(grant.id, generation, &sealed, now)
+                    .await?
+                {
+                    let fresh = tx
+                        .grant_by_id(grant.id)
+                        .await?
+                        .filter(|g| g.status != ConnectionStatus::Removed)
+                        .ok_or(CoreError::Conflict(
+                            "this connection was removed meanwhile; connect it again",
+                        ))?;
+                    if fresh.generation == generation {
+                        return Err(CoreError::Internal("a token write lost its fence".into()));
+                    }
+                    generation = fresh.generation;
                 }
                 if grant.status == ConnectionStatus::Broken {
                     tx.mark_grant_active(grant.id, next_due, now).await?;
