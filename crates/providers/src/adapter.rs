@@ -99,6 +99,12 @@ impl Adapter {
         matches!(self, Adapter::LinkedIn(_) | Adapter::X(_))
     }
 
+    /// Whether a refresh token is single-use, replaced at every refresh (X): a refused
+    /// one may only mean that another refresh already replaced it.
+    pub fn rotates_refresh_tokens(&self) -> bool {
+        matches!(self, Adapter::X(_))
+    }
+
     pub async fn refresh(&self, refresh_token: &SecretString) -> Result<TokenSet, Error> {
         match self {
             Adapter::LinkedIn(linkedin) => linkedin.refresh(refresh_token).await,

@@ -52,6 +52,8 @@ const TRANSIENT_BACKOFF: Duration = Duration::minutes(5);
 const CONFIGURATION_BACKOFF: Duration = Duration::minutes(30);
 /// A grant broken for an action at the provider is probed this often until it heals.
 const ACTION_PROBE: Duration = Duration::hours(1);
+/// The timeline's mark of a refused single-use refresh token, awaiting confirmation.
+const REFRESH_REFUSED: &str = "refresh_refused";
 /// Reminders before a token that cannot be refreshed expires (design.md §2 rule 7).
 const REMINDERS: [Duration; 2] = [Duration::days(7), Duration::days(1)];
 
@@ -417,7 +419,20 @@ impl Core {
                 if matches!(step, Step::Refresh { .. }) && self.rotated_meanwhile(grant).await? {
                     // Another worker rotated the refresh token since this one read it
                     // (providers.md, X): not a break.
+                    self.release(grant, now).await?;
                     return Ok(CheckOutcome::Skipped);
+                }
+                if matches!(step, Step::Refresh { rejected: false })
+                    && adapter.rotates_refresh_tokens()
+                    && !self.refused_before(grant).await?
+                {
+                    // A single-use refresh token refused: a worker whose lease ran out
+                    // may still be storing the one that replaced it. Look again once
+                    // such a worker would be done; refused again, it is a break.
+                    let detail = grant.generation.to_string();
+                    let again = now + self.connections.settings.lease * 2;
+                    self.defer(grant, again, REFRESH_REFUSED, &detail).await?;
+                    return Ok(CheckOutcome::Deferred);
                 }
                 match confirm {
                     Confirm::Probe if matches!(step, Step::Probe) => {
@@ -454,6 +469,16 @@ impl Core {
                 Ok(CheckOutcome::Broken(reason))
             }
         }
+    }
+
+    /// Whether this grant's refresh token, at this generation, was refused before.
+    async fn refused_before(&self, grant: &Grant) -> CoreResult<bool> {
+        let mut tx = self.store.begin_read().await?;
+        let latest = tx.connection_events(grant.id, 1).await?;
+        let generation = grant.generation.to_string();
+        Ok(latest
+            .first()
+            .is_some_and(|e| e.kind == REFRESH_REFUSED && e.detail == generation))
     }
 
     async fn rotated_meanwhile(&self, grant: &Grant) -> CoreResult<bool> {

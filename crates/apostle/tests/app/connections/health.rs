@@ -37,6 +37,10 @@ async fn every_break_the_sandbox_causes_is_found_named_and_emailed_once() {
         ("facebook", "remove-app", "app_removed"),
         ("facebook", "checkpoint", "provider_action_required"),
         ("instagram", "change-password", "password_changed"),
+        ("facebook", "invalidate-session", "token_revoked"),
+        ("facebook", "log-out", "token_revoked"),
+        ("facebook", "unconfirm", "provider_action_required"),
+        ("facebook", "expire-data-access", "token_expired"),
     ] {
         let handle = format!("{provider}-{action}");
         let sandbox_provider = if provider == "instagram" {

@@ -56,18 +56,19 @@ async fn overlapping_workers_on_separate_pools_rotate_an_x_token_once() {
     assert!(acme.emails(AMY, "connection_broken").await.is_empty());
 }
 
-#[tokio::test]
-async fn a_worker_dropped_during_a_linkedin_refresh_leaves_the_grant_usable() {
+/// A worker dies while `provider` is still answering its refresh; once the lease
+/// has run out, the next worker refreshes the grant and nothing broke.
+async fn refresh_dropped_before_the_answer(provider: &str, handle: &str, due_after: u64) {
     let acme = super::acme().await;
-    acme.sandbox_member("linkedin", "li-amy").await;
-    let id = acme.connect_personal(AMY, "linkedin", "li-amy").await;
+    acme.sandbox_member(provider, handle).await;
+    let id = acme.connect_personal(AMY, provider, handle).await;
+    let before = grant_of(&acme.app.core, id).await;
     acme.sandbox(
         "/faults",
-        json!({"provider": "linkedin", "kind": "latency", "ms": 3000}),
+        json!({"provider": provider, "kind": "latency", "ms": 3000}),
     )
     .await;
-    advance(&acme, 55 * DAY).await;
-    // The worker dies while the provider is still answering.
+    advance(&acme, due_after).await;
     let cut = tokio::time::timeout(
         std::time::Duration::from_millis(500),
         acme.app.core.check_due_connections(),
@@ -80,12 +81,25 @@ async fn a_worker_dropped_during_a_linkedin_refresh_leaves_the_grant_usable() {
         .send()
         .await
         .unwrap();
-    // Once its lease has run out, the next worker refreshes it.
     advance(&acme, 300).await;
     drain(&acme.app.core).await;
     let checked = acme.check(AMY, id).await;
-    assert_eq!(checked["status"], "active", "{checked}");
+    assert_eq!(checked["status"], "active", "{provider}: {checked}");
+    assert!(
+        grant_of(&acme.app.core, id).await.generation > before.generation,
+        "{provider}: refreshed afterwards"
+    );
     assert!(acme.emails(AMY, "connection_broken").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_worker_dropped_during_a_linkedin_refresh_leaves_the_grant_usable() {
+    refresh_dropped_before_the_answer("linkedin", "li-amy", 55 * DAY).await;
+}
+
+#[tokio::test]
+async fn a_worker_dropped_before_x_answered_its_refresh_leaves_the_grant_usable() {
+    refresh_dropped_before_the_answer("x", "x-amy", 2 * HOUR).await;
 }
 
 #[tokio::test]
@@ -171,3 +185,74 @@ async fn a_linkedin_token_that_cannot_be_refreshed_gets_two_reminders_then_break
 }
 
 crate::on_both_backends!(overlapping_workers_on_separate_pools_rotate_an_x_token_once);
+
+/// Worker A's refresh was answered by X (the refresh token rotated) but A has not
+/// stored the new tokens yet when worker B, whose lease began when A's ran out, is
+/// refused the old refresh token. B must not break the grant: A stores, and all is well.
+async fn a_refresh_refused_while_another_worker_stores_the_rotation_breaks_nothing() {
+    let acme = super::acme().await;
+    acme.sandbox_member("x", "x-amy").await;
+    let id = acme.connect_personal(AMY, "x", "x-amy").await;
+    let grant = grant_of(&acme.app.core, id).await;
+    let place = |field| {
+        apostle_core::connections::places::grant_token(
+            grant.owner,
+            &grant.provider,
+            &grant.external_user_id,
+            field,
+        )
+    };
+    let keyring = &acme.app.core.keyring;
+    let refresh = keyring
+        .open_text(grant.refresh_token.as_deref().unwrap(), &place("refresh"))
+        .unwrap();
+    // Worker A: X answers, A holds the new tokens.
+    let answered: serde_json::Value = acme
+        .app
+        .http
+        .post(acme.app.url("/sandbox/x/2/oauth2/token"))
+        .basic_auth("apostle", Some("sandbox-secret"))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // Worker B: due, refused the old refresh token.
+    advance(&acme, 2 * HOUR).await;
+    drain(&acme.app.core).await;
+    assert_eq!(acme.connection(AMY, id).await["status"], "active");
+    // Worker A stores what X gave it.
+    let now = acme.app.core.connections.clock.now();
+    let mut tx = acme.app.core.store.begin().await.unwrap();
+    let stored = tx
+        .store_grant_tokens(
+            grant.id,
+            grant.generation,
+            &apostle_core::store::GrantTokens {
+                scopes: grant.scopes.clone(),
+                access_token: keyring
+                    .seal_text(answered["access_token"].as_str().unwrap(), &place("access")),
+                refresh_token: Some(keyring.seal_text(
+                    answered["refresh_token"].as_str().unwrap(),
+                    &place("refresh"),
+                )),
+                access_expires_at: now + chrono::Duration::hours(2),
+                refresh_expires_at: None,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(stored, "A's write is the one that counts");
+    // B looks again later: the grant moved on, nothing broke.
+    advance(&acme, 600).await;
+    drain(&acme.app.core).await;
+    let checked = acme.check(AMY, id).await;
+    assert_eq!(checked["status"], "active", "{checked}");
+    assert!(acme.emails(AMY, "connection_broken").await.is_empty());
+}
+
+crate::on_both_backends!(a_refresh_refused_while_another_worker_stores_the_rotation_breaks_nothing);
