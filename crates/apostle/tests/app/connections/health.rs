@@ -428,3 +428,34 @@ async fn a_broken_facebook_login_gets_its_instagram_checked_at_once() {
     assert_eq!(instagram_page["status"], "broken", "{instagram_page}");
     assert_eq!(instagram_page["reason"], "password_changed");
 }
+
+#[tokio::test]
+async fn removing_the_app_at_facebook_breaks_the_page_through_the_deauthorize_callback() {
+    let acme = acme().await;
+    acme.sandbox_member("facebook", "fb-owner").await;
+    acme.sandbox_page("facebook", "fb-owner", "Acme").await;
+    let page = acme.connect_pages("facebook", "fb-owner").await[0];
+    // The sandbox POSTs Facebook's signed request to Apostle; no probe is involved.
+    acme.member_action("facebook", "fb-owner", "remove-app", json!({}))
+        .await;
+    let mut seen = acme.connection(ADMIN, page).await;
+    for _ in 0..50 {
+        if seen["status"] == "broken" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        seen = acme.connection(ADMIN, page).await;
+    }
+    assert_eq!(seen["status"], "broken", "{seen}");
+    assert_eq!(seen["reason"], "app_removed");
+    assert_eq!(acme.emails(ADMIN, BROKEN).await.len(), 1);
+    let mut tx = acme.app.core.store.begin_read().await.unwrap();
+    let account = tx.account_by_id(AccountId(page)).await.unwrap().unwrap();
+    let events = tx.connection_events(account.grant_id, 50).await.unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == "broken" && e.detail == "deauthorized at Facebook"),
+        "{events:?}"
+    );
+}
