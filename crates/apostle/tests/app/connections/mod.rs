@@ -7,6 +7,7 @@ mod flows;
 mod health;
 mod refresh;
 mod secrets;
+mod web;
 
 use crate::helpers::{admin_of_new_team, spawn_app_on, TestApp, TestDb};
 use apostle_core::store::{Email, Store};
