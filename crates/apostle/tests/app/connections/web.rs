@@ -115,6 +115,16 @@ pub async fn broken_page(acme: &Acme) -> i64 {
     id
 }
 
+/// The link in the newest disconnection email to Ada.
+pub async fn emailed_link(acme: &Acme) -> String {
+    let sent = acme.emails(ADMIN, "connection_broken").await;
+    let text = text_of(&acme.app, sent.last().expect("the break is emailed"));
+    text.split_whitespace()
+        .find(|w| w.contains("/settings/connections/"))
+        .expect("a link in the email")
+        .to_owned()
+}
+
 #[tokio::test]
 async fn business_pages_show_each_page_with_who_connected_it_and_why_a_broken_one_broke() {
     let acme = acme().await;
@@ -289,13 +299,7 @@ async fn a_member_connects_reconnects_and_removes_personal_x_from_personal_accou
 async fn the_disconnection_email_opens_business_pages_filtered_to_the_page_after_sign_in() {
     let acme = acme().await;
     let id = broken_page(&acme).await;
-    let sent = acme.emails(ADMIN, "connection_broken").await;
-    let text = text_of(&acme.app, sent.last().expect("the break is emailed"));
-    let link = text
-        .split_whitespace()
-        .find(|w| w.contains("/settings/connections/"))
-        .expect("a link in the email")
-        .to_owned();
+    let link = emailed_link(&acme).await;
 
     let browser = reqwest::Client::builder()
         .cookie_store(true)
