@@ -45,7 +45,9 @@ pub struct ConnectionFilter {
 }
 
 impl ConnectionFilter {
-    fn keeps(&self, c: &Connection) -> bool {
+    /// Whether the filter keeps `c` (pages that list everything and hide what a
+    /// search leaves out use it too).
+    pub fn keeps(&self, c: &Connection) -> bool {
         let q = self
             .q
             .as_deref()

@@ -71,12 +71,13 @@ fn named(accounts: &[Account]) -> Vec<NamedAccount> {
         .collect()
 }
 
-/// Where the email's button leads: the first named connection's reconnect step.
+/// Where the email's button leads: the first named connection, shown filtered in its
+/// Personal Settings tab with its Reconnect button (the web app picks the tab).
 fn reconnect_link(core: &Core, accounts: &[Account]) -> String {
     match accounts.first() {
         Some(account) => core
             .settings
-            .link(&format!("/connections/{}", account.id.0)),
+            .link(&format!("/settings/connections/{}", account.id.0)),
         None => core.settings.link("/connections"),
     }
 }

@@ -1,7 +1,7 @@
 //! Connections on the web: the OAuth callbacks every flow (web and app) comes back to,
 //! Facebook's deauthorize callback, and plain pages to connect, reconnect, check and
-//! remove a connection and to choose a business login's pages. The disconnection
-//! email links to `/connections/{id}`.
+//! remove a connection and to choose a business login's pages. Personal Settings'
+//! tabs (`settings`) show the same connections inside the team's pages.
 
 use super::{capitalised, error_page, page, redirect_with, CsrfForm};
 use crate::cookies;
@@ -50,7 +50,12 @@ pub async fn callback(
                 outcome.status,
                 FlowStatus::Connected | FlowStatus::Reconnected | FlowStatus::ChoosePages
             );
+            let done = matches!(
+                outcome.status,
+                FlowStatus::Connected | FlowStatus::Reconnected
+            );
             match &outcome.message {
+                Some(text) if done => redirect_with(&state, &to, ok, &format!("Success! {text}")),
                 Some(text) => redirect_with(&state, &to, ok, text),
                 None => Redirect::to(&to).into_response(),
             }
@@ -103,6 +108,10 @@ pub struct ConnectionRow {
     pub kind: &'static str,
     pub name: String,
     pub team: String,
+    /// What the search box matches, lowercase: name, provider and team, one a line.
+    pub search: String,
+    /// Left out by the search on the page.
+    pub hidden: bool,
     pub broken: bool,
     pub reason: String,
     pub action: String,
@@ -126,6 +135,13 @@ impl From<&Connection> for ConnectionRow {
                 .as_ref()
                 .map(|(_, name)| name.clone())
                 .unwrap_or_default(),
+            search: [c.name.as_str(), c.provider.display_name()]
+                .into_iter()
+                .chain(c.team.iter().flat_map(|(s, n)| [s.as_str(), n.as_str()]))
+                .collect::<Vec<_>>()
+                .join("\n")
+                .to_lowercase(),
+            hidden: false,
             broken: c.status == ConnectionStatus::Broken,
             reason: c
                 .reason
@@ -230,8 +246,17 @@ pub struct StartForm {
     team: String,
 }
 
-/// A start failure shown as a notice on the list.
-fn start_failed(state: &AppState, to: &str, e: CoreError) -> Result<Response, PageError> {
+/// What a Connect button asks for, or a plain 400.
+pub fn provider_and_kind(provider: &str, kind: &str) -> Result<(Provider, AccountKind), PageError> {
+    let bad = || PageError::BadForm(StatusCode::BAD_REQUEST, "Unknown provider or kind.".into());
+    Ok((
+        Provider::parse(provider).map_err(|_| bad())?,
+        AccountKind::parse(kind).map_err(|_| bad())?,
+    ))
+}
+
+/// A start failure shown as a notice on the page it was started from.
+pub fn start_failed(state: &AppState, to: &str, e: CoreError) -> Result<Response, PageError> {
     match e {
         e @ (CoreError::Store(_) | CoreError::Internal(_)) => Err(e.into()),
         e => Ok(redirect_with(
@@ -249,9 +274,7 @@ pub async fn start(
     HtmlForm(form): HtmlForm<StartForm>,
 ) -> Result<Response, PageError> {
     me.check_csrf(&form.csrf)?;
-    let bad = || PageError::BadForm(StatusCode::BAD_REQUEST, "Unknown provider or kind.".into());
-    let provider = Provider::parse(&form.provider).map_err(|_| bad())?;
-    let kind = AccountKind::parse(&form.kind).map_err(|_| bad())?;
+    let (provider, kind) = provider_and_kind(&form.provider, &form.kind)?;
     let start = StartFlow {
         provider,
         kind,
@@ -401,7 +424,12 @@ pub async fn choose(
                 "Success! {} connected and ready for sharing.",
                 names.join(", ")
             );
-            Ok(redirect_with(&state, "/connections", true, &text))
+            // Pages are chosen for one team: its Business Pages show them.
+            let to = added.iter().find_map(|c| c.team.as_ref()).map_or_else(
+                || "/connections".to_owned(),
+                |(slug, _)| format!("/t/{slug}/settings/pages"),
+            );
+            Ok(redirect_with(&state, &to, true, &text))
         }
         Err(e) => start_failed(&state, &format!("/connections/flows/{flow}"), e),
     }

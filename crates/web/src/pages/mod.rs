@@ -6,12 +6,15 @@ mod auth;
 mod connections;
 mod members;
 mod password;
+mod settings;
 mod team;
 
 use crate::cookies;
 use crate::error::PageError;
 use crate::session::{Flash, Notice, SignedIn};
 use crate::AppState;
+use apostle_core::connections::ConnectionFilter;
+use apostle_core::store::ConnectionStatus;
 use apostle_core::teams::TeamAccess;
 use apostle_domain::LocalPath;
 use askama::Template;
@@ -48,6 +51,16 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/t/{slug}/settings/accounts", get(team::accounts_tab))
         .route("/t/{slug}/settings/pages", get(team::pages_tab))
+        .route("/t/{slug}/settings/connect", post(settings::connect))
+        .route(
+            "/t/{slug}/settings/connections/{id}/reconnect",
+            post(settings::reconnect),
+        )
+        .route(
+            "/t/{slug}/settings/connections/{id}/remove",
+            get(settings::remove_page).post(settings::remove),
+        )
+        .route("/settings/connections/{id}", get(settings::open))
         .route("/t/{slug}/members", get(members::members_page))
         .route("/t/{slug}/members/invite", post(members::invite))
         .route("/t/{slug}/members/{user}/role", post(members::change_role))
@@ -72,17 +85,33 @@ pub fn routes() -> Router<AppState> {
             get(connections::choose_page).post(connections::choose),
         )
         .route("/assets/app.css", get(stylesheet))
+        .route("/assets/app.js", get(script))
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 async fn stylesheet() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
+    asset(
+        "text/css; charset=utf-8",
         include_str!("../../assets/app.css"),
     )
-        .into_response()
+}
+
+/// Served as a file because the CSP allows no inline script.
+async fn script() -> Response {
+    asset(
+        "text/javascript; charset=utf-8",
+        include_str!("../../assets/app.js"),
+    )
 }
 
 /// A form whose only field is the CSRF token (buttons that do one thing).
@@ -104,7 +133,14 @@ pub struct Chrome {
     pub team: TeamLink,
     pub is_admin: bool,
     pub notice: Option<Notice>,
+    /// The user's broken connections (the first few), for the banner that offers
+    /// to fix them, and how many more there are.
+    pub broken: Vec<connections::ConnectionRow>,
+    pub more_broken: usize,
 }
+
+/// The banner names this many broken connections and links to the rest.
+const BANNER_ROWS: usize = 3;
 
 impl Chrome {
     pub async fn load(
@@ -123,6 +159,20 @@ impl Chrome {
                 name: tr.team.name.to_string(),
             })
             .collect();
+        let broken_only = ConnectionFilter {
+            status: Some(ConnectionStatus::Broken),
+            ..Default::default()
+        };
+        let all_broken = state
+            .core
+            .list_connections(me.user.id, &broken_only)
+            .await?;
+        let more_broken = all_broken.len().saturating_sub(BANNER_ROWS);
+        let broken = all_broken
+            .iter()
+            .take(BANNER_ROWS)
+            .map(connections::ConnectionRow::from)
+            .collect();
         Ok(Chrome {
             user_name: me.user.name.to_string(),
             csrf: me.csrf.clone(),
@@ -133,6 +183,8 @@ impl Chrome {
             },
             is_admin: access.is_admin(),
             notice: flash.0,
+            broken,
+            more_broken,
         })
     }
 }

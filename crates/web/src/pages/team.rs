@@ -1,13 +1,15 @@
 //! The team page and Personal Settings (profile, personal accounts,
 //! business pages).
 
+use super::settings::{self, ConnectionsTab, TabQuery};
 use super::{after_form, page, team_form, Chrome, CsrfForm};
 use crate::error::PageError;
 use crate::session::{Flash, HtmlForm, SignedIn};
 use crate::AppState;
+use apostle_core::store::AccountKind;
 use apostle_domain::ApiTokenId;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use secrecy::SecretString;
@@ -85,6 +87,8 @@ struct SettingsPage<'a> {
     email: &'a str,
     devices: Vec<DeviceRow>,
     connections_enabled: bool,
+    /// The Personal accounts or Business Pages list.
+    listed: Option<ConnectionsTab>,
 }
 
 /// A mobile app signed in with a bearer token.
@@ -101,8 +105,19 @@ async fn settings(
     flash: Flash,
     slug: String,
     tab: Tab,
+    query: TabQuery,
 ) -> Result<Response, PageError> {
     let access = state.core.team_access(&slug, &me.user).await?;
+    if tab == Tab::Pages {
+        if let Some(onwards) = settings::after_flow(access.team.slug.as_str(), &query) {
+            return Ok(onwards);
+        }
+    }
+    let listed = match tab {
+        Tab::Profile => None,
+        Tab::Accounts => Some(settings::tab(&state, &me, AccountKind::Personal, &query).await?),
+        Tab::Pages => Some(settings::tab(&state, &me, AccountKind::Business, &query).await?),
+    };
     let devices = if tab == Tab::Profile {
         state
             .core
@@ -132,6 +147,7 @@ async fn settings(
         email: me.user.email.as_str(),
         devices,
         connections_enabled: state.config.connections_enabled,
+        listed,
     }
     .render()?;
     Ok(page(StatusCode::OK, html, &state, shown))
@@ -143,7 +159,7 @@ pub async fn profile_tab(
     flash: Flash,
     Path(slug): Path<String>,
 ) -> Result<Response, PageError> {
-    settings(state, me, flash, slug, Tab::Profile).await
+    settings(state, me, flash, slug, Tab::Profile, TabQuery::default()).await
 }
 
 pub async fn accounts_tab(
@@ -151,8 +167,9 @@ pub async fn accounts_tab(
     me: SignedIn,
     flash: Flash,
     Path(slug): Path<String>,
+    Query(query): Query<TabQuery>,
 ) -> Result<Response, PageError> {
-    settings(state, me, flash, slug, Tab::Accounts).await
+    settings(state, me, flash, slug, Tab::Accounts, query).await
 }
 
 pub async fn pages_tab(
@@ -160,8 +177,9 @@ pub async fn pages_tab(
     me: SignedIn,
     flash: Flash,
     Path(slug): Path<String>,
+    Query(query): Query<TabQuery>,
 ) -> Result<Response, PageError> {
-    settings(state, me, flash, slug, Tab::Pages).await
+    settings(state, me, flash, slug, Tab::Pages, query).await
 }
 
 #[derive(Deserialize)]

@@ -77,7 +77,10 @@ async fn every_break_the_sandbox_causes_is_found_named_and_emailed_once() {
         assert_eq!(sent.len(), before + 1, "{provider} {action}: one email");
         let newest = sent.iter().max_by_key(|e| e.id.0).unwrap();
         let text = text_of(&acme.app, newest);
-        assert!(text.contains(&format!("/connections/{id}")), "{text}");
+        assert!(
+            text.contains(&format!("/settings/connections/{id}")),
+            "{text}"
+        );
         if reason == "provider_action_required" {
             assert!(text.contains("What to do"), "{text}");
             assert!(checked["provider_action"].is_string(), "{checked}");

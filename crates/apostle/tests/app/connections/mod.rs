@@ -3,10 +3,12 @@
 //! consent answered with one POST, our callback, the deep link), so the same helpers
 //! serve the connect, reconnect and health tests.
 
+mod browser;
 mod flows;
 mod health;
 mod refresh;
 mod secrets;
+mod web;
 
 use crate::helpers::{admin_of_new_team, spawn_app_on, TestApp, TestDb};
 use apostle_core::store::{Email, Store};

@@ -1,0 +1,160 @@
+//! The help center's five steps in headless Chromium, against the sandbox, after a
+//! password change at Facebook broke the page: team page → Personal Settings (top
+//! right) → Business Pages → search → Reconnect → the provider's consent → back on the
+//! team page with "Success!". Then the declined and wrong-account variants, and the
+//! path from the disconnection email. Each step's screen is saved under `target/e2e/`.
+
+use super::web::{broken_page, emailed_link};
+use super::{acme, Acme, ADMIN, PASSWORD};
+use apostle_test_browser::{run, Browser, DESKTOP};
+
+/// Signs in on the sign-in page the browser is on, or opens it first.
+async fn sign_in(browser: &Browser, acme: &Acme) {
+    if !browser.url().await.contains("/login") {
+        browser.go(&acme.app.url("/login")).await;
+    }
+    browser.type_into("#email", ADMIN).await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.click("button[type=submit]").await;
+    browser.url_when(|u| !u.contains("/login")).await;
+}
+
+/// Steps 1 to 3: the team, Personal Settings from the top-right menu, Business
+/// Pages, the search for the page; then Reconnect on it.
+async fn find_and_press_reconnect(browser: &Browser, acme: &Acme, id: i64, shots: &str) {
+    browser.go(&acme.app.url("/t/acme")).await;
+    browser.screenshot(&format!("{shots}-1-team")).await;
+    browser.click("#user-menu > summary").await;
+    browser.click("#user-menu a[href$='/settings']").await;
+    browser.click(".tabs a[href$='/settings/pages']").await;
+    assert_eq!(
+        browser.text_of("#business-pages h2").await,
+        "Business Pages"
+    );
+    browser
+        .screenshot(&format!("{shots}-2-business-pages"))
+        .await;
+    browser.type_into("#q", "coffee").await;
+    // Filtered as typed: the other page is gone, the broken one stays.
+    assert!(
+        !browser
+            .is_shown("#business-list li:not([data-search*='coffee'])")
+            .await
+    );
+    let row = format!("#connection-{id}");
+    assert!(browser.text_of(&row).await.contains("Broken since"));
+    browser.screenshot(&format!("{shots}-3-search")).await;
+    browser.click(&format!("{row} button.reconnect")).await;
+}
+
+/// Step 4: the provider's consent page, answered as `member`.
+async fn consent(browser: &Browser, member: &str, decision: &str, shots: &str) {
+    browser.url_when(|u| u.contains("/sandbox/")).await;
+    browser
+        .click(&format!("select[name=member] option[value='{member}']"))
+        .await;
+    browser.screenshot(&format!("{shots}-4-consent")).await;
+    browser
+        .click(&format!("button[name=decision][value={decision}]"))
+        .await;
+}
+
+/// Acme's broken Facebook page "Acme Coffee" beside a healthy X account, so the
+/// search has something to leave out; the page's id.
+async fn broken_page_among_others(acme: &Acme) -> i64 {
+    let id = broken_page(acme).await;
+    acme.sandbox_member("x", "x-acme").await;
+    acme.connect_pages("x", "x-acme").await;
+    id
+}
+
+#[tokio::test]
+async fn in_chromium_the_five_steps_reconnect_a_page_broken_by_a_password_change() {
+    let acme = acme().await;
+    let id = broken_page_among_others(&acme).await;
+    run(DESKTOP, |browser| async move {
+        sign_in(&browser, &acme).await;
+        find_and_press_reconnect(&browser, &acme, id, "five-steps").await;
+        consent(&browser, "fb-ada", "allow", "five-steps").await;
+        let team = acme.app.url("/t/acme");
+        assert_eq!(browser.url_when(|u| u == team).await, team);
+        assert_eq!(
+            browser.text_of(".notice.ok").await,
+            "Success! Acme Coffee is reconnected and ready for sharing."
+        );
+        browser.screenshot("five-steps-5-success").await;
+        assert_eq!(acme.connection(ADMIN, id).await["status"], "active");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn in_chromium_a_declined_or_wrong_account_reconnect_lands_on_business_pages_still_broken() {
+    let acme = acme().await;
+    let id = broken_page_among_others(&acme).await;
+    acme.sandbox_member("facebook", "stranger").await;
+    run(DESKTOP, |browser| async move {
+        sign_in(&browser, &acme).await;
+        for (member, decision, says, shots) in [
+            ("fb-ada", "deny", "You did not allow Apostle", "declined"),
+            ("stranger", "allow", "", "wrong-account"),
+        ] {
+            find_and_press_reconnect(&browser, &acme, id, shots).await;
+            consent(&browser, member, decision, shots).await;
+            let landed = browser
+                .url_when(|u| u.contains("/t/acme/settings/pages?status="))
+                .await;
+            assert!(
+                landed.contains("/t/acme/settings/pages?status="),
+                "{landed}"
+            );
+            let notice = browser.text_of("main > .notice.error[role=status]").await;
+            assert!(notice.contains(says), "{notice}");
+            assert!(browser
+                .text_of(&format!("#connection-{id}"))
+                .await
+                .contains("Broken since"));
+            browser
+                .screenshot(&format!("{shots}-5-back-on-business-pages"))
+                .await;
+        }
+        assert_eq!(acme.connection(ADMIN, id).await["status"], "broken");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn in_chromium_the_disconnection_email_leads_through_sign_in_to_the_reconnect() {
+    let acme = acme().await;
+    let id = broken_page_among_others(&acme).await;
+    let link = emailed_link(&acme).await;
+    run(DESKTOP, |browser| async move {
+        browser.go(&link).await;
+        assert!(browser.url().await.contains("/login?next="));
+        browser.screenshot("email-1-sign-in").await;
+        sign_in(&browser, &acme).await;
+        let tab = browser
+            .url_when(|u| u.contains("/t/acme/settings/pages"))
+            .await;
+        assert!(
+            tab.ends_with(&format!("?q=Acme%20Coffee#connection-{id}")),
+            "{tab}"
+        );
+        // Only the page the email is about is shown.
+        assert!(
+            !browser
+                .is_shown("#business-list li:not([data-search*='coffee'])")
+                .await
+        );
+        browser.screenshot("email-2-business-pages-filtered").await;
+        browser
+            .click(&format!("#connection-{id} button.reconnect"))
+            .await;
+        consent(&browser, "fb-ada", "allow", "email").await;
+        let team = acme.app.url("/t/acme");
+        assert_eq!(browser.url_when(|u| u == team).await, team);
+        assert!(browser.text_of(".notice.ok").await.starts_with("Success!"));
+        browser.screenshot("email-5-success").await;
+    })
+    .await;
+}
