@@ -20,6 +20,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, SqliteConnection, Transaction};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How timestamps come back from SQLite: microseconds since the epoch.
@@ -67,6 +68,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// SQLite admits one writer at a time. Writers queue here, woken the moment the
+    /// one before them is done, instead of polling in SQLite's busy handler (which
+    /// sleeps in steps up to 100 ms and left many workers waiting on a free lock).
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SqliteStore {
@@ -106,7 +111,10 @@ impl SqliteStore {
                     path.display()
                 ))
             })?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            writer: Arc::new(tokio::sync::Mutex::new(())),
+        })
     }
 
     /// Brings the schema up to date with the migrations built into this crate.
@@ -120,6 +128,14 @@ impl SqliteStore {
     /// Runs a claim statement (`$1` now, `$2` the lease end, `$3` the limit)
     /// in a transaction of its own, all on one task: a caller that stops
     /// waiting must not leave rows claimed by nobody until their lease runs out.
+    /// Waits for this process's turn to write, as long as SQLite would wait for the
+    /// lock itself.
+    async fn write_turn(&self) -> StoreResult<tokio::sync::OwnedMutexGuard<()>> {
+        tokio::time::timeout(BUSY_TIMEOUT, Arc::clone(&self.writer).lock_owned())
+            .await
+            .map_err(|_| StoreError::Busy)
+    }
+
     async fn claim<R>(
         &self,
         claim: &'static str,
@@ -131,7 +147,9 @@ impl SqliteStore {
         R: for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin + 'static,
     {
         let pool = self.pool.clone();
+        let writer = self.write_turn().await?;
         detached(async move {
+            let _writer = writer;
             // The write lock, taken up front, keeps other claimers out until commit.
             let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(err)?;
             let rows: Vec<R> = sqlx::query_as(claim)
@@ -151,16 +169,20 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
+        let writer = self.write_turn().await?;
         let pool = self.pool.clone();
         let tx =
             detached(async move { pool.begin_with("BEGIN IMMEDIATE").await.map_err(err) }).await?;
-        Ok(Box::new(SqliteTx { tx }))
+        Ok(Box::new(SqliteTx {
+            tx,
+            _writer: Some(writer),
+        }))
     }
 
     async fn begin_read(&self) -> StoreResult<Box<dyn Tx>> {
         let pool = self.pool.clone();
         let tx = detached(async move { pool.begin().await.map_err(err) }).await?;
-        Ok(Box::new(SqliteTx { tx }))
+        Ok(Box::new(SqliteTx { tx, _writer: None }))
     }
 
     async fn claim_jobs(
@@ -214,6 +236,8 @@ impl Store for SqliteStore {
 /// An open SQLite transaction; dropping it rolls back.
 struct SqliteTx {
     tx: Transaction<'static, Sqlite>,
+    /// This writer's turn, held until the transaction ends.
+    _writer: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 apostle_store_sql::impl_tx! {
