@@ -227,9 +227,10 @@ pub async fn accept_invite(
         }
         Err(e) => return Err(e.into()),
     };
+    // A new member is guided to connect their accounts first; the step can be skipped.
     let response = redirect_with(
         &state,
-        &format!("/t/{}", team.slug),
+        &super::onboarding::path(team.slug.as_str()),
         true,
         &format!("Welcome to {}!", team.name),
     );

@@ -5,6 +5,7 @@
 mod auth;
 mod connections;
 mod members;
+mod onboarding;
 mod password;
 mod settings;
 mod team;
@@ -42,6 +43,7 @@ pub fn routes() -> Router<AppState> {
             get(password::reset_page).post(password::reset),
         )
         .route("/t/{slug}", get(team::team_page))
+        .route("/t/{slug}/welcome", get(onboarding::step))
         .route("/t/{slug}/settings", get(team::profile_tab))
         .route("/t/{slug}/settings/profile", post(team::update_profile))
         .route("/t/{slug}/settings/password", post(team::change_password))

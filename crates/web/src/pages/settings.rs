@@ -93,18 +93,25 @@ pub async fn tab(
             ..ConnectionRow::from(c)
         })
         .collect();
-    let providers = match kind {
+    let providers = connectable(state, kind)
+        .into_iter()
+        .map(|p| (p.as_str(), connect_label(p, kind)))
+        .collect();
+    Ok(ConnectionsTab { rows, q, providers })
+}
+
+/// The providers this server can connect accounts of `kind` to.
+pub fn connectable(state: &AppState, kind: AccountKind) -> Vec<Provider> {
+    match kind {
         AccountKind::Personal => vec![Provider::LinkedIn, Provider::X],
         AccountKind::Business => Provider::ALL.to_vec(),
     }
     .into_iter()
     .filter(|p| state.core.connections.is_configured(*p))
-    .map(|p| (p.as_str(), connect_label(p, kind)))
-    .collect();
-    Ok(ConnectionsTab { rows, q, providers })
+    .collect()
 }
 
-fn connect_label(provider: Provider, kind: AccountKind) -> &'static str {
+pub fn connect_label(provider: Provider, kind: AccountKind) -> &'static str {
     match (kind, provider) {
         (AccountKind::Personal, Provider::LinkedIn) => "Connect LinkedIn",
         (AccountKind::Personal, _) => "Connect X",
@@ -127,10 +134,13 @@ pub struct ConnectForm {
     csrf: String,
     provider: String,
     kind: String,
+    /// Started from the onboarding step, which the flow comes back to instead.
+    #[serde(default)]
+    onboarding: bool,
 }
 
-/// Connect LinkedIn or X (Personal accounts), or a page (Business Pages): off to
-/// the provider, back to the tab.
+/// Connect LinkedIn or X (Personal accounts or the onboarding step), or a page
+/// (Business Pages): off to the provider, back to where it was started.
 pub async fn connect(
     State(state): State<AppState>,
     me: SignedIn,
@@ -140,7 +150,11 @@ pub async fn connect(
     let access = team_form(&state, &me, &slug, &form.csrf).await?;
     let (provider, kind) = provider_and_kind(&form.provider, &form.kind)?;
     let slug = access.team.slug.to_string();
-    let back = tab_path(&slug, kind);
+    let back = if form.onboarding && kind == AccountKind::Personal {
+        super::onboarding::path(&slug)
+    } else {
+        tab_path(&slug, kind)
+    };
     let start = StartFlow {
         provider,
         kind,

@@ -6,6 +6,7 @@
 mod browser;
 mod flows;
 mod health;
+mod onboarding;
 mod refresh;
 mod secrets;
 mod web;

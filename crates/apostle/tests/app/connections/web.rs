@@ -21,14 +21,20 @@ pub fn location(response: &reqwest::Response) -> String {
 impl<'a> Web<'a> {
     pub async fn sign_in(acme: &'a Acme, who: &str) -> Web<'a> {
         let http = acme.app.signed_in(who, PASSWORD).await;
+        Web::opening(acme, http, "/t/acme").await.0
+    }
+
+    /// A browser whose client already holds a session cookie, opening `to` (whose
+    /// notice it shows once): the browser and the page's HTML.
+    pub async fn opening(acme: &'a Acme, http: reqwest::Client, to: &str) -> (Web<'a>, String) {
         let mut web = Web {
             acme,
             http,
             csrf: String::new(),
         };
-        let (_, html) = web.follow("/t/acme").await;
+        let (_, html) = web.follow(to).await;
         web.csrf = csrf_of(&html);
-        web
+        (web, html)
     }
 
     fn absolute(&self, to: &str) -> String {
@@ -89,14 +95,14 @@ impl<'a> Web<'a> {
     }
 }
 
-fn csrf_of(html: &str) -> String {
+pub fn csrf_of(html: &str) -> String {
     let marker = "name=\"csrf\" value=\"";
     let start = html.find(marker).expect("a csrf field") + marker.len();
     html[start..start + html[start..].find('"').unwrap()].to_owned()
 }
 
 /// The HTML of the list row of connection `id`.
-fn row(html: &str, id: i64) -> &str {
+pub fn row(html: &str, id: i64) -> &str {
     let start = html
         .find(&format!("<li id=\"connection-{id}\""))
         .unwrap_or_else(|| panic!("connection {id} is listed"));
