@@ -7,6 +7,7 @@ mod connections;
 mod email;
 mod health;
 mod helpers;
+mod home_screen;
 mod keys;
 mod overload;
 mod sandbox;

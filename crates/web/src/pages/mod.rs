@@ -88,9 +88,13 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/assets/app.css", get(stylesheet))
         .route("/assets/app.js", get(script))
+        .route("/manifest.webmanifest", get(manifest))
+        .route("/assets/icon.svg", get(icon_svg))
+        .route("/assets/icon-192.png", get(icon_192))
+        .route("/assets/icon-512.png", get(icon_512))
 }
 
-fn asset(content_type: &'static str, body: &'static str) -> Response {
+fn asset(content_type: &'static str, body: &'static [u8]) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type),
@@ -104,7 +108,7 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 async fn stylesheet() -> Response {
     asset(
         "text/css; charset=utf-8",
-        include_str!("../../assets/app.css"),
+        include_bytes!("../../assets/app.css"),
     )
 }
 
@@ -112,8 +116,29 @@ async fn stylesheet() -> Response {
 async fn script() -> Response {
     asset(
         "text/javascript; charset=utf-8",
-        include_str!("../../assets/app.js"),
+        include_bytes!("../../assets/app.js"),
     )
+}
+
+/// What a phone needs to add Apostle to its home screen as an app of its own.
+async fn manifest() -> Response {
+    asset(
+        "application/manifest+json",
+        include_bytes!("../../assets/manifest.webmanifest"),
+    )
+}
+
+async fn icon_svg() -> Response {
+    asset("image/svg+xml", include_bytes!("../../assets/icon.svg"))
+}
+
+/// Home screens that take no SVG (iOS among them) get these sizes.
+async fn icon_192() -> Response {
+    asset("image/png", include_bytes!("../../assets/icon-192.png"))
+}
+
+async fn icon_512() -> Response {
+    asset("image/png", include_bytes!("../../assets/icon-512.png"))
 }
 
 /// A form whose only field is the CSRF token (buttons that do one thing).
