@@ -2,11 +2,23 @@
 //! password change at Facebook broke the page: team page → Personal Settings (top
 //! right) → Business Pages → search → Reconnect → the provider's consent → back on the
 //! team page with "Success!". Then the declined and wrong-account variants, and the
-//! path from the disconnection email. Each step's screen is saved under `target/e2e/`.
+//! path from the disconnection email, and the five steps again on a phone-sized
+//! screen. Each step's screen is saved under `target/e2e/`, and no step may scroll
+//! sideways.
 
 use super::web::{broken_page, emailed_link};
 use super::{acme, Acme, ADMIN, PASSWORD};
-use apostle_test_browser::{run, Browser, DESKTOP};
+use apostle_test_browser::{run, Browser, Window, DESKTOP, PHONE};
+
+/// Saves the screen of a step as `name`, after checking it fits the window's width:
+/// a page wider than a phone makes every step a sideways scroll.
+async fn shot(browser: &Browser, name: &str) {
+    let fits = browser
+        .script("return document.documentElement.scrollWidth <= window.innerWidth;")
+        .await;
+    assert_eq!(fits, true, "{name} scrolls sideways");
+    browser.screenshot(name).await;
+}
 
 /// Signs in on the sign-in page the browser is on, or opens it first.
 async fn sign_in(browser: &Browser, acme: &Acme) {
@@ -23,7 +35,7 @@ async fn sign_in(browser: &Browser, acme: &Acme) {
 /// Pages, the search for the page; then Reconnect on it.
 async fn find_and_press_reconnect(browser: &Browser, acme: &Acme, id: i64, shots: &str) {
     browser.go(&acme.app.url("/t/acme")).await;
-    browser.screenshot(&format!("{shots}-1-team")).await;
+    shot(browser, &format!("{shots}-1-team")).await;
     browser.click("#user-menu > summary").await;
     browser.click("#user-menu a[href$='/settings']").await;
     browser.click(".tabs a[href$='/settings/pages']").await;
@@ -31,9 +43,7 @@ async fn find_and_press_reconnect(browser: &Browser, acme: &Acme, id: i64, shots
         browser.text_of("#business-pages h2").await,
         "Business Pages"
     );
-    browser
-        .screenshot(&format!("{shots}-2-business-pages"))
-        .await;
+    shot(browser, &format!("{shots}-2-business-pages")).await;
     browser.type_into("#q", "coffee").await;
     // Filtered as typed: the other page is gone, the broken one stays.
     assert!(
@@ -43,7 +53,7 @@ async fn find_and_press_reconnect(browser: &Browser, acme: &Acme, id: i64, shots
     );
     let row = format!("#connection-{id}");
     assert!(browser.text_of(&row).await.contains("Broken since"));
-    browser.screenshot(&format!("{shots}-3-search")).await;
+    shot(browser, &format!("{shots}-3-search")).await;
     browser.click(&format!("{row} button.reconnect")).await;
 }
 
@@ -53,7 +63,7 @@ async fn consent(browser: &Browser, member: &str, decision: &str, shots: &str) {
     browser
         .click(&format!("select[name=member] option[value='{member}']"))
         .await;
-    browser.screenshot(&format!("{shots}-4-consent")).await;
+    shot(browser, &format!("{shots}-4-consent")).await;
     browser
         .click(&format!("button[name=decision][value={decision}]"))
         .await;
@@ -68,24 +78,34 @@ async fn broken_page_among_others(acme: &Acme) -> i64 {
     id
 }
 
-#[tokio::test]
-async fn in_chromium_the_five_steps_reconnect_a_page_broken_by_a_password_change() {
+/// The help center's five steps in a browser window of `window`'s size.
+async fn five_steps(window: Window, shots: &'static str) {
     let acme = acme().await;
     let id = broken_page_among_others(&acme).await;
-    run(DESKTOP, |browser| async move {
+    run(window, |browser| async move {
         sign_in(&browser, &acme).await;
-        find_and_press_reconnect(&browser, &acme, id, "five-steps").await;
-        consent(&browser, "fb-ada", "allow", "five-steps").await;
+        find_and_press_reconnect(&browser, &acme, id, shots).await;
+        consent(&browser, "fb-ada", "allow", shots).await;
         let team = acme.app.url("/t/acme");
         assert_eq!(browser.url_when(|u| u == team).await, team);
         assert_eq!(
             browser.text_of(".notice.ok").await,
             "Success! Acme Coffee is reconnected and ready for sharing."
         );
-        browser.screenshot("five-steps-5-success").await;
+        shot(&browser, &format!("{shots}-5-success")).await;
         assert_eq!(acme.connection(ADMIN, id).await["status"], "active");
     })
     .await;
+}
+
+#[tokio::test]
+async fn in_chromium_the_five_steps_reconnect_a_page_broken_by_a_password_change() {
+    five_steps(DESKTOP, "five-steps").await;
+}
+
+#[tokio::test]
+async fn on_a_phone_screen_the_five_steps_reconnect_the_page_with_no_sideways_scroll() {
+    five_steps(PHONE, "phone-five-steps").await;
 }
 
 #[tokio::test]
@@ -114,9 +134,7 @@ async fn in_chromium_a_declined_or_wrong_account_reconnect_lands_on_business_pag
                 .text_of(&format!("#connection-{id}"))
                 .await
                 .contains("Broken since"));
-            browser
-                .screenshot(&format!("{shots}-5-back-on-business-pages"))
-                .await;
+            shot(&browser, &format!("{shots}-5-back-on-business-pages")).await;
         }
         assert_eq!(acme.connection(ADMIN, id).await["status"], "broken");
     })
@@ -131,7 +149,7 @@ async fn in_chromium_the_disconnection_email_leads_through_sign_in_to_the_reconn
     run(DESKTOP, |browser| async move {
         browser.go(&link).await;
         assert!(browser.url().await.contains("/login?next="));
-        browser.screenshot("email-1-sign-in").await;
+        shot(&browser, "email-1-sign-in").await;
         sign_in(&browser, &acme).await;
         let tab = browser
             .url_when(|u| u.contains("/t/acme/settings/pages"))
@@ -146,7 +164,7 @@ async fn in_chromium_the_disconnection_email_leads_through_sign_in_to_the_reconn
                 .is_shown("#business-list li:not([data-search*='coffee'])")
                 .await
         );
-        browser.screenshot("email-2-business-pages-filtered").await;
+        shot(&browser, "email-2-business-pages-filtered").await;
         browser
             .click(&format!("#connection-{id} button.reconnect"))
             .await;
@@ -154,7 +172,7 @@ async fn in_chromium_the_disconnection_email_leads_through_sign_in_to_the_reconn
         let team = acme.app.url("/t/acme");
         assert_eq!(browser.url_when(|u| u == team).await, team);
         assert!(browser.text_of(".notice.ok").await.starts_with("Success!"));
-        browser.screenshot("email-5-success").await;
+        shot(&browser, "email-5-success").await;
     })
     .await;
 }
