@@ -2,10 +2,11 @@
 //! password change at Facebook broke the page: team page → Personal Settings (top
 //! right) → Business Pages → search → Reconnect → the provider's consent → back on the
 //! team page with "Success!". Then the declined and wrong-account variants, and the
-//! path from the disconnection email, and the five steps again on a phone-sized
-//! screen. Each step's screen is saved under `target/e2e/`, and no step may scroll
-//! sideways.
+//! path from the disconnection email, the five steps again on a phone-sized screen,
+//! and a new member's onboarding. Each step's screen is saved under `target/e2e/`,
+//! and no step may scroll sideways.
 
+use super::onboarding::invite_nia;
 use super::web::{broken_page, emailed_link};
 use super::{acme, Acme, ADMIN, PASSWORD};
 use apostle_test_browser::{run, Browser, Window, DESKTOP, PHONE};
@@ -173,6 +174,35 @@ async fn in_chromium_the_disconnection_email_leads_through_sign_in_to_the_reconn
         assert_eq!(browser.url_when(|u| u == team).await, team);
         assert!(browser.text_of(".notice.ok").await.starts_with("Success!"));
         shot(&browser, "email-5-success").await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn in_chromium_a_new_member_accepts_the_invitation_connects_x_and_continues_to_the_team() {
+    let acme = acme().await;
+    acme.sandbox_member("x", "x-nia").await;
+    let invite = invite_nia(&acme).await;
+    run(DESKTOP, |browser| async move {
+        browser.go(&invite).await;
+        browser.type_into("#password", PASSWORD).await;
+        browser.type_into("#confirm", PASSWORD).await;
+        browser.click("button[type=submit]").await;
+        let welcome = acme.app.url("/t/acme/welcome");
+        assert_eq!(browser.url_when(|u| u == welcome).await, welcome);
+        shot(&browser, "onboarding-1-step").await;
+        assert!(browser.is_shown("#onboarding-skip").await);
+        browser.click("#onboarding-x button[type=submit]").await;
+        consent(&browser, "x-nia", "allow", "onboarding").await;
+        browser.url_when(|u| u.starts_with(&welcome)).await;
+        assert!(browser
+            .text_of("#onboarding-x")
+            .await
+            .contains("Connected as x-nia"));
+        shot(&browser, "onboarding-5-connected").await;
+        browser.click("#onboarding-done").await;
+        let team = acme.app.url("/t/acme");
+        assert_eq!(browser.url_when(|u| u == team).await, team);
     })
     .await;
 }

@@ -8,9 +8,8 @@ use apostle_domain::Role;
 
 const NIA: &str = "nia@acme.example";
 
-/// Ada invites Nia to Acme and Nia accepts in a fresh browser: her browser, signed
-/// in, where accepting sent it, and the page there.
-async fn accept_invite(acme: &Acme) -> (Web<'_>, String, String) {
+/// Ada invites Nia to Acme: the invitation's address.
+pub async fn invite_nia(acme: &Acme) -> String {
     let core = &acme.app.core;
     let ada = core
         .verify_credentials(ADMIN, PASSWORD.to_owned().into())
@@ -22,12 +21,18 @@ async fn accept_invite(acme: &Acme) -> (Web<'_>, String, String) {
         .await
         .unwrap();
     let token = sent.link.rsplit('/').next().unwrap();
+    acme.app.url(&format!("/invites/{token}"))
+}
+
+/// Nia accepts Ada's invitation in a fresh browser: her browser, signed in, where
+/// accepting sent it, and the page there.
+async fn accept_invite(acme: &Acme) -> (Web<'_>, String, String) {
+    let invite = invite_nia(acme).await;
     let http = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let invite = acme.app.url(&format!("/invites/{token}"));
     let html = http
         .get(&invite)
         .send()
