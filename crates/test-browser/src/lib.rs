@@ -6,6 +6,9 @@
 //! chromedriver runs in a process group of its own, killed afterwards as a backstop.
 //! Where Chromium or chromedriver is missing the test prints `skipped: …` and passes,
 //! except under `CI`, where every dependency is installed on purpose and it fails.
+//! [`Browser::assert_accessible`] runs axe-core, which `.ci/run` installs with npm
+//! into `axe/` beside this crate (pinned by its lockfile); without it the check is
+//! skipped the same way.
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
@@ -17,6 +20,11 @@ use std::time::Duration;
 
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const CHROMIUM: &str = "/usr/bin/chromium";
+/// axe-core's browser build, where `npm ci --prefix crates/test-browser/axe` puts it.
+const AXE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/axe/node_modules/axe-core/axe.min.js"
+);
 /// How long a step may wait for the page to get where the test expects.
 const PATIENCE: Duration = Duration::from_secs(10);
 
@@ -213,6 +221,42 @@ impl Browser {
             .execute(js, Vec::new())
             .await
             .unwrap_or_else(|e| panic!("script: {e}"))
+    }
+
+    /// Runs axe-core on the page and fails on any violation of serious or critical
+    /// impact, naming the rule and the elements. The page's CSP does not apply to a
+    /// script the driver runs, so axe is injected without serving it.
+    pub async fn assert_accessible(&self, name: &str) {
+        let axe = match std::fs::read_to_string(AXE) {
+            Ok(axe) => axe,
+            Err(e) => {
+                let reason = format!("{AXE}: {e} (npm ci --prefix crates/test-browser/axe)");
+                assert!(std::env::var_os("CI").is_none(), "required in CI: {reason}");
+                println!("skipped: {reason}");
+                return;
+            }
+        };
+        let run = format!(
+            "const done = arguments[arguments.length - 1];\n{axe}\n{}",
+            include_str!("axe_run.js")
+        );
+        let found = self
+            .client
+            .execute_async(&run, Vec::new())
+            .await
+            .unwrap_or_else(|e| panic!("axe-core on {name}: {e}"));
+        let violations = found
+            .as_array()
+            .unwrap_or_else(|| panic!("axe-core on {name} answered {found}"));
+        assert!(
+            violations.is_empty(),
+            "{name}: serious or critical accessibility violations:\n{}",
+            violations
+                .iter()
+                .map(|v| v.as_str().unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
     }
 
     /// Saves what the browser shows as `target/e2e/{name}.png`, for a reviewer.

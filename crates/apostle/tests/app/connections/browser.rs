@@ -11,13 +11,15 @@ use super::web::{broken_page, emailed_link};
 use super::{acme, Acme, ADMIN, PASSWORD};
 use apostle_test_browser::{run, Browser, Window, DESKTOP, PHONE};
 
-/// Saves the screen of a step as `name`, after checking it fits the window's width:
-/// a page wider than a phone makes every step a sideways scroll.
+/// Saves the screen of a step as `name`, after checking it fits the window's width
+/// (a page wider than a phone makes every step a sideways scroll) and has no serious
+/// or critical accessibility violation.
 async fn shot(browser: &Browser, name: &str) {
     let fits = browser
         .script("return document.documentElement.scrollWidth <= window.innerWidth;")
         .await;
     assert_eq!(fits, true, "{name} scrolls sideways");
+    browser.assert_accessible(name).await;
     browser.screenshot(name).await;
 }
 
