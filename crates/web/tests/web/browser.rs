@@ -50,7 +50,7 @@ async fn in_a_browser_an_admin_signs_in_and_reaches_business_pages_from_the_top_
 }
 
 #[tokio::test]
-async fn in_a_browser_an_invited_ambassador_joins_and_lands_on_the_team_page() {
+async fn in_a_browser_an_invited_ambassador_joins_skips_onboarding_and_lands_on_the_team_page() {
     let app = spawn_app().await;
     app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
     let admin = app.signed_in("ada@acme.example").await;
@@ -71,9 +71,12 @@ async fn in_a_browser_an_invited_ambassador_joins_and_lands_on_the_team_page() {
         browser.type_into("#password", "amy's own password").await;
         browser.type_into("#confirm", "amy's own password").await;
         browser.click("button[type=submit]").await;
+        let welcome = app.url("/t/acme/welcome");
+        assert_eq!(browser.url_when(|u| u == welcome).await, welcome);
+        assert_eq!(browser.text_of(".notice").await, "Welcome to ACME!");
+        browser.click("#onboarding-skip").await;
         let team = app.url("/t/acme");
         assert_eq!(browser.url_when(|u| u == team).await, team);
-        assert_eq!(browser.text_of(".notice").await, "Welcome to ACME!");
         assert_eq!(
             browser
                 .text_of("#user-menu > summary")

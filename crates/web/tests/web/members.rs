@@ -74,7 +74,7 @@ async fn an_invited_person_joins_by_the_emailed_link_once() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(location(&res), "/t/acme");
+    assert_eq!(location(&res), "/t/acme/welcome");
     let (_, html) = amy.text("/t/acme").await;
     assert!(html.contains("Welcome to ACME!"));
     assert!(html.contains("You are ambassador of this team."));
@@ -167,7 +167,7 @@ async fn an_existing_user_joins_another_team_with_their_own_password() {
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(member_role(&app, "globex", "ada@acme.example").await, None);
     let res = ada.submit(&link, &link, &[("password", PASSWORD)]).await;
-    assert_eq!(location(&res), "/t/globex");
+    assert_eq!(location(&res), "/t/globex/welcome");
     assert_eq!(
         member_role(&app, "globex", "ada@acme.example").await,
         Some(Role::Admin)
@@ -466,7 +466,7 @@ async fn resending_an_invitation_sends_a_fresh_link_and_retires_the_old_one() {
         .await;
     assert_eq!(
         location(&res),
-        "/t/acme",
+        "/t/acme/welcome",
         "the fresh link has a fresh expiry"
     );
 }
