@@ -8,6 +8,7 @@ mod flows;
 mod health;
 mod refresh;
 mod secrets;
+mod team_health;
 mod web;
 
 use crate::helpers::{admin_of_new_team, spawn_app_on, TestApp, TestDb};
