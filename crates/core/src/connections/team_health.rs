@@ -12,14 +12,11 @@ use crate::teams::TeamAccess;
 use crate::Core;
 use apostle_domain::{AccountId, UserId};
 use apostle_providers::Provider;
-use chrono::{Duration, NaiveDate};
+use chrono::{Duration, NaiveDate, NaiveTime};
 use std::collections::BTreeMap;
 
 /// How many days the breaks-and-reconnects chart covers.
 pub const CHART_DAYS: i64 = 30;
-
-/// A grant logs a probe every few hours: this covers a month of them and more.
-const EVENTS_PER_GRANT: i64 = 1000;
 
 /// One member and their broken personal accounts.
 #[derive(Debug, Clone)]
@@ -119,18 +116,10 @@ impl Core {
         let first = today - Duration::days(CHART_DAYS - 1);
         let mut connections = Vec::new();
         let mut broken: BTreeMap<i64, BrokenMember> = BTreeMap::new();
-        // A grant's event shows under each of its accounts: count it once.
-        let mut counted: BTreeMap<i64, (NaiveDate, bool)> = BTreeMap::new();
         for (member, account) in team_accounts(&mut *tx, access).await? {
             let Some(grant) = tx.grant_by_id(account.grant_id).await? else {
                 continue;
             };
-            for e in events_of(&mut *tx, &account, EVENTS_PER_GRANT).await? {
-                let day = e.at.date_naive();
-                if day >= first && matches!(e.kind.as_str(), "broken" | "reconnected") {
-                    counted.insert(e.id.0, (day, e.kind == "broken"));
-                }
-            }
             let refreshable = self.refreshable(&grant);
             let connection = view(&mut *tx, account, &grant, refreshable).await?;
             if let (Some(user), ConnectionStatus::Broken) = (member, connection.status) {
@@ -147,14 +136,21 @@ impl Core {
             }
             connections.push(connection);
         }
+        let since = first.and_time(NaiveTime::MIN).and_utc();
+        let events = tx.team_connection_events(access.team.id, since).await?;
         let days = (0..CHART_DAYS)
             .map(|i| {
                 let day = first + Duration::days(i);
-                let of_day = counted.values().filter(|(d, _)| *d == day);
+                let of = |kind: &str| {
+                    events
+                        .iter()
+                        .filter(|e| e.at.date_naive() == day && e.kind == kind)
+                        .count()
+                };
                 DayTally {
                     day,
-                    breaks: of_day.clone().filter(|(_, b)| *b).count(),
-                    reconnects: of_day.filter(|(_, b)| !*b).count(),
+                    breaks: of("broken"),
+                    reconnects: of("reconnected"),
                 }
             })
             .collect();
