@@ -207,7 +207,8 @@ pub async fn remind(
         .send_reconnect_reminders(&access, form.user.map(UserId))
         .await?;
     let text = match sent {
-        0 => "No reminder sent: each was already reminded today.".to_owned(),
+        0 => "No reminder sent: everyone with a broken account was already reminded today."
+            .to_owned(),
         1 => "Reminder sent.".to_owned(),
         n => format!("{n} reminders sent."),
     };
