@@ -1061,6 +1061,14 @@ pub trait Tx: Send {
         grant: GrantId,
         limit: i64,
     ) -> StoreResult<Vec<ConnectionEvent>>;
+    /// The events since `since`, newest first, of the team's connections: its
+    /// business pages and its members' personal accounts (an event of a whole
+    /// grant counts when the grant carries one of them). Each event once.
+    async fn team_connection_events(
+        &mut self,
+        team: TeamId,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<ConnectionEvent>>;
 
     // ---- keys: re-sealing under the active key ------------------------------
     /// One batch of a walk over a sealed column: up to `limit` values that

@@ -24,7 +24,7 @@ impl TeamAccess {
         self.role == Role::Admin
     }
 
-    fn require_admin(&self) -> CoreResult<()> {
+    pub(crate) fn require_admin(&self) -> CoreResult<()> {
         if self.is_admin() {
             Ok(())
         } else {

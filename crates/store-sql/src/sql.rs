@@ -505,6 +505,16 @@ pub const APPEND_CONNECTION_EVENT: &str =
      VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
 pub const CONNECTION_EVENTS: &str = "SELECT id, grant_id, account_id, kind, reason, at, detail \
      FROM connection_events WHERE grant_id = $1 ORDER BY at DESC, id DESC LIMIT $2";
+/// `$1` the team, `$2` since: see `Tx::team_connection_events`.
+pub const TEAM_CONNECTION_EVENTS: &str =
+    "SELECT e.id, e.grant_id, e.account_id, e.kind, e.reason, e.at, e.detail \
+     FROM connection_events e WHERE e.at >= $2 AND EXISTS ( \
+         SELECT 1 FROM accounts a WHERE a.grant_id = e.grant_id \
+           AND (e.account_id IS NULL OR e.account_id = a.id) \
+           AND ((a.kind = 'business' AND a.team_id = $1) \
+             OR (a.kind = 'personal' AND a.owner_user_id IN \
+                 (SELECT user_id FROM memberships WHERE team_id = $1)))) \
+     ORDER BY e.at DESC, e.id DESC";
 
 /// Claims grants that are due (active ones, and those broken for an action
 /// at the provider, which a successful probe heals) and unleased, most overdue first:

@@ -1135,6 +1135,21 @@ macro_rules! impl_tx {
                     decode_all(rows, ConnectionEventRow::decode)
                 }
 
+                async fn team_connection_events(
+                    &mut self,
+                    team: TeamId,
+                    since: DateTime<Utc>,
+                ) -> StoreResult<Vec<ConnectionEvent>> {
+                    let rows: Vec<ConnectionEventRow<$time>> =
+                        ::sqlx::query_as(sql::TEAM_CONNECTION_EVENTS)
+                            .bind(team.0)
+                            .bind($encode(since))
+                            .fetch_all(&mut *self.tx)
+                            .await
+                            .map_err($err)?;
+                    decode_all(rows, ConnectionEventRow::decode)
+                }
+
                 async fn sealed_values(
                     &mut self,
                     column: SealedColumn,

@@ -6,7 +6,9 @@
 use super::flows::event;
 use super::{provider_of, to_the_end, CheckOutcome};
 use crate::error::{CoreError, CoreResult};
-use crate::store::{Account, AccountKind, AccountOwner, ConnectionStatus, Grant, Tx};
+use crate::store::{
+    Account, AccountKind, AccountOwner, ConnectionEvent, ConnectionStatus, Grant, Tx,
+};
 use crate::Core;
 use apostle_domain::{AccountId, Role, TeamId, TeamSlug, UserId};
 use apostle_providers::{BreakReason, Provider};
@@ -67,7 +69,7 @@ impl ConnectionFilter {
 }
 
 /// Builds the view of `account` under `grant`.
-async fn view(
+pub(super) async fn view(
     tx: &mut dyn Tx,
     account: Account,
     grant: &Grant,
@@ -119,7 +121,7 @@ async fn view(
 }
 
 impl Core {
-    fn refreshable(&self, grant: &Grant) -> bool {
+    pub(super) fn refreshable(&self, grant: &Grant) -> bool {
         Provider::parse(&grant.provider)
             .ok()
             .and_then(|p| self.connections.adapter(p).ok())
@@ -277,15 +279,10 @@ impl Core {
         user: UserId,
         account: AccountId,
         limit: i64,
-    ) -> CoreResult<Vec<crate::store::ConnectionEvent>> {
+    ) -> CoreResult<Vec<ConnectionEvent>> {
         let account = self.account_for(user, account).await?;
         let mut tx = self.store.begin_read().await?;
-        Ok(tx
-            .connection_events(account.grant_id, limit)
-            .await?
-            .into_iter()
-            .filter(|e| e.account_id.is_none_or(|a| a == account.id))
-            .collect())
+        events_of(&mut *tx, &account, limit).await
     }
 
     /// Facebook's deauthorize callback: `signed_request` verified against the app
@@ -387,6 +384,21 @@ impl Core {
         drop(tx);
         self.check_grant_now(account.grant_id).await
     }
+}
+
+/// The account's own events among its grant's, newest first (a grant's events
+/// without an account concern every account of the login).
+pub(super) async fn events_of(
+    tx: &mut dyn Tx,
+    account: &Account,
+    limit: i64,
+) -> CoreResult<Vec<ConnectionEvent>> {
+    Ok(tx
+        .connection_events(account.grant_id, limit)
+        .await?
+        .into_iter()
+        .filter(|e| e.account_id.is_none_or(|a| a == account.id))
+        .collect())
 }
 
 async fn is_admin(tx: &mut dyn Tx, team: TeamId, user: UserId) -> CoreResult<bool> {

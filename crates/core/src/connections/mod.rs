@@ -4,7 +4,8 @@
 //! Modules: [`places`] where sealed secrets belong; `flows` connecting and
 //! reconnecting through the provider's consent; `health` refreshing and probing due
 //! grants, breaking and healing them; `notify` the owners' emails; `manage` listing,
-//! checking and removing connections and the provider's deauthorization.
+//! checking and removing connections and the provider's deauthorization;
+//! `team_health` the admins' view of a team's connections and their reminders.
 //!
 //! The engine keeps its own [`Clock`]: with the sandbox mounted it is the sandbox's,
 //! so moving the sandbox's time moves token expiry and the scheduler with it, while
@@ -15,10 +16,12 @@ mod health;
 mod manage;
 mod notify;
 pub mod places;
+mod team_health;
 
 pub use flows::{CallbackParams, FlowOutcome, FlowRefused, FlowStatus, PageChoice, StartFlow};
 pub use health::{CheckOutcome, HealthRunner};
 pub use manage::{Connection, ConnectionFilter};
+pub use team_health::{BrokenMember, DayTally, HealthCount, TeamHealth, CHART_DAYS};
 
 use crate::error::{CoreError, CoreResult};
 use crate::store::{Grant, GrantTokens};

@@ -11,7 +11,7 @@ use crate::email::{queue_email, ConnectionBrokenEmail, ConnectionExpiringEmail, 
 use crate::error::CoreResult;
 use crate::store::{Account, AccountOwner, Grant, Tx, User};
 use crate::Core;
-use apostle_domain::{Role, UserId};
+use apostle_domain::{AccountId, Role, UserId};
 use apostle_providers::{BreakReason, Provider};
 use std::collections::BTreeMap;
 
@@ -74,11 +74,15 @@ fn named(accounts: &[Account]) -> Vec<NamedAccount> {
 /// Where the email's button leads: the first named connection, shown filtered in its
 /// Personal Settings tab with its Reconnect button (the web app picks the tab).
 fn reconnect_link(core: &Core, accounts: &[Account]) -> String {
-    match accounts.first() {
-        Some(account) => core
-            .settings
-            .link(&format!("/settings/connections/{}", account.id.0)),
-        None => core.settings.link("/connections"),
+    core.settings
+        .link(&settings_path(accounts.first().map(|a| a.id)))
+}
+
+/// The path that opens `account` in its Personal Settings tab, or the list.
+pub(super) fn settings_path(account: Option<AccountId>) -> String {
+    match account {
+        Some(id) => format!("/settings/connections/{}", id.0),
+        None => "/connections".to_owned(),
     }
 }
 

@@ -16,5 +16,6 @@ pub use outbox::{queue_email, EmailMessage};
 pub use send::SendEmail;
 pub use templates::{
     ConnectionBrokenEmail, ConnectionExpiringEmail, InviteEmail, NamedAccount, PasswordResetEmail,
+    ReconnectReminderEmail,
 };
 pub use transport::{Mailer, SentEmail};

@@ -157,6 +157,40 @@ impl EmailMessage for ConnectionExpiringEmail<'_> {
     }
 }
 
+/// Sent when a team admin asks a member to reconnect their broken personal accounts.
+#[derive(Template)]
+#[template(path = "email/reconnect_reminder.txt")]
+pub struct ReconnectReminderEmail<'a> {
+    pub name: &'a str,
+    pub team: &'a str,
+    /// The admin who sent it.
+    pub admin: &'a str,
+    pub accounts: Vec<NamedAccount>,
+    pub link: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "email/reconnect_reminder.html")]
+struct ReconnectReminderEmailHtml<'a, 'b> {
+    e: &'b ReconnectReminderEmail<'a>,
+}
+
+impl EmailMessage for ReconnectReminderEmail<'_> {
+    const TEMPLATE: &'static str = "reconnect_reminder";
+
+    fn subject(&self) -> String {
+        format!("{} asks you to reconnect your accounts", self.team)
+    }
+
+    fn text(&self) -> Result<String, askama::Error> {
+        self.render()
+    }
+
+    fn html(&self) -> Result<String, askama::Error> {
+        ReconnectReminderEmailHtml { e: self }.render()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

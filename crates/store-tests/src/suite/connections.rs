@@ -3,13 +3,13 @@
 //! are opaque sealed text to the store; one check seals a real value with
 //! the keyring to show it comes back intact.
 
-use super::{commit, mins, read, t0, team, user, write};
+use super::{commit, member, mins, read, t0, team, user, write};
 use crate::harness::TestDb;
 use apostle_core::store::{
     AccountKind, AccountOwner, ConnectionStatus, FlowPurpose, Grant, GrantTokens, NewAccount,
     NewConnectionEvent, NewFlow, NewGrant, Store, StoreError,
 };
-use apostle_domain::{AccountId, GrantId, TeamId, UserId};
+use apostle_domain::{AccountId, GrantId, Role, TeamId, UserId};
 use apostle_encryption::Keyring;
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
@@ -761,6 +761,96 @@ pub async fn connection_events_are_listed_per_grant_newest_first(db: &TestDb) {
     assert_eq!(
         limited.iter().map(|e| e.id).collect::<Vec<_>>(),
         [broken, refreshed]
+    );
+}
+
+pub async fn a_teams_connection_events_are_its_pages_and_its_members_accounts_only(db: &TestDb) {
+    let store = db.store();
+    let acme = team(store, "acme", "Acme").await;
+    let globex = team(store, "globex", "Globex").await;
+    let ada = user(store, "ada@example.com", "Ada").await;
+    let amy = user(store, "amy@example.com", "Amy").await;
+    let gil = user(store, "gil@example.com", "Gil").await;
+    let zed = user(store, "zed@example.com", "Zed").await;
+    member(store, acme.id, ada.id, Role::Admin).await;
+    member(store, globex.id, ada.id, Role::Admin).await;
+    member(store, acme.id, amy.id, Role::Ambassador).await;
+    member(store, globex.id, gil.id, Role::Admin).await;
+    // Ada's one login carries a page of each team.
+    let g_ada = grant(store, ada.id, "li-ada", t0()).await;
+    let acme_page = account(store, AccountOwner::Business(acme.id), g_ada.id, "org-a").await;
+    let globex_page = account(store, AccountOwner::Business(globex.id), g_ada.id, "org-g").await;
+    let g_amy = grant(store, amy.id, "li-amy", t0()).await;
+    account(store, AccountOwner::Personal(amy.id), g_amy.id, "li-amy").await;
+    let g_gil = grant(store, gil.id, "li-gil", t0()).await;
+    account(store, AccountOwner::Personal(gil.id), g_gil.id, "li-gil").await;
+    let g_zed = grant(store, zed.id, "li-zed", t0()).await;
+    account(store, AccountOwner::Personal(zed.id), g_zed.id, "li-zed").await;
+    let event = |grant: GrantId, account: Option<AccountId>, kind: &str, at| NewConnectionEvent {
+        grant_id: grant,
+        account_id: account,
+        kind: kind.to_owned(),
+        reason: None,
+        at,
+        detail: String::new(),
+    };
+    let mut tx = write(store).await;
+    tx.append_connection_event(&event(g_ada.id, None, "connected", t0() - mins(60)))
+        .await
+        .unwrap();
+    let ada_broke = tx
+        .append_connection_event(&event(g_ada.id, None, "broken", t0() + mins(5)))
+        .await
+        .unwrap();
+    let acme_back = tx
+        .append_connection_event(&event(
+            g_ada.id,
+            Some(acme_page),
+            "reconnected",
+            t0() + mins(6),
+        ))
+        .await
+        .unwrap();
+    let globex_back = tx
+        .append_connection_event(&event(
+            g_ada.id,
+            Some(globex_page),
+            "reconnected",
+            t0() + mins(7),
+        ))
+        .await
+        .unwrap();
+    let amy_broke = tx
+        .append_connection_event(&event(g_amy.id, None, "broken", t0() + mins(8)))
+        .await
+        .unwrap();
+    let gil_broke = tx
+        .append_connection_event(&event(g_gil.id, None, "broken", t0() + mins(9)))
+        .await
+        .unwrap();
+    tx.append_connection_event(&event(g_zed.id, None, "broken", t0() + mins(10)))
+        .await
+        .unwrap();
+    commit(tx).await;
+    let mut tx = read(store).await;
+    let ids = |events: Vec<apostle_core::store::ConnectionEvent>| {
+        events.into_iter().map(|e| e.id).collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(tx.team_connection_events(acme.id, t0()).await.unwrap()),
+        [amy_broke, acme_back, ada_broke],
+        "Acme sees its page, its member and Ada's login, not Globex's page or anyone else"
+    );
+    assert_eq!(
+        ids(tx.team_connection_events(globex.id, t0()).await.unwrap()),
+        [gil_broke, globex_back, ada_broke]
+    );
+    assert_eq!(
+        ids(tx
+            .team_connection_events(acme.id, t0() + mins(6))
+            .await
+            .unwrap()),
+        [amy_broke, acme_back]
     );
 }
 

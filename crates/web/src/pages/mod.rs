@@ -9,6 +9,7 @@ mod onboarding;
 mod password;
 mod settings;
 mod team;
+mod team_health;
 
 use crate::cookies;
 use crate::error::PageError;
@@ -63,6 +64,12 @@ pub fn routes() -> Router<AppState> {
             get(settings::remove_page).post(settings::remove),
         )
         .route("/settings/connections/{id}", get(settings::open))
+        .route("/t/{slug}/connections", get(team_health::health_page))
+        .route("/t/{slug}/connections/remind", post(team_health::remind))
+        .route(
+            "/t/{slug}/connections/{id}",
+            get(team_health::timeline_page),
+        )
         .route("/t/{slug}/members", get(members::members_page))
         .route("/t/{slug}/members/invite", post(members::invite))
         .route("/t/{slug}/members/{user}/role", post(members::change_role))

@@ -9,6 +9,7 @@ mod health;
 mod onboarding;
 mod refresh;
 mod secrets;
+mod team_health;
 mod web;
 
 use crate::helpers::{admin_of_new_team, spawn_app_on, TestApp, TestDb};

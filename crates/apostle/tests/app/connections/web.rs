@@ -65,6 +65,11 @@ impl<'a> Web<'a> {
         panic!("too many redirects from {to}");
     }
 
+    /// A page fetched without following redirects.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.absolute(path)).send().await.unwrap()
+    }
+
     /// A form posted with the session's CSRF token.
     pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
         let mut form = vec![("csrf", self.csrf.as_str())];
