@@ -12,7 +12,7 @@ use crate::teams::TeamAccess;
 use crate::Core;
 use apostle_domain::{AccountId, UserId};
 use apostle_providers::Provider;
-use chrono::{Duration, NaiveDate, NaiveTime};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use std::collections::BTreeMap;
 
 /// How many days the breaks-and-reconnects chart covers.
@@ -42,7 +42,13 @@ pub struct TeamHealth {
     pub broken_members: Vec<BrokenMember>,
     /// The last [`CHART_DAYS`] days, oldest first, today last.
     pub days: Vec<DayTally>,
+    /// When it was read, on the engine's clock.
+    pub as_of: DateTime<Utc>,
 }
+
+/// Pages whose access ends within this many days are listed as expiring soon: the
+/// first reminder goes out 7 days before, so a fortnight gives admins a head start.
+pub const EXPIRING_WITHIN_DAYS: i64 = 14;
 
 /// How many of one provider's pages or accounts are healthy and broken.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +85,20 @@ impl TeamHealth {
         out
     }
 
+    /// Healthy business pages whose access ends within [`EXPIRING_WITHIN_DAYS`] unless
+    /// reconnected (tokens that cannot be refreshed), soonest first, with whole days left.
+    pub fn expiring_pages(&self) -> Vec<(&Connection, i64)> {
+        let mut soon: Vec<(&Connection, i64)> = self
+            .connections
+            .iter()
+            .filter(|c| c.kind == AccountKind::Business && c.status == ConnectionStatus::Active)
+            .filter_map(|c| c.expires_at.map(|at| (c, (at - self.as_of).num_days())))
+            .filter(|(_, left)| *left <= EXPIRING_WITHIN_DAYS)
+            .collect();
+        soon.sort_by_key(|(_, left)| *left);
+        soon
+    }
+
     /// Business pages that need attention.
     pub fn broken_pages(&self) -> impl Iterator<Item = &Connection> {
         self.connections
@@ -112,7 +132,8 @@ impl Core {
     pub async fn team_health(&self, access: &TeamAccess) -> CoreResult<TeamHealth> {
         access.require_admin()?;
         let mut tx = self.store.begin_read().await?;
-        let today = self.engine_now().date_naive();
+        let as_of = self.engine_now();
+        let today = as_of.date_naive();
         let first = today - Duration::days(CHART_DAYS - 1);
         let mut connections = Vec::new();
         let mut broken: BTreeMap<i64, BrokenMember> = BTreeMap::new();
@@ -158,6 +179,7 @@ impl Core {
             connections,
             broken_members: broken.into_values().collect(),
             days,
+            as_of,
         })
     }
 

@@ -97,6 +97,8 @@ struct HealthPage {
     chrome: Chrome,
     counts: Vec<CountRow>,
     pages: Vec<ConnectionRow>,
+    /// Pages whose access ends soon, with whole days left.
+    expiring: Vec<(ConnectionRow, i64)>,
     members: Vec<MemberRow>,
     bars: Vec<Bar>,
     first_day: String,
@@ -121,6 +123,11 @@ pub async fn health_page(
         chrome,
         counts: health.counts().iter().map(CountRow::from).collect(),
         pages: health.broken_pages().map(ConnectionRow::from).collect(),
+        expiring: health
+            .expiring_pages()
+            .into_iter()
+            .map(|(c, left)| (ConnectionRow::from(c), left))
+            .collect(),
         members: health
             .broken_members
             .iter()

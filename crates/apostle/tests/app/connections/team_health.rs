@@ -169,3 +169,26 @@ async fn ambassadors_and_other_teams_admins_see_nothing_of_the_team_health() {
         "{html}"
     );
 }
+
+#[tokio::test]
+async fn pages_whose_access_cannot_be_renewed_are_listed_with_days_left_as_expiry_nears() {
+    let acme = acme().await;
+    acme.sandbox("/apps/linkedin", json!({"refresh_tokens": false}))
+        .await;
+    acme.sandbox_member("linkedin", "li-owner").await;
+    acme.sandbox_page("linkedin", "li-owner", "Acme Labs").await;
+    let page = acme.connect_pages("linkedin", "li-owner").await[0];
+    let ada = Web::sign_in(&acme, ADMIN).await;
+    let (_, html) = ada.follow("/t/acme/connections").await;
+    assert!(
+        !html.contains("id=\"expiring\""),
+        "60 days left is not soon"
+    );
+    acme.sandbox("/clock/advance", json!({"seconds": 50 * 86_400}))
+        .await;
+    let (_, html) = ada.follow("/t/acme/connections").await;
+    let expiring = section(&html, "expiring");
+    assert!(expiring.contains(&format!("expiring-{page}")), "{expiring}");
+    assert!(expiring.contains("Acme Labs"), "{expiring}");
+    assert!(expiring.contains(" days left."), "{expiring}");
+}
