@@ -1052,6 +1052,14 @@ pub trait Tx: Send {
     /// (the account's own break or removal first, else its grant's).
     async fn count_connections(&mut self) -> StoreResult<Vec<ConnectionCount>>;
 
+    // ---- teams: automatic reconnect reminders -------------------------------
+    /// Turns a team's automatic reminders on or off; false for an unknown team.
+    async fn set_team_auto_reminders(&mut self, team: TeamId, on: bool) -> StoreResult<bool>;
+    /// Whether a team sends automatic reminders (false for an unknown team).
+    async fn team_auto_reminders(&mut self, team: TeamId) -> StoreResult<bool>;
+    /// The teams that send automatic reminders, by id.
+    async fn auto_reminder_teams(&mut self) -> StoreResult<Vec<TeamId>>;
+
     // ---- connections: timeline (append-only) ------------------------------
     async fn append_connection_event(&mut self, event: &NewConnectionEvent)
         -> StoreResult<EventId>;

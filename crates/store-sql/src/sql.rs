@@ -500,6 +500,10 @@ pub const COUNT_CONNECTIONS: &str = "SELECT a.provider, a.kind, \
      FROM accounts a JOIN grants g ON g.id = a.grant_id \
      GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
 
+pub const SET_TEAM_AUTO_REMINDERS: &str = "UPDATE teams SET auto_reminders = $2 WHERE id = $1";
+pub const TEAM_AUTO_REMINDERS: &str = "SELECT auto_reminders FROM teams WHERE id = $1";
+pub const AUTO_REMINDER_TEAMS: &str = "SELECT id FROM teams WHERE auto_reminders ORDER BY id";
+
 pub const APPEND_CONNECTION_EVENT: &str =
     "INSERT INTO connection_events (grant_id, account_id, kind, reason, at, detail) \
      VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";

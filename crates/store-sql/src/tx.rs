@@ -1103,6 +1103,34 @@ macro_rules! impl_tx {
                         .collect()
                 }
 
+                async fn set_team_auto_reminders(
+                    &mut self,
+                    team: TeamId,
+                    on: bool,
+                ) -> StoreResult<bool> {
+                    let q = ::sqlx::query(sql::SET_TEAM_AUTO_REMINDERS)
+                        .bind(team.0)
+                        .bind(on);
+                    self.changed_one(q).await
+                }
+
+                async fn team_auto_reminders(&mut self, team: TeamId) -> StoreResult<bool> {
+                    let on: Option<bool> = ::sqlx::query_scalar(sql::TEAM_AUTO_REMINDERS)
+                        .bind(team.0)
+                        .fetch_optional(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    Ok(on.unwrap_or(false))
+                }
+
+                async fn auto_reminder_teams(&mut self) -> StoreResult<Vec<TeamId>> {
+                    let ids: Vec<i64> = ::sqlx::query_scalar(sql::AUTO_REMINDER_TEAMS)
+                        .fetch_all(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    Ok(ids.into_iter().map(TeamId).collect())
+                }
+
                 async fn append_connection_event(
                     &mut self,
                     event: &NewConnectionEvent,

@@ -90,6 +90,7 @@ macro_rules! conformance_tests {
             a_flow_is_found_by_state_and_id_closed_once_kept_for_choosing_pages_and_purged,
             grants_are_found_by_login_and_accounts_listed_and_counted_by_health,
             one_grant_is_leased_on_request_unless_a_live_lease_or_removal_holds_it,
+            a_teams_automatic_reminders_are_off_until_turned_on,
             connection_events_are_listed_per_grant_newest_first,
             a_teams_connection_events_are_its_pages_and_its_members_accounts_only,
             every_sealed_column_is_walked_by_row_id_in_batches_with_its_places_fields,

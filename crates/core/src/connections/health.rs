@@ -698,7 +698,8 @@ fn count_break(grant: &Grant, reason: BreakReason) {
 }
 
 /// Runs the scheduler until shutdown: a round whenever grants are due, otherwise a
-/// short sleep on the engine's clock; and the connection gauges once a minute.
+/// short sleep; and once a minute the connection gauges and the teams' automatic
+/// reminders.
 pub struct HealthRunner {
     core: Core,
     /// Sleep between rounds that found nothing due.
@@ -721,6 +722,11 @@ impl HealthRunner {
                 gauges_at = self.core.clock.now() + Duration::minutes(1);
                 if let Err(e) = self.core.update_connection_gauges().await {
                     tracing::warn!(error = %e, "counting connections");
+                }
+                match self.core.send_due_reminders().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(reminders = n, "automatic reconnect reminders queued"),
+                    Err(e) => tracing::warn!(error = %e, "sending automatic reminders"),
                 }
             }
             // A round runs until nothing was due when it last looked: go again at once

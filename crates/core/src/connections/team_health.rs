@@ -241,15 +241,8 @@ impl Core {
             let email = ReconnectReminderEmail {
                 name: user.name.as_str(),
                 team: access.team.name.as_str(),
-                admin: access.user.name.as_str(),
-                accounts: member
-                    .accounts
-                    .iter()
-                    .map(|c| NamedAccount {
-                        name: format!("{} on {}", c.name, c.provider.display_name()),
-                        kind: "personal account",
-                    })
-                    .collect(),
+                admin: Some(access.user.name.as_str()),
+                accounts: reminded(&member.accounts),
                 link: &link,
             };
             // Per member, not per team: a member of two teams hears at most once a day.
@@ -264,4 +257,99 @@ impl Core {
         tx.commit().await?;
         Ok(queued)
     }
+
+    /// Turns the team's automatic reminders on or off; admins only.
+    pub async fn set_auto_reminders(&self, access: &TeamAccess, on: bool) -> CoreResult<()> {
+        access.require_admin()?;
+        let mut tx = self.store.begin().await?;
+        tx.set_team_auto_reminders(access.team.id, on).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Whether the team sends automatic reminders.
+    pub async fn auto_reminders(&self, access: &TeamAccess) -> CoreResult<bool> {
+        let mut tx = self.store.begin_read().await?;
+        Ok(tx.team_auto_reminders(access.team.id).await?)
+    }
+
+    /// The teams' automatic reminders: a member whose personal account is still broken
+    /// 3 and 7 days after it broke is reminded, once each (the key names the break and
+    /// the day), in teams that turned them on. Returns how many were queued.
+    pub async fn send_due_reminders(&self) -> CoreResult<usize> {
+        let engine_now = self.engine_now();
+        let mut queued = 0;
+        let teams = {
+            let mut tx = self.store.begin_read().await?;
+            tx.auto_reminder_teams().await?
+        };
+        for team in teams {
+            let mut tx = self.store.begin().await?;
+            let Some(team) = tx.team_by_id(team).await? else {
+                continue;
+            };
+            for member in tx.list_members(team.id).await? {
+                let mut due = Vec::new();
+                let mut keys = Vec::new();
+                for account in tx.personal_accounts(member.user.id).await? {
+                    let Some(grant) = tx.grant_by_id(account.grant_id).await? else {
+                        continue;
+                    };
+                    let refreshable = self.refreshable(&grant);
+                    let c = view(&mut *tx, account, &grant, refreshable).await?;
+                    let (ConnectionStatus::Broken, Some(since)) = (c.status, c.broken_since) else {
+                        continue;
+                    };
+                    let days = (engine_now - since).num_days();
+                    if let Some(step) = AUTO_REMINDER_DAYS.iter().rev().find(|d| days >= **d) {
+                        keys.push(format!("{}:{}:{step}", c.id.0, since.timestamp()));
+                        due.push(c);
+                    }
+                }
+                if due.is_empty() {
+                    continue;
+                }
+                let link = self
+                    .settings
+                    .link(&super::notify::settings_path(Some(due[0].id)));
+                let email = ReconnectReminderEmail {
+                    name: member.user.name.as_str(),
+                    team: team.name.as_str(),
+                    admin: None,
+                    accounts: reminded(&due),
+                    link: &link,
+                };
+                let key = format!("auto-reminder:{}:{}", member.user.id.0, keys.join(","));
+                if queue_email(
+                    &mut *tx,
+                    self,
+                    &member.user.email,
+                    &email,
+                    Some(key),
+                    self.clock.now(),
+                )
+                .await?
+                .is_some()
+                {
+                    queued += 1;
+                }
+            }
+            tx.commit().await?;
+        }
+        Ok(queued)
+    }
 }
+
+/// A member's broken personal accounts as a reminder names them.
+fn reminded(accounts: &[Connection]) -> Vec<NamedAccount> {
+    accounts
+        .iter()
+        .map(|c| NamedAccount {
+            name: format!("{} on {}", c.name, c.provider.display_name()),
+            kind: "personal account",
+        })
+        .collect()
+}
+
+/// Days after a break at which a team's automatic reminder goes out.
+pub const AUTO_REMINDER_DAYS: [i64; 2] = [3, 7];

@@ -163,8 +163,8 @@ impl EmailMessage for ConnectionExpiringEmail<'_> {
 pub struct ReconnectReminderEmail<'a> {
     pub name: &'a str,
     pub team: &'a str,
-    /// The admin who sent it.
-    pub admin: &'a str,
+    /// The admin who sent it; `None` for the team's automatic reminders.
+    pub admin: Option<&'a str>,
     pub accounts: Vec<NamedAccount>,
     pub link: &'a str,
 }

@@ -1046,3 +1046,32 @@ pub async fn one_grant_is_leased_on_request_unless_a_live_lease_or_removal_holds
     );
     commit(tx).await;
 }
+
+pub async fn a_teams_automatic_reminders_are_off_until_turned_on(db: &TestDb) {
+    let store = db.store();
+    let acme = team(store, "acme", "Acme").await;
+    let globex = team(store, "globex", "Globex").await;
+    let mut tx = write(store).await;
+    assert!(!tx.team_auto_reminders(acme.id).await.unwrap());
+    assert!(tx.auto_reminder_teams().await.unwrap().is_empty());
+    assert!(tx.set_team_auto_reminders(globex.id, true).await.unwrap());
+    assert!(!tx
+        .set_team_auto_reminders(TeamId(999_999), true)
+        .await
+        .unwrap());
+    commit(tx).await;
+    let mut tx = read(store).await;
+    assert!(tx.team_auto_reminders(globex.id).await.unwrap());
+    assert!(!tx.team_auto_reminders(acme.id).await.unwrap());
+    assert_eq!(tx.auto_reminder_teams().await.unwrap(), [globex.id]);
+    drop(tx);
+    let mut tx = write(store).await;
+    tx.set_team_auto_reminders(globex.id, false).await.unwrap();
+    commit(tx).await;
+    assert!(read(store)
+        .await
+        .auto_reminder_teams()
+        .await
+        .unwrap()
+        .is_empty());
+}

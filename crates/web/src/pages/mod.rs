@@ -67,6 +67,10 @@ pub fn routes() -> Router<AppState> {
         .route("/t/{slug}/connections", get(team_health::health_page))
         .route("/t/{slug}/connections/remind", post(team_health::remind))
         .route(
+            "/t/{slug}/connections/auto-reminders",
+            post(team_health::auto_reminders),
+        )
+        .route(
             "/t/{slug}/connections/{id}",
             get(team_health::timeline_page),
         )

@@ -100,6 +100,8 @@ struct HealthPage {
     /// Pages whose access ends soon, with whole days left.
     expiring: Vec<(ConnectionRow, i64)>,
     members: Vec<MemberRow>,
+    /// Whether the team's automatic reminders are on.
+    auto_reminders: bool,
     bars: Vec<Bar>,
     first_day: String,
     last_day: String,
@@ -116,6 +118,7 @@ pub async fn health_page(
 ) -> Result<Response, PageError> {
     let access = state.core.team_access(&slug, &me.user).await?;
     let health = state.core.team_health(&access).await?;
+    let auto_reminders = state.core.auto_reminders(&access).await?;
     let chrome = Chrome::load(&state, &me, &access, flash).await?;
     let shown = chrome.notice.is_some();
     let day = |d: Option<&DayTally>| d.map(|d| d.day.format("%-d %B").to_string());
@@ -137,6 +140,7 @@ pub async fn health_page(
                 accounts: m.accounts.iter().map(ConnectionRow::from).collect(),
             })
             .collect(),
+        auto_reminders,
         bars: chart(&health.days),
         first_day: day(health.days.first()).unwrap_or_default(),
         last_day: day(health.days.last()).unwrap_or_default(),
@@ -224,5 +228,35 @@ pub async fn remind(
         &format!("/t/{}/connections", access.team.slug),
         sent > 0,
         &text,
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct AutoRemindersForm {
+    csrf: String,
+    /// `on` or `off`.
+    reminders: String,
+}
+
+/// Turns the team's automatic reminders (3 and 7 days after a break) on or off.
+pub async fn auto_reminders(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Path(slug): Path<String>,
+    HtmlForm(form): HtmlForm<AutoRemindersForm>,
+) -> Result<Response, PageError> {
+    let access = team_form(&state, &me, &slug, &form.csrf).await?;
+    let on = form.reminders == "on";
+    state.core.set_auto_reminders(&access, on).await?;
+    let text = if on {
+        "Members will be reminded 3 and 7 days after a personal account breaks."
+    } else {
+        "Automatic reminders are off."
+    };
+    Ok(redirect_with(
+        &state,
+        &format!("/t/{}/connections", access.team.slug),
+        true,
+        text,
     ))
 }

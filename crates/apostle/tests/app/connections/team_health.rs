@@ -192,3 +192,32 @@ async fn pages_whose_access_cannot_be_renewed_are_listed_with_days_left_as_expir
     assert!(expiring.contains("Acme Labs"), "{expiring}");
     assert!(expiring.contains(" days left."), "{expiring}");
 }
+
+#[tokio::test]
+async fn a_team_that_turns_on_automatic_reminders_reminds_members_3_and_7_days_after_a_break() {
+    let acme = acme().await;
+    broken_personal_accounts(&acme).await;
+    let reminders = |who| acme.emails(who, "reconnect_reminder");
+    // Off by default: nothing however long the break lasts.
+    acme.sandbox("/clock/advance", json!({"seconds": 4 * 86_400}))
+        .await;
+    assert_eq!(acme.app.core.send_due_reminders().await.unwrap(), 0);
+    let ada = Web::sign_in(&acme, ADMIN).await;
+    let turned = ada
+        .post("/t/acme/connections/auto-reminders", &[("reminders", "on")])
+        .await;
+    assert_eq!(turned.status(), 303);
+    let (_, html) = ada.follow("/t/acme/connections").await;
+    assert!(html.contains("Turn automatic reminders off"));
+    acme.app.core.send_due_reminders().await.unwrap();
+    assert_eq!(reminders(AMY).await.len(), 1, "the 3-day reminder");
+    assert_eq!(reminders(BOB).await.len(), 1);
+    acme.app.core.send_due_reminders().await.unwrap();
+    assert_eq!(reminders(AMY).await.len(), 1, "once");
+    acme.sandbox("/clock/advance", json!({"seconds": 3 * 86_400}))
+        .await;
+    acme.app.core.send_due_reminders().await.unwrap();
+    assert_eq!(reminders(AMY).await.len(), 2, "the 7-day reminder");
+    acme.app.core.send_due_reminders().await.unwrap();
+    assert_eq!(reminders(AMY).await.len(), 2, "and no more");
+}
