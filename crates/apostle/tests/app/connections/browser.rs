@@ -208,3 +208,27 @@ async fn in_chromium_a_new_member_accepts_the_invitation_connects_x_and_continue
     })
     .await;
 }
+
+#[tokio::test]
+async fn on_a_phone_every_connection_page_fits_and_passes_the_accessibility_checks() {
+    let acme = acme().await;
+    let id = broken_page_among_others(&acme).await;
+    run(PHONE, |browser| async move {
+        sign_in(&browser, &acme).await;
+        for (path, name) in [
+            ("/t/acme/connections".to_owned(), "pages-health"),
+            (format!("/t/acme/connections/{id}"), "pages-timeline"),
+            (
+                "/t/acme/settings/accounts".to_owned(),
+                "pages-personal-accounts",
+            ),
+            ("/t/acme/settings/pages".to_owned(), "pages-business-pages"),
+            ("/connections".to_owned(), "pages-connections"),
+            (format!("/connections/{id}"), "pages-connection"),
+        ] {
+            browser.go(&acme.app.url(&path)).await;
+            shot(&browser, name).await;
+        }
+    })
+    .await;
+}
