@@ -218,7 +218,7 @@ pub async fn run(
         }
         Command::Connections(ConnectionsCommand::Check { id }) => {
             let core = command_core(&settings).await?;
-            let outcome = core
+            let (outcome, connection) = core
                 .check_connection_as_operator(AccountId(id))
                 .await
                 .map_err(|e| match e {
@@ -228,14 +228,7 @@ pub async fn run(
                     other => other.into(),
                 })?;
             println!("check: {outcome:?}");
-            if let Some(c) = core
-                .all_connections()
-                .await?
-                .iter()
-                .find(|c| c.id == AccountId(id))
-            {
-                println!("{}", connection_line(c));
-            }
+            println!("{}", connection_line(&connection));
             Ok(())
         }
         Command::Jobs(JobsCommand::Retry { id }) => {

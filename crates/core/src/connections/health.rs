@@ -131,7 +131,7 @@ impl Core {
         if grant.status == ConnectionStatus::Broken {
             return self.probe_broken(adapter, provider, &grant).await;
         }
-        let refreshable = adapter.can_refresh() && grant.refresh_token.is_some();
+        let refreshable = self.refreshable(&grant);
         let outcome = if refreshable
             && (now
                 >= grant.access_expires_at
@@ -229,12 +229,7 @@ impl Core {
         // role breaks that page only.
         self.check_pages(adapter, provider, grant, &token).await?;
         let now = self.engine_now();
-        let next = self.next_due_after_tokens(
-            now,
-            grant.access_expires_at,
-            adapter.can_refresh() && grant.refresh_token.is_some(),
-            now + self.connections.settings.probe_interval,
-        );
+        let next = self.next_probe(grant, now);
         let mut tx = self.store.begin().await?;
         if forced {
             event(&mut *tx, grant, None, "checked", now, "").await?;
@@ -323,12 +318,7 @@ impl Core {
         match adapter.probe(&token).await {
             Ok(()) => {
                 count("probes", provider, "ok");
-                let next = self.next_due_after_tokens(
-                    now,
-                    grant.access_expires_at,
-                    adapter.can_refresh() && grant.refresh_token.is_some(),
-                    now + self.connections.settings.probe_interval,
-                );
+                let next = self.next_probe(grant, now);
                 let mut tx = self.store.begin().await?;
                 let healed = tx.mark_grant_active(grant.id, next, now).await?;
                 if healed {
@@ -611,6 +601,16 @@ impl Core {
         release_in(&mut *tx, grant, next).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// When a grant whose tokens did not change is next due, after a check at `now`.
+    fn next_probe(&self, grant: &Grant, now: DateTime<Utc>) -> DateTime<Utc> {
+        self.next_due_after_tokens(
+            now,
+            grant.access_expires_at,
+            self.refreshable(grant),
+            now + self.connections.settings.probe_interval,
+        )
     }
 
     /// When a grant is next due after its tokens were written at `now`: before the

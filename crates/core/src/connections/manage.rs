@@ -104,11 +104,7 @@ pub(super) async fn view(
             AccountOwner::Business(_) => AccountKind::Business,
         },
         name: account.name,
-        status: if status == ConnectionStatus::Removed {
-            ConnectionStatus::Removed
-        } else {
-            status
-        },
+        status,
         reason: reason.and_then(|r| BreakReason::parse(&r).ok()),
         broken_since: since,
         team,
@@ -204,12 +200,6 @@ impl Core {
         let core = self.clone();
         let outcome = to_the_end(async move { core.check_grant_now(found.grant_id).await }).await?;
         tracing::debug!(account = account.0, ?outcome, "checked on request");
-        if outcome == CheckOutcome::Skipped {
-            tracing::debug!(
-                account = account.0,
-                "a check of this connection is under way"
-            );
-        }
         self.connection(user, account).await
     }
 
@@ -371,18 +361,31 @@ impl Core {
         Ok(out)
     }
 
-    /// Checks one connection now whoever owns it (`apostle connections check`).
+    /// Checks one connection now whoever owns it (`apostle connections check`), and
+    /// answers how the check went and the connection after it.
     pub async fn check_connection_as_operator(
         &self,
         account: AccountId,
-    ) -> CoreResult<CheckOutcome> {
+    ) -> CoreResult<(CheckOutcome, Connection)> {
+        let grant = {
+            let mut tx = self.store.begin_read().await?;
+            tx.account_by_id(account)
+                .await?
+                .ok_or(CoreError::NotFound("connection"))?
+                .grant_id
+        };
+        let outcome = self.check_grant_now(grant).await?;
         let mut tx = self.store.begin_read().await?;
-        let account = tx
+        let found = tx
             .account_by_id(account)
             .await?
             .ok_or(CoreError::NotFound("connection"))?;
-        drop(tx);
-        self.check_grant_now(account.grant_id).await
+        let grant = tx
+            .grant_by_id(found.grant_id)
+            .await?
+            .ok_or(CoreError::NotFound("connection"))?;
+        let refreshable = self.refreshable(&grant);
+        Ok((outcome, view(&mut *tx, found, &grant, refreshable).await?))
     }
 }
 
