@@ -8,6 +8,7 @@ use crate::startup::{self, Application};
 use apostle_core::connections::{Connection, HealthRunner};
 use apostle_core::demo::{self, DEMO_ADMIN, DEMO_AMBASSADOR, DEMO_TEAM_NAME, DEMO_TEAM_SLUG};
 use apostle_core::jobs::Runner;
+use apostle_core::posts::dispatch::DeliveryRunner;
 use apostle_core::store::ConnectionStatus;
 use apostle_core::store::JobState;
 use apostle_core::{Core, CoreError, StoreError, SystemClock};
@@ -391,11 +392,15 @@ async fn worker(settings: Settings, shutdown: watch::Receiver<bool>) -> Result<(
     log_start("starting workers", &settings);
     let core = command_core(&settings).await?;
     let health = tokio::spawn(HealthRunner::new(core.clone()).run(shutdown.clone()));
+    let deliveries = tokio::spawn(DeliveryRunner::new(core.clone()).run(shutdown.clone()));
     Runner::with_all_jobs(core.clone(), startup::runner_config(&settings))
         .run(shutdown)
         .await;
     if let Err(e) = health.await {
         tracing::error!(error = %e, "connection health runner ended abnormally");
+    }
+    if let Err(e) = deliveries.await {
+        tracing::error!(error = %e, "delivery runner ended abnormally");
     }
     core.store.close().await;
     Ok(())

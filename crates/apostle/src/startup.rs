@@ -11,6 +11,7 @@ use crate::telemetry;
 use apostle_core::connections::{ConnectionSettings, Connections, HealthRunner};
 use apostle_core::email::Mailer;
 use apostle_core::jobs::{Runner, RunnerConfig};
+use apostle_core::posts::dispatch::DeliveryRunner;
 use apostle_core::{Clock, Core, CoreSettings, SystemClock};
 use apostle_encryption::Keyring;
 use apostle_providers::{Http, Provider, ProviderConfig};
@@ -389,6 +390,7 @@ impl Application {
         let runner = Runner::with_all_jobs(self.core.clone(), self.runner);
         let workers = tokio::spawn(runner.run(shutdown.clone()));
         let health = tokio::spawn(HealthRunner::new(self.core.clone()).run(shutdown.clone()));
+        let deliveries = tokio::spawn(DeliveryRunner::new(self.core.clone()).run(shutdown.clone()));
         let sandbox = self
             .sandbox
             .as_ref()
@@ -406,6 +408,9 @@ impl Application {
         }
         if let Err(e) = health.await {
             tracing::error!(error = %e, "connection health runner ended abnormally");
+        }
+        if let Err(e) = deliveries.await {
+            tracing::error!(error = %e, "delivery runner ended abnormally");
         }
         self.core.store.close().await;
         tracing::info!("stopped");

@@ -25,6 +25,12 @@ pub enum CoreError {
     InviteUsed,
     #[error("this password reset link has expired or was already used; ask for a new one")]
     ResetLinkClosed,
+    /// A one-click link that is not ours, or was altered.
+    #[error("{0}")]
+    LinkInvalid(&'static str),
+    /// A one-click link that was ours: used already, or expired.
+    #[error("{0}")]
+    LinkClosed(&'static str),
     #[error("a team needs at least one admin")]
     LastAdmin,
     /// Too many passwords being checked at once; worth a retry shortly.

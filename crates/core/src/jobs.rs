@@ -234,7 +234,9 @@ impl Runner {
 
     /// A runner that knows every job type of Apostle.
     pub fn with_all_jobs(core: Core, config: RunnerConfig) -> Self {
-        Self::new(core, config).register::<crate::email::SendEmail>()
+        Self::new(core, config)
+            .register::<crate::email::SendEmail>()
+            .register::<crate::posts::notify::FlushNotifications>()
     }
 
     pub fn register<J: BackgroundJob>(mut self) -> Self {

@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod keys;
 pub mod limiter;
 pub mod passwords;
+pub mod posts;
 pub mod resets;
 pub mod secrets;
 pub mod store;

@@ -98,6 +98,7 @@ async fn debug_output_of_sessions_invites_users_jobs_keys_and_mailers_shows_no_s
         subject: "You are invited".to_owned(),
         text: format!("Join: {link}"),
         html: format!("<a href=\"{link}\">Join</a>"),
+        list_unsubscribe: Some(format!("{link}/unsubscribe")),
     };
     assert_hidden(&format!("{sent:?}"), &[&link]);
 }

@@ -40,4 +40,14 @@ id_type!(
     FlowId,
     /// One entry of a connection's timeline.
     EventId,
+    /// A suggestion by an admin to a team.
+    PostId,
+    /// One post offered to one member.
+    DeliveryId,
+    /// A suggestion to a business page waiting for its owner.
+    ApprovalId,
+    /// An image stored with a post, served at a public URL.
+    ImageId,
+    /// A team's saved set of UTM parameters.
+    UtmPresetId,
 );

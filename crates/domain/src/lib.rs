@@ -2,9 +2,15 @@
 //! before anything else may hold them (parse, don't validate). No I/O here.
 
 mod ids;
+pub mod posts;
 mod values;
 
 pub use ids::{
-    AccountId, ApiTokenId, EmailId, EventId, FlowId, GrantId, InviteId, JobId, TeamId, UserId,
+    AccountId, ApiTokenId, ApprovalId, DeliveryId, EmailId, EventId, FlowId, GrantId, ImageId,
+    InviteId, JobId, PostId, TeamId, UserId, UtmPresetId,
+};
+pub use posts::{
+    ApprovalState, DeliveryState, DeliveryWindow, NotificationKind, PostStatus, Schedule,
+    TimeZoneName, Utm,
 };
 pub use values::{EmailAddress, InvalidValue, LocalPath, PersonName, Role, TeamName, TeamSlug};

@@ -7,11 +7,13 @@
 
 use aes_gcm::aead::{Aead, Payload};
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
+use hmac::{Hmac, Mac};
 use rand::RngCore;
 use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretString};
+use sha2::Sha256;
 
 const NONCE_LEN: usize = 12;
 const KEY_LEN: usize = 32;
@@ -55,9 +57,20 @@ pub enum Resealed {
     Under(String),
 }
 
+/// The signing key of a keyring entry: derived, so a leaked signature key
+/// would not open sealed values.
+fn signer_from(key: &[u8]) -> Hmac<Sha256> {
+    let mut derive = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    derive.update(b"apostle link signing");
+    let derived = derive.finalize().into_bytes();
+    <Hmac<Sha256> as Mac>::new_from_slice(&derived).expect("HMAC takes any key length")
+}
+
 /// Named AES-256-GCM keys; the first one seals.
 pub struct Keyring {
     keys: Vec<(String, Aes256Gcm)>,
+    /// Per key, an HMAC-SHA256 key derived from it for signing links.
+    signers: Vec<Hmac<Sha256>>,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -71,6 +84,7 @@ impl Keyring {
     /// Parses `ID:BASE64KEY[,ID:BASE64KEY…]`, 32-byte keys, the first active.
     pub fn parse(spec: &SecretString) -> Result<Keyring, KeyringError> {
         let mut keys: Vec<(String, Aes256Gcm)> = Vec::new();
+        let mut signers = Vec::new();
         for (n, entry) in spec.expose_secret().split(',').map(str::trim).enumerate() {
             let position = n + 1;
             if entry.is_empty() {
@@ -94,11 +108,12 @@ impl Keyring {
             let cipher =
                 Aes256Gcm::new_from_slice(&bytes).map_err(|_| KeyringError::Length(position))?;
             keys.push((id.to_owned(), cipher));
+            signers.push(signer_from(&bytes));
         }
         if keys.is_empty() {
             return Err(KeyringError::Empty);
         }
-        Ok(Keyring { keys })
+        Ok(Keyring { keys, signers })
     }
 
     /// A fresh keyring entry `ID:BASE64KEY` with a random key.
@@ -106,6 +121,33 @@ impl Keyring {
         let mut key = [0u8; KEY_LEN];
         rand::rngs::OsRng.fill_bytes(&mut key);
         format!("{id}:{}", STANDARD.encode(key)).into()
+    }
+
+    /// Signs `message` with the active key: `KEYID.TAG` (URL-safe), for
+    /// links that must not be forged or altered.
+    pub fn sign(&self, message: &[u8]) -> String {
+        let mut mac = self.signers[0].clone();
+        mac.update(message);
+        let tag = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        format!("{}.{tag}", self.keys[0].0)
+    }
+
+    /// Whether `signature` is [`sign`](Self::sign)'s of `message` under any
+    /// key of the ring (so links outlive a rotation), compared in constant
+    /// time.
+    pub fn verify(&self, message: &[u8], signature: &str) -> bool {
+        let Some((id, tag)) = signature.split_once('.') else {
+            return false;
+        };
+        let Some(n) = self.keys.iter().position(|(known, _)| known == id) else {
+            return false;
+        };
+        let Ok(tag) = URL_SAFE_NO_PAD.decode(tag) else {
+            return false;
+        };
+        let mut mac = self.signers[n].clone();
+        mac.update(message);
+        mac.verify_slice(&tag).is_ok()
     }
 
     /// The id of the key that seals.
@@ -235,6 +277,28 @@ mod tests {
             keys.open(&sealed[..5], b"email:1"),
             Err(OpenError::Truncated)
         );
+    }
+
+    #[test]
+    fn a_signature_verifies_under_every_key_of_the_ring_and_nothing_altered_does() {
+        let old = Keyring::generate_entry("k1");
+        let keys = ring(old.expose_secret());
+        let signature = keys.sign(b"reject:7:3");
+        assert!(keys.verify(b"reject:7:3", &signature));
+        assert!(!keys.verify(b"reject:7:4", &signature));
+        let mut forged = signature.clone();
+        forged.pop();
+        forged.push(if signature.ends_with('A') { 'B' } else { 'A' });
+        assert!(!keys.verify(b"reject:7:3", &forged));
+        assert!(!keys.verify(b"reject:7:3", "k9.AAAA"));
+        assert!(!keys.verify(b"reject:7:3", "no-dot"));
+        let rotated = ring(&format!(
+            "{},{}",
+            Keyring::generate_entry("k2").expose_secret(),
+            old.expose_secret()
+        ));
+        assert!(rotated.verify(b"reject:7:3", &signature));
+        assert!(rotated.sign(b"x").starts_with("k2."));
     }
 
     #[test]

@@ -238,6 +238,15 @@ apostle_store_sql::impl_tx! {
     job_pairs: "SELECT (pair->>0)::bigint, pair->>1 FROM jsonb_array_elements($1::jsonb) AS pair",
 }
 
+apostle_store_sql::impl_posts_tx! {
+    tx: PgTx,
+    database: Postgres,
+    time: DateTime<Utc> = at,
+    errors: err, conflict,
+    plan: start "$4" seconds " * interval '1 second'",
+    ids: "SELECT jsonb_array_elements_text($1::jsonb)::bigint",
+}
+
 #[cfg(test)]
 mod tests {
     use super::password_in;

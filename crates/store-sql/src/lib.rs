@@ -8,6 +8,8 @@
 //! name a backend-specific sqlx type.
 
 pub mod pool;
+pub mod posts;
+pub mod posts_sql;
 pub mod rows;
 pub mod sql;
 mod tx;

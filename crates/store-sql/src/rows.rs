@@ -284,6 +284,7 @@ pub struct EmailRow<T> {
     html_body: String,
     dedupe_key: Option<String>,
     message_id: String,
+    unsubscribe_kind: Option<String>,
     state: String,
     attempts: i32,
     last_error: Option<String>,
@@ -302,6 +303,12 @@ impl<T: StoredTime> EmailRow<T> {
             html_body: self.html_body,
             dedupe_key: self.dedupe_key,
             message_id: self.message_id,
+            unsubscribe_kind: self
+                .unsubscribe_kind
+                .as_deref()
+                .map(apostle_domain::NotificationKind::parse)
+                .transpose()
+                .map_err(corrupt)?,
             state: EmailState::parse(&self.state)?,
             attempts: self.attempts,
             last_error: self.last_error,

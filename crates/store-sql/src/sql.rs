@@ -27,8 +27,8 @@ macro_rules! api_token_columns {
 }
 macro_rules! email_columns {
     () => {
-        "id, recipient, template, subject, text_body, html_body, dedupe_key, message_id, state, \
-         attempts, last_error, created_at, sent_at"
+        "id, recipient, template, subject, text_body, html_body, dedupe_key, message_id, \
+         unsubscribe_kind, state, attempts, last_error, created_at, sent_at"
     };
 }
 
@@ -185,8 +185,8 @@ pub const EXTEND_JOB_LEASE: &str = "UPDATE jobs SET locked_until = $3 \
 
 pub const INSERT_EMAIL: &str =
     "INSERT INTO emails (recipient, template, subject, text_body, html_body, dedupe_key, \
-         message_id, state, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8) \
+         message_id, state, created_at, unsubscribe_kind) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', $8, $9) \
      ON CONFLICT (dedupe_key) DO NOTHING RETURNING id";
 pub const EMAIL_BY_ID: &str = concat!("SELECT ", email_columns!(), " FROM emails WHERE id = $1");
 /// The successful delivery counts as an attempt too.

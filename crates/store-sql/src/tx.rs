@@ -620,6 +620,7 @@ macro_rules! impl_tx {
                         .bind(&email.dedupe_key)
                         .bind(&email.message_id)
                         .bind($encode(email.created_at))
+                        .bind(email.unsubscribe_kind.map(|k| k.as_str()))
                         .fetch_optional(&mut *self.tx)
                         .await
                         .map_err($err)?;

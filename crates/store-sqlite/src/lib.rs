@@ -249,3 +249,12 @@ apostle_store_sql::impl_tx! {
     lock_rows: "",
     job_pairs: "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($1)",
 }
+
+apostle_store_sql::impl_posts_tx! {
+    tx: SqliteTx,
+    database: Sqlite,
+    time: Micros = micros,
+    errors: err, conflict,
+    plan: start "$4" seconds " * 1000000",
+    ids: "SELECT value FROM json_each($1)",
+}

@@ -133,6 +133,7 @@ fn new_email(to: &str, key: Option<&str>, created: DateTime<Utc>) -> NewEmail {
         html_body: "<p>Join us</p>".to_owned(),
         dedupe_key: key.map(str::to_owned),
         message_id: "<4f1c@apostle.example>".to_owned(),
+        unsubscribe_kind: None,
         created_at: created,
     }
 }

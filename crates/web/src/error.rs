@@ -19,6 +19,8 @@ fn classify(e: &CoreError) -> (StatusCode, &'static str) {
         CoreError::Conflict(_) | CoreError::LastAdmin => (StatusCode::CONFLICT, "conflict"),
         CoreError::InviteExpired | CoreError::InviteUsed => (StatusCode::GONE, "invite_closed"),
         CoreError::ResetLinkClosed => (StatusCode::GONE, "reset_closed"),
+        CoreError::LinkInvalid(_) => (StatusCode::BAD_REQUEST, "link_invalid"),
+        CoreError::LinkClosed(_) => (StatusCode::GONE, "link_closed"),
         CoreError::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
         CoreError::Store(_) | CoreError::Internal(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "internal")

@@ -96,7 +96,7 @@ impl Core {
     /// Checks one grant now ("check now"). A check by another worker holds the grant
     /// for a moment: wait for it (a few seconds at most) rather than answer with what
     /// was known before.
-    pub(super) async fn check_grant_now(&self, grant: GrantId) -> CoreResult<CheckOutcome> {
+    pub(crate) async fn check_grant_now(&self, grant: GrantId) -> CoreResult<CheckOutcome> {
         for _ in 0..50 {
             let now = self.engine_now();
             let token = random_token();
@@ -193,6 +193,7 @@ impl Core {
                 if stored {
                     event(&mut *tx, grant, None, "refreshed", now, "").await?;
                 }
+                tx.mark_grant_checked(grant.id, now).await?;
                 release_in(&mut *tx, grant, next).await?;
                 tx.commit().await?;
                 Ok(CheckOutcome::Refreshed)
@@ -234,6 +235,7 @@ impl Core {
         if forced {
             event(&mut *tx, grant, None, "checked", now, "").await?;
         }
+        tx.mark_grant_checked(grant.id, now).await?;
         release_in(&mut *tx, grant, next).await?;
         tx.commit().await?;
         Ok(CheckOutcome::Healthy)

@@ -223,7 +223,7 @@ fn expires_at(now: DateTime<Utc>, after: Option<std::time::Duration>) -> Option<
 const UNKNOWN_LIFETIME: Duration = Duration::days(365);
 
 impl Core {
-    fn engine_now(&self) -> DateTime<Utc> {
+    pub(crate) fn engine_now(&self) -> DateTime<Utc> {
         self.connections.clock.now()
     }
 

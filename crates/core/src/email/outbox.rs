@@ -16,6 +16,12 @@ pub trait EmailMessage {
     fn subject(&self) -> String;
     fn text(&self) -> Result<String, askama::Error>;
     fn html(&self) -> Result<String, askama::Error>;
+    /// The notification kind the recipient can turn off from this email
+    /// (`List-Unsubscribe`). Essential mail (disconnections, reconnect
+    /// reminders, invitations) has none.
+    fn unsubscribe_kind(&self) -> Option<apostle_domain::NotificationKind> {
+        None
+    }
 }
 
 /// Where an email's sealed bodies belong: opening them anywhere else fails.
@@ -55,6 +61,7 @@ pub async fn queue_email<M: EmailMessage>(
             .seal_text(&message.html().map_err(render_err)?, &place),
         dedupe_key,
         message_id: new_message_id(core),
+        unsubscribe_kind: message.unsubscribe_kind(),
         created_at: now,
     };
     let Some(id) = tx.insert_email(&email).await? else {

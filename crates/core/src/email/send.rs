@@ -49,6 +49,9 @@ impl BackgroundJob for SendEmail {
             subject: email.subject,
             text: open(&email.text_body)?,
             html: open(&email.html_body)?,
+            list_unsubscribe: email
+                .unsubscribe_kind
+                .map(|kind| crate::posts::links::unsubscribe_url(core, &email.recipient, kind)),
         };
         // A crash between the server's acceptance and this short transaction
         // leaves the email queued and it goes out again on the retry, with

@@ -1,5 +1,6 @@
 //! Where mail goes: SMTP, files or memory, behind one [`Mailer`].
 
+use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use std::path::PathBuf;
@@ -15,9 +16,11 @@ pub struct SentEmail {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// The one-click unsubscribe address (RFC 8058) of a non-essential email.
+    pub list_unsubscribe: Option<String>,
 }
 
-crate::store::debug_redacted!(SentEmail { message_id, to, subject } secret { text, html });
+crate::store::debug_redacted!(SentEmail { message_id, to, subject } secret { text, html, list_unsubscribe });
 
 /// Where mail goes. SMTP in production; files by default on a laptop;
 /// memory in tests.
@@ -67,11 +70,23 @@ impl Mailer {
             .to
             .parse()
             .map_err(|e| format!("recipient is not a mailbox: {e}"))?;
-        let message = Message::builder()
+        let mut builder = Message::builder()
             .message_id(Some(email.message_id.clone()))
             .from(from.clone())
             .to(to)
-            .subject(email.subject.clone())
+            .subject(email.subject.clone());
+        if let Some(url) = &email.list_unsubscribe {
+            builder = builder
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                    format!("<{url}>"),
+                ))
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                    "List-Unsubscribe=One-Click".to_owned(),
+                ));
+        }
+        let message = builder
             .multipart(MultiPart::alternative_plain_html(
                 email.text.clone(),
                 email.html.clone(),

@@ -13,6 +13,12 @@ use apostle_domain::{
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+mod posts;
+pub use posts::{
+    Approval, ApprovalItem, Delivery, Image, InboxItem, MemberSettings, NewApproval,
+    NewNotification, Notification, PlanSlot, Post, PostContent, PostsTx, UtmPreset,
+};
+
 /// A storage failure. `Conflict` is the only one callers are expected to
 /// handle; the rest are reported as internal errors.
 #[derive(Debug, thiserror::Error)]
@@ -247,6 +253,9 @@ pub struct NewEmail {
     /// The `Message-ID` every delivery attempt carries, so a receiver can
     /// recognise a resend after a crash between sending and recording.
     pub message_id: String,
+    /// The notification kind the recipient can unsubscribe from with this
+    /// email (`List-Unsubscribe`); `None` for essential mail.
+    pub unsubscribe_kind: Option<apostle_domain::NotificationKind>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -260,6 +269,7 @@ pub struct Email {
     pub html_body: String,
     pub dedupe_key: Option<String>,
     pub message_id: String,
+    pub unsubscribe_kind: Option<apostle_domain::NotificationKind>,
     pub state: EmailState,
     pub attempts: i32,
     pub last_error: Option<String>,
@@ -690,7 +700,7 @@ pub trait Store: Send + Sync + 'static {
 
 /// One open transaction. Dropping it without `commit` rolls back.
 #[async_trait]
-pub trait Tx: Send {
+pub trait Tx: PostsTx + Send {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 
     // ---- teams -------------------------------------------------------

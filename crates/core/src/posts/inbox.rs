@@ -1,0 +1,496 @@
+//! A member's side of delivery: the inbox of current suggestions and the
+//! archive of what they shared, their decisions (reject, reschedule), the
+//! one-click links from emails, and their delivery settings (time zone,
+//! which notifications come by email).
+
+use super::links::{verify_unsubscribe, ActionLink, LinkAction, LinkSubject};
+use crate::error::{CoreError, CoreResult};
+use crate::store::{ConnectionStatus, Delivery, InboxItem, MemberSettings, Post, Tx};
+use crate::teams::TeamAccess;
+use crate::Core;
+use apostle_domain::{
+    AccountId, DeliveryId, DeliveryState, DeliveryWindow, NotificationKind, TeamId, TimeZoneName,
+    UserId,
+};
+use chrono::{DateTime, Utc};
+
+/// An account a post can go to from the member's point of view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub connection_id: AccountId,
+    pub provider: String,
+    pub name: String,
+    pub status: ConnectionStatus,
+    pub business: bool,
+}
+
+/// A post as the member's feed shows it.
+#[derive(Debug, Clone)]
+pub struct FeedItem {
+    pub post: Post,
+    /// The member's delivery of it (none for an admin's own view of a post
+    /// not delivered to them).
+    pub delivery: Option<Delivery>,
+    pub targets: Vec<Target>,
+}
+
+/// What a one-click link's page shows before its button is pressed.
+#[derive(Debug, Clone)]
+pub struct LinkView {
+    pub link: ActionLink,
+    pub post: Post,
+    pub team_slug: String,
+    /// For a page approval: the page's name.
+    pub page: Option<String>,
+}
+
+/// What pressing a one-click link's button did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkDone {
+    Rejected,
+    Rescheduled(DateTime<Utc>),
+    Approved,
+    Declined,
+    /// Sharing continues on the post's page in Apostle.
+    ContinueSharing {
+        path: String,
+    },
+}
+
+impl Core {
+    /// The accounts `post` can go to for this member: their personal
+    /// LinkedIn and X among its providers, and for admins the team's pages.
+    pub(crate) async fn targets(
+        &self,
+        tx: &mut dyn Tx,
+        access: &TeamAccess,
+        post: &Post,
+    ) -> CoreResult<Vec<Target>> {
+        let suits = |p: &str| post.content.providers.iter().any(|x| x == p);
+        let mut out: Vec<Target> = tx
+            .personal_accounts(access.user.id)
+            .await?
+            .into_iter()
+            .filter(|a| a.status != ConnectionStatus::Removed && suits(&a.provider))
+            .map(|a| Target {
+                connection_id: a.id,
+                provider: a.provider,
+                name: a.name,
+                status: a.status,
+                business: false,
+            })
+            .collect();
+        if access.is_admin() {
+            let chosen = tx.post_pages(post.id).await?;
+            out.extend(
+                tx.business_accounts(access.team.id)
+                    .await?
+                    .into_iter()
+                    .filter(|a| {
+                        a.status != ConnectionStatus::Removed
+                            && (chosen.contains(&a.id) || (chosen.is_empty() && suits(&a.provider)))
+                    })
+                    .map(|a| Target {
+                        connection_id: a.id,
+                        provider: a.provider,
+                        name: a.name,
+                        status: a.status,
+                        business: true,
+                    }),
+            );
+        }
+        Ok(out)
+    }
+
+    /// The member's feed: for an ambassador the suggestions delivered to
+    /// them (current and decided), for an admin every post of the team.
+    pub async fn feed(&self, access: &TeamAccess) -> CoreResult<Vec<FeedItem>> {
+        let mut tx = self.store.begin_read().await?;
+        let mut out = Vec::new();
+        if access.is_admin() {
+            for post in tx.list_posts(access.team.id, false).await? {
+                let delivery = tx
+                    .delivery_of(access.team.id, post.id, access.user.id)
+                    .await?;
+                let targets = self.targets(&mut *tx, access, &post).await?;
+                out.push(FeedItem {
+                    post,
+                    delivery,
+                    targets,
+                });
+            }
+        } else {
+            let states = [
+                DeliveryState::Delivered,
+                DeliveryState::Shared,
+                DeliveryState::Rejected,
+                DeliveryState::Expired,
+            ];
+            for item in tx
+                .member_inbox(access.team.id, access.user.id, &states)
+                .await?
+            {
+                let targets = self.targets(&mut *tx, access, &item.post).await?;
+                out.push(FeedItem {
+                    post: item.post,
+                    delivery: Some(item.delivery),
+                    targets,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Current suggestions waiting for the member's decision.
+    pub async fn inbox(&self, access: &TeamAccess) -> CoreResult<Vec<InboxItem>> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin_read().await?;
+        Ok(tx
+            .member_inbox(access.team.id, access.user.id, &[DeliveryState::Delivered])
+            .await?
+            .into_iter()
+            .filter(|i| i.post.is_live(now))
+            .collect())
+    }
+
+    /// What the member shared, newest first (to share again, or elsewhere).
+    pub async fn shared_archive(&self, access: &TeamAccess) -> CoreResult<Vec<InboxItem>> {
+        let mut tx = self.store.begin_read().await?;
+        Ok(tx
+            .member_inbox(access.team.id, access.user.id, &[DeliveryState::Shared])
+            .await?)
+    }
+
+    /// The member's delivery of a post in this team.
+    pub async fn delivery_for(
+        &self,
+        access: &TeamAccess,
+        delivery: DeliveryId,
+    ) -> CoreResult<(Delivery, Post)> {
+        let mut tx = self.store.begin_read().await?;
+        let found = tx
+            .delivery_by_id(delivery)
+            .await?
+            .filter(|d| d.user_id == access.user.id && d.team_id == access.team.id)
+            .ok_or(CoreError::NotFound("suggestion"))?;
+        let post = tx
+            .post_by_id(access.team.id, found.post_id)
+            .await?
+            .filter(|p| p.deleted_at.is_none())
+            .ok_or(CoreError::NotFound("suggestion"))?;
+        Ok((found, post))
+    }
+
+    /// "Not for me": the suggestion leaves the inbox.
+    pub async fn reject_delivery(&self, user: UserId, delivery: DeliveryId) -> CoreResult<()> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        self.reject_in(&mut *tx, user, delivery, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn reject_in(
+        &self,
+        tx: &mut dyn Tx,
+        user: UserId,
+        delivery: DeliveryId,
+        now: DateTime<Utc>,
+    ) -> CoreResult<()> {
+        let (found, post) = self.open_delivery(tx, user, delivery, now).await?;
+        if !tx
+            .decide_delivery(
+                user,
+                found.id,
+                &[DeliveryState::Delivered, DeliveryState::Pending],
+                DeliveryState::Rejected,
+                now,
+            )
+            .await?
+        {
+            return Err(decided(found.state));
+        }
+        tracing::info!(
+            delivery = delivery.0,
+            post = post.id.0,
+            "suggestion rejected"
+        );
+        Ok(())
+    }
+
+    /// "Remind me later": the suggestion comes back at `at` (before the post
+    /// expires), in the inbox and by email.
+    pub async fn reschedule_delivery(
+        &self,
+        user: UserId,
+        delivery: DeliveryId,
+        at: DateTime<Utc>,
+    ) -> CoreResult<DateTime<Utc>> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        self.reschedule_in(&mut *tx, user, delivery, at, now)
+            .await?;
+        tx.commit().await?;
+        Ok(at)
+    }
+
+    async fn reschedule_in(
+        &self,
+        tx: &mut dyn Tx,
+        user: UserId,
+        delivery: DeliveryId,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> CoreResult<()> {
+        let (found, post) = self.open_delivery(tx, user, delivery, now).await?;
+        if at <= now {
+            return Err(CoreError::Invalid(apostle_domain::InvalidValue {
+                field: "at",
+                reason: "must be in the future",
+            }));
+        }
+        if at >= post.content.expires_at {
+            return Err(CoreError::Invalid(apostle_domain::InvalidValue {
+                field: "at",
+                reason: "must come before the post expires",
+            }));
+        }
+        if !tx.reschedule_delivery(user, found.id, at).await? {
+            return Err(decided(found.state));
+        }
+        Ok(())
+    }
+
+    /// A delivery of `user` whose post is still live.
+    async fn open_delivery(
+        &self,
+        tx: &mut dyn Tx,
+        user: UserId,
+        delivery: DeliveryId,
+        now: DateTime<Utc>,
+    ) -> CoreResult<(Delivery, Post)> {
+        let found = tx
+            .delivery_by_id(delivery)
+            .await?
+            .filter(|d| d.user_id == user)
+            .ok_or(CoreError::NotFound("suggestion"))?;
+        let post = tx
+            .post_by_id(found.team_id, found.post_id)
+            .await?
+            .ok_or(CoreError::NotFound("suggestion"))?;
+        if !post.is_live(now) {
+            return Err(CoreError::LinkClosed(
+                "This post can no longer be shared: it expired, was archived or deleted.",
+            ));
+        }
+        Ok((found, post))
+    }
+
+    /// Checks a one-click link and shows what it would do. `viewer` is the
+    /// signed-in member, if any: a link is refused in another member's
+    /// browser.
+    pub async fn open_link(&self, token: &str, viewer: Option<UserId>) -> CoreResult<LinkView> {
+        let now = self.clock.now();
+        let (link, _) = ActionLink::verify(self, token, now)?;
+        if viewer.is_some_and(|v| v != link.member) {
+            return Err(another_member());
+        }
+        let mut tx = self.store.begin_read().await?;
+        let (team, post, page) = match link.subject {
+            LinkSubject::Delivery(d) => {
+                let (delivery, post) = self.open_delivery(&mut *tx, link.member, d, now).await?;
+                if !matches!(
+                    delivery.state,
+                    DeliveryState::Delivered | DeliveryState::Pending
+                ) {
+                    return Err(decided(delivery.state));
+                }
+                (delivery.team_id, post, None)
+            }
+            LinkSubject::Approval(team, approval) => {
+                let found = tx
+                    .approval_by_id(team, approval)
+                    .await?
+                    .ok_or(CoreError::NotFound("approval"))?;
+                let post = tx
+                    .post_by_id(team, found.post_id)
+                    .await?
+                    .filter(|p| p.is_live(now))
+                    .ok_or(CoreError::LinkClosed(
+                        "This post can no longer be shared: it expired, was archived or deleted.",
+                    ))?;
+                if found.state != apostle_domain::ApprovalState::Pending {
+                    return Err(CoreError::LinkClosed(
+                        "This suggestion was already answered.",
+                    ));
+                }
+                let page = tx.account_by_id(found.account_id).await?.map(|a| a.name);
+                (team, post, page)
+            }
+        };
+        let slug = self.team_slug(&mut *tx, team).await?;
+        Ok(LinkView {
+            link,
+            post,
+            team_slug: slug,
+            page,
+        })
+    }
+
+    /// Presses a one-click link's button. A link acts once: its use is
+    /// recorded in the same transaction as what it does.
+    pub async fn use_link(
+        &self,
+        token: &str,
+        viewer: Option<UserId>,
+        reschedule_to: Option<DateTime<Utc>>,
+    ) -> CoreResult<LinkDone> {
+        let view = self.open_link(token, viewer).await?;
+        let now = self.clock.now();
+        let (link, used) = ActionLink::verify(self, token, now)?;
+        let member = link.member;
+        if let (Some(_), LinkSubject::Delivery(d)) = (link.action.provider(), link.subject) {
+            // Sharing is not one step: the post's page takes it from here.
+            return Ok(LinkDone::ContinueSharing {
+                path: format!("/t/{}/inbox/{}", view.team_slug, d),
+            });
+        }
+        if let (LinkAction::EditShare, LinkSubject::Delivery(d)) = (link.action, link.subject) {
+            return Ok(LinkDone::ContinueSharing {
+                path: format!("/t/{}/inbox/{}?edit=1", view.team_slug, d),
+            });
+        }
+        // The link's use and what it does commit together, or neither does.
+        let mut tx = self.store.begin().await?;
+        if !tx.use_action_link(&used, now).await? {
+            return Err(CoreError::LinkClosed("This link was already used."));
+        }
+        let done = match (link.action, link.subject) {
+            (LinkAction::Reject, LinkSubject::Delivery(d)) => {
+                self.reject_in(&mut *tx, member, d, now).await?;
+                LinkDone::Rejected
+            }
+            (LinkAction::Reschedule, LinkSubject::Delivery(d)) => {
+                let at = reschedule_to.ok_or(CoreError::Invalid(apostle_domain::InvalidValue {
+                    field: "at",
+                    reason: "choose when to be reminded",
+                }))?;
+                self.reschedule_in(&mut *tx, member, d, at, now).await?;
+                LinkDone::Rescheduled(at)
+            }
+            (LinkAction::Approve | LinkAction::Decline, LinkSubject::Approval(team, a)) => {
+                let approve = link.action == LinkAction::Approve;
+                self.decide_approval_in(&mut *tx, team, member, a, approve, now)
+                    .await?;
+                if approve {
+                    LinkDone::Approved
+                } else {
+                    LinkDone::Declined
+                }
+            }
+            _ => return Err(CoreError::LinkInvalid("This link is not valid.")),
+        };
+        tx.commit().await?;
+        Ok(done)
+    }
+
+    async fn team_slug(&self, tx: &mut dyn Tx, team: TeamId) -> CoreResult<String> {
+        Ok(tx
+            .team_by_id(team)
+            .await?
+            .ok_or(CoreError::NotFound("team"))?
+            .slug
+            .to_string())
+    }
+
+    /// The member's delivery settings.
+    pub async fn member_settings(&self, user: UserId) -> CoreResult<MemberSettings> {
+        let mut tx = self.store.begin_read().await?;
+        tx.member_settings(user)
+            .await?
+            .ok_or(CoreError::NotFound("member"))
+    }
+
+    /// Sets the member's time zone (from their browser or device).
+    pub async fn set_time_zone(&self, user: UserId, zone: &str) -> CoreResult<TimeZoneName> {
+        let zone = TimeZoneName::parse(zone)?;
+        let mut tx = self.store.begin().await?;
+        tx.set_time_zone(user, zone.as_str()).await?;
+        tx.commit().await?;
+        Ok(zone)
+    }
+
+    /// Which notification kinds the member gets by email.
+    pub async fn set_email_notifications(
+        &self,
+        user: UserId,
+        wanted: &[NotificationKind],
+    ) -> CoreResult<()> {
+        let muted: Vec<NotificationKind> = NotificationKind::ALL
+            .iter()
+            .copied()
+            .filter(|k| !wanted.contains(k))
+            .collect();
+        let mut tx = self.store.begin().await?;
+        tx.set_muted_notifications(user, &muted).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Turns off one kind of notification email for the address a signed
+    /// unsubscribe link names (RFC 8058 one-click). Answers the kind.
+    pub async fn unsubscribe(&self, token: &str) -> CoreResult<NotificationKind> {
+        let (address, kind) = verify_unsubscribe(self, token)?;
+        let mut tx = self.store.begin().await?;
+        let user = tx
+            .user_by_email(&address)
+            .await?
+            .ok_or(CoreError::LinkInvalid(
+                "This unsubscribe link is not valid.",
+            ))?;
+        let mut muted = tx
+            .member_settings(user.id)
+            .await?
+            .map(|s| s.muted)
+            .unwrap_or_default();
+        if !muted.contains(&kind) {
+            muted.push(kind);
+        }
+        tx.set_muted_notifications(user.id, &muted).await?;
+        tx.commit().await?;
+        tracing::info!(user = user.id.0, kind = kind.as_str(), "unsubscribed");
+        Ok(kind)
+    }
+
+    /// The team's delivery window.
+    pub async fn delivery_window(&self, access: &TeamAccess) -> CoreResult<DeliveryWindow> {
+        let mut tx = self.store.begin_read().await?;
+        Ok(tx.team_window(access.team.id).await?)
+    }
+
+    /// Sets the team's delivery window (admins).
+    pub async fn set_delivery_window(
+        &self,
+        access: &TeamAccess,
+        window: DeliveryWindow,
+    ) -> CoreResult<()> {
+        access.require_admin()?;
+        let mut tx = self.store.begin().await?;
+        tx.set_team_window(access.team.id, window).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn another_member() -> CoreError {
+    CoreError::LinkInvalid("This link was sent to another member. Sign out, or ask them to use it.")
+}
+
+fn decided(state: DeliveryState) -> CoreError {
+    CoreError::LinkClosed(match state {
+        DeliveryState::Shared => "You already shared this post.",
+        DeliveryState::Rejected => "You already turned this post down.",
+        DeliveryState::Expired => "This post expired before you decided.",
+        _ => "This suggestion is not in your inbox now.",
+    })
+}
