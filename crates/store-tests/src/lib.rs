@@ -15,6 +15,14 @@ macro_rules! conformance_tests {
     ($backend:ident) => {
         $crate::conformance_tests!(@each $backend:
             a_write_cut_at_any_await_leaves_the_pool_clean,
+            a_post_keeps_its_content_and_moves_between_the_list_and_the_bin,
+            planning_gives_each_recipient_one_moment_inside_the_slot,
+            only_chosen_recipients_and_members_of_their_zone_are_planned,
+            a_due_delivery_goes_out_once_and_notifies_unless_muted,
+            deliveries_of_a_post_in_the_bin_wait_and_members_decide_only_their_own,
+            a_page_suggestion_is_answered_once_by_its_owner_or_by_admins_once_the_owner_left,
+            members_settings_team_windows_links_images_and_presets_are_kept,
+            personal_grants_not_heard_from_recently_are_found_for_a_probe,
             a_read_cut_at_any_await_leaves_the_pool_clean,
             a_claim_cut_at_any_await_loses_no_job,
             a_job_result_cut_at_any_await_is_recorded_whole_or_not_at_all,

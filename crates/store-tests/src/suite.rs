@@ -17,9 +17,11 @@ use std::sync::Arc;
 mod cancel;
 mod connections;
 mod keys;
+mod posts;
 pub use cancel::*;
 pub use connections::*;
 pub use keys::*;
+pub use posts::*;
 
 // ---- fixtures ----------------------------------------------------------
 

@@ -10,6 +10,7 @@ mod helpers;
 mod home_screen;
 mod keys;
 mod overload;
+mod posts;
 mod sandbox;
 mod security;
 mod settings;

@@ -1,0 +1,641 @@
+//! Posts and their delivery: posts and the bin, set-based planning inside a
+//! slot, dispatch that moves each delivery once, members' decisions, page
+//! approvals, notifications claimed once, one-click links used once,
+//! members' settings, images and UTM presets — and that one team never sees
+//! another's.
+
+use super::{commit, member, mins, read, t0, team, user, write};
+use crate::harness::TestDb;
+use apostle_core::store::{
+    AccountOwner, NewAccount, NewApproval, NewGrant, NewNotification, PlanSlot, PostContent, Store,
+};
+use apostle_domain::{
+    AccountId, ApprovalState, DeliveryState, DeliveryWindow, NotificationKind, PostId, PostStatus,
+    Role, Schedule, TeamId, UserId, Utm,
+};
+use chrono::Duration;
+use std::collections::{BTreeMap, HashSet};
+
+fn content(text: &str) -> PostContent {
+    PostContent {
+        text: text.to_owned(),
+        variants: BTreeMap::from([("x".to_owned(), "short".to_owned())]),
+        link: Some("https://acme.example/launch".to_owned()),
+        link_title: Some("Launch".to_owned()),
+        utm: Utm {
+            source: Some("apostle".to_owned()),
+            ..Utm::default()
+        },
+        image_id: None,
+        providers: vec!["linkedin".to_owned(), "x".to_owned()],
+        recipients_all: true,
+        schedule: Schedule::Now,
+        expires_at: t0() + Duration::days(7),
+    }
+}
+
+async fn post(store: &dyn Store, team: TeamId, author: UserId, c: &PostContent) -> PostId {
+    let mut tx = write(store).await;
+    let post = tx
+        .create_post(team, author, c, PostStatus::Scheduled, t0())
+        .await
+        .unwrap();
+    commit(tx).await;
+    post.id
+}
+
+fn slot(zone: &str, span_seconds: i64, day_index: i64, day_count: i64) -> PlanSlot {
+    PlanSlot {
+        time_zone: zone.to_owned(),
+        start: t0(),
+        span_seconds,
+        day_index,
+        day_count,
+        seed: 1_234_567,
+    }
+}
+
+/// A team with an admin and `n` ambassadors; answers the team and its members.
+async fn crew(store: &dyn Store, s: &str, n: usize) -> (TeamId, Vec<UserId>) {
+    let t = team(store, s, "Crew").await;
+    let mut users = Vec::new();
+    for i in 0..=n {
+        let u = user(store, &format!("m{i}@{s}.example"), &format!("Member {i}")).await;
+        let role = if i == 0 {
+            Role::Admin
+        } else {
+            Role::Ambassador
+        };
+        member(store, t.id, u.id, role).await;
+        users.push(u.id);
+    }
+    (t.id, users)
+}
+
+async fn page(store: &dyn Store, team: TeamId, owner: UserId, external: &str) -> AccountId {
+    let mut tx = write(store).await;
+    let grant = tx
+        .create_grant(
+            owner,
+            &NewGrant {
+                provider: "facebook".to_owned(),
+                external_user_id: format!("login-{external}"),
+                scopes: "pages_manage_posts".to_owned(),
+                access_token: "sealed".to_owned(),
+                refresh_token: None,
+                access_expires_at: t0() + Duration::days(60),
+                refresh_expires_at: None,
+                next_due_at: t0(),
+                created_at: t0(),
+            },
+        )
+        .await
+        .unwrap();
+    let account = tx
+        .create_account(
+            AccountOwner::Business(team),
+            &NewAccount {
+                grant_id: grant.id,
+                provider: "facebook".to_owned(),
+                external_id: external.to_owned(),
+                name: format!("Page {external}"),
+                page_token: Some("sealed-page".to_owned()),
+                created_at: t0(),
+            },
+        )
+        .await
+        .unwrap();
+    commit(tx).await;
+    account.id
+}
+
+pub async fn a_post_keeps_its_content_and_moves_between_the_list_and_the_bin(db: &TestDb) {
+    let store = db.store();
+    let (acme, members) = crew(store, "acme", 1).await;
+    let (other, _) = crew(store, "other", 0).await;
+    let c = content("Our launch is live");
+    let id = post(store, acme, members[0], &c).await;
+    let mut tx = read(store).await;
+    let found = tx.post_by_id(acme, id).await.unwrap().unwrap();
+    assert_eq!(found.content, c);
+    assert_eq!(found.status, PostStatus::Scheduled);
+    assert_eq!(found.author_id, members[0]);
+    assert!(
+        tx.post_by_id(other, id).await.unwrap().is_none(),
+        "another team cannot read it"
+    );
+    drop(tx);
+
+    let mut tx = write(store).await;
+    assert!(!tx.set_post_deleted(other, id, Some(t0())).await.unwrap());
+    assert!(tx.set_post_deleted(acme, id, Some(t0())).await.unwrap());
+    assert!(
+        !tx.set_post_deleted(acme, id, Some(t0())).await.unwrap(),
+        "already in the bin"
+    );
+    commit(tx).await;
+    let mut tx = read(store).await;
+    assert!(tx.list_posts(acme, false).await.unwrap().is_empty());
+    assert_eq!(tx.list_posts(acme, true).await.unwrap()[0].id, id);
+    drop(tx);
+    let mut tx = write(store).await;
+    assert!(tx.set_post_deleted(acme, id, None).await.unwrap());
+    assert!(!tx
+        .set_post_status(acme, id, &[PostStatus::Draft], PostStatus::Archived, t0())
+        .await
+        .unwrap());
+    assert!(tx
+        .set_post_status(
+            acme,
+            id,
+            &[PostStatus::Scheduled],
+            PostStatus::Archived,
+            t0()
+        )
+        .await
+        .unwrap());
+    assert!(
+        !tx.update_draft(acme, id, &c, t0()).await.unwrap(),
+        "only drafts change"
+    );
+    commit(tx).await;
+    let mut tx = read(store).await;
+    let listed = tx.list_posts(acme, false).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].status, PostStatus::Archived);
+}
+
+pub async fn planning_gives_each_recipient_one_moment_inside_the_slot(db: &TestDb) {
+    let store = db.store();
+    let (acme, members) = crew(store, "acme", 40).await;
+    let id = post(store, acme, members[0], &content("Spread out")).await;
+    let span = 8 * 3600;
+    let mut tx = write(store).await;
+    assert_eq!(
+        tx.recipient_time_zones(acme, id).await.unwrap(),
+        vec!["UTC".to_owned()]
+    );
+    let mut planned = 0;
+    for day in 0..2 {
+        planned += tx
+            .plan_deliveries(acme, id, &slot("UTC", span, day, 2))
+            .await
+            .unwrap();
+    }
+    assert_eq!(planned, 41, "one delivery per member, over both days");
+    assert_eq!(
+        tx.plan_deliveries(acme, id, &slot("UTC", span, 0, 1))
+            .await
+            .unwrap(),
+        0,
+        "planning again adds nothing"
+    );
+    assert_eq!(
+        tx.plan_deliveries(acme, id, &slot("Europe/Paris", span, 0, 1))
+            .await
+            .unwrap(),
+        0,
+        "nobody lives in Paris"
+    );
+    let due = tx
+        .due_deliveries(t0() + Duration::seconds(span), 1000)
+        .await
+        .unwrap();
+    commit(tx).await;
+    assert_eq!(due.len(), 41);
+    let moments: HashSet<_> = due.iter().map(|d| d.due_at).collect();
+    assert!(
+        due.iter()
+            .all(|d| d.due_at >= t0() && d.due_at < t0() + Duration::seconds(span)),
+        "every moment inside the window"
+    );
+    assert!(
+        moments.len() > 20,
+        "spread, not one instant: {}",
+        moments.len()
+    );
+}
+
+pub async fn only_chosen_recipients_and_members_of_their_zone_are_planned(db: &TestDb) {
+    let store = db.store();
+    let (acme, members) = crew(store, "acme", 3).await;
+    let mut c = content("For two");
+    c.recipients_all = false;
+    let id = post(store, acme, members[0], &c).await;
+    let mut tx = write(store).await;
+    tx.set_post_recipients(id, &[members[1], members[2]])
+        .await
+        .unwrap();
+    tx.set_time_zone(members[2], "Asia/Tokyo").await.unwrap();
+    commit(tx).await;
+    let mut tx = write(store).await;
+    assert_eq!(
+        tx.recipient_time_zones(acme, id).await.unwrap(),
+        vec!["Asia/Tokyo".to_owned(), "UTC".to_owned()]
+    );
+    assert_eq!(
+        tx.plan_deliveries(acme, id, &slot("UTC", 0, 0, 1))
+            .await
+            .unwrap(),
+        1
+    );
+    let mut tokyo = slot("Asia/Tokyo", 0, 0, 1);
+    tokyo.start = t0() + mins(30);
+    assert_eq!(tx.plan_deliveries(acme, id, &tokyo).await.unwrap(), 1);
+    commit(tx).await;
+    let mut tx = read(store).await;
+    assert_eq!(
+        tx.post_recipients(id).await.unwrap(),
+        vec![members[1], members[2]]
+    );
+    let tokyo_delivery = tx.delivery_of(acme, id, members[2]).await.unwrap().unwrap();
+    assert_eq!(tokyo_delivery.due_at, t0() + mins(30));
+    assert!(tx
+        .delivery_of(acme, id, members[3])
+        .await
+        .unwrap()
+        .is_none());
+}
+
+pub async fn a_due_delivery_goes_out_once_and_notifies_unless_muted(db: &TestDb) {
+    let store = db.store();
+    let (acme, members) = crew(store, "acme", 2).await;
+    let id = post(store, acme, members[0], &content("Now")).await;
+    let mut tx = write(store).await;
+    tx.plan_deliveries(acme, id, &slot("UTC", 0, 0, 1))
+        .await
+        .unwrap();
+    tx.set_muted_notifications(members[2], &[NotificationKind::Suggestion])
+        .await
+        .unwrap();
+    commit(tx).await;
+    let due = read(store).await.due_deliveries(t0(), 10).await.unwrap();
+    assert_eq!(due.len(), 3);
+    assert!(
+        read(store)
+            .await
+            .due_deliveries(t0() - mins(1), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing before its moment"
+    );
+    let ids: Vec<_> = due.iter().map(|d| d.id).collect();
+    let mut tx = write(store).await;
+    let moved = tx
+        .finish_pending_deliveries(&ids, DeliveryState::Delivered, t0())
+        .await
+        .unwrap();
+    assert_eq!(moved.len(), 3);
+    let notified = tx.notify_delivered(&moved, t0()).await.unwrap();
+    assert_eq!(
+        notified,
+        vec![members[0], members[1]],
+        "the muted member is not notified"
+    );
+    assert!(tx
+        .finish_pending_deliveries(&ids, DeliveryState::Delivered, t0())
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(tx.mark_posts_sent(&[id], t0()).await.unwrap(), 1);
+    commit(tx).await;
+    let mut tx = read(store).await;
+    assert!(tx.due_deliveries(t0(), 10).await.unwrap().is_empty());
+    assert_eq!(
+        tx.post_by_id(acme, id).await.unwrap().unwrap().status,
+        PostStatus::Sent
+    );
+    let counts = tx.delivery_counts(acme, id).await.unwrap();
+    assert_eq!(counts, vec![(DeliveryState::Delivered, 3)]);
+    let notes = tx.unsent_notifications(members[1]).await.unwrap();
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].kind, NotificationKind::Suggestion);
+    assert_eq!(notes[0].team_id, acme);
+    drop(tx);
+    let mut tx = write(store).await;
+    assert_eq!(
+        tx.mark_notifications_emailed(members[1], &[notes[0].id], t0())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        tx.mark_notifications_emailed(members[1], &[notes[0].id], t0())
+            .await
+            .unwrap(),
+        0,
+        "claimed once"
+    );
+    commit(tx).await;
+}
+
+pub async fn deliveries_of_a_post_in_the_bin_wait_and_members_decide_only_their_own(db: &TestDb) {
+    let store = db.store();
+    let (acme, members) = crew(store, "acme", 2).await;
+    let id = post(store, acme, members[0], &content("Decide")).await;
+    let mut tx = write(store).await;
+    tx.plan_deliveries(acme, id, &slot("UTC", 0, 0, 1))
+        .await
+        .unwrap();
+    tx.set_post_deleted(acme, id, Some(t0())).await.unwrap();
+    commit(tx).await;
+    assert!(read(store)
+        .await
+        .due_deliveries(t0(), 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let mut tx = write(store).await;
+    tx.set_post_deleted(acme, id, None).await.unwrap();
+    let due = tx.due_deliveries(t0(), 10).await.unwrap();
+    let ids: Vec<_> = due.iter().map(|d| d.id).collect();
+    tx.finish_pending_deliveries(&ids, DeliveryState::Delivered, t0())
+        .await
+        .unwrap();
+    commit(tx).await;
+    let amy = members[1];
+    let amys = read(store)
+        .await
+        .delivery_of(acme, id, amy)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut tx = write(store).await;
+    let from = [DeliveryState::Delivered];
+    assert!(
+        !tx.decide_delivery(members[2], amys.id, &from, DeliveryState::Rejected, t0())
+            .await
+            .unwrap(),
+        "another member cannot decide Amy's"
+    );
+    assert!(!tx
+        .reschedule_delivery(members[2], amys.id, t0() + mins(60))
+        .await
+        .unwrap());
+    assert!(tx
+        .reschedule_delivery(amy, amys.id, t0() + mins(60))
+        .await
+        .unwrap());
+    commit(tx).await;
+    let mut tx = read(store).await;
+    let back = tx.delivery_by_id(amys.id).await.unwrap().unwrap();
+    assert_eq!(back.state, DeliveryState::Pending);
+    assert_eq!(back.due_at, t0() + mins(60));
+    assert!(tx
+        .member_inbox(acme, amy, &[DeliveryState::Delivered])
+        .await
+        .unwrap()
+        .is_empty());
+    drop(tx);
+    let mut tx = write(store).await;
+    tx.finish_pending_deliveries(&[amys.id], DeliveryState::Delivered, t0() + mins(60))
+        .await
+        .unwrap();
+    assert!(tx
+        .decide_delivery(amy, amys.id, &from, DeliveryState::Rejected, t0())
+        .await
+        .unwrap());
+    assert!(
+        !tx.decide_delivery(amy, amys.id, &from, DeliveryState::Shared, t0())
+            .await
+            .unwrap(),
+        "a decision is taken once"
+    );
+    commit(tx).await;
+    let mut tx = read(store).await;
+    let rejected = tx
+        .member_inbox(acme, amy, &[DeliveryState::Rejected])
+        .await
+        .unwrap();
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0].post.id, id);
+    assert_eq!(
+        tx.undecided_members(acme, id).await.unwrap(),
+        vec![members[0], members[2]]
+    );
+}
+
+pub async fn a_page_suggestion_is_answered_once_by_its_owner_or_by_admins_once_the_owner_left(
+    db: &TestDb,
+) {
+    let store = db.store();
+    let (acme, members) = crew(store, "acme", 1).await;
+    let (ada, amy) = (members[0], members[1]);
+    let eve = user(store, "eve@acme.example", "Eve").await.id;
+    member(store, acme, eve, Role::Admin).await;
+    let (other, _) = crew(store, "other", 0).await;
+    let fb = page(store, acme, ada, "p1").await;
+    let id = post(store, acme, eve, &content("Page post")).await;
+    let mut tx = write(store).await;
+    let new = NewApproval {
+        post_id: id,
+        account_id: fb,
+        state: ApprovalState::Pending,
+        publish_at: t0() + mins(5),
+        decided_by: None,
+        created_at: t0(),
+    };
+    assert!(
+        tx.create_approval(other, &new).await.unwrap().is_none(),
+        "not another team's page"
+    );
+    let approval = tx.create_approval(acme, &new).await.unwrap().unwrap();
+    assert!(
+        tx.create_approval(acme, &new).await.unwrap().is_none(),
+        "one approval per post and page"
+    );
+    commit(tx).await;
+    let mut tx = read(store).await;
+    assert_eq!(tx.approvals_for(acme, ada).await.unwrap().len(), 1);
+    assert!(
+        tx.approvals_for(acme, eve).await.unwrap().is_empty(),
+        "Ada connected the page and is still an admin"
+    );
+    drop(tx);
+    let mut tx = write(store).await;
+    tx.upsert_member(acme, ada, Role::Ambassador).await.unwrap();
+    commit(tx).await;
+    let mut tx = read(store).await;
+    assert!(tx.approvals_for(acme, ada).await.unwrap().is_empty());
+    assert!(tx.approvals_for(acme, amy).await.unwrap().is_empty());
+    let for_eve = tx.approvals_for(acme, eve).await.unwrap();
+    assert_eq!(for_eve.len(), 1, "the current admins answer now");
+    assert_eq!(for_eve[0].post.id, id);
+    drop(tx);
+    let mut tx = write(store).await;
+    assert!(tx
+        .decide_approval(acme, approval.id, ApprovalState::Approved, eve, t0())
+        .await
+        .unwrap());
+    assert!(!tx
+        .decide_approval(acme, approval.id, ApprovalState::Rejected, eve, t0())
+        .await
+        .unwrap());
+    assert!(!tx.set_auto_approve(other, fb, true).await.unwrap());
+    assert!(tx.set_auto_approve(acme, fb, true).await.unwrap());
+    commit(tx).await;
+    let mut tx = read(store).await;
+    assert!(tx.auto_approve(acme, fb).await.unwrap());
+    assert!(!tx.auto_approve(other, fb).await.unwrap());
+    let stored = tx.approval_by_id(acme, approval.id).await.unwrap().unwrap();
+    assert_eq!(stored.state, ApprovalState::Approved);
+    assert_eq!(stored.decided_by, Some(eve));
+    assert!(tx
+        .approval_by_id(other, approval.id)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(tx.approvals_of_post(acme, id).await.unwrap().len(), 1);
+}
+
+pub async fn members_settings_team_windows_links_images_and_presets_are_kept(db: &TestDb) {
+    let store = db.store();
+    let (acme, members) = crew(store, "acme", 1).await;
+    let (other, _) = crew(store, "other", 0).await;
+    let amy = members[1];
+    let mut tx = write(store).await;
+    let defaults = tx.member_settings(amy).await.unwrap().unwrap();
+    assert_eq!(defaults.time_zone, "UTC");
+    assert!(defaults.muted.is_empty());
+    assert_eq!(defaults.last_notified_at, None);
+    assert_eq!(tx.team_window(acme).await.unwrap(), DeliveryWindow::DEFAULT);
+    tx.set_time_zone(amy, "America/New_York").await.unwrap();
+    tx.set_muted_notifications(
+        amy,
+        &[NotificationKind::Approval, NotificationKind::ShareReminder],
+    )
+    .await
+    .unwrap();
+    tx.set_last_notified(amy, t0()).await.unwrap();
+    let window = DeliveryWindow::new(8 * 60, 12 * 60).unwrap();
+    tx.set_team_window(acme, window).await.unwrap();
+    assert!(tx.use_action_link("hash-1", t0()).await.unwrap());
+    assert!(!tx.use_action_link("hash-1", t0()).await.unwrap(), "once");
+    let image = tx
+        .insert_image(acme, "pub-1", "image/png", b"\x89PNG bytes", t0())
+        .await
+        .unwrap();
+    let preset = tx
+        .save_utm_preset(
+            acme,
+            "Newsletter",
+            &Utm {
+                medium: Some("social".to_owned()),
+                ..Utm::default()
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    commit(tx).await;
+    let mut tx = read(store).await;
+    let settings = tx.member_settings(amy).await.unwrap().unwrap();
+    assert_eq!(settings.time_zone, "America/New_York");
+    assert_eq!(
+        settings.muted,
+        vec![NotificationKind::Approval, NotificationKind::ShareReminder]
+    );
+    assert_eq!(settings.last_notified_at, Some(t0()));
+    assert_eq!(tx.team_window(acme).await.unwrap(), window);
+    assert_eq!(
+        tx.team_window(other).await.unwrap(),
+        DeliveryWindow::DEFAULT
+    );
+    let found = tx.image_by_public_id("pub-1").await.unwrap().unwrap();
+    assert_eq!(found.bytes, b"\x89PNG bytes");
+    assert_eq!(found.content_type, "image/png");
+    assert!(tx.image_by_id(other, image.id).await.unwrap().is_none());
+    assert_eq!(tx.utm_presets(acme).await.unwrap(), vec![preset.clone()]);
+    assert!(tx.utm_presets(other).await.unwrap().is_empty());
+    drop(tx);
+    let mut tx = write(store).await;
+    assert!(!tx.delete_utm_preset(other, preset.id).await.unwrap());
+    assert!(tx.delete_utm_preset(acme, preset.id).await.unwrap());
+    tx.insert_notification(&NewNotification {
+        user_id: amy,
+        team_id: acme,
+        kind: NotificationKind::ShareReminder,
+        post_id: post(store, acme, members[0], &content("x")).await,
+        delivery_id: None,
+        approval_id: None,
+        created_at: t0(),
+    })
+    .await
+    .unwrap();
+    commit(tx).await;
+    assert_eq!(
+        read(store)
+            .await
+            .unsent_notifications(amy)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+pub async fn personal_grants_not_heard_from_recently_are_found_for_a_probe(db: &TestDb) {
+    let store = db.store();
+    let (acme, members) = crew(store, "acme", 1).await;
+    let amy = members[1];
+    let mut tx = write(store).await;
+    let grant = tx
+        .create_grant(
+            amy,
+            &NewGrant {
+                provider: "x".to_owned(),
+                external_user_id: "x-amy".to_owned(),
+                scopes: "tweet.write".to_owned(),
+                access_token: "sealed".to_owned(),
+                refresh_token: None,
+                access_expires_at: t0() + mins(120),
+                refresh_expires_at: None,
+                next_due_at: t0(),
+                created_at: t0(),
+            },
+        )
+        .await
+        .unwrap();
+    tx.create_account(
+        AccountOwner::Personal(amy),
+        &NewAccount {
+            grant_id: grant.id,
+            provider: "x".to_owned(),
+            external_id: "x-amy".to_owned(),
+            name: "@amy".to_owned(),
+            page_token: None,
+            created_at: t0(),
+        },
+    )
+    .await
+    .unwrap();
+    commit(tx).await;
+    page(store, acme, amy, "not-personal").await;
+    let users = [amy, members[0]];
+    let stale = read(store)
+        .await
+        .stale_personal_grants(&users, t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        stale,
+        vec![grant.id],
+        "never checked, and pages are not probed here"
+    );
+    let mut tx = write(store).await;
+    tx.mark_grant_checked(grant.id, t0()).await.unwrap();
+    commit(tx).await;
+    let mut tx = read(store).await;
+    assert!(tx
+        .stale_personal_grants(&users, t0() - mins(60))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        tx.stale_personal_grants(&users, t0() + mins(1))
+            .await
+            .unwrap(),
+        vec![grant.id]
+    );
+}
