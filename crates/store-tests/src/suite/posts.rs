@@ -549,6 +549,7 @@ pub async fn members_settings_team_windows_links_images_and_presets_are_kept(db:
     assert_eq!(tx.utm_presets(acme).await.unwrap(), vec![preset.clone()]);
     assert!(tx.utm_presets(other).await.unwrap().is_empty());
     drop(tx);
+    let reminded = post(store, acme, members[0], &content("x")).await;
     let mut tx = write(store).await;
     assert!(!tx.delete_utm_preset(other, preset.id).await.unwrap());
     assert!(tx.delete_utm_preset(acme, preset.id).await.unwrap());
@@ -556,7 +557,7 @@ pub async fn members_settings_team_windows_links_images_and_presets_are_kept(db:
         user_id: amy,
         team_id: acme,
         kind: NotificationKind::ShareReminder,
-        post_id: post(store, acme, members[0], &content("x")).await,
+        post_id: reminded,
         delivery_id: None,
         approval_id: None,
         created_at: t0(),
