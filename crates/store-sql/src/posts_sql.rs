@@ -90,7 +90,7 @@ macro_rules! plan_deliveries {
                  THEN (abs(m.user_id * 2654435761 + $6) % 2147483647) % $5 ELSE 0 END)",
             $seconds,
             ", 'pending' FROM memberships m JOIN users u ON u.id = m.user_id \
-             WHERE u.time_zone = $3 AND (abs(m.user_id * 40503 + $6) % 2147483647) % $8 = $7 \
+             WHERE u.time_zone = $3 AND (abs(m.user_id * 1000003 + $6) % 2147483647) % $8 = $7 \
                AND m.team_id = $1 AND ((SELECT recipients_all FROM posts \
                    WHERE id = $2 AND team_id = $1) \
                  OR m.user_id IN (SELECT user_id FROM post_recipients WHERE post_id = $2)) \
