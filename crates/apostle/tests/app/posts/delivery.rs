@@ -470,3 +470,79 @@ async fn a_suggestion_email_carries_one_click_unsubscribe_that_turns_those_email
     );
     std::fs::remove_dir_all(maildir).ok();
 }
+
+/// Before a suggestion goes out, the member's personal accounts not heard
+/// from within the hour are probed: a LinkedIn revoked since arrives broken,
+/// with the offer to reconnect in the email, not with a share that will fail.
+#[tokio::test]
+async fn a_suggestion_to_a_member_whose_linkedin_just_broke_arrives_with_the_reconnect_offer() {
+    use crate::connections::{acme, text_of, AMY};
+    let acme = acme().await;
+    acme.sandbox_member("linkedin", "li-amy-posts").await;
+    let id = acme.connect_personal(AMY, "linkedin", "li-amy-posts").await;
+    let core = &acme.app.core;
+    // Last heard from two hours ago; revoked at LinkedIn since.
+    let account = {
+        let mut tx = core.store.begin_read().await.unwrap();
+        tx.account_by_id(apostle_domain::AccountId(id))
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let mut tx = core.store.begin().await.unwrap();
+    tx.mark_grant_checked(account.grant_id, core.clock.now() - Duration::hours(2))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    acme.member_action("linkedin", "li-amy-posts", "revoke", serde_json::json!({}))
+        .await;
+
+    let ada = core
+        .team_access("acme", &user_of(core, "ada@acme.example").await)
+        .await
+        .unwrap();
+    core.create_post(
+        &ada,
+        PostInput {
+            text: "Share our launch".to_owned(),
+            providers: vec!["linkedin".to_owned()],
+            ..PostInput::default()
+        },
+    )
+    .await
+    .unwrap();
+    core.dispatch_due_deliveries().await.unwrap();
+    runner(core).run_pending().await.unwrap();
+
+    let after = {
+        let mut tx = core.store.begin_read().await.unwrap();
+        tx.account_by_id(apostle_domain::AccountId(id))
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(
+        after.status,
+        apostle_core::store::ConnectionStatus::Broken,
+        "the probe before delivery found the break"
+    );
+    let emails = acme.emails(AMY, "notification").await;
+    assert_eq!(emails.len(), 1);
+    let text = text_of(&acme.app, &emails[0]);
+    assert!(
+        text.contains("is disconnected: reconnect it to share there."),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("/settings/connections/{id}")),
+        "{text}"
+    );
+}
+
+async fn user_of(core: &Core, email: &str) -> apostle_core::store::User {
+    let mut tx = core.store.begin_read().await.unwrap();
+    tx.user_by_email(&EmailAddress::parse(email).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+}
