@@ -3,6 +3,7 @@
 //! so the password printed last is always the one that works.
 
 use crate::error::{CoreError, CoreResult};
+use crate::posts::PostInput;
 use crate::store::Team;
 use crate::Core;
 use apostle_domain::Role;
@@ -32,5 +33,49 @@ pub async fn seed(core: &Core, password: &SecretString) -> CoreResult<Team> {
         core.add_user(DEMO_TEAM_SLUG, email, name, role, password.clone())
             .await?;
     }
+    suggest_first_post(core).await?;
     Ok(team)
+}
+
+/// A first suggestion from the admin to everyone, so the inbox, the email
+/// with its one-click links and the admin's post list have something in
+/// them. Only on a team without posts: running the demo again adds none.
+async fn suggest_first_post(core: &Core) -> CoreResult<()> {
+    let admin = {
+        let mut tx = core.store.begin_read().await?;
+        tx.user_by_email(&apostle_domain::EmailAddress::parse(DEMO_ADMIN.0)?)
+            .await?
+            .ok_or(CoreError::NotFound("user"))?
+    };
+    let access = core.team_access(DEMO_TEAM_SLUG, &admin).await?;
+    if !core.team_posts(&access, false).await?.is_empty()
+        || !core.team_posts(&access, true).await?.is_empty()
+    {
+        return Ok(());
+    }
+    core.create_post(
+        &access,
+        PostInput {
+            text: "Acme opens its new workshop this week: come and see how our products are made."
+                .to_owned(),
+            variants: [(
+                "x".to_owned(),
+                "Acme opens its new workshop this week. Come and see how our products are made!"
+                    .to_owned(),
+            )]
+            .into(),
+            link: Some("https://acme.example/workshop".to_owned()),
+            link_title: Some("The new Acme workshop".to_owned()),
+            utm: apostle_domain::Utm {
+                source: Some("apostle".to_owned()),
+                medium: Some("social".to_owned()),
+                campaign: Some("workshop".to_owned()),
+                ..Default::default()
+            },
+            providers: vec!["linkedin".to_owned(), "x".to_owned()],
+            ..PostInput::default()
+        },
+    )
+    .await?;
+    Ok(())
 }

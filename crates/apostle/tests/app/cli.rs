@@ -17,7 +17,7 @@ crate::on_both_backends!(
     user_add_reads_the_password_from_standard_input_when_it_is_not_a_terminal,
     adding_a_user_to_a_team_that_does_not_exist_fails_and_creates_nobody,
     a_second_team_with_the_same_slug_is_refused,
-    the_demo_run_twice_keeps_one_team_with_two_users_and_the_last_password_works,
+    the_demo_run_twice_keeps_one_team_with_two_users_one_post_and_the_last_password_works,
     worker_delivers_queued_mail_and_stops_cleanly_on_sigterm,
     a_dead_job_is_listed_with_its_error_and_can_be_queued_again,
 );
@@ -160,7 +160,7 @@ fn run_demo(db: &TestDb) -> String {
         .to_owned()
 }
 
-async fn the_demo_run_twice_keeps_one_team_with_two_users_and_the_last_password_works() {
+async fn the_demo_run_twice_keeps_one_team_with_two_users_one_post_and_the_last_password_works() {
     let db = TestDb::new().await;
     let first = run_demo(&db);
     let second = run_demo(&db);
@@ -174,7 +174,9 @@ async fn the_demo_run_twice_keeps_one_team_with_two_users_and_the_last_password_
         .unwrap()
         .expect("the demo team exists");
     let members = tx.list_members(team.id).await.unwrap();
+    let posts = tx.list_posts(team.id, false).await.unwrap();
     drop(tx);
+    assert_eq!(posts.len(), 1, "one suggested post, not one per run");
     let mut emails: Vec<_> = members.iter().map(|m| m.user.email.to_string()).collect();
     emails.sort();
     assert_eq!(emails, [DEMO_ADMIN.0, DEMO_AMBASSADOR.0]);
