@@ -428,10 +428,7 @@ impl Core {
         access.require_admin()?;
         let now = self.clock.now();
         let mut tx = self.store.begin_read().await?;
-        let post = tx
-            .post_by_id(access.team.id, post)
-            .await?
-            .ok_or(CoreError::NotFound("post"))?;
+        let post = require_post(&mut *tx, access.team.id, post).await?;
         let page_ids = tx.post_pages(post.id).await?;
         let pages = tx
             .business_accounts(access.team.id)
@@ -467,9 +464,7 @@ impl Core {
             .set_post_deleted(access.team.id, post, bin.then_some(now))
             .await?;
         if !changed {
-            tx.post_by_id(access.team.id, post)
-                .await?
-                .ok_or(CoreError::NotFound("post"))?;
+            require_post(&mut *tx, access.team.id, post).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -495,9 +490,7 @@ impl Core {
             )
             .await?;
         if !done {
-            tx.post_by_id(access.team.id, post)
-                .await?
-                .ok_or(CoreError::NotFound("post"))?;
+            require_post(&mut *tx, access.team.id, post).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -509,10 +502,7 @@ impl Core {
         access.require_admin()?;
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
-        let found = tx
-            .post_by_id(access.team.id, post)
-            .await?
-            .ok_or(CoreError::NotFound("post"))?;
+        let found = require_post(&mut *tx, access.team.id, post).await?;
         if !found.is_live(now) {
             return Err(CoreError::Conflict(
                 "this post can no longer be shared, so nobody is reminded",
@@ -536,4 +526,11 @@ impl Core {
         tx.commit().await?;
         Ok(members.len())
     }
+}
+
+/// The team's post, or `NotFound`: a post in the bin still counts.
+async fn require_post(tx: &mut dyn Tx, team: TeamId, post: PostId) -> CoreResult<Post> {
+    tx.post_by_id(team, post)
+        .await?
+        .ok_or(CoreError::NotFound("post"))
 }

@@ -379,11 +379,7 @@ async fn a_member_hears_at_most_once_an_hour_and_the_rest_comes_as_one_digest() 
 }
 
 async fn user(t: &Team, email: &str) -> apostle_core::store::User {
-    let mut tx = t.core.store.begin_read().await.unwrap();
-    tx.user_by_email(&EmailAddress::parse(email).unwrap())
-        .await
-        .unwrap()
-        .unwrap()
+    user_of(&t.core, email).await
 }
 
 pub(super) async fn access_of(t: &Team, email: &str) -> TeamAccess {
