@@ -258,7 +258,8 @@ pub(crate) struct FeedPost {
     post: PostView,
     /// The caller's accounts it can go to.
     targets: Vec<TargetView>,
-    /// The caller's delivery of it, when it was delivered to them.
+    /// The caller's delivery of it, when it is one of the recipients (for an
+    /// admin it may still be `pending`).
     delivery: Option<DeliveryView>,
 }
 
