@@ -8,8 +8,6 @@ use crate::store::{Image, UtmPreset};
 use crate::teams::TeamAccess;
 use crate::Core;
 use apostle_domain::{ImageId, InvalidValue, Utm, UtmPresetId};
-use std::collections::btree_map::Entry;
-use std::collections::BTreeMap;
 
 /// The largest image accepted (Instagram takes up to 8 MB; LinkedIn and X
 /// less): 5 MiB.
@@ -64,31 +62,6 @@ impl Core {
             .ok_or(CoreError::NotFound("image"))
     }
 
-    /// The public URL of an image (what Instagram is given to fetch), served
-    /// by the unguessable name it was stored under.
-    pub fn image_url(&self, image: &Image) -> String {
-        self.settings.link(&format!("/media/{}", image.public_id))
-    }
-
-    /// The public URLs of the team's images among `images`; ids of other
-    /// teams' images are left out.
-    pub async fn image_urls(
-        &self,
-        access: &TeamAccess,
-        images: &[ImageId],
-    ) -> CoreResult<BTreeMap<ImageId, String>> {
-        let mut tx = self.store.begin_read().await?;
-        let mut urls = BTreeMap::new();
-        for &id in images {
-            if let Entry::Vacant(slot) = urls.entry(id) {
-                if let Some(image) = tx.image_by_id(access.team.id, id).await? {
-                    slot.insert(self.image_url(&image));
-                }
-            }
-        }
-        Ok(urls)
-    }
-
     pub async fn utm_presets(&self, access: &TeamAccess) -> CoreResult<Vec<UtmPreset>> {
         let mut tx = self.store.begin_read().await?;
         Ok(tx.utm_presets(access.team.id).await?)
@@ -129,6 +102,32 @@ impl Core {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The public URL of an image (what Instagram is given to fetch), served
+    /// by the unguessable name it was stored under.
+    pub fn image_url(&self, image: &Image) -> String {
+        self.settings.link(&format!("/media/{}", image.public_id))
+    }
+
+    /// The public URLs of the team's images among `images`; ids of other
+    /// teams' images are left out.
+    pub async fn image_urls(
+        &self,
+        access: &TeamAccess,
+        images: &[ImageId],
+    ) -> CoreResult<std::collections::BTreeMap<ImageId, String>> {
+        let mut tx = self.store.begin_read().await?;
+        let mut urls = std::collections::BTreeMap::new();
+        for &id in images {
+            if urls.contains_key(&id) {
+                continue;
+            }
+            if let Some(image) = tx.image_by_id(access.team.id, id).await? {
+                urls.insert(id, self.image_url(&image));
+            }
+        }
+        Ok(urls)
     }
 }
 
