@@ -80,6 +80,7 @@ pub fn router(core: Core, config: WebConfig, beside: Router) -> Router {
         .nest("/api/v1", api::routes())
         .merge(ops::routes())
         .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
+        .nest("/api/v1", api::upload_routes())
         .with_state(state)
         .layer(axum::middleware::from_fn(ops::track_requests))
         .layer(ops::trace_layer())

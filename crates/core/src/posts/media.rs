@@ -7,7 +7,7 @@ use crate::secrets::random_token;
 use crate::store::{Image, UtmPreset};
 use crate::teams::TeamAccess;
 use crate::Core;
-use apostle_domain::{InvalidValue, Utm, UtmPresetId};
+use apostle_domain::{ImageId, InvalidValue, Utm, UtmPresetId};
 
 /// The largest image accepted (Instagram takes up to 8 MB; LinkedIn and X
 /// less): 5 MiB.
@@ -102,6 +102,32 @@ impl Core {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The public URL of an image (what Instagram is given to fetch), served
+    /// by the unguessable name it was stored under.
+    pub fn image_url(&self, image: &Image) -> String {
+        self.settings.link(&format!("/media/{}", image.public_id))
+    }
+
+    /// The public URLs of the team's images among `images`; ids of other
+    /// teams' images are left out.
+    pub async fn image_urls(
+        &self,
+        access: &TeamAccess,
+        images: &[ImageId],
+    ) -> CoreResult<std::collections::BTreeMap<ImageId, String>> {
+        let mut tx = self.store.begin_read().await?;
+        let mut urls = std::collections::BTreeMap::new();
+        for &id in images {
+            if urls.contains_key(&id) {
+                continue;
+            }
+            if let Some(image) = tx.image_by_id(access.team.id, id).await? {
+                urls.insert(id, self.image_url(&image));
+            }
+        }
+        Ok(urls)
     }
 }
 

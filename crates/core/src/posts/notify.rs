@@ -195,7 +195,7 @@ impl Core {
             Some(id) => tx
                 .image_by_id(post.team_id, id)
                 .await?
-                .map(|i| self.settings.link(&format!("/media/{}", i.public_id))),
+                .map(|i| self.image_url(&i)),
             None => None,
         };
         let link = |action: LinkAction, subject: LinkSubject| {

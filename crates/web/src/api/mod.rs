@@ -3,11 +3,15 @@
 //! handlers' `#[utoipa::path]` attributes: routes are added only through
 //! [`Documented::routes`], which takes nothing but documented handlers.
 
+mod approvals;
 mod connections;
+mod inbox;
+mod posts;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::session::{ApiJson, Bearer, ClientIp};
 use crate::AppState;
+use apostle_core::posts::media::MAX_IMAGE_BYTES;
 use apostle_core::store::User;
 use apostle_domain::Role;
 use axum::extract::{Path, State};
@@ -16,20 +20,28 @@ use axum::{Json, Router};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use std::sync::LazyLock;
+use tower_http::limit::RequestBodyLimitLayer;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::OpenApi;
 use utoipa::{Modify, ToSchema};
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
-/// The routes to nest under `/api/v1`.
+/// The routes to nest under `/api/v1`, but for [`upload_routes`].
 pub fn routes() -> Router<AppState> {
     documented().split_for_parts().0
 }
 
-/// The description of [`routes`], as served.
+/// The routes to nest under `/api/v1` whose bodies are larger than the app's
+/// limit allows (images): they bring their own, so they go beside the app's.
+pub fn upload_routes() -> Router<AppState> {
+    uploads().split_for_parts().0
+}
+
+/// The description of [`routes`] and [`upload_routes`], as served.
 pub fn openapi_document() -> &'static OpenApi {
-    static DOCUMENT: LazyLock<OpenApi> = LazyLock::new(|| documented().split_for_parts().1);
+    static DOCUMENT: LazyLock<OpenApi> =
+        LazyLock::new(|| documented().merge(uploads()).split_for_parts().1);
     &DOCUMENT
 }
 
@@ -39,14 +51,32 @@ fn documented() -> OpenApiRouter<AppState> {
     ))
     .routes(routes!(issue_token, revoke_current_token))
     .routes(routes!(me))
+    .routes(routes!(inbox::get_settings, inbox::change_settings))
     .routes(routes!(team_members))
     .routes(routes!(connections::list_connections, connections::connect))
     .routes(routes!(connections::get_connection, connections::remove))
     .routes(routes!(connections::reconnect))
     .routes(routes!(connections::check))
     .routes(routes!(connections::flow_pages, connections::choose_pages))
+    .routes(routes!(posts::create_post, posts::feed))
+    .routes(routes!(posts::get_post, posts::delete_post))
+    .routes(routes!(posts::restore_post))
+    .routes(routes!(posts::archive_post))
+    .routes(routes!(posts::remind))
+    .routes(routes!(inbox::reject))
+    .routes(routes!(inbox::reschedule))
+    .routes(routes!(approvals::pending))
+    .routes(routes!(approvals::decide))
+    .routes(routes!(approvals::set_auto_approve))
     .routes(routes!(openapi))
     .0
+}
+
+fn uploads() -> OpenApiRouter<AppState> {
+    Documented(OpenApiRouter::new())
+        .routes(routes!(posts::upload_image))
+        .0
+        .layer(RequestBodyLimitLayer::new(MAX_IMAGE_BYTES))
 }
 
 /// An API router that accepts only what `routes!` makes of handlers with a
