@@ -16,3 +16,49 @@ document.querySelectorAll("input[data-filter]").forEach(function (box) {
     if (empty) empty.hidden = shown > 0;
   });
 });
+
+// The composer counts the text for each ticked network as you type, the way the
+// server does (domain `counted_length`): X counts a link as 23 characters, the
+// others count it in full unless the text already holds it. Choosing a UTM
+// preset fills its fields; without JavaScript, "Use preset" asks the server.
+(function () {
+  var composer = document.getElementById("composer");
+  if (!composer) return;
+  var text = composer.querySelector("#text");
+  var link = composer.querySelector("#link");
+  function chars(s) {
+    return Array.from(s).length;
+  }
+  function counted(provider, body, url) {
+    var n = chars(body);
+    if (url === "") return n;
+    if (provider === "x") return n + 1 + 23;
+    if (body.indexOf(url) >= 0) return n;
+    return n + 1 + chars(url);
+  }
+  function update() {
+    composer.querySelectorAll("[data-count]").forEach(function (out) {
+      var provider = out.dataset.count;
+      var variant = composer.querySelector("#variant-" + provider);
+      var body = variant && variant.value.trim() !== "" ? variant.value : text.value;
+      var n = counted(provider, body.trim(), link.value.trim());
+      out.querySelector(".n").textContent = n;
+      out.classList.toggle("over", n > Number(out.dataset.limit));
+      var box = composer.querySelector("input[name=provider][value=" + provider + "]");
+      out.hidden = !box || !box.checked;
+    });
+  }
+  composer.addEventListener("input", update);
+  composer.addEventListener("change", update);
+  update();
+  var preset = composer.querySelector("#preset");
+  if (preset) {
+    preset.addEventListener("change", function () {
+      var chosen = preset.options[preset.selectedIndex];
+      if (!chosen.value) return;
+      ["source", "medium", "campaign", "term", "content"].forEach(function (k) {
+        composer.querySelector("#utm-" + k).value = chosen.dataset[k] || "";
+      });
+    });
+  }
+})();

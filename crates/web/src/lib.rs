@@ -51,7 +51,9 @@ pub(crate) struct AppState {
     pub limiter: Arc<LoginLimiter>,
 }
 
-/// Largest request body accepted (forms and JSON alike).
+/// Largest request body accepted (forms and JSON alike), but for the
+/// routes that take an image (the API's upload, the composer), which set
+/// their own.
 const BODY_LIMIT: usize = 64 * 1024;
 
 /// Every route of the app, and `beside` (the provider sandbox, or an
@@ -81,6 +83,7 @@ pub fn router(core: Core, config: WebConfig, beside: Router) -> Router {
         .merge(ops::routes())
         .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
         .nest("/api/v1", api::upload_routes())
+        .merge(pages::upload_routes())
         .with_state(state)
         .layer(axum::middleware::from_fn(ops::track_requests))
         .layer(ops::trace_layer())

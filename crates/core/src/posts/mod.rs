@@ -423,6 +423,23 @@ impl Core {
         Ok(tx.list_posts(access.team.id, in_bin).await?)
     }
 
+    /// The team's posts as `team_posts` lists them, each with its deliveries
+    /// counted by state (the admins' list of posts).
+    pub async fn team_posts_counted(
+        &self,
+        access: &TeamAccess,
+        in_bin: bool,
+    ) -> CoreResult<Vec<(Post, Vec<(DeliveryState, i64)>)>> {
+        access.require_admin()?;
+        let mut tx = self.store.begin_read().await?;
+        let mut out = Vec::new();
+        for post in tx.list_posts(access.team.id, in_bin).await? {
+            let counts = tx.delivery_counts(access.team.id, post.id).await?;
+            out.push((post, counts));
+        }
+        Ok(out)
+    }
+
     /// A post with its deliveries counted and its approvals (admins).
     pub async fn post_detail(&self, access: &TeamAccess, post: PostId) -> CoreResult<PostDetail> {
         access.require_admin()?;

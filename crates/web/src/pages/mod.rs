@@ -3,10 +3,12 @@
 //! Members for admins, Sign out) and a one-shot notice.
 
 mod auth;
+mod composer;
 mod connections;
 mod members;
 mod onboarding;
 mod password;
+mod posts;
 mod settings;
 mod team;
 mod team_health;
@@ -74,6 +76,11 @@ pub fn routes() -> Router<AppState> {
             "/t/{slug}/connections/{id}",
             get(team_health::timeline_page),
         )
+        .route("/t/{slug}/posts", get(posts::list))
+        .route("/t/{slug}/posts/window", post(posts::set_window))
+        .route("/t/{slug}/posts/{id}", get(posts::detail))
+        .route("/t/{slug}/posts/{id}/{action}", post(posts::act))
+        .route("/media/{public_id}", get(posts::media))
         .route("/t/{slug}/members", get(members::members_page))
         .route("/t/{slug}/members/invite", post(members::invite))
         .route("/t/{slug}/members/{user}/role", post(members::change_role))
@@ -103,6 +110,21 @@ pub fn routes() -> Router<AppState> {
         .route("/assets/icon.svg", get(icon_svg))
         .route("/assets/icon-192.png", get(icon_192))
         .route("/assets/icon-512.png", get(icon_512))
+}
+
+/// The composer's pages: its form carries an image, so its body may be as
+/// large as the largest image accepted, beyond the limit of other forms.
+pub fn upload_routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/t/{slug}/posts/new",
+            get(composer::new_page).post(composer::create),
+        )
+        .route(
+            "/t/{slug}/posts/{id}/edit",
+            get(composer::edit_page).post(composer::update),
+        )
+        .layer(axum::extract::DefaultBodyLimit::max(composer::UPLOAD_LIMIT))
 }
 
 fn asset(content_type: &'static str, body: &'static [u8]) -> Response {

@@ -10,7 +10,7 @@ mod onboarding;
 mod refresh;
 mod secrets;
 mod team_health;
-mod web;
+pub(crate) mod web;
 
 use crate::helpers::{admin_of_new_team, spawn_app_on, TestApp, TestDb};
 use apostle_core::store::{Email, Store};
@@ -23,7 +23,7 @@ use url::Url;
 pub const ADMIN: &str = "ada@acme.example";
 pub const AMY: &str = "amy@acme.example";
 pub const BOB: &str = "bob@acme.example";
-const PASSWORD: &str = "correct horse battery";
+pub(crate) const PASSWORD: &str = "correct horse battery";
 /// Where the app's flows come back to.
 pub const APP_LINK: &str = "apostle://connections";
 

@@ -65,6 +65,12 @@ impl<'a> Web<'a> {
         panic!("too many redirects from {to}");
     }
 
+    /// The signed-in client and its CSRF token, for a form this helper does
+    /// not send (a multipart one).
+    pub fn session(&self) -> (&reqwest::Client, &str) {
+        (&self.http, &self.csrf)
+    }
+
     /// A page fetched without following redirects.
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http.get(self.absolute(path)).send().await.unwrap()
