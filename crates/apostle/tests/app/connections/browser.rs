@@ -14,7 +14,7 @@ use apostle_test_browser::{run, Browser, Window, DESKTOP, PHONE};
 /// Saves the screen of a step as `name`, after checking it fits the window's width
 /// (a page wider than a phone makes every step a sideways scroll) and has no serious
 /// or critical accessibility violation.
-async fn shot(browser: &Browser, name: &str) {
+pub(crate) async fn shot(browser: &Browser, name: &str) {
     let fits = browser
         .script("return document.documentElement.scrollWidth <= window.innerWidth;")
         .await;
@@ -24,7 +24,7 @@ async fn shot(browser: &Browser, name: &str) {
 }
 
 /// Signs in on the sign-in page the browser is on, or opens it first.
-async fn sign_in(browser: &Browser, acme: &Acme) {
+pub(crate) async fn sign_in(browser: &Browser, acme: &Acme) {
     if !browser.url().await.contains("/login") {
         browser.go(&acme.app.url("/login")).await;
     }

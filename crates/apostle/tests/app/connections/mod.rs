@@ -3,7 +3,7 @@
 //! consent answered with one POST, our callback, the deep link), so the same helpers
 //! serve the connect, reconnect and health tests.
 
-mod browser;
+pub(crate) mod browser;
 mod flows;
 mod health;
 mod onboarding;

@@ -409,3 +409,27 @@ async fn ambassadors_get_no_posts_link_and_are_refused_every_posts_page_and_form
     // Another team's posts are not there at all.
     assert_eq!(amy.get("/t/globex/posts").await.status(), 404);
 }
+
+#[tokio::test]
+async fn a_business_page_chosen_in_the_composer_is_listed_on_the_post_with_its_approval() {
+    let acme = acme().await;
+    acme.sandbox_member("facebook", "fb-ada").await;
+    acme.sandbox_page("facebook", "fb-ada", "Acme Coffee").await;
+    let page = acme.connect_pages("facebook", "fb-ada").await[0].to_string();
+    let web = Web::sign_in(&acme, ADMIN).await;
+    let (_, composer) = web.follow("/t/acme/posts/new").await;
+    assert!(
+        composer.contains(&format!("name=\"page\" value=\"{page}\"")),
+        "the team's pages are offered"
+    );
+    assert!(composer.contains("Acme Coffee (Facebook)"));
+
+    let fields = with(NOW, &[("text", "Fresh beans"), ("page", &page)]);
+    let id = saved(&compose(&acme, &web, "/t/acme/posts/new", &fields, None).await);
+    let (_, html) = web.follow(&format!("/t/acme/posts/{id}")).await;
+    let pages = &html[html.find("id=\"post-pages\"").expect("pages listed")..];
+    assert!(pages.contains("Acme Coffee (Facebook)"), "{pages}");
+    // Ada connected the page herself, so her own post needs no approval.
+    assert!(pages.contains("approved"), "{pages}");
+    assert!(html.contains("Networks: LinkedIn, X, Facebook"), "{html}");
+}
