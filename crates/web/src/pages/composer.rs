@@ -38,40 +38,39 @@ pub const UPLOAD_LIMIT: usize = MAX_IMAGE_BYTES + 512 * 1024;
 
 /// The composer's fields as written, kept as text so that a form with a
 /// mistake comes back exactly as it was sent.
-#[derive(Debug, Clone)]
-pub struct ComposerForm {
+struct ComposerForm {
     csrf: String,
     /// Which button was pressed: `draft`, `schedule`, `use_preset` or
     /// `save_preset`.
     intent: String,
-    pub text: String,
-    pub variant_x: String,
-    pub variant_linkedin: String,
-    pub link: String,
-    pub link_title: String,
-    pub utm_source: String,
-    pub utm_medium: String,
-    pub utm_campaign: String,
-    pub utm_term: String,
-    pub utm_content: String,
-    pub preset: String,
-    pub preset_name: String,
+    text: String,
+    variant_x: String,
+    variant_linkedin: String,
+    link: String,
+    link_title: String,
+    utm_source: String,
+    utm_medium: String,
+    utm_campaign: String,
+    utm_term: String,
+    utm_content: String,
+    preset: String,
+    preset_name: String,
     /// An image stored by an earlier submission of this form.
-    pub image_id: Option<i64>,
+    image_id: Option<i64>,
     remove_image: bool,
     providers: Vec<String>,
     /// `all` (the whole team) or `chosen`.
-    pub recipients: String,
+    recipients: String,
     members: Vec<i64>,
     pages: Vec<i64>,
     /// `now`, `at` or `days`.
-    pub timing: String,
-    pub at_date: String,
-    pub at_time: String,
-    pub days_start: String,
-    pub days_count: String,
-    pub skip_weekends: bool,
-    pub expires_on: String,
+    timing: String,
+    at_date: String,
+    at_time: String,
+    days_start: String,
+    days_count: String,
+    skip_weekends: bool,
+    expires_on: String,
 }
 
 impl Default for ComposerForm {
