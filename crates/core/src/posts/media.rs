@@ -62,16 +62,6 @@ impl Core {
             .ok_or(CoreError::NotFound("image"))
     }
 
-    /// One of the team's images (admins), to show it in the composer and
-    /// on the post's page.
-    pub async fn team_image(&self, access: &TeamAccess, image: ImageId) -> CoreResult<Image> {
-        access.require_admin()?;
-        let mut tx = self.store.begin_read().await?;
-        tx.image_by_id(access.team.id, image)
-            .await?
-            .ok_or(CoreError::NotFound("image"))
-    }
-
     pub async fn utm_presets(&self, access: &TeamAccess) -> CoreResult<Vec<UtmPreset>> {
         let mut tx = self.store.begin_read().await?;
         Ok(tx.utm_presets(access.team.id).await?)

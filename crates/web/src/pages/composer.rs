@@ -424,13 +424,13 @@ async fn render(
             utm: p.utm,
         })
         .collect();
-    let image_url = match form.image_id {
-        Some(id) => Some(format!(
-            "/media/{}",
-            state.core.team_image(access, ImageId(id)).await?.public_id
-        )),
-        None => None,
-    };
+    let image = form.image_id.map(ImageId);
+    let image_url = state
+        .core
+        .image_urls(access, image.as_slice())
+        .await?
+        .into_values()
+        .next();
     let window = state.core.delivery_window(access).await?;
     let html = ComposerPage {
         chrome,

@@ -248,13 +248,12 @@ pub async fn detail(
     let post = &detail.post;
     let c = &post.content;
     let (status, status_class) = status_of(detail.status);
-    let image_url = match c.image_id {
-        Some(image) => Some(format!(
-            "/media/{}",
-            state.core.team_image(&access, image).await?.public_id
-        )),
-        None => None,
-    };
+    let image_url = state
+        .core
+        .image_urls(&access, c.image_id.as_slice())
+        .await?
+        .into_values()
+        .next();
     let recipients = if c.recipients_all {
         None
     } else {
