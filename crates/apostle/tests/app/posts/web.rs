@@ -213,7 +213,8 @@ async fn a_draft_is_saved_edited_and_then_scheduled() {
 }
 
 #[tokio::test]
-async fn an_uploaded_png_is_served_publicly_with_its_type_and_a_non_image_is_refused() {
+async fn an_uploaded_png_is_served_publicly_with_its_type_and_a_non_image_or_one_over_5_mb_is_refused(
+) {
     let acme = acme().await;
     let web = Web::sign_in(&acme, ADMIN).await;
     let fields = with(NOW, &[("text", "With a picture"), ("intent", "draft")]);
@@ -229,6 +230,21 @@ async fn an_uploaded_png_is_served_publicly_with_its_type_and_a_non_image_is_ref
     assert!(text_of(refused)
         .await
         .contains("Image: must be a JPEG, PNG, GIF or WebP"));
+
+    let mut too_large = PNG.to_vec();
+    too_large.resize(5 * 1024 * 1024 + 1, 0);
+    let refused = compose(
+        &acme,
+        &web,
+        "/t/acme/posts/new",
+        &fields,
+        Some((&too_large, "huge.png")),
+    )
+    .await;
+    assert_eq!(refused.status(), 422);
+    assert!(text_of(refused)
+        .await
+        .contains("Image: is larger than 5 MB"));
 
     let id = saved(
         &compose(
@@ -324,7 +340,8 @@ async fn a_utm_preset_saved_in_the_composer_is_offered_again_and_applied_to_the_
 }
 
 #[tokio::test]
-async fn remind_from_the_list_says_how_many_members_have_not_shared_yet() {
+async fn remind_from_the_list_says_how_many_were_reminded_and_an_archived_post_offers_no_reminder()
+{
     let acme = acme().await;
     let web = Web::sign_in(&acme, ADMIN).await;
     let fields = with(NOW, &[("text", "Please share")]);
@@ -335,6 +352,17 @@ async fn remind_from_the_list_says_how_many_members_have_not_shared_yet() {
     assert!(
         list.contains("Reminded 3 members who have not shared the post yet."),
         "{list}"
+    );
+
+    let archived = web.post(&format!("/t/acme/posts/{id}/archive"), &[]).await;
+    let (_, list) = web.follow(&location(&archived)).await;
+    assert!(list.contains("The post is archived"), "{list}");
+    let row = &list[list.find(&format!("id=\"post-{id}\"")).unwrap()..];
+    let row = &row[..row.find("</li>").unwrap()];
+    assert!(row.contains(">Archived<"), "{row}");
+    assert!(
+        !row.contains("Remind"),
+        "an archived post is offered to nobody"
     );
 }
 
