@@ -937,18 +937,17 @@ macro_rules! impl_posts_tx {
                     row.map(ImageRow::decode).transpose()
                 }
 
-                async fn image_by_id(
+                async fn image_public_id(
                     &mut self,
                     team: TeamId,
                     image: ImageId,
-                ) -> StoreResult<Option<Image>> {
-                    let row: Option<ImageRow<$time>> = ::sqlx::query_as(sql::IMAGE_BY_ID)
+                ) -> StoreResult<Option<String>> {
+                    ::sqlx::query_scalar(sql::IMAGE_PUBLIC_ID)
                         .bind(team.0)
                         .bind(image.0)
                         .fetch_optional(&mut *self.tx)
                         .await
-                        .map_err($err)?;
-                    row.map(ImageRow::decode).transpose()
+                        .map_err($err)
                 }
 
                 async fn save_utm_preset(

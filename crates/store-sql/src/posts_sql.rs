@@ -222,8 +222,7 @@ pub const INSERT_IMAGE: &str = "INSERT INTO images (team_id, public_id, content_
      RETURNING id, team_id, public_id, content_type, bytes, created_at";
 pub const IMAGE_BY_PUBLIC_ID: &str = "SELECT id, team_id, public_id, content_type, bytes, \
          created_at FROM images WHERE public_id = $1";
-pub const IMAGE_BY_ID: &str = "SELECT id, team_id, public_id, content_type, bytes, created_at \
-     FROM images WHERE team_id = $1 AND id = $2";
+pub const IMAGE_PUBLIC_ID: &str = "SELECT public_id FROM images WHERE team_id = $1 AND id = $2";
 pub const SAVE_UTM_PRESET: &str = "INSERT INTO utm_presets (team_id, name, utm, created_at) \
      VALUES ($1, $2, $3, $4) \
      ON CONFLICT (team_id, name) DO UPDATE SET utm = excluded.utm \

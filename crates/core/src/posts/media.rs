@@ -106,8 +106,8 @@ impl Core {
 
     /// The public URL of an image (what Instagram is given to fetch), served
     /// by the unguessable name it was stored under.
-    pub fn image_url(&self, image: &Image) -> String {
-        self.settings.link(&format!("/media/{}", image.public_id))
+    pub fn image_url(&self, public_id: &str) -> String {
+        self.settings.link(&format!("/media/{public_id}"))
     }
 
     /// The public URLs of the team's images among `images`; ids of other
@@ -123,8 +123,8 @@ impl Core {
             if urls.contains_key(&id) {
                 continue;
             }
-            if let Some(image) = tx.image_by_id(access.team.id, id).await? {
-                urls.insert(id, self.image_url(&image));
+            if let Some(public_id) = tx.image_public_id(access.team.id, id).await? {
+                urls.insert(id, self.image_url(&public_id));
             }
         }
         Ok(urls)

@@ -140,7 +140,7 @@ impl Core {
             }
         }
         if let Some(image) = input.image {
-            tx.image_by_id(access.team.id, image)
+            tx.image_public_id(access.team.id, image)
                 .await?
                 .ok_or(CoreError::NotFound("image"))?;
         } else if providers.iter().any(|p| p == "instagram") {

@@ -193,9 +193,9 @@ impl Core {
         }
         let image = match post.content.image_id {
             Some(id) => tx
-                .image_by_id(post.team_id, id)
+                .image_public_id(post.team_id, id)
                 .await?
-                .map(|i| self.image_url(&i)),
+                .map(|public_id| self.image_url(&public_id)),
             None => None,
         };
         let link = |action: LinkAction, subject: LinkSubject| {

@@ -373,7 +373,12 @@ pub trait PostsTx: Send {
         now: DateTime<Utc>,
     ) -> StoreResult<Image>;
     async fn image_by_public_id(&mut self, public_id: &str) -> StoreResult<Option<Image>>;
-    async fn image_by_id(&mut self, team: TeamId, image: ImageId) -> StoreResult<Option<Image>>;
+    /// The name in a team image's public URL (its bytes are not read).
+    async fn image_public_id(
+        &mut self,
+        team: TeamId,
+        image: ImageId,
+    ) -> StoreResult<Option<String>>;
     async fn save_utm_preset(
         &mut self,
         team: TeamId,

@@ -545,7 +545,11 @@ pub async fn members_settings_team_windows_links_images_and_presets_are_kept(db:
     let found = tx.image_by_public_id("pub-1").await.unwrap().unwrap();
     assert_eq!(found.bytes, b"\x89PNG bytes");
     assert_eq!(found.content_type, "image/png");
-    assert!(tx.image_by_id(other, image.id).await.unwrap().is_none());
+    assert_eq!(
+        tx.image_public_id(acme, image.id).await.unwrap().as_deref(),
+        Some("pub-1")
+    );
+    assert!(tx.image_public_id(other, image.id).await.unwrap().is_none());
     assert_eq!(tx.utm_presets(acme).await.unwrap(), vec![preset.clone()]);
     assert!(tx.utm_presets(other).await.unwrap().is_empty());
     drop(tx);

@@ -576,7 +576,7 @@ pub(crate) async fn upload_image(
         StatusCode::CREATED,
         Json(ImageView {
             id: image.id.0,
-            url: state.core.image_url(&image),
+            url: state.core.image_url(&image.public_id),
         }),
     ))
 }
