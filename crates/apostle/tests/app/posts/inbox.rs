@@ -3,6 +3,7 @@
 //! "Remind me later", the approvals page with Auto Approve, and
 //! notification settings with the time zone.
 
+use crate::connections::browser::{shot, sign_in};
 use crate::connections::web::{location, Web};
 use crate::connections::{acme, Acme, ADMIN, AMY};
 use crate::helpers::runner;
@@ -12,6 +13,7 @@ use apostle_core::teams::TeamAccess;
 use apostle_domain::{
     AccountId, DeliveryId, DeliveryState, EmailAddress, NotificationKind, Role, TimeZoneName,
 };
+use apostle_test_browser::{run, PHONE};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -361,4 +363,55 @@ async fn notification_settings_save_the_chosen_emails_and_refuse_an_unknown_time
     let settings = acme.app.core.member_settings(amy_id).await.unwrap();
     assert_eq!(settings.time_zone, "Europe/Paris", "nothing changed");
     assert_eq!(settings.muted, vec![NotificationKind::Suggestion]);
+}
+
+#[tokio::test]
+async fn on_a_phone_the_inbox_approvals_settings_and_email_link_pages_fit_and_pass_the_accessibility_checks(
+) {
+    let (acme, page) = acme_with_a_page().await;
+    let post = suggest(&acme, "A phone-sized look at the inbox", None).await;
+    page_post_from_cy(&acme, page, "Waiting for Ada").await;
+    let inbox = acme
+        .app
+        .core
+        .inbox(&access(&acme, ADMIN).await)
+        .await
+        .unwrap();
+    let delivery = inbox
+        .iter()
+        .find(|i| i.post.id == post.id)
+        .expect("Ada has it too")
+        .delivery
+        .id;
+    let unsubscribe = apostle_core::posts::links::unsubscribe_url(
+        &acme.app.core,
+        &EmailAddress::parse(ADMIN).unwrap(),
+        NotificationKind::Suggestion,
+    );
+    run(PHONE, |browser| async move {
+        sign_in(&browser, &acme).await;
+        for (path, name) in [
+            ("/t/acme/inbox".to_owned(), "inbox"),
+            (format!("/t/acme/inbox/{delivery}"), "inbox-item"),
+            (
+                format!("/t/acme/inbox/{delivery}?edit=1"),
+                "inbox-item-edit",
+            ),
+            ("/t/acme/inbox/shared".to_owned(), "inbox-shared"),
+            ("/t/acme/approvals".to_owned(), "approvals"),
+            ("/t/acme/settings/notifications".to_owned(), "notifications"),
+        ] {
+            browser.go(&acme.app.url(&path)).await;
+            shot(&browser, name).await;
+        }
+        browser.go(&unsubscribe).await;
+        shot(&browser, "unsubscribe").await;
+        browser.click("#unsubscribe button").await;
+        assert!(browser
+            .text_of("#outcome")
+            .await
+            .contains("You will get no more emails about"));
+        shot(&browser, "unsubscribed").await;
+    })
+    .await;
 }
