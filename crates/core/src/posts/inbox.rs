@@ -35,7 +35,7 @@ pub struct FeedItem {
 }
 
 /// One suggestion as its page shows it: the post, the member's delivery,
-/// where it can go, and its image's public path.
+/// where it can go, and its image's public URL.
 #[derive(Debug, Clone)]
 pub struct Suggestion {
     pub delivery: Delivery,
@@ -251,7 +251,7 @@ impl Core {
         let (delivery, post) = self.delivery_for(access, delivery).await?;
         let mut tx = self.store.begin_read().await?;
         let targets = self.targets(&mut *tx, access, &post).await?;
-        let image = self.image_path(&mut *tx, &post).await?;
+        let image = self.image_of(&mut *tx, &post).await?;
         Ok(Suggestion {
             delivery,
             post,
@@ -260,18 +260,18 @@ impl Core {
         })
     }
 
-    /// The public path of a post's image (the inbox shows it).
+    /// The public URL of a post's image, if it has one.
     pub async fn post_image(&self, post: &Post) -> CoreResult<Option<String>> {
         let mut tx = self.store.begin_read().await?;
-        self.image_path(&mut *tx, post).await
+        self.image_of(&mut *tx, post).await
     }
 
-    async fn image_path(&self, tx: &mut dyn Tx, post: &Post) -> CoreResult<Option<String>> {
+    async fn image_of(&self, tx: &mut dyn Tx, post: &Post) -> CoreResult<Option<String>> {
         Ok(match post.content.image_id {
             Some(id) => tx
                 .image_by_id(post.team_id, id)
                 .await?
-                .map(|i| format!("/media/{}", i.public_id)),
+                .map(|i| self.image_url(&i)),
             None => None,
         })
     }

@@ -1,7 +1,7 @@
 //! Approvals for admins: suggestions to the business pages they answer for,
 //! with Approve and Decline, and each such page's Auto Approve switch.
 
-use super::inbox::{local_time, PostCard};
+use super::inbox::{image_ids, local_time, PostCard};
 use super::{after_form, page, team_form, Chrome};
 use crate::error::PageError;
 use crate::session::{Flash, HtmlForm, SignedIn};
@@ -47,19 +47,23 @@ pub async fn approvals_page(
     let access = state.core.team_access(&slug, &me.user).await?;
     let owned = state.core.owned_pages(&access).await?;
     let zone = state.core.time_zone_of(me.user.id).await?;
-    let mut rows = Vec::new();
-    for item in state.core.pending_approvals(&access).await? {
-        let image = state.core.post_image(&item.post).await?;
-        rows.push(ApprovalRow {
+    let pending = state.core.pending_approvals(&access).await?;
+    let urls = state
+        .core
+        .image_urls(&access, &image_ids(pending.iter().map(|i| &i.post)))
+        .await?;
+    let rows = pending
+        .iter()
+        .map(|item| ApprovalRow {
             id: item.approval.id.0,
             page: owned
                 .iter()
                 .find(|(p, _)| p.id == item.approval.account_id)
                 .map_or_else(|| "A page".to_owned(), |(p, _)| p.name.clone()),
             publish_at: local_time(item.approval.publish_at, &zone),
-            card: PostCard::new(&item.post, image, &zone),
-        });
-    }
+            card: PostCard::listed(&item.post, &urls, &zone),
+        })
+        .collect();
     let pages = owned
         .iter()
         .map(|(p, auto)| PageRow {

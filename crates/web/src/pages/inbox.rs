@@ -10,13 +10,15 @@ use crate::AppState;
 use apostle_core::posts::inbox::{RemindAt, Target};
 use apostle_core::posts::notify::provider_name;
 use apostle_core::store::{AccountKind, ConnectionStatus, InboxItem, Post};
-use apostle_domain::{DeliveryId, TimeZoneName};
+use apostle_core::teams::TeamAccess;
+use apostle_domain::{DeliveryId, ImageId, TimeZoneName};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 /// A moment as the member reads it: in their time zone, named.
 pub fn local_time(at: DateTime<Utc>, zone: &TimeZoneName) -> String {
@@ -45,6 +47,12 @@ impl PostCard {
             expires: local_time(post.content.expires_at, zone),
         }
     }
+
+    /// A card in a list, its image among the list's `urls`.
+    pub fn listed(post: &Post, urls: &BTreeMap<ImageId, String>, zone: &TimeZoneName) -> Self {
+        let image = post.content.image_id.and_then(|id| urls.get(&id).cloned());
+        PostCard::new(post, image, zone)
+    }
 }
 
 /// One row of the inbox or the archive.
@@ -57,20 +65,25 @@ pub struct InboxRow {
 
 async fn rows(
     state: &AppState,
+    access: &TeamAccess,
     items: Vec<InboxItem>,
     zone: &TimeZoneName,
     when: impl Fn(&InboxItem) -> Option<DateTime<Utc>>,
 ) -> Result<Vec<InboxRow>, PageError> {
-    let mut out = Vec::with_capacity(items.len());
-    for item in items {
-        let image = state.core.post_image(&item.post).await?;
-        out.push(InboxRow {
+    let images = image_ids(items.iter().map(|i| &i.post));
+    let urls = state.core.image_urls(access, &images).await?;
+    Ok(items
+        .iter()
+        .map(|item| InboxRow {
             id: item.delivery.id.0,
-            when: when(&item).map_or_else(String::new, |at| local_time(at, zone)),
-            card: PostCard::new(&item.post, image, zone),
-        });
-    }
-    Ok(out)
+            when: when(item).map_or_else(String::new, |at| local_time(at, zone)),
+            card: PostCard::listed(&item.post, &urls, zone),
+        })
+        .collect())
+}
+
+pub fn image_ids<'a>(posts: impl Iterator<Item = &'a Post>) -> Vec<ImageId> {
+    posts.filter_map(|p| p.content.image_id).collect()
 }
 
 #[derive(Template)]
@@ -92,10 +105,10 @@ async fn list(
     let zone = state.core.time_zone_of(me.user.id).await?;
     let rows = if archive {
         let shared = state.core.shared_archive(&access).await?;
-        rows(&state, shared, &zone, |i| i.delivery.decided_at).await?
+        rows(&state, &access, shared, &zone, |i| i.delivery.decided_at).await?
     } else {
         let current = state.core.inbox(&access).await?;
-        rows(&state, current, &zone, |i| i.delivery.delivered_at).await?
+        rows(&state, &access, current, &zone, |i| i.delivery.delivered_at).await?
     };
     let chrome = Chrome::load(&state, &me, &access, flash).await?;
     let shown = chrome.notice.is_some();
