@@ -127,6 +127,11 @@ impl TimeZoneName {
         TimeZoneName("UTC".to_owned())
     }
 
+    /// Every IANA zone name, for a member to choose from.
+    pub fn known() -> impl Iterator<Item = &'static str> {
+        chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -62,3 +62,13 @@ document.querySelectorAll("input[data-filter]").forEach(function (box) {
     });
   }
 })();
+// A member who never chose a time zone is offered their browser's; they save it.
+document.querySelectorAll("select[data-detect-zone]").forEach(function (select) {
+  var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  if (!zone || zone === select.value) return;
+  var known = Array.prototype.some.call(select.options, function (o) { return o.value === zone; });
+  if (!known) return;
+  select.value = zone;
+  var note = document.getElementById("zone-detected");
+  if (note) note.hidden = false;
+});

@@ -47,6 +47,23 @@ impl FromRequestParts<AppState> for SignedIn {
     }
 }
 
+/// Pages open to anyone that act on behalf of the signed-in member when
+/// there is one (the one-click links from emails).
+impl axum::extract::OptionalFromRequestParts<AppState> for SignedIn {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, PageError> {
+        match <SignedIn as FromRequestParts<AppState>>::from_request_parts(parts, state).await {
+            Ok(me) => Ok(Some(me)),
+            Err(PageError::SignIn { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 impl SignedIn {
     /// Every state-changing form carries the session's CSRF token.
     pub fn check_csrf(&self, submitted: &str) -> Result<(), PageError> {

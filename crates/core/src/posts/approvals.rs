@@ -4,7 +4,7 @@
 //! sharing to a page they own needs no approval.
 
 use crate::error::{CoreError, CoreResult};
-use crate::store::{AccountOwner, Approval, ApprovalItem, Tx};
+use crate::store::{Account, AccountOwner, Approval, ApprovalItem, ConnectionStatus, Tx};
 use crate::teams::TeamAccess;
 use crate::Core;
 use apostle_domain::{AccountId, ApprovalId, ApprovalState, Role, TeamId, UserId};
@@ -42,6 +42,26 @@ impl Core {
     pub async fn pending_approvals(&self, access: &TeamAccess) -> CoreResult<Vec<ApprovalItem>> {
         let mut tx = self.store.begin_read().await?;
         Ok(tx.approvals_for(access.team.id, access.user.id).await?)
+    }
+
+    /// The team's pages this admin answers for, each with whether Auto
+    /// Approve is on.
+    pub async fn owned_pages(&self, access: &TeamAccess) -> CoreResult<Vec<(Account, bool)>> {
+        access.require_admin()?;
+        let mut tx = self.store.begin_read().await?;
+        let mut out = Vec::new();
+        for page in tx.business_accounts(access.team.id).await? {
+            if page.status == ConnectionStatus::Removed
+                || !page_owners(&mut *tx, access.team.id, page.id)
+                    .await?
+                    .contains(&access.user.id)
+            {
+                continue;
+            }
+            let auto = tx.auto_approve(access.team.id, page.id).await?;
+            out.push((page, auto));
+        }
+        Ok(out)
     }
 
     /// Approves or declines a suggestion to a page the member answers for.

@@ -12,7 +12,7 @@ use apostle_domain::{
     AccountId, DeliveryId, DeliveryState, DeliveryWindow, NotificationKind, TeamId, TimeZoneName,
     UserId,
 };
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, NaiveDateTime, NaiveTime, Utc};
 
 /// An account a post can go to from the member's point of view.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,6 +32,67 @@ pub struct FeedItem {
     /// not delivered to them).
     pub delivery: Option<Delivery>,
     pub targets: Vec<Target>,
+}
+
+/// One suggestion as its page shows it: the post, the member's delivery,
+/// where it can go, and its image's public URL.
+#[derive(Debug, Clone)]
+pub struct Suggestion {
+    pub delivery: Delivery,
+    pub post: Post,
+    pub targets: Vec<Target>,
+    pub image: Option<String>,
+}
+
+/// When "Remind me later" brings a suggestion back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemindAt {
+    /// 09:00 the next day in the member's time zone.
+    TomorrowMorning,
+    InThreeDays,
+    /// A moment the member chose, in their local time.
+    Local(NaiveDateTime),
+}
+
+impl RemindAt {
+    /// A form's choice (`tomorrow`, `three_days`, or `at` with a local
+    /// `YYYY-MM-DDTHH:MM`, as a browser's date-time field sends it).
+    pub fn parse(choice: &str, local: Option<&str>) -> CoreResult<Self> {
+        let bad = |reason| {
+            CoreError::Invalid(apostle_domain::InvalidValue {
+                field: "remind",
+                reason,
+            })
+        };
+        match choice {
+            "tomorrow" => Ok(RemindAt::TomorrowMorning),
+            "three_days" => Ok(RemindAt::InThreeDays),
+            "at" => local
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .ok_or(bad("choose a date and time"))
+                .and_then(|l| {
+                    NaiveDateTime::parse_from_str(l, "%Y-%m-%dT%H:%M")
+                        .map(RemindAt::Local)
+                        .map_err(|_| bad("must be a date and time"))
+                }),
+            _ => Err(bad("choose when to be reminded")),
+        }
+    }
+
+    /// The moment in UTC for a member in `zone`.
+    pub fn resolve(self, zone: &TimeZoneName, now: DateTime<Utc>) -> DateTime<Utc> {
+        let local = |at: NaiveDateTime| apostle_domain::posts::local_to_utc(zone.tz(), at);
+        match self {
+            RemindAt::TomorrowMorning => {
+                let today = now.with_timezone(&zone.tz()).date_naive();
+                let nine = NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default();
+                local((today + Duration::days(1)).and_time(nine))
+            }
+            RemindAt::InThreeDays => now + Duration::days(3),
+            RemindAt::Local(at) => local(at),
+        }
+    }
 }
 
 /// What a one-click link's page shows before its button is pressed.
@@ -179,6 +240,52 @@ impl Core {
             .filter(|p| p.deleted_at.is_none())
             .ok_or(CoreError::NotFound("suggestion"))?;
         Ok((found, post))
+    }
+
+    /// The member's suggestion with where it can go and its image.
+    pub async fn suggestion(
+        &self,
+        access: &TeamAccess,
+        delivery: DeliveryId,
+    ) -> CoreResult<Suggestion> {
+        let (delivery, post) = self.delivery_for(access, delivery).await?;
+        let mut tx = self.store.begin_read().await?;
+        let targets = self.targets(&mut *tx, access, &post).await?;
+        let image = self.image_of(&mut *tx, &post).await?;
+        Ok(Suggestion {
+            delivery,
+            post,
+            targets,
+            image,
+        })
+    }
+
+    /// The public URL of a post's image, if it has one.
+    pub async fn post_image(&self, post: &Post) -> CoreResult<Option<String>> {
+        let mut tx = self.store.begin_read().await?;
+        self.image_of(&mut *tx, post).await
+    }
+
+    async fn image_of(&self, tx: &mut dyn Tx, post: &Post) -> CoreResult<Option<String>> {
+        Ok(match post.content.image_id {
+            Some(id) => tx
+                .image_by_id(post.team_id, id)
+                .await?
+                .map(|i| self.image_url(&i)),
+            None => None,
+        })
+    }
+
+    /// The member's time zone (UTC until they choose one).
+    pub async fn time_zone_of(&self, user: UserId) -> CoreResult<TimeZoneName> {
+        let mut tx = self.store.begin_read().await?;
+        self.member_time_zone(&mut *tx, user).await
+    }
+
+    /// When `choice` falls for this member, in their time zone.
+    pub async fn remind_moment(&self, user: UserId, choice: RemindAt) -> CoreResult<DateTime<Utc>> {
+        let zone = self.time_zone_of(user).await?;
+        Ok(choice.resolve(&zone, self.clock.now()))
     }
 
     /// "Not for me": the suggestion leaves the inbox.
@@ -493,4 +600,33 @@ fn decided(state: DeliveryState) -> CoreError {
         DeliveryState::Expired => "This post expired before you decided.",
         _ => "This suggestion is not in your inbox now.",
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn tomorrow_morning_is_nine_the_next_day_in_the_members_zone() {
+        let zone = TimeZoneName::parse("America/New_York").unwrap();
+        // 23:30 in New York on 1 March is already 2 March in UTC.
+        let now = Utc.with_ymd_and_hms(2026, 3, 2, 4, 30, 0).unwrap();
+        let at = RemindAt::TomorrowMorning.resolve(&zone, now);
+        assert_eq!(at, Utc.with_ymd_and_hms(2026, 3, 2, 14, 0, 0).unwrap());
+    }
+
+    #[test]
+    fn a_chosen_moment_is_read_in_the_members_zone_and_nonsense_is_refused() {
+        let zone = TimeZoneName::parse("Europe/Paris").unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
+        let chosen = RemindAt::parse("at", Some("2026-06-03T10:15")).unwrap();
+        assert_eq!(
+            chosen.resolve(&zone, now),
+            Utc.with_ymd_and_hms(2026, 6, 3, 8, 15, 0).unwrap()
+        );
+        assert!(RemindAt::parse("at", Some("soon")).is_err());
+        assert!(RemindAt::parse("at", None).is_err());
+        assert!(RemindAt::parse("never", None).is_err());
+    }
 }

@@ -2,10 +2,14 @@
 //! [`Chrome`]: the team switcher, the top-right menu (Personal Settings,
 //! Members for admins, Sign out) and a one-shot notice.
 
+mod actions;
+mod approvals;
 mod auth;
 mod composer;
 mod connections;
+mod inbox;
 mod members;
+mod notifications;
 mod onboarding;
 mod password;
 mod posts;
@@ -81,6 +85,20 @@ pub fn routes() -> Router<AppState> {
         .route("/t/{slug}/posts/{id}", get(posts::detail))
         .route("/t/{slug}/posts/{id}/{action}", post(posts::act))
         .route("/media/{public_id}", get(posts::media))
+        .route("/t/{slug}/inbox", get(inbox::inbox))
+        .route("/t/{slug}/inbox/shared", get(inbox::shared))
+        .route("/t/{slug}/inbox/{id}", get(inbox::item))
+        .route("/t/{slug}/inbox/{id}/reject", post(inbox::reject))
+        .route("/t/{slug}/inbox/{id}/reschedule", post(inbox::reschedule))
+        .route("/t/{slug}/approvals", get(approvals::approvals_page))
+        .route("/t/{slug}/approvals/auto", post(approvals::auto_approve))
+        .route("/t/{slug}/approvals/{id}", post(approvals::decide))
+        .route("/settings/notifications", get(notifications::open))
+        .route(
+            "/t/{slug}/settings/notifications",
+            get(notifications::tab).post(notifications::save),
+        )
+        .merge(actions::routes())
         .route("/t/{slug}/members", get(members::members_page))
         .route("/t/{slug}/members/invite", post(members::invite))
         .route("/t/{slug}/members/{user}/role", post(members::change_role))
@@ -197,6 +215,8 @@ pub struct Chrome {
     /// to fix them, and how many more there are.
     pub broken: Vec<connections::ConnectionRow>,
     pub more_broken: usize,
+    /// Current suggestions in the member's inbox, for the Inbox link.
+    pub inbox_count: usize,
 }
 
 /// The banner names this many broken connections and links to the rest.
@@ -233,6 +253,7 @@ impl Chrome {
             .take(BANNER_ROWS)
             .map(connections::ConnectionRow::from)
             .collect();
+        let inbox_count = state.core.inbox(access).await?.len();
         Ok(Chrome {
             user_name: me.user.name.to_string(),
             csrf: me.csrf.clone(),
@@ -245,6 +266,7 @@ impl Chrome {
             notice: flash.0,
             broken,
             more_broken,
+            inbox_count,
         })
     }
 }

@@ -78,6 +78,17 @@ pub enum Tab {
     Pages,
 }
 
+impl Tab {
+    /// How `settings_tabs.html` knows the open tab.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tab::Profile => "profile",
+            Tab::Accounts => "accounts",
+            Tab::Pages => "pages",
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "settings.html")]
 struct SettingsPage<'a> {

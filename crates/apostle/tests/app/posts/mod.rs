@@ -7,5 +7,6 @@ mod api;
 mod approvals;
 mod browser;
 mod delivery;
+mod inbox;
 mod links;
 mod web;

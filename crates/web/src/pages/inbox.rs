@@ -1,0 +1,302 @@
+//! The member's inbox: current suggestions, one suggestion with where it can
+//! go (and the offer to reconnect a broken personal account), its "Not for
+//! me" and "Remind me later", and the archive of what they shared.
+
+use super::settings::{connect_label, connectable};
+use super::{after_form, page, team_form, Chrome};
+use crate::error::PageError;
+use crate::session::{Flash, HtmlForm, SignedIn};
+use crate::AppState;
+use apostle_core::posts::inbox::{RemindAt, Target};
+use apostle_core::posts::notify::provider_name;
+use apostle_core::store::{AccountKind, ConnectionStatus, InboxItem, Post};
+use apostle_core::teams::TeamAccess;
+use apostle_domain::{DeliveryId, ImageId, TimeZoneName};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// A moment as the member reads it: in their time zone, named.
+pub fn local_time(at: DateTime<Utc>, zone: &TimeZoneName) -> String {
+    format!(
+        "{} ({zone})",
+        at.with_timezone(&zone.tz()).format("%A %-d %B %Y at %H:%M")
+    )
+}
+
+/// A post as a card shows it.
+pub struct PostCard {
+    pub text: String,
+    pub link: Option<String>,
+    pub link_title: Option<String>,
+    pub image: Option<String>,
+    pub expires: String,
+}
+
+impl PostCard {
+    pub fn new(post: &Post, image: Option<String>, zone: &TimeZoneName) -> Self {
+        PostCard {
+            text: post.content.text.clone(),
+            link: post.content.link.clone(),
+            link_title: post.content.link_title.clone(),
+            image,
+            expires: local_time(post.content.expires_at, zone),
+        }
+    }
+
+    /// A card in a list, its image among the list's `urls`.
+    pub fn listed(post: &Post, urls: &BTreeMap<ImageId, String>, zone: &TimeZoneName) -> Self {
+        let image = post.content.image_id.and_then(|id| urls.get(&id).cloned());
+        PostCard::new(post, image, zone)
+    }
+}
+
+/// One row of the inbox or the archive.
+pub struct InboxRow {
+    pub id: i64,
+    pub card: PostCard,
+    /// When it arrived, or when it was shared.
+    pub when: String,
+}
+
+async fn rows(
+    state: &AppState,
+    access: &TeamAccess,
+    items: Vec<InboxItem>,
+    zone: &TimeZoneName,
+    when: impl Fn(&InboxItem) -> Option<DateTime<Utc>>,
+) -> Result<Vec<InboxRow>, PageError> {
+    let images = image_ids(items.iter().map(|i| &i.post));
+    let urls = state.core.image_urls(access, &images).await?;
+    Ok(items
+        .iter()
+        .map(|item| InboxRow {
+            id: item.delivery.id.0,
+            when: when(item).map_or_else(String::new, |at| local_time(at, zone)),
+            card: PostCard::listed(&item.post, &urls, zone),
+        })
+        .collect())
+}
+
+pub fn image_ids<'a>(posts: impl Iterator<Item = &'a Post>) -> Vec<ImageId> {
+    posts.filter_map(|p| p.content.image_id).collect()
+}
+
+#[derive(Template)]
+#[template(path = "inbox.html")]
+struct InboxPage {
+    chrome: Chrome,
+    rows: Vec<InboxRow>,
+    archive: bool,
+}
+
+async fn list(
+    state: AppState,
+    me: SignedIn,
+    flash: Flash,
+    slug: String,
+    archive: bool,
+) -> Result<Response, PageError> {
+    let access = state.core.team_access(&slug, &me.user).await?;
+    let zone = state.core.time_zone_of(me.user.id).await?;
+    let rows = if archive {
+        let shared = state.core.shared_archive(&access).await?;
+        rows(&state, &access, shared, &zone, |i| i.delivery.decided_at).await?
+    } else {
+        let current = state.core.inbox(&access).await?;
+        rows(&state, &access, current, &zone, |i| i.delivery.delivered_at).await?
+    };
+    let chrome = Chrome::load(&state, &me, &access, flash).await?;
+    let shown = chrome.notice.is_some();
+    let html = InboxPage {
+        chrome,
+        rows,
+        archive,
+    }
+    .render()?;
+    Ok(page(StatusCode::OK, html, &state, shown))
+}
+
+pub async fn inbox(
+    State(state): State<AppState>,
+    me: SignedIn,
+    flash: Flash,
+    Path(slug): Path<String>,
+) -> Result<Response, PageError> {
+    list(state, me, flash, slug, false).await
+}
+
+pub async fn shared(
+    State(state): State<AppState>,
+    me: SignedIn,
+    flash: Flash,
+    Path(slug): Path<String>,
+) -> Result<Response, PageError> {
+    list(state, me, flash, slug, true).await
+}
+
+/// An account the post can go to, as the suggestion lists it.
+pub struct TargetRow {
+    pub id: i64,
+    pub provider: &'static str,
+    pub name: String,
+    pub business: bool,
+    pub broken: bool,
+    /// A broken personal account: the member reconnects it here.
+    pub reconnect: bool,
+}
+
+impl From<&Target> for TargetRow {
+    fn from(t: &Target) -> Self {
+        let broken = t.status == ConnectionStatus::Broken;
+        TargetRow {
+            id: t.connection_id.0,
+            provider: provider_name(&t.provider),
+            name: t.name.clone(),
+            business: t.business,
+            broken,
+            reconnect: broken && !t.business,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "inbox_item.html")]
+struct ItemPage {
+    chrome: Chrome,
+    id: i64,
+    card: PostCard,
+    targets: Vec<TargetRow>,
+    /// Connect buttons (provider, label) for the post's personal providers
+    /// the member has no account on yet.
+    connect: Vec<(&'static str, &'static str)>,
+    open: bool,
+    edit: bool,
+    /// Earliest and latest moment the date-time field accepts (local).
+    min: String,
+    max: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ItemQuery {
+    #[serde(default)]
+    edit: Option<String>,
+}
+
+pub async fn item(
+    State(state): State<AppState>,
+    me: SignedIn,
+    flash: Flash,
+    Path((slug, id)): Path<(String, i64)>,
+    Query(query): Query<ItemQuery>,
+) -> Result<Response, PageError> {
+    let access = state.core.team_access(&slug, &me.user).await?;
+    let found = state.core.suggestion(&access, DeliveryId(id)).await?;
+    let zone = state.core.time_zone_of(me.user.id).await?;
+    let now = state.core.clock.now();
+    let connect = connectable(&state, AccountKind::Personal)
+        .into_iter()
+        .filter(|p| {
+            found.post.content.providers.iter().any(|x| x == p.as_str())
+                && !found
+                    .targets
+                    .iter()
+                    .any(|t| !t.business && t.provider == p.as_str())
+        })
+        .map(|p| (p.as_str(), connect_label(p, AccountKind::Personal)))
+        .collect();
+    let local = |at: DateTime<Utc>| {
+        at.with_timezone(&zone.tz())
+            .format("%Y-%m-%dT%H:%M")
+            .to_string()
+    };
+    let chrome = Chrome::load(&state, &me, &access, flash).await?;
+    let shown = chrome.notice.is_some();
+    let html = ItemPage {
+        chrome,
+        id,
+        open: found.delivery.state == apostle_domain::DeliveryState::Delivered
+            && found.post.is_live(now),
+        edit: query.edit.is_some_and(|e| e == "1"),
+        card: PostCard::new(&found.post, found.image, &zone),
+        targets: found.targets.iter().map(TargetRow::from).collect(),
+        connect,
+        min: local(now),
+        max: local(found.post.content.expires_at),
+    }
+    .render()?;
+    Ok(page(StatusCode::OK, html, &state, shown))
+}
+
+#[derive(Deserialize)]
+pub struct RejectForm {
+    csrf: String,
+}
+
+/// "Not for me".
+pub async fn reject(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Path((slug, id)): Path<(String, i64)>,
+    HtmlForm(form): HtmlForm<RejectForm>,
+) -> Result<Response, PageError> {
+    let access = team_form(&state, &me, &slug, &form.csrf).await?;
+    let result = state
+        .core
+        .reject_delivery(me.user.id, DeliveryId(id))
+        .await
+        .map(|()| rejected_text().to_owned());
+    after_form(&state, &format!("/t/{}/inbox", access.team.slug), result)
+}
+
+pub fn rejected_text() -> &'static str {
+    "Done — this post will not be suggested to you again."
+}
+
+/// What "Remind me later" sends: `choice` is `tomorrow`, `three_days` or
+/// `at` with the member's local `at`.
+#[derive(Deserialize)]
+pub struct RemindForm {
+    #[serde(default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub choice: String,
+    #[serde(default)]
+    pub at: Option<String>,
+}
+
+/// "Remind me later": the suggestion comes back at the chosen moment.
+pub async fn reschedule(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Path((slug, id)): Path<(String, i64)>,
+    HtmlForm(form): HtmlForm<RemindForm>,
+) -> Result<Response, PageError> {
+    let access = team_form(&state, &me, &slug, &form.csrf).await?;
+    let result = async {
+        let choice = RemindAt::parse(&form.choice, form.at.as_deref())?;
+        let at = state.core.remind_moment(me.user.id, choice).await?;
+        let at = state
+            .core
+            .reschedule_delivery(me.user.id, DeliveryId(id), at)
+            .await?;
+        let zone = state.core.time_zone_of(me.user.id).await?;
+        Ok(back_on_text(at, &zone))
+    }
+    .await;
+    let failed_here = format!("/t/{}/inbox/{id}", access.team.slug);
+    let to = if result.is_ok() {
+        format!("/t/{}/inbox", access.team.slug)
+    } else {
+        failed_here
+    };
+    after_form(&state, &to, result)
+}
+
+pub fn back_on_text(at: DateTime<Utc>, zone: &TimeZoneName) -> String {
+    format!("We will bring it back on {}.", local_time(at, zone))
+}
