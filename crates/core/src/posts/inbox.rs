@@ -266,12 +266,16 @@ impl Core {
         self.image_of(&mut *tx, post).await
     }
 
-    async fn image_of(&self, tx: &mut dyn Tx, post: &Post) -> CoreResult<Option<String>> {
+    pub(crate) async fn image_of(
+        &self,
+        tx: &mut dyn Tx,
+        post: &Post,
+    ) -> CoreResult<Option<String>> {
         Ok(match post.content.image_id {
             Some(id) => tx
-                .image_by_id(post.team_id, id)
+                .image_public_id(post.team_id, id)
                 .await?
-                .map(|i| self.image_url(&i)),
+                .map(|public_id| self.image_url(&public_id)),
             None => None,
         })
     }

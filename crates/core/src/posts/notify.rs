@@ -191,13 +191,7 @@ impl Core {
         if !post.is_live(now) {
             return Ok(None);
         }
-        let image = match post.content.image_id {
-            Some(id) => tx
-                .image_public_id(post.team_id, id)
-                .await?
-                .map(|public_id| self.image_url(&public_id)),
-            None => None,
-        };
+        let image = self.image_of(tx, &post).await?;
         let link = |action: LinkAction, subject: LinkSubject| {
             let signed = ActionLink {
                 action,
