@@ -12,6 +12,7 @@ use crate::store::Post;
 use crate::Core;
 use apostle_domain::{DeliveryId, DeliveryState, PostId, UserId};
 use chrono::Duration;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use tokio::sync::watch;
 
@@ -46,8 +47,8 @@ impl Core {
             let due = tx.due_deliveries(now, DISPATCH_BATCH).await?;
             let mut posts: HashMap<PostId, Option<Post>> = HashMap::new();
             for d in &due {
-                if !posts.contains_key(&d.post_id) {
-                    posts.insert(d.post_id, tx.post_by_id(d.team_id, d.post_id).await?);
+                if let Entry::Vacant(post) = posts.entry(d.post_id) {
+                    post.insert(tx.post_by_id(d.team_id, d.post_id).await?);
                 }
             }
             (due, posts)
