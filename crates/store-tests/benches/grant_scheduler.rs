@@ -12,12 +12,15 @@
 //! for the next; claims on the two tables alternate, and the median of each is
 //! printed.
 
+#[path = "shared/beside.rs"]
+mod beside;
+
 use apostle_core::store::Store;
 use apostle_domain::{EmailAddress, PersonName, UserId};
 use apostle_encryption::Keyring;
 use apostle_store_tests::harness::{Backend, TestDb, POSTGRES_URL_VAR};
+use beside::{execute, Arg};
 use chrono::{DateTime, Utc};
-use sqlx::Connection;
 use std::time::{Duration, Instant};
 
 const SIZES: [i64; 2] = [10_000, 1_000_000];
@@ -139,7 +142,9 @@ async fn seed(db: &TestDb, size: i64, now: DateTime<Utc>) {
         Arg::Int(size),
     ];
     match db.backend() {
-        Backend::Sqlite => execute(db, SQLITE_SEED, &args).await,
+        Backend::Sqlite => {
+            execute(db, SQLITE_SEED, &args).await;
+        }
         Backend::Postgres => {
             execute(db, PG_SEED, &args).await;
             // What autovacuum does after a bulk insert, done now so that every
@@ -162,62 +167,6 @@ async fn owner(store: &dyn Store, now: DateTime<Utc>) -> UserId {
         .expect("user");
     tx.commit().await.expect("commit");
     user.id
-}
-
-enum Arg {
-    Int(i64),
-    Text(String),
-    Time(DateTime<Utc>),
-}
-
-/// Runs one statement beside the store: through rusqlite on the store's
-/// file (times as microseconds, as the store keeps them), or on its own
-/// PostgreSQL connection.
-async fn execute(db: &TestDb, statement: &str, args: &[Arg]) {
-    match db.backend() {
-        Backend::Sqlite => {
-            let conn =
-                rusqlite::Connection::open(db.url().trim_start_matches("sqlite://")).expect("open");
-            conn.busy_timeout(Duration::from_secs(10))
-                .expect("busy timeout");
-            let values: Vec<(String, rusqlite::types::Value)> = args
-                .iter()
-                .enumerate()
-                .map(|(i, arg)| {
-                    let value = match arg {
-                        Arg::Int(n) => (*n).into(),
-                        Arg::Text(s) => s.clone().into(),
-                        Arg::Time(t) => t.timestamp_micros().into(),
-                    };
-                    (format!("${}", i + 1), value)
-                })
-                .collect();
-            let named: Vec<(&str, &dyn rusqlite::ToSql)> = values
-                .iter()
-                .map(|(name, value)| (name.as_str(), value as &dyn rusqlite::ToSql))
-                .collect();
-            conn.execute(statement, named.as_slice())
-                .unwrap_or_else(|e| panic!("{statement}: {e}"));
-        }
-        Backend::Postgres => {
-            let mut conn = sqlx::PgConnection::connect(db.url())
-                .await
-                .expect("connect");
-            let mut query = sqlx::query(statement);
-            for arg in args {
-                query = match arg {
-                    Arg::Int(n) => query.bind(*n),
-                    Arg::Text(s) => query.bind(s.as_str()),
-                    Arg::Time(t) => query.bind(*t),
-                };
-            }
-            query
-                .execute(&mut conn)
-                .await
-                .unwrap_or_else(|e| panic!("{statement}: {e}"));
-            conn.close().await.ok();
-        }
-    }
 }
 
 fn ms(d: Duration) -> f64 {
