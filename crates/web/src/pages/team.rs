@@ -44,6 +44,8 @@ struct TeamPage {
     chrome: Chrome,
     role: &'static str,
     member_count: usize,
+    /// The first current suggestions: delivery id and the start of the text.
+    suggestions: Vec<(i64, String)>,
 }
 
 pub async fn team_page(
@@ -54,12 +56,30 @@ pub async fn team_page(
 ) -> Result<Response, PageError> {
     let access = state.core.team_access(&slug, &me.user).await?;
     let member_count = state.core.members(&access).await?.len();
+    let suggestions = state
+        .core
+        .inbox(&access)
+        .await?
+        .into_iter()
+        .take(5)
+        .map(|item| {
+            let text = &item.post.content.text;
+            let excerpt: String = text.chars().take(120).collect();
+            let more = if text.chars().count() > 120 {
+                "…"
+            } else {
+                ""
+            };
+            (item.delivery.id.0, format!("{excerpt}{more}"))
+        })
+        .collect();
     let chrome = Chrome::load(&state, &me, &access, flash).await?;
     let shown = chrome.notice.is_some();
     let html = TeamPage {
         chrome,
         role: access.role.as_str(),
         member_count,
+        suggestions,
     }
     .render()?;
     Ok(page(StatusCode::OK, html, &state, shown))

@@ -106,6 +106,12 @@ async fn the_inbox_lists_a_suggestion_whose_page_offers_to_reconnect_a_broken_li
         !inbox.contains("nav-approvals"),
         "ambassadors have no approvals"
     );
+    let (_, team) = amy.follow("/t/acme").await;
+    assert!(
+        team.contains("Our new espresso machine is here")
+            && team.contains(&format!("/t/acme/inbox/{delivery}")),
+        "the team page shows what waits: {team}"
+    );
 
     let (_, item) = amy.follow(&format!("/t/acme/inbox/{delivery}")).await;
     assert!(item.contains("Our new espresso machine is here"));
