@@ -988,6 +988,15 @@ macro_rules! impl_posts_tx {
                     Ok(self.posts_changed(q).await? == 1)
                 }
 
+                async fn action_link_used(&mut self, signature_hash: &str) -> StoreResult<bool> {
+                    let n: i64 = ::sqlx::query_scalar(sql::ACTION_LINK_USED)
+                        .bind(signature_hash)
+                        .fetch_one(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    Ok(n > 0)
+                }
+
                 async fn use_action_link(
                     &mut self,
                     signature_hash: &str,

@@ -230,6 +230,8 @@ pub const SAVE_UTM_PRESET: &str = "INSERT INTO utm_presets (team_id, name, utm, 
 pub const UTM_PRESETS: &str =
     "SELECT id, team_id, name, utm FROM utm_presets WHERE team_id = $1 ORDER BY name";
 pub const DELETE_UTM_PRESET: &str = "DELETE FROM utm_presets WHERE team_id = $1 AND id = $2";
+pub const ACTION_LINK_USED: &str =
+    "SELECT COUNT(*) FROM action_link_uses WHERE signature_hash = $1";
 pub const USE_ACTION_LINK: &str = "INSERT INTO action_link_uses (signature_hash, used_at) \
      VALUES ($1, $2) ON CONFLICT (signature_hash) DO NOTHING";
 

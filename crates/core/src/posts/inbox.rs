@@ -402,7 +402,7 @@ impl Core {
     /// browser.
     pub async fn open_link(&self, token: &str, viewer: Option<UserId>) -> CoreResult<LinkView> {
         let now = self.clock.now();
-        let (link, _) = ActionLink::verify(self, token, now)?;
+        let (link, used) = ActionLink::verify(self, token, now)?;
         if viewer.is_some_and(|v| v != link.member) {
             return Err(another_member());
         }
@@ -439,6 +439,11 @@ impl Core {
                 (team, post, page)
             }
         };
+        // After what the subject says: "you already turned this down" tells
+        // more than "already used".
+        if tx.action_link_used(&used).await? {
+            return Err(CoreError::LinkClosed("This link was already used."));
+        }
         let slug = self.team_slug(&mut *tx, team).await?;
         Ok(LinkView {
             link,

@@ -388,6 +388,8 @@ pub trait PostsTx: Send {
     ) -> StoreResult<UtmPreset>;
     async fn utm_presets(&mut self, team: TeamId) -> StoreResult<Vec<UtmPreset>>;
     async fn delete_utm_preset(&mut self, team: TeamId, preset: UtmPresetId) -> StoreResult<bool>;
+    /// Whether a one-click link was used.
+    async fn action_link_used(&mut self, signature_hash: &str) -> StoreResult<bool>;
     /// Records a one-click link as used; false when it was used before.
     async fn use_action_link(
         &mut self,

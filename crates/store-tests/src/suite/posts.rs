@@ -510,8 +510,10 @@ pub async fn members_settings_team_windows_links_images_and_presets_are_kept(db:
     tx.set_last_notified(amy, t0()).await.unwrap();
     let window = DeliveryWindow::new(8 * 60, 12 * 60).unwrap();
     tx.set_team_window(acme, window).await.unwrap();
+    assert!(!tx.action_link_used("hash-1").await.unwrap());
     assert!(tx.use_action_link("hash-1", t0()).await.unwrap());
     assert!(!tx.use_action_link("hash-1", t0()).await.unwrap(), "once");
+    assert!(tx.action_link_used("hash-1").await.unwrap());
     let image = tx
         .insert_image(acme, "pub-1", "image/png", b"\x89PNG bytes", t0())
         .await

@@ -202,6 +202,9 @@ async fn remind_me_later_from_the_email_brings_the_post_back_in_three_days() {
     assert_eq!(back.state, DeliveryState::Pending);
     let days = (back.due_at - Utc::now()).num_hours();
     assert!((71..=72).contains(&days), "{days} hours");
+    let (status, html) = get(&acme, &remind).await;
+    assert_eq!(status, 410, "opened again, the used link says so at once");
+    assert!(html.contains("This link was already used."), "{html}");
 }
 
 #[tokio::test]
