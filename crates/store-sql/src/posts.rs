@@ -180,6 +180,7 @@ impl<T: StoredTime> NotificationRow<T> {
 #[derive(sqlx::FromRow)]
 pub struct MemberSettingsRow<T> {
     time_zone: String,
+    time_zone_chosen: bool,
     muted_notifications: String,
     last_notified_at: Option<T>,
 }
@@ -188,6 +189,7 @@ impl<T: StoredTime> MemberSettingsRow<T> {
     pub fn decode(self) -> StoreResult<MemberSettings> {
         Ok(MemberSettings {
             time_zone: self.time_zone,
+            time_zone_chosen: self.time_zone_chosen,
             muted: self
                 .muted_notifications
                 .split(',')
@@ -810,10 +812,13 @@ macro_rules! impl_posts_tx {
                     &mut self,
                     user: UserId,
                     time_zone: &str,
+                    chosen: bool,
                 ) -> StoreResult<bool> {
                     let q = ::sqlx::query(sql::SET_TIME_ZONE)
                         .bind(user.0)
-                        .bind(time_zone);
+                        .bind(time_zone)
+                        .bind(chosen)
+                        .bind(false);
                     Ok(self.posts_changed(q).await? == 1)
                 }
 

@@ -202,8 +202,12 @@ pub const SET_AUTO_APPROVE: &str = "UPDATE accounts SET auto_approve = $3 \
 pub const AUTO_APPROVE: &str = "SELECT auto_approve FROM accounts WHERE team_id = $1 AND id = $2";
 
 pub const MEMBER_SETTINGS: &str =
-    "SELECT time_zone, muted_notifications, last_notified_at FROM users WHERE id = $1";
-pub const SET_TIME_ZONE: &str = "UPDATE users SET time_zone = $2 WHERE id = $1";
+    "SELECT time_zone, time_zone_chosen, muted_notifications, last_notified_at \
+     FROM users WHERE id = $1";
+/// `$3`: whether the member chose it; a detected zone (`false`) never
+/// replaces a chosen one.
+pub const SET_TIME_ZONE: &str = "UPDATE users SET time_zone = $2, time_zone_chosen = $3 \
+     WHERE id = $1 AND (time_zone_chosen = $4 OR time_zone_chosen = $3)";
 pub const SET_MUTED: &str = "UPDATE users SET muted_notifications = $2 WHERE id = $1";
 pub const SET_LAST_NOTIFIED: &str = "UPDATE users SET last_notified_at = $2 WHERE id = $1";
 pub const TEAM_WINDOW: &str = "SELECT window_start, window_end FROM teams WHERE id = $1";

@@ -5,6 +5,8 @@
 -- Append-only: the same version exists for the other backend.
 
 ALTER TABLE users ADD COLUMN time_zone TEXT NOT NULL DEFAULT 'UTC';
+-- Whether the member chose it; until then the browser's at sign-in replaces it.
+ALTER TABLE users ADD COLUMN time_zone_chosen INTEGER NOT NULL DEFAULT 0;
 -- Notification kinds the member turned off, comma-separated.
 ALTER TABLE users ADD COLUMN muted_notifications TEXT NOT NULL DEFAULT '';
 ALTER TABLE users ADD COLUMN last_notified_at INTEGER;

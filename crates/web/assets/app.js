@@ -72,3 +72,7 @@ document.querySelectorAll("select[data-detect-zone]").forEach(function (select) 
   var note = document.getElementById("zone-detected");
   if (note) note.hidden = false;
 });
+// Sign-in sends the browser's time zone: it becomes the member's until they choose one.
+document.querySelectorAll("input[data-browser-zone]").forEach(function (input) {
+  input.value = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
+});

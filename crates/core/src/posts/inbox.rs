@@ -527,13 +527,26 @@ impl Core {
             .ok_or(CoreError::NotFound("member"))
     }
 
-    /// Sets the member's time zone (from their browser or device).
+    /// Sets the member's time zone, as they chose it.
     pub async fn set_time_zone(&self, user: UserId, zone: &str) -> CoreResult<TimeZoneName> {
         let zone = TimeZoneName::parse(zone)?;
         let mut tx = self.store.begin().await?;
-        tx.set_time_zone(user, zone.as_str()).await?;
+        tx.set_time_zone(user, zone.as_str(), true).await?;
         tx.commit().await?;
         Ok(zone)
+    }
+
+    /// Takes the time zone a member's browser or device reports, unless the
+    /// member chose one; something that is not a time zone is ignored.
+    /// Answers whether it was taken.
+    pub async fn detect_time_zone(&self, user: UserId, reported: &str) -> CoreResult<bool> {
+        let Ok(zone) = TimeZoneName::parse(reported) else {
+            return Ok(false);
+        };
+        let mut tx = self.store.begin().await?;
+        let taken = tx.set_time_zone(user, zone.as_str(), false).await?;
+        tx.commit().await?;
+        Ok(taken)
     }
 
     /// Which notification kinds the member gets by email.

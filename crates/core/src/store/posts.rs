@@ -140,6 +140,8 @@ pub struct Notification {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MemberSettings {
     pub time_zone: String,
+    /// Chosen by the member; otherwise detected from their browser, or UTC.
+    pub time_zone_chosen: bool,
     pub muted: Vec<NotificationKind>,
     pub last_notified_at: Option<DateTime<Utc>>,
 }
@@ -344,7 +346,14 @@ pub trait PostsTx: Send {
 
     // ---- members' settings and notifications --------------------------------
     async fn member_settings(&mut self, user: UserId) -> StoreResult<Option<MemberSettings>>;
-    async fn set_time_zone(&mut self, user: UserId, time_zone: &str) -> StoreResult<bool>;
+    /// Sets the member's time zone: `chosen` by them, or detected (which
+    /// changes nothing once they chose one).
+    async fn set_time_zone(
+        &mut self,
+        user: UserId,
+        time_zone: &str,
+        chosen: bool,
+    ) -> StoreResult<bool>;
     async fn set_muted_notifications(
         &mut self,
         user: UserId,

@@ -226,7 +226,9 @@ pub async fn only_chosen_recipients_and_members_of_their_zone_are_planned(db: &T
     tx.set_post_recipients(id, &[members[1], members[2]])
         .await
         .unwrap();
-    tx.set_time_zone(members[2], "Asia/Tokyo").await.unwrap();
+    tx.set_time_zone(members[2], "Asia/Tokyo", true)
+        .await
+        .unwrap();
     commit(tx).await;
     let mut tx = write(store).await;
     assert_eq!(
@@ -500,7 +502,19 @@ pub async fn members_settings_team_windows_links_images_and_presets_are_kept(db:
     assert!(defaults.muted.is_empty());
     assert_eq!(defaults.last_notified_at, None);
     assert_eq!(tx.team_window(acme).await.unwrap(), DeliveryWindow::DEFAULT);
-    tx.set_time_zone(amy, "America/New_York").await.unwrap();
+    assert!(!defaults.time_zone_chosen);
+    assert!(
+        tx.set_time_zone(amy, "Europe/Paris", false).await.unwrap(),
+        "detected"
+    );
+    assert!(tx
+        .set_time_zone(amy, "America/New_York", true)
+        .await
+        .unwrap());
+    assert!(
+        !tx.set_time_zone(amy, "Asia/Tokyo", false).await.unwrap(),
+        "a detected zone never replaces a chosen one"
+    );
     tx.set_muted_notifications(
         amy,
         &[NotificationKind::Approval, NotificationKind::ShareReminder],
@@ -534,6 +548,7 @@ pub async fn members_settings_team_windows_links_images_and_presets_are_kept(db:
     let mut tx = read(store).await;
     let settings = tx.member_settings(amy).await.unwrap().unwrap();
     assert_eq!(settings.time_zone, "America/New_York");
+    assert!(settings.time_zone_chosen);
     assert_eq!(
         settings.muted,
         vec![NotificationKind::Approval, NotificationKind::ShareReminder]

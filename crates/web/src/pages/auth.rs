@@ -92,6 +92,9 @@ pub struct LoginForm {
     csrf: String,
     #[serde(default)]
     next: String,
+    /// The browser's time zone, filled in by the page's script.
+    #[serde(default)]
+    time_zone: String,
 }
 
 pub async fn login(
@@ -115,6 +118,12 @@ pub async fn login(
     {
         Ok(user) => {
             state.limiter.record_success(&keys[0]).await?;
+            if !form.time_zone.is_empty() {
+                state
+                    .core
+                    .detect_time_zone(user.id, &form.time_zone)
+                    .await?;
+            }
             let to = Redirect::to(next.as_str()).into_response();
             with_new_session(&state, user.id, to).await
         }

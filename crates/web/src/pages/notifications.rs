@@ -69,7 +69,7 @@ pub async fn tab(
     let html = NotificationsPage {
         chrome,
         kinds,
-        detect: settings.time_zone == TimeZoneName::utc().as_str(),
+        detect: !settings.time_zone_chosen,
         zone: settings.time_zone,
         zones: TimeZoneName::known().collect(),
     }

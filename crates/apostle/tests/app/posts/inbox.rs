@@ -421,3 +421,62 @@ async fn on_a_phone_the_inbox_approvals_settings_and_email_link_pages_fit_and_pa
     })
     .await;
 }
+
+/// Signs in through the form as a browser in `zone` would (the page's script
+/// fills the hidden field with the browser's time zone).
+async fn sign_in_from(acme: &Acme, email: &str, zone: &str) {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = client
+        .get(acme.app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(form.contains("name=\"time_zone\" value=\"\" data-browser-zone"));
+    let marker = "name=\"csrf\" value=\"";
+    let start = form.find(marker).unwrap() + marker.len();
+    let csrf = &form[start..start + form[start..].find('"').unwrap()];
+    let signed_in = client
+        .post(acme.app.url("/login"))
+        .form(&[
+            ("email", email),
+            ("password", crate::connections::PASSWORD),
+            ("csrf", csrf),
+            ("time_zone", zone),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+}
+
+#[tokio::test]
+async fn the_browsers_time_zone_at_sign_in_is_taken_until_the_member_chooses_one() {
+    let acme = acme().await;
+    let amy_id = user(&acme, AMY).await.id;
+    let core = &acme.app.core;
+    sign_in_from(&acme, AMY, "Europe/Paris").await;
+    assert_eq!(
+        core.member_settings(amy_id).await.unwrap().time_zone,
+        "Europe/Paris"
+    );
+    sign_in_from(&acme, AMY, "Mars/Olympus").await;
+    assert_eq!(
+        core.member_settings(amy_id).await.unwrap().time_zone,
+        "Europe/Paris",
+        "nonsense is ignored"
+    );
+    core.set_time_zone(amy_id, "America/New_York")
+        .await
+        .unwrap();
+    sign_in_from(&acme, AMY, "Asia/Tokyo").await;
+    let settings = core.member_settings(amy_id).await.unwrap();
+    assert_eq!(settings.time_zone, "America/New_York", "her choice stays");
+    assert!(settings.time_zone_chosen);
+}
