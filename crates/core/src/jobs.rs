@@ -237,6 +237,7 @@ impl Runner {
         Self::new(core, config)
             .register::<crate::email::SendEmail>()
             .register::<crate::posts::notify::FlushNotifications>()
+            .register::<crate::sharing::publish::PublishTarget>()
     }
 
     pub fn register<J: BackgroundJob>(mut self) -> Self {

@@ -15,6 +15,7 @@ pub mod passwords;
 pub mod posts;
 pub mod resets;
 pub mod secrets;
+pub mod sharing;
 pub mod store;
 pub mod teams;
 

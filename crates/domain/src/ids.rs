@@ -50,4 +50,6 @@ id_type!(
     ImageId,
     /// A team's saved set of UTM parameters.
     UtmPresetId,
+    /// One account a member shares a post to: its own publish job and result.
+    ShareTargetId,
 );

@@ -7,10 +7,10 @@ mod values;
 
 pub use ids::{
     AccountId, ApiTokenId, ApprovalId, DeliveryId, EmailId, EventId, FlowId, GrantId, ImageId,
-    InviteId, JobId, PostId, TeamId, UserId, UtmPresetId,
+    InviteId, JobId, PostId, ShareTargetId, TeamId, UserId, UtmPresetId,
 };
 pub use posts::{
     ApprovalState, DeliveryState, DeliveryWindow, NotificationKind, PostStatus, Schedule,
-    TimeZoneName, Utm,
+    ShareStatus, TimeZoneName, Utm,
 };
 pub use values::{EmailAddress, InvalidValue, LocalPath, PersonName, Role, TeamName, TeamSlug};

@@ -77,6 +77,26 @@ str_enum!(
 );
 
 str_enum!(
+    /// Where one share target is. A target is published at most once: it is
+    /// `publishing` before the provider is called, and stays so if the
+    /// worker dies during the call, until recovery finds out.
+    ShareStatus, "share status" {
+        Queued = "queued",
+        Publishing = "publishing",
+        Published = "published",
+        /// The provider refused the post itself; the message says why.
+        Failed = "failed",
+        /// Its account broke before it went out: held, never dropped, and
+        /// sent only when the member says so after reconnecting.
+        WaitingForReconnect = "waiting_for_reconnect",
+        /// A worker died during the provider call and the provider's recent
+        /// posts could not tell whether it went out: the member is asked
+        /// instead of risking a duplicate.
+        Unsure = "unsure",
+    }
+);
+
+str_enum!(
     /// A suggestion to a business page, waiting for the page's owner.
     ApprovalState, "approval state" {
         Pending = "pending",

@@ -238,6 +238,8 @@ apostle_store_sql::impl_tx! {
     job_pairs: "SELECT (pair->>0)::bigint, pair->>1 FROM jsonb_array_elements($1::jsonb) AS pair",
 }
 
+apostle_store_sql::impl_shares_tx! { tx: PgTx, time: DateTime<Utc> = at, errors: err }
+
 apostle_store_sql::impl_posts_tx! {
     tx: PgTx,
     database: Postgres,

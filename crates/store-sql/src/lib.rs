@@ -11,5 +11,6 @@ pub mod pool;
 pub mod posts;
 pub mod posts_sql;
 pub mod rows;
+pub mod shares;
 pub mod sql;
 mod tx;

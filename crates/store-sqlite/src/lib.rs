@@ -250,6 +250,8 @@ apostle_store_sql::impl_tx! {
     job_pairs: "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each($1)",
 }
 
+apostle_store_sql::impl_shares_tx! { tx: SqliteTx, time: Micros = micros, errors: err }
+
 apostle_store_sql::impl_posts_tx! {
     tx: SqliteTx,
     database: Sqlite,

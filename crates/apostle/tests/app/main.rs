@@ -14,5 +14,6 @@ mod posts;
 mod sandbox;
 mod security;
 mod settings;
+mod sharing;
 mod shutdown;
 mod sign_in;

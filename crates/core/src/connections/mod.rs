@@ -272,7 +272,7 @@ impl Core {
             .map_err(|e| CoreError::Internal(format!("grant {} {field} token: {e}", grant.id.0)))
     }
 
-    fn access_token(&self, grant: &Grant) -> CoreResult<SecretString> {
+    pub(crate) fn access_token(&self, grant: &Grant) -> CoreResult<SecretString> {
         self.open_grant_token(grant, "access")?
             .ok_or_else(|| CoreError::Internal("grant without access token".to_owned()))
     }

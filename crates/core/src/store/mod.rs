@@ -14,10 +14,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 mod posts;
+mod shares;
 pub use posts::{
     Approval, ApprovalItem, Delivery, Image, InboxItem, MemberSettings, NewApproval,
     NewNotification, Notification, PlanSlot, Post, PostContent, PostsTx, UtmPreset,
 };
+pub use shares::{NewShareTarget, ShareTarget, SharesTx};
 
 /// A storage failure. `Conflict` is the only one callers are expected to
 /// handle; the rest are reported as internal errors.
@@ -700,7 +702,7 @@ pub trait Store: Send + Sync + 'static {
 
 /// One open transaction. Dropping it without `commit` rolls back.
 #[async_trait]
-pub trait Tx: PostsTx + Send {
+pub trait Tx: PostsTx + SharesTx + Send {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 
     // ---- teams -------------------------------------------------------

@@ -661,3 +661,95 @@ pub async fn personal_grants_not_heard_from_recently_are_found_for_a_probe(db: &
         vec![grant.id]
     );
 }
+
+pub async fn a_share_target_is_live_once_per_account_and_moves_only_from_its_states(db: &TestDb) {
+    use apostle_core::store::NewShareTarget;
+    use apostle_domain::ShareStatus;
+    let store = db.store();
+    let (acme, members) = crew(store, "acme", 1).await;
+    let amy = members[1];
+    let fb = page(store, acme, members[0], "p1").await;
+    let id = post(store, acme, members[0], &content("Share me")).await;
+    let new = |key: &str| NewShareTarget {
+        team_id: acme,
+        post_id: id,
+        user_id: amy,
+        account_id: fb,
+        provider: "facebook".to_owned(),
+        text: "Share me".to_owned(),
+        idempotency_key: key.to_owned(),
+        created_at: t0(),
+    };
+    let mut tx = write(store).await;
+    let first = tx.add_share_target(&new("k1")).await.unwrap().unwrap();
+    assert_eq!(first.status, ShareStatus::Queued);
+    assert!(
+        tx.add_share_target(&new("k2")).await.unwrap().is_none(),
+        "one live target per post, member and account"
+    );
+    assert!(tx.add_share_target(&new("k1")).await.unwrap().is_none());
+    assert_eq!(
+        tx.share_target_by_key("k1").await.unwrap().unwrap().id,
+        first.id
+    );
+    assert!(!tx
+        .move_share_target(
+            first.id,
+            &[ShareStatus::Publishing],
+            ShareStatus::Published,
+            None,
+            None,
+            t0()
+        )
+        .await
+        .unwrap());
+    assert!(tx
+        .move_share_target(
+            first.id,
+            &[ShareStatus::Queued],
+            ShareStatus::Publishing,
+            None,
+            None,
+            t0()
+        )
+        .await
+        .unwrap());
+    assert!(tx
+        .move_share_target(
+            first.id,
+            &[ShareStatus::Publishing],
+            ShareStatus::Failed,
+            None,
+            Some("refused"),
+            t0()
+        )
+        .await
+        .unwrap());
+    let retry = tx
+        .add_share_target(&new("k3"))
+        .await
+        .unwrap()
+        .expect("a failed target does not block a new one");
+    commit(tx).await;
+    let mut tx = read(store).await;
+    let failed = tx.share_target(first.id).await.unwrap().unwrap();
+    assert_eq!(failed.attempts, 1);
+    assert_eq!(failed.error.as_deref(), Some("refused"));
+    assert_eq!(
+        tx.live_share_target(id, amy, fb).await.unwrap().unwrap().id,
+        retry.id
+    );
+    assert_eq!(tx.share_targets_of(amy, id).await.unwrap().len(), 2);
+    assert_eq!(
+        tx.member_share_targets(amy, ShareStatus::Failed)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(tx
+        .member_share_targets(members[0], ShareStatus::Queued)
+        .await
+        .unwrap()
+        .is_empty());
+}

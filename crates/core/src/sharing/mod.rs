@@ -1,0 +1,201 @@
+//! Sharing: a member publishes a suggested post to chosen accounts — their
+//! personal LinkedIn and X, and for admins the team's business pages. Each
+//! account is a target with its own publish job ([`publish`]) and status.
+//!
+//! A share whose chosen personal accounts include a broken one publishes
+//! nothing: the member is sent to reconnect first, and after the reconnect
+//! nothing is shared until they press Share again. A target is published at
+//! most once whatever the clicks: one live target per post, member and
+//! account, and a request retried with its key finds what it made.
+
+pub mod publish;
+
+use crate::error::{CoreError, CoreResult};
+use crate::store::{Account, AccountOwner, ConnectionStatus, NewShareTarget, Post, ShareTarget};
+use crate::teams::TeamAccess;
+use crate::Core;
+use apostle_domain::posts::{counted_length, text_limit};
+use apostle_domain::{AccountId, DeliveryState, InvalidValue, PostId, ShareStatus};
+
+/// What a share request did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShareOutcome {
+    /// Nothing was queued: this personal account must be reconnected first.
+    ReconnectFirst { account: Account },
+    /// One target per chosen account (new, or the live one a repeated
+    /// request finds).
+    Queued(Vec<ShareTarget>),
+}
+
+fn invalid(field: &'static str, reason: &'static str) -> CoreError {
+    CoreError::Invalid(InvalidValue { field, reason })
+}
+
+impl Core {
+    /// Shares a post to `accounts`, with the member's own `text` or the
+    /// post's (its variant per provider). `key` makes a retried request
+    /// (an API `Idempotency-Key`) find the targets it made.
+    pub async fn share_post(
+        &self,
+        access: &TeamAccess,
+        post: PostId,
+        accounts: &[AccountId],
+        text: Option<&str>,
+        key: Option<&str>,
+    ) -> CoreResult<ShareOutcome> {
+        if accounts.is_empty() {
+            return Err(invalid("targets", "choose at least one account"));
+        }
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let post = tx
+            .post_by_id(access.team.id, post)
+            .await?
+            .filter(|p| p.deleted_at.is_none())
+            .ok_or(CoreError::NotFound("post"))?;
+        let delivery = tx
+            .delivery_of(access.team.id, post.id, access.user.id)
+            .await?;
+        let offered = delivery
+            .as_ref()
+            .is_some_and(|d| matches!(d.state, DeliveryState::Delivered | DeliveryState::Shared));
+        if !(offered || access.is_admin()) {
+            return Err(CoreError::NotFound("post"));
+        }
+        if !post.is_live(now) {
+            return Err(CoreError::LinkClosed(
+                "This post can no longer be shared: it expired, was archived or deleted.",
+            ));
+        }
+        let mut chosen = Vec::new();
+        for id in accounts {
+            let account = tx
+                .account_by_id(*id)
+                .await?
+                .filter(|a| a.status != ConnectionStatus::Removed)
+                .ok_or(CoreError::NotFound("connection"))?;
+            let allowed = match account.owner {
+                AccountOwner::Personal(user) => user == access.user.id,
+                AccountOwner::Business(team) => team == access.team.id && access.is_admin(),
+            };
+            if !allowed {
+                return Err(CoreError::NotFound("connection"));
+            }
+            if !post.content.providers.contains(&account.provider) {
+                return Err(invalid("targets", "the post does not suit this network"));
+            }
+            chosen.push(account);
+        }
+        if let Some(broken) = chosen.iter().find(|a| {
+            matches!(a.owner, AccountOwner::Personal(_)) && a.status == ConnectionStatus::Broken
+        }) {
+            return Ok(ShareOutcome::ReconnectFirst {
+                account: broken.clone(),
+            });
+        }
+        let mut targets = Vec::new();
+        for account in &chosen {
+            let body = share_text(&post, &account.provider, text)?;
+            let idempotency_key = match key {
+                Some(k) => format!("{}:{k}:{}", access.user.id, account.id),
+                None => format!("{}:{}", access.user.id, crate::secrets::random_token()),
+            };
+            if let Some(found) = tx.share_target_by_key(&idempotency_key).await? {
+                targets.push(found);
+                continue;
+            }
+            let added = tx
+                .add_share_target(&NewShareTarget {
+                    team_id: access.team.id,
+                    post_id: post.id,
+                    user_id: access.user.id,
+                    account_id: account.id,
+                    provider: account.provider.clone(),
+                    text: body,
+                    idempotency_key,
+                    created_at: now,
+                })
+                .await?;
+            match added {
+                Some(target) => {
+                    crate::jobs::enqueue(
+                        &mut *tx,
+                        &publish::PublishTarget { target: target.id },
+                        now,
+                    )
+                    .await?;
+                    targets.push(target);
+                }
+                // Shared there already (or on its way): the live target stands.
+                None => targets.extend(
+                    tx.live_share_target(post.id, access.user.id, account.id)
+                        .await?,
+                ),
+            }
+        }
+        if let Some(d) = delivery {
+            tx.decide_delivery(
+                access.user.id,
+                d.id,
+                &[DeliveryState::Delivered],
+                DeliveryState::Shared,
+                now,
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(ShareOutcome::Queued(targets))
+    }
+
+    /// The member's targets of a post, oldest first.
+    pub async fn shares_of(
+        &self,
+        access: &TeamAccess,
+        post: PostId,
+    ) -> CoreResult<Vec<ShareTarget>> {
+        let mut tx = self.store.begin_read().await?;
+        Ok(tx
+            .share_targets_of(access.user.id, post)
+            .await?
+            .into_iter()
+            .filter(|t| t.team_id == access.team.id)
+            .collect())
+    }
+
+    /// What waits for the member to reconnect, oldest first.
+    pub async fn waiting_for_reconnect(&self, access: &TeamAccess) -> CoreResult<Vec<ShareTarget>> {
+        let mut tx = self.store.begin_read().await?;
+        Ok(tx
+            .member_share_targets(access.user.id, ShareStatus::WaitingForReconnect)
+            .await?
+            .into_iter()
+            .filter(|t| t.team_id == access.team.id)
+            .collect())
+    }
+}
+
+/// The text a target publishes: the member's, else the post's variant for
+/// the provider, else its text — checked against the provider's limit with
+/// the link as it will be counted.
+fn share_text(post: &Post, provider: &str, edited: Option<&str>) -> CoreResult<String> {
+    let body = match edited.map(str::trim).filter(|t| !t.is_empty()) {
+        Some(text) => text.to_owned(),
+        None => post
+            .content
+            .variants
+            .get(provider)
+            .unwrap_or(&post.content.text)
+            .clone(),
+    };
+    let limit = text_limit(provider).unwrap_or(usize::MAX);
+    if counted_length(provider, &body, post.content.link.as_deref()) > limit {
+        return Err(match provider {
+            "x" => invalid(
+                "text",
+                "is longer than X allows (280 characters, a link counts as 23)",
+            ),
+            _ => invalid("text", "is longer than this network allows"),
+        });
+    }
+    Ok(body)
+}

@@ -1,0 +1,269 @@
+//! The publish job of one share target. At most once: the target is
+//! `publishing` (in its own committed transaction) before the provider is
+//! called. A run that finds it still `publishing` knows a worker died during
+//! the call and does not call again; it marks the target `unsure`, and the
+//! member is asked rather than risking a duplicate.
+//!
+//! Transient provider errors put the target back in the queue and retry
+//! with backoff (a rate limit's reset honoured); an auth failure is handed
+//! to the connection engine, which confirms and breaks the connection with
+//! its one email, and the target waits for the reconnect; a refused post
+//! fails with the provider's reason.
+
+use crate::error::CoreResult;
+use crate::jobs::{BackgroundJob, JobContext, JobError};
+use crate::store::{AccountOwner, ConnectionStatus, ShareTarget};
+use crate::Core;
+use apostle_domain::{ShareStatus, ShareTargetId};
+use apostle_providers::{Classification, PostAs, PostContent, Provider};
+use chrono::Duration;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+/// Publishes one share target.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PublishTarget {
+    pub target: ShareTargetId,
+}
+
+impl BackgroundJob for PublishTarget {
+    const KIND: &'static str = "publish_target";
+    const MAX_ATTEMPTS: i32 = 8;
+
+    fn dedupe_key(&self) -> Option<String> {
+        Some(format!("publish:{}", self.target))
+    }
+
+    async fn run(self, ctx: JobContext) -> Result<(), JobError> {
+        let last = ctx.is_last_attempt();
+        ctx.core.publish_target(self.target, last).await
+    }
+}
+
+const PUBLISHING: &[ShareStatus] = &[ShareStatus::Publishing];
+
+impl Core {
+    /// One run of a target's publish job; `last` when no retry follows.
+    pub async fn publish_target(&self, id: ShareTargetId, last: bool) -> Result<(), JobError> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let Some(target) = tx.share_target(id).await? else {
+            return Ok(());
+        };
+        match target.status {
+            ShareStatus::Queued => {}
+            ShareStatus::Publishing => {
+                // A worker died during the provider call: whether the post went
+                // out is unknown, and calling again could post it twice.
+                tx.move_share_target(
+                    id,
+                    PUBLISHING,
+                    ShareStatus::Unsure,
+                    None,
+                    Some("We could not tell whether this went out. Look at your account and share again if it is not there."),
+                    now,
+                )
+                .await?;
+                tx.commit().await?;
+                tracing::warn!(
+                    target = id.0,
+                    "publish interrupted during the provider call"
+                );
+                return Ok(());
+            }
+            _ => return Ok(()),
+        }
+        let account = tx.account_by_id(target.account_id).await?;
+        let grant = match &account {
+            Some(a) => tx.grant_by_id(a.grant_id).await?,
+            None => None,
+        };
+        let post = tx.post_by_id(target.team_id, target.post_id).await?;
+        let (Some(account), Some(grant), Some(post)) = (account, grant, post) else {
+            tx.move_share_target(
+                id,
+                &[ShareStatus::Queued],
+                ShareStatus::Failed,
+                None,
+                Some("The account or the post is gone."),
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(());
+        };
+        if account.status == ConnectionStatus::Broken || grant.status == ConnectionStatus::Broken {
+            tx.move_share_target(
+                id,
+                &[ShareStatus::Queued],
+                ShareStatus::WaitingForReconnect,
+                None,
+                None,
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(());
+        }
+        if !post.is_live(now) {
+            tx.move_share_target(
+                id,
+                &[ShareStatus::Queued],
+                ShareStatus::Failed,
+                None,
+                Some("The post expired before it went out."),
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(());
+        }
+        // Committed before the call: a crash from here on leaves it publishing.
+        if !tx
+            .move_share_target(
+                id,
+                &[ShareStatus::Queued],
+                ShareStatus::Publishing,
+                None,
+                None,
+                now,
+            )
+            .await?
+        {
+            return Ok(());
+        }
+        tx.commit().await?;
+
+        let provider = Provider::parse(&target.provider)
+            .map_err(|e| JobError::Permanent(format!("stored provider: {e}")))?;
+        let adapter = self
+            .connections
+            .adapter(provider)
+            .map_err(|e| JobError::Permanent(format!("publishing to {}: {e}", target.provider)))?;
+        let token = self.publish_token(&account, &grant)?;
+        let as_ = match account.owner {
+            AccountOwner::Personal(_) => PostAs::Member(&grant.external_user_id),
+            AccountOwner::Business(_) => PostAs::Page(&account.external_id),
+        };
+        let content = self.publish_content(&target, &post).await?;
+        let result = adapter.publish(&token, as_, &content).await;
+        let now = self.clock.now();
+        match result {
+            Ok(published) => {
+                self.settle(id, ShareStatus::Published, Some(&published.id), None)
+                    .await?;
+                metrics::counter!("apostle_publishes_total", "provider" => target.provider.clone(), "outcome" => "published").increment(1);
+                Ok(())
+            }
+            Err(e) => match e.classification() {
+                Classification::Transient { retry_after } if !last => {
+                    self.settle(id, ShareStatus::Queued, None, None).await?;
+                    let wait = retry_after
+                        .and_then(|d| Duration::from_std(d).ok())
+                        .unwrap_or(Duration::zero());
+                    Err(if wait > Duration::zero() {
+                        JobError::RetryAt(now + wait, format!("{} is busy: {e}", target.provider))
+                    } else {
+                        JobError::Retry(format!("{} is busy: {e}", target.provider))
+                    })
+                }
+                Classification::Broken { .. } => {
+                    // The connection engine confirms (a refresh, a probe) and breaks
+                    // the connection once, with its email.
+                    self.check_grant_now(grant.id).await?;
+                    let healthy = {
+                        let mut tx = self.store.begin_read().await?;
+                        tx.grant_by_id(grant.id)
+                            .await?
+                            .is_some_and(|g| g.status == ConnectionStatus::Active)
+                    };
+                    if healthy && !last {
+                        self.settle(id, ShareStatus::Queued, None, None).await?;
+                        return Err(JobError::Retry(
+                            "refused once, healthy after a check".into(),
+                        ));
+                    }
+                    self.settle(id, ShareStatus::WaitingForReconnect, None, None)
+                        .await?;
+                    Ok(())
+                }
+                _ => {
+                    let reason = format!(
+                        "{} did not publish it: {e}",
+                        crate::posts::notify::provider_name(&target.provider)
+                    );
+                    self.settle(id, ShareStatus::Failed, None, Some(&reason))
+                        .await?;
+                    metrics::counter!("apostle_publishes_total", "provider" => target.provider.clone(), "outcome" => "failed").increment(1);
+                    Ok(())
+                }
+            },
+        }
+    }
+
+    /// Records how a provider call ended (the target was `publishing`).
+    async fn settle(
+        &self,
+        id: ShareTargetId,
+        to: ShareStatus,
+        provider_post_id: Option<&str>,
+        error: Option<&str>,
+    ) -> CoreResult<()> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        tx.move_share_target(id, PUBLISHING, to, provider_post_id, error, now)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The token a target publishes with: a Facebook page's own, otherwise
+    /// the login's.
+    fn publish_token(
+        &self,
+        account: &crate::store::Account,
+        grant: &crate::store::Grant,
+    ) -> Result<SecretString, JobError> {
+        match (&account.owner, &account.page_token) {
+            (AccountOwner::Business(team), Some(sealed)) => {
+                let place = crate::connections::places::page_token(
+                    *team,
+                    &account.provider,
+                    &account.external_id,
+                );
+                self.keyring
+                    .open_text(sealed, &place)
+                    .map(SecretString::from)
+                    .map_err(|e| JobError::Permanent(format!("page token of {}: {e}", account.id)))
+            }
+            _ => Ok(self.access_token(grant)?),
+        }
+    }
+
+    /// What goes out: the target's text, the link with the post's UTM
+    /// parameters, its title and the image's public URL.
+    async fn publish_content(
+        &self,
+        target: &ShareTarget,
+        post: &crate::store::Post,
+    ) -> CoreResult<PostContent> {
+        let link = post
+            .content
+            .link
+            .as_deref()
+            .and_then(|l| url::Url::parse(l).ok())
+            .map(|l| post.content.utm.apply(&l));
+        let image_url = {
+            let mut tx = self.store.begin_read().await?;
+            self.image_of(&mut *tx, post)
+                .await?
+                .and_then(|u| url::Url::parse(&u).ok())
+        };
+        Ok(PostContent {
+            text: target.text.clone(),
+            link,
+            link_title: post.content.link_title.clone(),
+            image_url,
+        })
+    }
+}
