@@ -284,3 +284,73 @@ async fn a_text_over_280_characters_for_x_is_refused_before_anything_is_sent() {
     runner(&acme.app.core).run_pending().await.unwrap();
     assert!(published(&acme, "x").await.is_empty());
 }
+
+/// The path the product is known for, on the web: Amy's X is broken; the
+/// suggestion offers to reconnect; Share sends her to X; back on the post it
+/// says nothing was shared yet; Share now publishes exactly one tweet.
+#[tokio::test]
+async fn on_the_web_sharing_to_a_broken_x_reconnects_first_and_shares_only_when_pressed_again() {
+    use crate::connections::web::{location, Web};
+    let acme = acme().await;
+    acme.sandbox_member("x", "x-amy-web").await;
+    let x = acme.connect_personal(AMY, "x", "x-amy-web").await;
+    acme.member_action("x", "x-amy-web", "revoke", json!({}))
+        .await;
+    assert_eq!(acme.check(AMY, x).await["status"], "broken");
+    let post = suggest(&acme, "Our X feed is back").await;
+    let delivery = {
+        let amy = access(&acme, AMY).await;
+        let mut tx = acme.app.core.store.begin_read().await.unwrap();
+        tx.delivery_of(amy.team.id, post, amy.user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+    };
+    let page = format!("/t/acme/inbox/{delivery}");
+
+    let amy = Web::sign_in(&acme, AMY).await;
+    let (_, html) = amy.follow(&page).await;
+    assert!(
+        html.contains("Disconnected") && html.contains("reconnect first"),
+        "{html}"
+    );
+    let pressed = amy
+        .post(&format!("{page}/share"), &[("target", &x.to_string())])
+        .await;
+    assert_eq!(pressed.status(), 303);
+    let authorize = location(&pressed);
+    assert!(authorize.contains("/sandbox/x/"), "off to X: {authorize}");
+    let callback = acme.consent(&authorize, "x-amy-web", "allow").await;
+    let (landed, html) = amy.follow(&callback).await;
+    assert!(landed.starts_with(&page), "back on the post: {landed}");
+    assert!(
+        html.contains("Reconnected — your post has not been shared yet"),
+        "{html}"
+    );
+    assert!(html.contains(">Share now</button>"));
+    runner(&acme.app.core).run_pending().await.unwrap();
+    assert!(
+        published(&acme, "x").await.is_empty(),
+        "nothing without the press"
+    );
+
+    let shared = amy
+        .post(&format!("{page}/share"), &[("target", &x.to_string())])
+        .await;
+    assert_eq!(shared.status(), 303);
+    let targets = acme
+        .app
+        .core
+        .shares_of(&access(&acme, AMY).await, post)
+        .await
+        .unwrap();
+    assert_eq!(targets.len(), 1);
+    assert_eq!(
+        settled(&acme, &targets[0]).await.status,
+        ShareStatus::Published
+    );
+    assert_eq!(published(&acme, "x").await.len(), 1, "exactly one tweet");
+    let (_, html) = amy.follow(&page).await;
+    assert!(html.contains("Published"), "{html}");
+}

@@ -9,13 +9,14 @@ use crate::session::{Flash, HtmlForm, SignedIn};
 use crate::AppState;
 use apostle_core::posts::inbox::{RemindAt, Target};
 use apostle_core::posts::notify::provider_name;
-use apostle_core::store::{AccountKind, ConnectionStatus, InboxItem, Post};
+use apostle_core::sharing::ShareOutcome;
+use apostle_core::store::{AccountKind, ConnectionStatus, FlowPurpose, InboxItem, Post};
 use apostle_core::teams::TeamAccess;
-use apostle_domain::{DeliveryId, ImageId, TimeZoneName};
+use apostle_domain::{AccountId, DeliveryId, ImageId, ShareStatus, TimeZoneName};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -169,6 +170,11 @@ impl From<&Target> for TargetRow {
 struct ItemPage {
     chrome: Chrome,
     id: i64,
+    /// What the member shared of this post, each account's state.
+    shares: Vec<ShareRow>,
+    shareable: bool,
+    /// Back from the reconnect a share started: nothing was shared yet.
+    reconnected: bool,
     card: PostCard,
     targets: Vec<TargetRow>,
     /// Connect buttons (provider, label) for the post's personal providers
@@ -185,6 +191,17 @@ struct ItemPage {
 pub struct ItemQuery {
     #[serde(default)]
     edit: Option<String>,
+    /// Set by the reconnect flow a share started, on its way back here.
+    #[serde(default)]
+    status: Option<String>,
+}
+
+/// A share target's state, as the suggestion shows it.
+pub struct ShareRow {
+    pub name: String,
+    pub provider: &'static str,
+    pub state: &'static str,
+    pub detail: Option<String>,
 }
 
 pub async fn item(
@@ -214,11 +231,34 @@ pub async fn item(
             .format("%Y-%m-%dT%H:%M")
             .to_string()
     };
+    let shares = state
+        .core
+        .shares_of(&access, found.post.id)
+        .await?
+        .into_iter()
+        .map(|t| ShareRow {
+            name: found
+                .targets
+                .iter()
+                .find(|x| x.connection_id == t.account_id)
+                .map_or_else(|| "An account".to_owned(), |x| x.name.clone()),
+            provider: provider_name(&t.provider),
+            state: share_state(t.status),
+            detail: t.error,
+        })
+        .collect();
     let chrome = Chrome::load(&state, &me, &access, flash).await?;
     let shown = chrome.notice.is_some();
     let html = ItemPage {
         chrome,
         id,
+        shares,
+        shareable: found.post.is_live(now)
+            && matches!(
+                found.delivery.state,
+                apostle_domain::DeliveryState::Delivered | apostle_domain::DeliveryState::Shared
+            ),
+        reconnected: query.status.as_deref() == Some("reconnected"),
         open: found.delivery.state == apostle_domain::DeliveryState::Delivered
             && found.post.is_live(now),
         edit: query.edit.is_some_and(|e| e == "1"),
@@ -299,4 +339,74 @@ pub async fn reschedule(
 
 pub fn back_on_text(at: DateTime<Utc>, zone: &TimeZoneName) -> String {
     format!("We will bring it back on {}.", local_time(at, zone))
+}
+
+/// A share target's state in words.
+fn share_state(status: ShareStatus) -> &'static str {
+    match status {
+        ShareStatus::Queued => "On its way",
+        ShareStatus::Publishing => "Publishing",
+        ShareStatus::Published => "Published",
+        ShareStatus::Failed => "Not published",
+        ShareStatus::WaitingForReconnect => "Waiting for you to reconnect",
+        ShareStatus::Unsure => "Check your account",
+    }
+}
+
+/// "Share": the chosen accounts (`target`, repeated) and the member's
+/// `text`. A broken personal account among them sends the member to
+/// reconnect first, back to this page, where nothing is shared until they
+/// press Share now.
+pub async fn share(
+    State(state): State<AppState>,
+    me: SignedIn,
+    Path((slug, id)): Path<(String, i64)>,
+    HtmlForm(fields): HtmlForm<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let access = team_form(&state, &me, &slug, field("csrf").unwrap_or_default()).await?;
+    let back = format!("/t/{}/inbox/{id}", access.team.slug);
+    let found = state.core.suggestion(&access, DeliveryId(id)).await?;
+    let mut chosen = Vec::new();
+    for (_, value) in fields.iter().filter(|(k, _)| k == "target") {
+        let id: i64 = value.parse().map_err(|_| {
+            PageError::BadForm(StatusCode::BAD_REQUEST, "Choose where to share.".to_owned())
+        })?;
+        chosen.push(AccountId(id));
+    }
+    let outcome = state
+        .core
+        .share_post(&access, found.post.id, &chosen, field("text"), None)
+        .await;
+    match outcome {
+        Ok(ShareOutcome::ReconnectFirst { account }) => {
+            match state
+                .core
+                .start_reconnect(&me.user, account.id, &back, FlowPurpose::Share)
+                .await
+            {
+                Ok(url) => Ok(Redirect::to(url.as_str()).into_response()),
+                Err(e) => after_form(&state, &back, Err(e)),
+            }
+        }
+        Ok(ShareOutcome::Queued(targets)) => after_form(
+            &state,
+            &back,
+            Ok(format!(
+                "Shared: {} on {} way.",
+                if targets.len() == 1 {
+                    "your post is"
+                } else {
+                    "your posts are"
+                },
+                if targets.len() == 1 { "its" } else { "their" }
+            )),
+        ),
+        Err(e) => after_form(&state, &back, Err(e)),
+    }
 }

@@ -89,6 +89,7 @@ pub fn routes() -> Router<AppState> {
         .route("/t/{slug}/inbox/shared", get(inbox::shared))
         .route("/t/{slug}/inbox/{id}", get(inbox::item))
         .route("/t/{slug}/inbox/{id}/reject", post(inbox::reject))
+        .route("/t/{slug}/inbox/{id}/share", post(inbox::share))
         .route("/t/{slug}/inbox/{id}/reschedule", post(inbox::reschedule))
         .route("/t/{slug}/approvals", get(approvals::approvals_page))
         .route("/t/{slug}/approvals/auto", post(approvals::auto_approve))
