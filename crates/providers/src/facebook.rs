@@ -264,10 +264,11 @@ impl FacebookLogin {
         struct Edge {
             data: Vec<Value>,
         }
-        let limit = limit.clamp(1, 100);
-        let request = self
-            .request(Method::GET, path, token)
-            .query(&[("fields", fields), ("limit", &limit.to_string())]);
+        let request = self.request(Method::GET, path, token).query(&[
+            ("fields", fields),
+            ("limit", &limit.clamp(1, 100).to_string()),
+        ]);
+        // Read as the page: a role lost there loses that page, not the whole connection.
         let answer = self.send(Endpoint::PagePost, request).await?;
         let edge: Edge = answer.json("posts in data")?;
         edge.data
