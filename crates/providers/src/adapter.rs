@@ -1,13 +1,15 @@
 //! One type over the four adapters for the steps every provider has, so a caller that
-//! holds a grant's provider can refresh, probe, revoke or publish without matching on it.
+//! holds a grant's provider can refresh, probe, revoke, publish or look for a post it
+//! published without matching on it.
 
 use secrecy::SecretString;
 use url::Url;
 
 use crate::error::Problem;
+use crate::{instagram, x};
 use crate::{
     Author, Authorization, Error, Facebook, FacebookLogin, Http, Identity, Instagram, LinkedIn,
-    Page, PostContent, Provider, ProviderConfig, Published, ScopeSet, TokenSet, X,
+    Page, PostContent, Provider, ProviderConfig, Published, RecentPost, ScopeSet, TokenSet, X,
 };
 
 /// Who a post goes out as.
@@ -178,6 +180,52 @@ impl Adapter {
             (Adapter::Facebook(_) | Adapter::Instagram(_), PostAs::Member(_)) => {
                 Err(self.unsupported("Facebook and Instagram publish as business pages only"))
             }
+        }
+    }
+
+    /// The account's latest posts, newest first, at most `limit` (providers cap a call at
+    /// 100). `token` and `as_` as for [`Adapter::publish`]. Recovery from a publish that
+    /// may or may not have happened looks here for [`Adapter::published_text`] before it
+    /// publishes again.
+    pub async fn recent_posts(
+        &self,
+        token: &SecretString,
+        as_: PostAs<'_>,
+        limit: usize,
+    ) -> Result<Vec<RecentPost>, Error> {
+        match (self, as_) {
+            (Adapter::LinkedIn(linkedin), PostAs::Member(id)) => {
+                linkedin
+                    .recent_posts(token, &Author::Person(id.to_owned()), limit)
+                    .await
+            }
+            (Adapter::LinkedIn(linkedin), PostAs::Page(id)) => {
+                linkedin
+                    .recent_posts(token, &Author::Organization(id.to_owned()), limit)
+                    .await
+            }
+            (Adapter::X(x), PostAs::Member(id) | PostAs::Page(id)) => {
+                x.recent_posts(token, id, limit).await
+            }
+            (Adapter::Facebook(facebook), PostAs::Page(id)) => {
+                facebook.recent_posts(id, token, limit).await
+            }
+            (Adapter::Instagram(instagram), PostAs::Page(id)) => {
+                instagram.recent_posts(id, token, limit).await
+            }
+            (Adapter::Facebook(_) | Adapter::Instagram(_), PostAs::Member(_)) => {
+                Err(self.unsupported("Facebook and Instagram publish as business pages only"))
+            }
+        }
+    }
+
+    /// The text `post` shows at the provider once published, as [`Adapter::recent_posts`]
+    /// reads it back: X appends the link to the text, Instagram puts it below the caption.
+    pub fn published_text(&self, post: &PostContent) -> String {
+        match self {
+            Adapter::LinkedIn(_) | Adapter::Facebook(_) => post.text.clone(),
+            Adapter::X(_) => x::tweet_text(post),
+            Adapter::Instagram(_) => instagram::caption(post),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Facebook pages, and the Facebook Login that Instagram shares: the authorize dialog
 //! (comma-separated scopes, no PKCE), the code exchange by GET and the `fb_exchange_token`
 //! swap for a long-lived token (not standard OAuth, so sent directly), `debug_token`,
-//! `/me/accounts` with page tokens, page posts, and the Graph error classifier.
+//! `/me/accounts` with page tokens, page posts and the page's feed, and the Graph error
+//! classifier.
 
 use std::time::SystemTime;
 
@@ -16,7 +17,9 @@ use crate::classify::{number, retry_after, Classification, Endpoint, FailedRespo
 use crate::error::{Error, Problem};
 use crate::http::{Answer, Http};
 use crate::oauth::{Authorization, Dialect, OAuth, ScopeSet, TokenSet};
-use crate::{BreakReason, Identity, Page, PostContent, Provider, ProviderConfig, Published};
+use crate::{
+    BreakReason, Identity, Page, PostContent, Provider, ProviderConfig, Published, RecentPost,
+};
 
 /// `/me/accounts` pages followed before giving up on a member with endless pages.
 const MAX_ACCOUNT_PAGES: usize = 20;
@@ -245,6 +248,44 @@ impl FacebookLogin {
         }
         Ok(entries)
     }
+
+    /// The newest entries of an edge that lists posts (a page's `feed`, an Instagram
+    /// account's `media`), newest first as Graph lists them, with their text read from
+    /// `text_field`. Graph answers at most 100 per call.
+    pub(crate) async fn recent(
+        &self,
+        path: &str,
+        token: &SecretString,
+        fields: &str,
+        text_field: &str,
+        limit: usize,
+    ) -> Result<Vec<RecentPost>, Error> {
+        #[derive(Deserialize)]
+        struct Edge {
+            data: Vec<Value>,
+        }
+        let request = self.request(Method::GET, path, token).query(&[
+            ("fields", fields),
+            ("limit", &limit.clamp(1, 100).to_string()),
+        ]);
+        // Read as the page: a role lost there loses that page, not the whole connection.
+        let answer = self.send(Endpoint::PagePost, request).await?;
+        let edge: Edge = answer.json("posts in data")?;
+        edge.data
+            .iter()
+            .take(limit)
+            .map(|entry| {
+                let id = entry["id"]
+                    .as_str()
+                    .ok_or_else(|| answer.call.malformed("an id on every post"))?;
+                Ok(RecentPost {
+                    id: id.to_owned(),
+                    // A post without text (a bare link, an image) has no such field.
+                    text: entry[text_field].as_str().unwrap_or_default().to_owned(),
+                })
+            })
+            .collect()
+    }
 }
 
 /// Facebook pages.
@@ -305,6 +346,24 @@ impl Facebook {
             .send_json(Endpoint::PagePost, request, "a post id")
             .await?;
         Ok(Published { id: created.id })
+    }
+
+    /// The page's latest posts, newest first, read with the page's own token.
+    pub async fn recent_posts(
+        &self,
+        page_id: &str,
+        page_token: &SecretString,
+        limit: usize,
+    ) -> Result<Vec<RecentPost>, Error> {
+        self.login
+            .recent(
+                &format!("/{page_id}/feed"),
+                page_token,
+                "id,message,created_time",
+                "message",
+                limit,
+            )
+            .await
     }
 }
 

@@ -1,6 +1,6 @@
 //! Instagram business accounts, reached through Facebook Login (Facebook's app, Instagram's
 //! endpoints): the accounts linked to the member's pages, and publishing an image as a
-//! container that is polled until ready, then published.
+//! container that is polled until ready, then published; and the account's latest media.
 
 use std::time::{Duration, SystemTime};
 
@@ -12,7 +12,7 @@ use crate::classify::{Classification, Endpoint, FailedResponse};
 use crate::error::{Error, Problem};
 use crate::facebook::{self, graph_fields, FacebookLogin};
 use crate::http::Http;
-use crate::{Page, PostContent, Provider, ProviderConfig, Published};
+use crate::{Page, PostContent, Provider, ProviderConfig, Published, RecentPost};
 
 /// Posts published in the current window, of how many allowed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,10 +133,7 @@ impl Instagram {
                 Problem::Refused("Instagram publishes only posts with an image"),
             ));
         };
-        let caption = match &post.link {
-            Some(link) => format!("{}\n\n{link}", post.text),
-            None => post.text.clone(),
-        };
+        let caption = caption(post);
         let request = self
             .login
             .request(Method::POST, &format!("/{account_id}/media"), token)
@@ -171,6 +168,24 @@ impl Instagram {
                 Err(error) => return Err(error),
             }
         }
+    }
+
+    /// The account's latest media, newest first, with their captions.
+    pub async fn recent_posts(
+        &self,
+        account_id: &str,
+        token: &SecretString,
+        limit: usize,
+    ) -> Result<Vec<RecentPost>, Error> {
+        self.login
+            .recent(
+                &format!("/{account_id}/media"),
+                token,
+                "id,caption,timestamp",
+                "caption",
+                limit,
+            )
+            .await
     }
 
     async fn wait_until_finished(
@@ -209,6 +224,15 @@ impl Instagram {
             }
         }
         unreachable!("the last attempt returns")
+    }
+}
+
+/// The caption a post of `post` shows on Instagram: links are not clickable there, so the
+/// link goes below the text.
+pub(crate) fn caption(post: &PostContent) -> String {
+    match &post.link {
+        Some(link) => format!("{}\n\n{link}", post.text),
+        None => post.text.clone(),
     }
 }
 

@@ -1,9 +1,9 @@
 //! Apostle's provider adapters: LinkedIn, X, Facebook pages and Instagram business
 //! accounts. Each adapter does OAuth (authorize URL, code exchange, refresh or Facebook's
-//! long-lived exchange, revoke), identity, listing pages, a health probe and publishing,
-//! against the real endpoints by default and any configured ones otherwise. Each provider
-//! also has an error classifier that says what a failure means for the connection
-//! ([`Classification`]); an adapter's [`Error`] carries it.
+//! long-lived exchange, revoke), identity, listing pages, a health probe, publishing and
+//! listing the account's recent posts, against the real endpoints by default and any
+//! configured ones otherwise. Each provider also has an error classifier that says what a
+//! failure means for the connection ([`Classification`]); an adapter's [`Error`] carries it.
 //!
 //! [`Adapter`] puts the four behind one type for the steps they all have.
 //!
@@ -39,5 +39,5 @@ pub use instagram::{Instagram, PublishingLimit};
 pub use linkedin::{Author, LinkedIn, LINKEDIN_VERSION};
 pub use oauth::{Authorization, ScopeSet, TokenSet};
 pub use provider::{Provider, UnknownProvider};
-pub use types::{Identity, Page, PostContent, Published};
+pub use types::{Identity, Page, PostContent, Published, RecentPost};
 pub use x::X;

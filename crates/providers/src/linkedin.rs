@@ -1,6 +1,7 @@
 //! LinkedIn: OAuth on www.linkedin.com (client_secret_post, no PKCE, space-separated
 //! scopes), identity from OpenID Connect `userinfo`, organizations the member administers,
-//! posts through the versioned `/rest/posts` API, and its error classifier.
+//! posts through the versioned `/rest/posts` API (publishing, and finding an author's
+//! latest), and its error classifier.
 
 use oauth2::AuthType;
 use secrecy::{ExposeSecret, SecretString};
@@ -12,7 +13,7 @@ use crate::classify::{self, number, Classification, Confirm, Endpoint, FailedRes
 use crate::error::{Error, Problem};
 use crate::http::Http;
 use crate::oauth::{Authorization, Dialect, OAuth, ScopeSet, TokenSet};
-use crate::{BreakReason, Page, PostContent, Provider, ProviderConfig, Published};
+use crate::{BreakReason, Page, PostContent, Provider, ProviderConfig, Published, RecentPost};
 
 /// The `LinkedIn-Version` (YYYYMM) sent to the `/rest` API. LinkedIn retires a version
 /// about a year after its release and then answers 426: an operator alarm.
@@ -226,6 +227,54 @@ impl LinkedIn {
             .ok_or_else(|| answer.call.malformed("a post URN in x-restli-id"))?;
         Ok(Published { id: id.to_owned() })
     }
+
+    /// The author's latest posts, newest first (LinkedIn answers at most 100 per call).
+    /// Reading a person's posts needs `r_member_social`, which LinkedIn grants only to
+    /// approved apps; an organization's needs `r_organization_social`.
+    pub async fn recent_posts(
+        &self,
+        token: &SecretString,
+        author: &Author,
+        limit: usize,
+    ) -> Result<Vec<RecentPost>, Error> {
+        #[derive(Deserialize)]
+        struct Posts {
+            elements: Vec<Element>,
+        }
+        #[derive(Deserialize)]
+        struct Element {
+            id: String,
+            #[serde(default)]
+            commentary: String,
+        }
+        let url = self.oauth.config().endpoints.api("/rest/posts");
+        let count = limit.clamp(1, 100).to_string();
+        let request = self.rest(self.http.client().get(url), token).query(&[
+            ("q", "author"),
+            ("author", author.urn().as_str()),
+            ("count", count.as_str()),
+        ]);
+        // An organization's posts are the page's: a permission lost there is the role on
+        // that page, not the connection.
+        let endpoint = match author {
+            Author::Person(_) => Endpoint::Api,
+            Author::Organization(_) => Endpoint::PagePost,
+        };
+        let answer = self
+            .http
+            .send(Provider::LinkedIn, endpoint, request)
+            .await?;
+        let posts: Posts = answer.json("posts in elements")?;
+        Ok(posts
+            .elements
+            .into_iter()
+            .take(limit)
+            .map(|post| RecentPost {
+                text: plain_text(&post.commentary),
+                id: post.id,
+            })
+            .collect())
+    }
 }
 
 /// The body LinkedIn's Posts API takes (providers.md), commentary in its "little text"
@@ -261,6 +310,22 @@ fn little_text(text: &str) -> String {
         escaped.push(c);
     }
     escaped
+}
+
+/// Commentary as it was written before [`little_text`] escaped it.
+fn plain_text(commentary: &str) -> String {
+    let mut plain = String::with_capacity(commentary.len());
+    let mut chars = commentary.chars().peekable();
+    while let Some(c) = chars.next() {
+        match chars.peek() {
+            Some(&next) if c == '\\' && "\\|{}@[]()<>#*_~".contains(next) => {
+                plain.push(next);
+                chars.next();
+            }
+            _ => plain.push(c),
+        }
+    }
+    plain
 }
 
 /// LinkedIn's answers (providers.md "LinkedIn — Errors").
@@ -468,6 +533,18 @@ mod tests {
                 expected,
                 "{status} {body:?}"
             );
+        }
+    }
+
+    #[test]
+    fn commentary_reads_back_as_the_text_that_was_published() {
+        for text in [
+            "Hello (world) #launch",
+            "a \\ backslash, a \\( pair, @mention_here *bold* ~x~ <b> [l](u) {t} a|b",
+            "plain",
+            "",
+        ] {
+            assert_eq!(plain_text(&little_text(text)), text);
         }
     }
 

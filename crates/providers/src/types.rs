@@ -1,4 +1,5 @@
-//! What the adapters hand back and take: who signed in, which pages they manage, a post.
+//! What the adapters hand back and take: who signed in, which pages they manage, a post,
+//! the posts an account published.
 
 use secrecy::SecretString;
 use url::Url;
@@ -38,4 +39,14 @@ pub struct PostContent {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Published {
     pub id: String,
+}
+
+/// A post the account published, as the provider lists it. A worker that died during a
+/// publish call looks among these for the text it sent before it publishes again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecentPost {
+    pub id: String,
+    /// The text as sent, comparable with [`crate::Adapter::published_text`]: LinkedIn's
+    /// markup escapes are undone, X's shortened links expanded.
+    pub text: String,
 }

@@ -1,5 +1,6 @@
 //! X: OAuth 2.0 with PKCE (S256) and HTTP Basic client authentication, rotating
-//! single-use refresh tokens, `/2/users/me`, `/2/tweets`, and its error classifier.
+//! single-use refresh tokens, `/2/users/me`, `/2/tweets`, the user's timeline
+//! (`/2/users/{id}/tweets`), and its error classifier.
 
 use oauth2::AuthType;
 use secrecy::{ExposeSecret, SecretString};
@@ -11,7 +12,7 @@ use crate::classify::{self, Classification, Confirm, Endpoint, FailedResponse};
 use crate::error::Error;
 use crate::http::Http;
 use crate::oauth::{Authorization, Dialect, OAuth, ScopeSet, TokenSet};
-use crate::{BreakReason, Identity, PostContent, Provider, ProviderConfig, Published};
+use crate::{BreakReason, Identity, PostContent, Provider, ProviderConfig, Published, RecentPost};
 
 const DIALECT: Dialect = Dialect {
     provider: Provider::X,
@@ -111,9 +112,87 @@ impl X {
         let tweet: Data<Tweet> = answer.json("a tweet id in data")?;
         Ok(Published { id: tweet.data.id })
     }
+
+    /// The user's latest tweets, newest first. X answers between 5 and 100 per call.
+    pub async fn recent_posts(
+        &self,
+        token: &SecretString,
+        user_id: &str,
+        limit: usize,
+    ) -> Result<Vec<RecentPost>, Error> {
+        let url = self
+            .oauth
+            .config()
+            .endpoints
+            .api(&format!("/2/users/{user_id}/tweets"));
+        let max_results = limit.clamp(5, 100).to_string();
+        let request = self
+            .http
+            .client()
+            .get(url)
+            .bearer_auth(token.expose_secret())
+            .query(&[
+                ("max_results", max_results.as_str()),
+                ("tweet.fields", "entities"),
+            ]);
+        let answer = self.http.send(Provider::X, Endpoint::Api, request).await?;
+        let timeline: Timeline = answer.json("tweets in data")?;
+        Ok(timeline
+            .data
+            .into_iter()
+            .take(limit)
+            .map(|tweet| RecentPost {
+                text: tweet.text_as_sent(),
+                id: tweet.id,
+            })
+            .collect())
+    }
 }
 
-fn tweet_text(post: &PostContent) -> String {
+/// A timeline page; X leaves `data` out when there are no tweets.
+#[derive(Deserialize)]
+struct Timeline {
+    #[serde(default)]
+    data: Vec<TimelineTweet>,
+}
+
+#[derive(Deserialize)]
+struct TimelineTweet {
+    id: String,
+    text: String,
+    #[serde(default)]
+    entities: Entities,
+}
+
+#[derive(Default, Deserialize)]
+struct Entities {
+    #[serde(default)]
+    urls: Vec<UrlEntity>,
+}
+
+#[derive(Deserialize)]
+struct UrlEntity {
+    url: String,
+    expanded_url: Option<String>,
+}
+
+impl TimelineTweet {
+    /// X shows every link as a t.co link; the link we sent is its `expanded_url`.
+    fn text_as_sent(&self) -> String {
+        self.entities
+            .urls
+            .iter()
+            .fold(self.text.clone(), |text, entity| {
+                match &entity.expanded_url {
+                    Some(expanded) if !entity.url.is_empty() => text.replace(&entity.url, expanded),
+                    _ => text,
+                }
+            })
+    }
+}
+
+/// The text a tweet of `post` shows on X.
+pub(crate) fn tweet_text(post: &PostContent) -> String {
     match &post.link {
         Some(link) if !post.text.contains(link.as_str()) => {
             format!("{} {link}", post.text).trim_start().to_owned()
@@ -292,6 +371,41 @@ mod tests {
                 "{status} {body:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_timeline_tweet_reads_back_with_its_links_expanded() {
+        let timeline: Timeline = serde_json::from_value(json!({
+            "data": [{
+                "id": "1",
+                "text": "Launch day https://t.co/abc and https://t.co/def",
+                "entities": {"urls": [
+                    {"start": 11, "end": 34, "url": "https://t.co/abc", "expanded_url": "https://acme.example/launch"},
+                    {"start": 39, "end": 62, "url": "https://t.co/def", "expanded_url": "https://acme.example/more"},
+                ]},
+            }, {"id": "2", "text": "No links"}],
+            "meta": {"result_count": 2, "newest_id": "1", "oldest_id": "2"},
+        }))
+        .unwrap();
+        let texts: Vec<String> = timeline
+            .data
+            .iter()
+            .map(TimelineTweet::text_as_sent)
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                "Launch day https://acme.example/launch and https://acme.example/more",
+                "No links"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_empty_timeline_has_no_data_and_reads_as_no_tweets() {
+        let timeline: Timeline =
+            serde_json::from_value(json!({"meta": {"result_count": 0}})).unwrap();
+        assert!(timeline.data.is_empty());
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Facebook pages: publishing to a page feed with its page token
-//! (`POST /{version}/{page-id}/feed`), and the deauthorize callback (`signed_request`)
+//! (`POST /{version}/{page-id}/feed`), reading it back (`GET`), and the deauthorize callback (`signed_request`)
 //! sent when a member removes the app. Login, tokens and pages are the shared Graph code
 //! in [`crate::graph`].
 
@@ -12,8 +12,11 @@ use sha2::Sha256;
 use url::Url;
 
 use crate::clock::{epoch_secs, Millis};
+use axum::Json;
+use serde_json::Value;
+
 use crate::errors::{GraphError, ProviderError};
-use crate::graph::{created, permission_error};
+use crate::graph::{created, permission_error, post_list, GraphCall, PostFields};
 use crate::params::Params;
 use crate::state::{Post, Provider};
 use crate::tokens::{Access, TokenKind};
@@ -75,6 +78,45 @@ pub(crate) fn publish(
         created: now,
     });
     Ok(created(json!({ "id": id })))
+}
+
+/// `GET /{page-id}/feed`: the page's posts, newest first, with the page's own token or the
+/// token of a member with a role on the page, and `pages_read_engagement`.
+pub(crate) fn feed(
+    sandbox: &Sandbox,
+    call: &GraphCall,
+    page_id: &str,
+) -> Result<Json<Value>, ProviderError> {
+    let world = sandbox.world();
+    let page = world
+        .page_by_external_id(Provider::Facebook, page_id)
+        .ok_or_else(|| GraphError::unsupported("get", page_id))?;
+    let access = &call.access;
+    let allowed = match access.kind {
+        TokenKind::Page(own) => own == page,
+        _ => world.page(page).admins.contains(&access.member),
+    };
+    if !allowed {
+        return Err(GraphError::unsupported("get", page_id).into());
+    }
+    if !access.has_scope("pages_read_engagement") {
+        return Err(GraphError::new(
+            10,
+            "(#10) This endpoint requires the 'pages_read_engagement' permission",
+        )
+        .into());
+    }
+    post_list(
+        &world,
+        &call.params,
+        page,
+        &PostFields {
+            provider: Provider::Facebook,
+            default: "id,message,created_time",
+            text: "message",
+            time: "created_time",
+        },
+    )
 }
 
 /// Meta's answer to a post it refuses as abusive (code 368): the post's problem, not the

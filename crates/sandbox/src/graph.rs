@@ -1,7 +1,8 @@
 //! The Graph API, where Facebook pages and the Instagram business accounts linked to them
 //! live: Facebook Login (`/{version}/dialog/oauth`, `/{version}/oauth/access_token` with
 //! the short → long-lived exchange), `debug_token`, `/me`, `/me/accounts` (page tokens,
-//! linked Instagram business accounts), `/me/permissions`, and objects and edges by id.
+//! linked Instagram business accounts), `/me/permissions`, and objects and edges by id
+//! (listing edges of posts share [`post_list`]).
 //! Mounted at `/sandbox/facebook` and again at `/sandbox/instagram`: one world, two
 //! prefixes, as Instagram's Graph API is graph.facebook.com with the Facebook login's
 //! tokens. Page publishing lives in [`crate::facebook`], media containers in
@@ -16,7 +17,7 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
-use crate::clock::{epoch_secs, seconds_until, DAY, HOUR};
+use crate::clock::{epoch_secs, seconds_until, Millis, DAY, HOUR};
 use crate::errors::{GraphError, ProviderError};
 use crate::faults::{guard, Surface};
 use crate::oauth::{self, CodeProblem};
@@ -430,6 +431,8 @@ async fn edge_get(
 ) -> Result<Json<Value>, ProviderError> {
     match edge.as_str() {
         "content_publishing_limit" => instagram::publishing_limit(&sandbox, &call.access, &id),
+        "feed" => facebook::feed(&sandbox, &call, &id),
+        "media" => instagram::media(&sandbox, &call, &id),
         _ => Err(GraphError::unsupported("get", &id).into()),
     }
 }
@@ -446,6 +449,73 @@ async fn edge_post(
         "media_publish" => instagram::publish(&sandbox, &access, &id, &params),
         _ => Err(GraphError::unsupported("post", &id).into()),
     }
+}
+
+/// How a listing edge (a page's `feed`, an Instagram account's `media`) names its posts'
+/// fields.
+pub(crate) struct PostFields {
+    pub(crate) provider: Provider,
+    /// The fields listed when the call names none.
+    pub(crate) default: &'static str,
+    /// Where the post's text goes (`message`, `caption`) and its time (`created_time`,
+    /// `timestamp`).
+    pub(crate) text: &'static str,
+    pub(crate) time: &'static str,
+}
+
+/// `provider`'s posts of `page`, newest first, `limit` (default 25, at most 100) at most,
+/// with the fields asked for. A post without text has no text field, as in Graph.
+pub(crate) fn post_list(
+    world: &World,
+    params: &Params,
+    page: PageId,
+    fields: &PostFields,
+) -> Result<Json<Value>, ProviderError> {
+    let limit = match params.get("limit") {
+        None => 25,
+        Some(limit) => limit
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| GraphError::new(100, "(#100) The parameter limit must be 1 to 100"))?,
+    };
+    let asked = parse_fields(params.get("fields").unwrap_or(fields.default));
+    let data: Vec<Value> = world
+        .posts
+        .iter()
+        .rev()
+        .filter(|p| p.provider == fields.provider && p.page == Some(page))
+        .take(limit)
+        .map(|post| {
+            let mut entry = Map::new();
+            entry.insert("id".to_owned(), json!(post.id));
+            for field in &asked {
+                let value = match field.name.as_str() {
+                    name if name == fields.text && !post.text.is_empty() => json!(post.text),
+                    name if name == fields.time => json!(graph_time(post.created)),
+                    "media_type" if post.image_url.is_some() => json!("IMAGE"),
+                    "media_url" => match &post.image_url {
+                        Some(url) => json!(url),
+                        None => continue,
+                    },
+                    _ => continue,
+                };
+                entry.insert(field.name.clone(), value);
+            }
+            Value::Object(entry)
+        })
+        .collect();
+    Ok(Json(json!({
+        "data": data,
+        "paging": {"cursors": {"before": "QVFIUmxtZA", "after": "QVFIUmxtZA"}},
+    })))
+}
+
+/// Graph's timestamps: ISO 8601 with a `+0000` offset.
+fn graph_time(at: Millis) -> String {
+    chrono::DateTime::from_timestamp_millis(at)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%z").to_string())
+        .unwrap_or_default()
 }
 
 /// One field a Graph call asks for, with the fields asked of it in braces:

@@ -1,6 +1,7 @@
 //! Instagram business accounts (found through pages): media containers
 //! (`POST /{ig-user-id}/media`), their status (`GET /{container}?fields=status_code`),
-//! `POST /{ig-user-id}/media_publish` and `GET /{ig-user-id}/content_publishing_limit`.
+//! `POST /{ig-user-id}/media_publish`, `GET /{ig-user-id}/content_publishing_limit` and
+//! the account's published media (`GET /{ig-user-id}/media`).
 //!
 //! These are Graph endpoints of the Facebook world, used with the Facebook login's tokens
 //! (user or page), as on graph.facebook.com.
@@ -20,7 +21,7 @@ use crate::clock::{Millis, DAY};
 use crate::errors::{GraphError, ProviderError};
 use crate::facebook;
 use crate::faults::FaultKind;
-use crate::graph::created;
+use crate::graph::{created, post_list, GraphCall, PostFields};
 use crate::params::Params;
 use crate::state::{Container, PageId, Post, Provider, World};
 use crate::tokens::{Access, TokenKind, TokenProblem};
@@ -49,11 +50,15 @@ fn require_publish_scope(access: &Access) -> Result<(), GraphError> {
     if access.has_scope("instagram_content_publish") {
         Ok(())
     } else {
-        Err(GraphError::new(
-            10,
-            "(#10) Application does not have permission for this action",
-        ))
+        Err(missing_permission())
     }
+}
+
+fn missing_permission() -> GraphError {
+    GraphError::new(
+        10,
+        "(#10) Application does not have permission for this action",
+    )
 }
 
 fn not_ready() -> GraphError {
@@ -215,6 +220,31 @@ pub(crate) fn publish(
         created: now,
     });
     Ok(created(json!({ "id": id })))
+}
+
+/// `GET /{ig-user-id}/media`: the account's published media, newest first (needs
+/// `instagram_basic`).
+pub(crate) fn media(
+    sandbox: &Sandbox,
+    call: &GraphCall,
+    ig_id: &str,
+) -> Result<Json<Value>, ProviderError> {
+    if !call.access.has_scope("instagram_basic") {
+        return Err(missing_permission().into());
+    }
+    let world = sandbox.world();
+    let page = account(&world, &call.access, ig_id)?;
+    post_list(
+        &world,
+        &call.params,
+        page,
+        &PostFields {
+            provider: Provider::Instagram,
+            default: "id,caption,timestamp",
+            text: "caption",
+            time: "timestamp",
+        },
+    )
 }
 
 pub(crate) fn publishing_limit(

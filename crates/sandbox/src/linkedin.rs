@@ -1,6 +1,6 @@
 //! LinkedIn: OAuth on `www.linkedin.com` (`/oauth/v2/authorization`, `accessToken`,
 //! `introspectToken`, `revoke`) and the API on `api.linkedin.com` (`/v2/userinfo`,
-//! `/rest/posts`, `/rest/organizationAcls`, `/rest/organizations/{id}`), both under
+//! `/rest/posts` (create, and find by author), `/rest/organizationAcls`, `/rest/organizations/{id}`), both under
 //! `/sandbox/linkedin`. Refresh tokens do not rotate and die 365 days after the first
 //! authorization, however often they are used. Only approved partner apps get them: the
 //! app mode (`World::linkedin`, per client id or for all) decides whether a code exchange
@@ -35,7 +35,7 @@ pub(crate) fn router(sandbox: &Sandbox) -> Router<Sandbox> {
         .route("/oauth/v2/revoke", post(revoke));
     let api = Router::new()
         .route("/v2/userinfo", get(userinfo))
-        .route("/rest/posts", post(create_post))
+        .route("/rest/posts", post(create_post).get(find_posts))
         .route("/rest/organizationAcls", get(organization_acls))
         .route("/v2/organizationAcls", get(organization_acls))
         .route("/rest/organizations/{id}", get(organization))
@@ -386,6 +386,91 @@ async fn create_post(
         created,
     });
     Ok((StatusCode::CREATED, [("x-restli-id", id)]).into_response())
+}
+
+/// `GET /rest/posts?q=author&author={urn}&count=`: the author's posts, newest first,
+/// `count` (default 10, at most 100) at most. A person's posts need `r_member_social`
+/// and are the token's member's only; an organization's need `r_organization_social` and
+/// a role on it.
+async fn find_posts(
+    State(sandbox): State<Sandbox>,
+    params: Params,
+) -> Result<Json<Value>, ProviderError> {
+    check_version(&sandbox, &params.headers)?;
+    let access = authorize(&sandbox, &params.headers)?;
+    let illegal = |message: &str| {
+        errors::linkedin(
+            StatusCode::BAD_REQUEST,
+            None,
+            Some("ILLEGAL_ARGUMENT"),
+            message,
+        )
+    };
+    if params.get("q") != Some("author") {
+        return Err(illegal("GET /rest/posts needs the finder q=author"));
+    }
+    let author = params
+        .nonempty("author")
+        .ok_or_else(|| illegal("q=author needs the author parameter"))?;
+    let count = match params.get("count") {
+        None => 10,
+        Some(count) => count
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| illegal("count must be between 1 and 100"))?,
+    };
+    const WHAT: &str = "GET /rest/posts";
+    let world = sandbox.world();
+    if let Some(person) = author.strip_prefix("urn:li:person:") {
+        require_scope(&access, "r_member_social", WHAT)?;
+        if world.member(access.member).external_id != person {
+            return Err(errors::linkedin_forbidden(WHAT));
+        }
+    } else if let Some(organization) = author.strip_prefix("urn:li:organization:") {
+        require_scope(&access, "r_organization_social", WHAT)?;
+        world
+            .page_by_external_id(Provider::LinkedIn, organization)
+            .filter(|&p| world.page(p).admins.contains(&access.member))
+            .ok_or_else(|| errors::linkedin_forbidden(WHAT))?;
+    } else {
+        return Err(illegal(&format!(
+            "author: {author} is not a person or organization URN"
+        )));
+    }
+    let elements: Vec<Value> = world
+        .posts
+        .iter()
+        .rev()
+        .filter(|p| p.provider == Provider::LinkedIn && p.author == author)
+        .take(count)
+        .map(|p| {
+            let mut element = json!({
+                "id": p.id,
+                "author": p.author,
+                "commentary": p.text,
+                "visibility": "PUBLIC",
+                "distribution": {
+                    "feedDistribution": "MAIN_FEED",
+                    "targetEntities": [],
+                    "thirdPartyDistributionChannels": [],
+                },
+                "lifecycleState": "PUBLISHED",
+                "isReshareDisabledByAuthor": false,
+                "createdAt": p.created,
+                "publishedAt": p.created,
+                "lastModifiedAt": p.created,
+            });
+            if let Some(link) = &p.link {
+                element["content"] = json!({"article": {"source": link}});
+            }
+            element
+        })
+        .collect();
+    Ok(Json(json!({
+        "paging": {"start": 0, "count": count, "links": []},
+        "elements": elements,
+    })))
 }
 
 fn organization_urn(world: &crate::state::World, page: PageId) -> String {

@@ -1,10 +1,10 @@
 //! X: OAuth 2.0 with PKCE (S256) on `x.com` (`/i/oauth2/authorize`) and the API on
-//! `api.x.com` (`/2/oauth2/token`, `/2/oauth2/revoke`, `/2/users/me`, `/2/tweets`), under
-//! `/sandbox/x`. Confidential clients authenticate with HTTP Basic; refresh tokens are
+//! `api.x.com` (`/2/oauth2/token`, `/2/oauth2/revoke`, `/2/users/me`, `/2/tweets`,
+//! `/2/users/{id}/tweets`), under `/sandbox/x`. Confidential clients authenticate with HTTP Basic; refresh tokens are
 //! single-use and rotate on every refresh. A tweet repeating the user's last one answers
 //! 403 duplicate content, and so does any tweet while a `duplicate-content` fault lasts.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -17,7 +17,7 @@ use crate::errors::{self, ProviderError};
 use crate::faults::{guard, FaultKind, Surface};
 use crate::oauth;
 use crate::params::{basic_credentials, bearer, Params};
-use crate::state::{Post, Provider};
+use crate::state::{MemberId, Post, Provider};
 use crate::tokens::{Access, Death, TokenKind};
 use crate::Sandbox;
 
@@ -33,7 +33,8 @@ pub(crate) fn router(sandbox: &Sandbox) -> Router<Sandbox> {
         .route("/2/oauth2/revoke", post(revoke));
     let api = Router::new()
         .route("/2/users/me", get(users_me))
-        .route("/2/tweets", post(create_tweet));
+        .route("/2/tweets", post(create_tweet))
+        .route("/2/users/{id}/tweets", get(user_tweets));
     Router::new()
         .route("/i/oauth2/authorize", oauth::authorize_route(Provider::X))
         .merge(guard(token, sandbox, Provider::X, Surface::TokenEndpoint))
@@ -182,13 +183,93 @@ async fn users_me(
     })))
 }
 
-fn invalid_text(text: &str, message: &str) -> ProviderError {
+fn invalid_parameter(parameter: &str, value: &str, message: &str) -> ProviderError {
     errors::x_problem_with(
         StatusCode::BAD_REQUEST,
         "https://api.twitter.com/2/problems/invalid-request",
         "One or more parameters to your request was invalid.",
-        Some(json!([{"parameters": {"text": [text]}, "message": message}])),
+        Some(json!([{"parameters": {parameter: [value]}, "message": message}])),
     )
+}
+
+fn invalid_text(text: &str, message: &str) -> ProviderError {
+    invalid_parameter("text", text, message)
+}
+
+/// `GET /2/users/{id}/tweets`: the user's tweets, newest first, `max_results` (5 to 100,
+/// default 10) at most. `created_at` comes when `tweet.fields` asks for it. Without tweets
+/// X leaves `data` out; an unknown user is a 200 with `errors`, as X answers.
+async fn user_tweets(
+    State(sandbox): State<Sandbox>,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Json<Value>, ProviderError> {
+    let access = authorize(&sandbox, &params.headers)?;
+    require_scopes(&access, &["tweet.read", "users.read"])?;
+    let max_results = match params.get("max_results") {
+        None => 10,
+        Some(value) => value
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (5..=100).contains(n))
+            .ok_or_else(|| {
+                invalid_parameter(
+                    "max_results",
+                    value,
+                    &format!(
+                        "The `max_results` query parameter value [{value}] is not between 5 and 100"
+                    ),
+                )
+            })?,
+    };
+    let with_created_at = params
+        .get("tweet.fields")
+        .is_some_and(|fields| fields.split(',').any(|f| f.trim() == "created_at"));
+    let world = sandbox.world();
+    let Some(member) = world
+        .members
+        .iter()
+        .position(|m| m.provider == Provider::X && m.external_id == id)
+        .map(MemberId)
+    else {
+        return Ok(Json(json!({"errors": [{
+            "value": id,
+            "detail": format!("Could not find user with id: [{id}]."),
+            "title": "Not Found Error",
+            "resource_type": "user",
+            "parameter": "id",
+            "resource_id": id,
+            "type": "https://api.twitter.com/2/problems/resource-not-found",
+        }]})));
+    };
+    let tweets: Vec<Value> = world
+        .posts
+        .iter()
+        .rev()
+        .filter(|p| p.provider == Provider::X && p.member == member)
+        .take(max_results)
+        .map(|p| {
+            let mut tweet = json!({"id": p.id, "text": p.text, "edit_history_tweet_ids": [p.id]});
+            if with_created_at {
+                tweet["created_at"] = json!(iso_time(p.created));
+            }
+            tweet
+        })
+        .collect();
+    let mut body = json!({"meta": {"result_count": tweets.len()}});
+    if let (Some(newest), Some(oldest)) = (tweets.first(), tweets.last()) {
+        body["meta"]["newest_id"] = newest["id"].clone();
+        body["meta"]["oldest_id"] = oldest["id"].clone();
+        body["data"] = Value::Array(tweets);
+    }
+    Ok(Json(body))
+}
+
+/// X's timestamps: ISO 8601 in UTC with milliseconds.
+fn iso_time(at: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(at)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .unwrap_or_default()
 }
 
 async fn create_tweet(

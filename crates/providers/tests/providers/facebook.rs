@@ -245,3 +245,53 @@ async fn identity_reads_me() {
         .unwrap();
     assert_eq!(identity.id, "10158");
 }
+
+#[tokio::test]
+async fn recent_posts_read_the_page_feed_with_the_page_token() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(graph("/1234/feed")))
+        .and(bearer_token("pagetoken"))
+        .and(query_param("fields", "id,message,created_time"))
+        .and(query_param("limit", "10"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [
+                {"id": "1234_2", "message": "Open day", "created_time": "2026-11-30T01:00:00+0000"},
+                {"id": "1234_1", "created_time": "2026-11-29T01:00:00+0000"},
+            ],
+            "paging": {"cursors": {"before": "QVFI", "after": "QVFJ"}},
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let recent = facebook(&server)
+        .recent_posts("1234", &secret("pagetoken"), 10)
+        .await
+        .unwrap();
+    let found: Vec<(&str, &str)> = recent
+        .iter()
+        .map(|p| (p.id.as_str(), p.text.as_str()))
+        .collect();
+    assert_eq!(found, [("1234_2", "Open day"), ("1234_1", "")]);
+}
+
+#[tokio::test]
+async fn recent_posts_with_a_page_token_whose_role_is_gone_lose_the_page() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(graph("/1234/feed")))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": {
+            "message": "(#190) The user must be an administrator", "type": "OAuthException",
+            "code": 190, "error_subcode": 492, "fbtrace_id": "Axyz",
+        }})))
+        .mount(&server)
+        .await;
+    assert_eq!(
+        class(
+            facebook(&server)
+                .recent_posts("1234", &secret("pagetoken"), 10)
+                .await
+        ),
+        Classification::broken(BreakReason::PageAccessLost)
+    );
+}

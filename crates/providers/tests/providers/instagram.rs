@@ -216,3 +216,52 @@ async fn a_post_without_an_image_is_refused_before_any_request() {
     );
     assert!(server.received_requests().await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn recent_posts_read_the_accounts_media_captions() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(graph("/17841/media")))
+        .and(bearer_token("usertoken"))
+        .and(query_param("fields", "id,caption,timestamp"))
+        .and(query_param("limit", "3"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [
+                {"id": "179", "caption": "Our cat\n\nhttps://acme.example/cat", "timestamp": "2026-11-30T01:00:00+0000"},
+                {"id": "178", "timestamp": "2026-11-29T01:00:00+0000"},
+            ],
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let recent = instagram(&server)
+        .recent_posts("17841", &secret("usertoken"), 3)
+        .await
+        .unwrap();
+    let found: Vec<(&str, &str)> = recent
+        .iter()
+        .map(|p| (p.id.as_str(), p.text.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [("179", "Our cat\n\nhttps://acme.example/cat"), ("178", "")]
+    );
+}
+
+#[tokio::test]
+async fn recent_posts_without_an_id_are_an_unexpected_answer() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(graph("/17841/media")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [{"caption": "x"}]})))
+        .mount(&server)
+        .await;
+    let error = instagram(&server)
+        .recent_posts("17841", &secret("usertoken"), 3)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error.problem(), apostle_providers::Problem::Malformed(_)),
+        "{error}"
+    );
+}

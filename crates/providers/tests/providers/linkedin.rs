@@ -331,3 +331,71 @@ async fn revoke_posts_token_and_client_credentials() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn recent_posts_find_the_authors_posts_with_versioned_headers_and_unescape_commentary() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/posts"))
+        .and(bearer_token("liaccess"))
+        .and(header("LinkedIn-Version", LINKEDIN_VERSION))
+        .and(header("X-Restli-Protocol-Version", "2.0.0"))
+        .and(query_param("q", "author"))
+        .and(query_param("author", "urn:li:organization:5515715"))
+        .and(query_param("count", "10"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "paging": {"start": 0, "count": 10, "links": []},
+            "elements": [
+                {"id": "urn:li:share:2", "author": "urn:li:organization:5515715",
+                 "commentary": "Launch \\(day\\) \\#news", "lifecycleState": "PUBLISHED",
+                 "createdAt": 1700000000000u64, "visibility": "PUBLIC"},
+                {"id": "urn:li:ugcPost:1", "author": "urn:li:organization:5515715",
+                 "lifecycleState": "PUBLISHED", "createdAt": 1690000000000u64},
+            ],
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let recent = linkedin(&server)
+        .recent_posts(
+            &secret("liaccess"),
+            &Author::Organization("5515715".to_owned()),
+            10,
+        )
+        .await
+        .unwrap();
+    let found: Vec<(&str, &str)> = recent
+        .iter()
+        .map(|p| (p.id.as_str(), p.text.as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("urn:li:share:2", "Launch (day) #news"),
+            ("urn:li:ugcPost:1", "")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn recent_posts_of_an_organization_without_the_role_lose_that_page_only() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/posts"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+            "status": 403, "serviceErrorCode": 100, "code": "ACCESS_DENIED",
+            "message": "Not enough permissions to access: GET /rest/posts",
+        })))
+        .mount(&server)
+        .await;
+    let adapter = linkedin(&server);
+    let organization = Author::Organization("5515715".to_owned());
+    assert_eq!(
+        class(
+            adapter
+                .recent_posts(&secret("liaccess"), &organization, 10)
+                .await
+        ),
+        Classification::broken(BreakReason::PageAccessLost)
+    );
+}

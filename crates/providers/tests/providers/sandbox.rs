@@ -454,3 +454,187 @@ async fn every_provider_runs_the_whole_cycle_through_one_adapter_type() {
         );
     }
 }
+
+/// An adapter for `provider` at the sandbox, connected as `member` with page scopes (and,
+/// for LinkedIn, `r_member_social`, which LinkedIn grants approved apps only). The token
+/// and who to post as: the member, or for Facebook and Instagram their first page.
+async fn connect_for_posts(
+    base: &str,
+    provider: Provider,
+    member: &str,
+) -> (Adapter, secrecy::SecretString, String) {
+    let facebook = config_at(
+        Provider::Facebook,
+        &format!("{base}/sandbox/facebook"),
+        SECRET,
+    );
+    let mut config = config_at(provider, &format!("{base}/sandbox/{provider}"), SECRET);
+    match provider {
+        Provider::LinkedIn => config.endpoints.scopes.push("r_member_social".to_owned()),
+        Provider::Instagram => config = ProviderConfig::instagram(&facebook, config.endpoints),
+        Provider::X | Provider::Facebook => {}
+    }
+    let adapter = Adapter::new(provider, http(), config);
+    let authorization = adapter.authorize(&redirect(), ScopeSet::Pages);
+    let code = consent(&authorization, member).await;
+    let tokens = adapter
+        .exchange_code(&code, &redirect(), authorization.pkce_verifier.as_ref())
+        .await
+        .unwrap();
+    let pages = adapter.pages(&tokens.access_token).await.unwrap();
+    match provider {
+        Provider::LinkedIn | Provider::X => {
+            let me = adapter.identity(&tokens.access_token).await.unwrap();
+            (adapter, tokens.access_token, me.id)
+        }
+        Provider::Facebook => {
+            let page_token = pages[0].access_token.clone().unwrap();
+            (adapter, page_token, pages[0].id.clone())
+        }
+        Provider::Instagram => (adapter, tokens.access_token, pages[0].id.clone()),
+    }
+}
+
+fn post_as(provider: Provider, id: &str) -> PostAs<'_> {
+    match provider {
+        Provider::LinkedIn | Provider::X => PostAs::Member(id),
+        Provider::Facebook | Provider::Instagram => PostAs::Page(id),
+    }
+}
+
+#[tokio::test]
+async fn a_published_post_is_found_newest_first_among_recent_posts_by_its_exact_text() {
+    let base = sandbox().await;
+    for provider in Provider::ALL {
+        let (adapter, token, id) = connect_for_posts(&base, provider, "rita").await;
+        let as_ = post_as(provider, &id);
+        assert_eq!(
+            adapter.recent_posts(&token, as_, 10).await.unwrap(),
+            [],
+            "{provider}: nothing published yet"
+        );
+        let mut ids = Vec::new();
+        let mut texts = Vec::new();
+        for text in ["Earlier news", "Launch (day) #1 @acme *now*"] {
+            let mut content = post(text);
+            content.image_url = Some("https://acme.example/cat.jpg".parse().unwrap());
+            let published = adapter.publish(&token, as_, &content).await;
+            ids.push(published.unwrap_or_else(|e| panic!("{provider}: {e}")).id);
+            texts.push(adapter.published_text(&content));
+        }
+        let recent = adapter.recent_posts(&token, as_, 10).await.unwrap();
+        let found: Vec<(&str, &str)> = recent
+            .iter()
+            .map(|p| (p.id.as_str(), p.text.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (ids[1].as_str(), texts[1].as_str()),
+                (ids[0].as_str(), texts[0].as_str())
+            ],
+            "{provider}"
+        );
+        let newest = adapter.recent_posts(&token, as_, 1).await.unwrap();
+        assert_eq!(newest.len(), 1, "{provider}");
+        assert_eq!(newest[0].id, ids[1], "{provider}");
+    }
+}
+
+#[tokio::test]
+async fn recent_posts_with_a_revoked_token_is_a_broken_connection() {
+    let base = sandbox().await;
+    for provider in Provider::ALL {
+        let (adapter, token, id) = connect_for_posts(&base, provider, "ravi").await;
+        admin(
+            &base,
+            &format!("/members/{provider}/ravi/revoke"),
+            json!({}),
+        )
+        .await;
+        let after = class(
+            adapter
+                .recent_posts(&token, post_as(provider, &id), 10)
+                .await,
+        );
+        assert!(
+            matches!(after, Classification::Broken { .. }),
+            "{provider}: {after:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn recent_posts_during_an_outage_or_a_rate_limit_is_transient() {
+    let base = sandbox().await;
+    for provider in Provider::ALL {
+        let (adapter, token, id) = connect_for_posts(&base, provider, "omar").await;
+        for kind in ["outage", "rate-limit"] {
+            admin(
+                &base,
+                "/faults",
+                json!({"provider": provider.as_str(), "kind": kind, "calls": 1}),
+            )
+            .await;
+            let error = adapter
+                .recent_posts(&token, post_as(provider, &id), 10)
+                .await
+                .unwrap_err();
+            assert!(
+                error.classification().is_transient(),
+                "{provider} {kind}: {error}"
+            );
+        }
+        adapter
+            .recent_posts(&token, post_as(provider, &id), 10)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn linkedin_without_r_member_social_may_not_read_the_members_posts() {
+    let base = sandbox().await;
+    let adapter = linkedin(&base);
+    let code = consent(&adapter.authorize(&redirect(), ScopeSet::Personal), "lena").await;
+    let tokens = adapter.exchange_code(&code, &redirect()).await.unwrap();
+    let me = adapter.identity(&tokens.access_token).await.unwrap();
+    let author = Author::Person(me.id);
+    adapter
+        .publish(&tokens.access_token, &author, &post("Mine"))
+        .await
+        .unwrap();
+    assert_eq!(
+        class(
+            adapter
+                .recent_posts(&tokens.access_token, &author, 10)
+                .await
+        ),
+        broken(BreakReason::PermissionMissing, Confirm::No)
+    );
+}
+
+#[tokio::test]
+async fn linkedin_organization_posts_are_read_with_r_organization_social() {
+    let base = sandbox().await;
+    let adapter = linkedin(&base);
+    let code = consent(
+        &adapter.authorize(&redirect(), ScopeSet::Pages),
+        "acme-linkedin",
+    )
+    .await;
+    let tokens = adapter.exchange_code(&code, &redirect()).await.unwrap();
+    let organizations = adapter.organizations(&tokens.access_token).await.unwrap();
+    let author = Author::Organization(organizations[0].id.clone());
+    let published = adapter
+        .publish(&tokens.access_token, &author, &post("From the page [v2]"))
+        .await
+        .unwrap();
+    let recent = adapter
+        .recent_posts(&tokens.access_token, &author, 5)
+        .await
+        .unwrap();
+    assert_eq!(recent.len(), 1);
+    assert_eq!(recent[0].id, published.id);
+    assert_eq!(recent[0].text, "From the page [v2]");
+}

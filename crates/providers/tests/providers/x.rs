@@ -3,7 +3,7 @@
 use apostle_providers::{BreakReason, Classification, PostContent, Provider, ScopeSet, X};
 use secrecy::ExposeSecret;
 use serde_json::json;
-use wiremock::matchers::{basic_auth, bearer_token, body_json, header, method, path};
+use wiremock::matchers::{basic_auth, bearer_token, body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::helpers::{
@@ -192,4 +192,60 @@ async fn revoke_posts_the_token_with_basic_authentication() {
         .mount(&server)
         .await;
     x(&server).revoke(&secret("xaccess")).await.unwrap();
+}
+
+#[tokio::test]
+async fn recent_posts_read_the_users_timeline_with_links_expanded() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/2/users/2244994945/tweets"))
+        .and(bearer_token("xaccess"))
+        .and(query_param("max_results", "5"))
+        .and(query_param("tweet.fields", "entities"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [
+                {"id": "2", "edit_history_tweet_ids": ["2"], "text": "Launch day https://t.co/abc",
+                 "entities": {"urls": [{"start": 11, "end": 34, "url": "https://t.co/abc",
+                   "expanded_url": "https://acme.example/launch", "display_url": "acme.example/launch"}]}},
+                {"id": "1", "edit_history_tweet_ids": ["1"], "text": "Hello"},
+            ],
+            "meta": {"result_count": 2, "newest_id": "2", "oldest_id": "1"},
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let recent = x(&server)
+        .recent_posts(&secret("xaccess"), "2244994945", 2)
+        .await
+        .unwrap();
+    let texts: Vec<(&str, &str)> = recent
+        .iter()
+        .map(|p| (p.id.as_str(), p.text.as_str()))
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            ("2", "Launch day https://acme.example/launch"),
+            ("1", "Hello")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn recent_posts_with_a_dead_token_ask_for_a_refresh() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/2/users/1/tweets"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized",
+        })))
+        .mount(&server)
+        .await;
+    assert_eq!(
+        class(x(&server).recent_posts(&secret("xaccess"), "1", 10).await),
+        Classification::Broken {
+            reason: BreakReason::TokenExpired,
+            confirm: apostle_providers::Confirm::Refresh,
+        }
+    );
 }

@@ -558,3 +558,64 @@ async fn facebook_throttling_answers_http_400_with_its_code_and_app_usage() {
     .await;
     assert_eq!(bad_code.status(), 400);
 }
+
+#[tokio::test]
+async fn facebook_feed_lists_the_pages_posts_with_the_fields_asked_and_a_lost_role_is_492() {
+    let sandbox = sandbox().await;
+    let (user, page_id, page_token) = connect(&sandbox, "fern").await;
+    for message in ["older", "newer"] {
+        assert_eq!(
+            publish(&sandbox, &page_id, &page_token, message)
+                .await
+                .status(),
+            200
+        );
+    }
+    let feed = body(graph_get(&sandbox, FB, &format!("/{page_id}/feed"), &page_token).await).await;
+    let messages: Vec<&str> = feed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages, ["newer", "older"]);
+    assert!(feed["data"][0]["created_time"]
+        .as_str()
+        .unwrap()
+        .ends_with("+0000"));
+
+    let only_ids = sandbox
+        .http
+        .get(sandbox.url(&format!("/sandbox/{FB}/{GRAPH_VERSION}/{page_id}/feed")))
+        .query(&[
+            ("access_token", page_token.as_str()),
+            ("fields", "id"),
+            ("limit", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let only_ids = body(only_ids).await;
+    assert_eq!(only_ids["data"].as_array().unwrap().len(), 1);
+    assert!(only_ids["data"][0].get("message").is_none());
+
+    assert_eq!(
+        graph_get(&sandbox, FB, &format!("/{page_id}/feed"), &user)
+            .await
+            .status(),
+        200,
+        "a member with a role on the page reads it with the user token too"
+    );
+    crate::helpers::admin(
+        &sandbox,
+        "/members/facebook/fern/lose-page-role",
+        json!({ "page_id": page_id }),
+    )
+    .await;
+    assert_graph_error(
+        graph_get(&sandbox, FB, &format!("/{page_id}/feed"), &page_token).await,
+        190,
+        Some(492),
+    )
+    .await;
+}

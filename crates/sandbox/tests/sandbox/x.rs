@@ -424,3 +424,84 @@ async fn x_only_faults_are_refused_for_other_providers() {
         assert_eq!(response.status(), 400, "{kind}");
     }
 }
+
+async fn timeline(
+    sandbox: &Running,
+    token: &str,
+    user: &str,
+    query: &[(&str, &str)],
+) -> reqwest::Response {
+    sandbox
+        .http
+        .get(sandbox.url(&format!("/sandbox/x/2/users/{user}/tweets")))
+        .bearer_auth(token)
+        .query(query)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn x_timeline_lists_the_users_tweets_newest_first_and_leaves_data_out_when_empty() {
+    let sandbox = sandbox().await;
+    let token = field(&sandbox.x_connect("tess").await, "access_token");
+    let me = body(x_users_me(&sandbox, &token).await).await;
+    let id = me["data"]["id"].as_str().unwrap().to_owned();
+    let empty = timeline(&sandbox, &token, &id, &[]).await;
+    assert_eq!(empty.status(), 200);
+    assert_eq!(body(empty).await, json!({"meta": {"result_count": 0}}));
+
+    for text in ["first", "second"] {
+        assert_eq!(tweet(&sandbox, &token, text).await.status(), 201);
+    }
+    let listed = body(
+        timeline(
+            &sandbox,
+            &token,
+            &id,
+            &[("max_results", "5"), ("tweet.fields", "created_at")],
+        )
+        .await,
+    )
+    .await;
+    let texts: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["second", "first"]);
+    assert_eq!(listed["meta"]["result_count"], 2);
+    assert_eq!(listed["meta"]["newest_id"], listed["data"][0]["id"]);
+    assert!(listed["data"][0]["created_at"]
+        .as_str()
+        .unwrap()
+        .ends_with('Z'));
+}
+
+#[tokio::test]
+async fn x_timeline_refuses_max_results_outside_5_to_100_and_an_unknown_user_is_an_error_in_a_200()
+{
+    let sandbox = sandbox().await;
+    let token = field(&sandbox.x_connect("uma").await, "access_token");
+    let me = body(x_users_me(&sandbox, &token).await).await;
+    let id = me["data"]["id"].as_str().unwrap().to_owned();
+    let refused = timeline(&sandbox, &token, &id, &[("max_results", "3")]).await;
+    assert_eq!(refused.status(), 400);
+    assert_eq!(
+        body(refused).await["type"],
+        "https://api.twitter.com/2/problems/invalid-request"
+    );
+    let unknown = timeline(&sandbox, &token, "404404", &[]).await;
+    assert_eq!(unknown.status(), 200);
+    let unknown = body(unknown).await;
+    assert!(unknown.get("data").is_none());
+    assert_eq!(
+        unknown["errors"][0]["type"],
+        "https://api.twitter.com/2/problems/resource-not-found"
+    );
+    member_action(&sandbox, "x", "uma", "revoke").await;
+    let revoked = timeline(&sandbox, &token, &id, &[]).await;
+    assert_eq!(revoked.status(), 401);
+    assert_eq!(body(revoked).await, unauthorized_body());
+}
