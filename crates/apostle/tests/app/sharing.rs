@@ -171,15 +171,16 @@ async fn a_share_to_a_broken_x_publishes_nothing_until_reconnected_and_shared_ag
     assert_eq!(published(&acme, "x").await.len(), 1);
 }
 
-#[tokio::test]
-async fn a_worker_that_died_during_the_provider_call_never_publishes_twice() {
-    let acme = acme().await;
-    acme.sandbox_member("linkedin", "li-amy-crash").await;
-    let linkedin = acme.connect_personal(AMY, "linkedin", "li-amy-crash").await;
-    let post = suggest(&acme, "Crash-proof sharing").await;
-    let amy = access(&acme, AMY).await;
-    // As a worker leaves it that marked it publishing and died before the
-    // answer was saved: its job runs again once the lease is gone.
+/// A target left `publishing` by a worker that died during the provider
+/// call, with its job due again (its lease gone).
+async fn interrupted(
+    acme: &Acme,
+    post: PostId,
+    account: i64,
+    provider: &str,
+    text: &str,
+) -> ShareTarget {
+    let amy = access(acme, AMY).await;
     let now = chrono::Utc::now();
     let mut tx = acme.app.core.store.begin().await.unwrap();
     let made = tx
@@ -187,10 +188,10 @@ async fn a_worker_that_died_during_the_provider_call_never_publishes_twice() {
             team_id: amy.team.id,
             post_id: post,
             user_id: amy.user.id,
-            account_id: AccountId(linkedin),
-            provider: "linkedin".to_owned(),
-            text: "Crash-proof sharing".to_owned(),
-            idempotency_key: "crash-test".to_owned(),
+            account_id: AccountId(account),
+            provider: provider.to_owned(),
+            text: text.to_owned(),
+            idempotency_key: format!("crash-{provider}"),
             created_at: now,
         })
         .await
@@ -215,17 +216,79 @@ async fn a_worker_that_died_during_the_provider_call_never_publishes_twice() {
     .await
     .unwrap();
     tx.commit().await.unwrap();
+    made
+}
 
+#[tokio::test]
+async fn an_interrupted_publish_that_never_reached_x_is_published_once_after_looking() {
+    let acme = acme().await;
+    acme.sandbox_member("x", "x-amy-crash").await;
+    let x = acme.connect_personal(AMY, "x", "x-amy-crash").await;
+    let post = suggest(&acme, "Crash-proof sharing").await;
+    let made = interrupted(&acme, post, x, "x", "Crash-proof sharing").await;
+    assert_eq!(settled(&acme, &made).await.status, ShareStatus::Published);
+    assert_eq!(published(&acme, "x").await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_interrupted_publish_that_x_accepted_is_found_and_never_posted_twice() {
+    let acme = acme().await;
+    acme.sandbox_member("x", "x-amy-accepted").await;
+    let x = acme.connect_personal(AMY, "x", "x-amy-accepted").await;
+    let post = suggest(&acme, "Posted once, saved never").await;
+    let targets = share(&acme, post, x, None).await;
+    let first = settled(&acme, &targets[0]).await;
+    assert_eq!(first.status, ShareStatus::Published);
+    // As if the worker died after X accepted and before the answer was saved.
+    let mut tx = acme.app.core.store.begin().await.unwrap();
+    tx.move_share_target(
+        first.id,
+        &[ShareStatus::Published],
+        ShareStatus::Publishing,
+        None,
+        None,
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    apostle_core::jobs::enqueue(
+        &mut *tx,
+        &apostle_core::sharing::publish::PublishTarget { target: first.id },
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let recovered = settled(&acme, &first).await;
+    assert_eq!(recovered.status, ShareStatus::Published);
+    assert_eq!(recovered.provider_post_id, first.provider_post_id);
+    assert_eq!(published(&acme, "x").await.len(), 1, "exactly one tweet");
+}
+
+#[tokio::test]
+async fn an_interrupted_publish_the_provider_cannot_tell_about_asks_the_member() {
+    let acme = acme().await;
+    // LinkedIn lets only approved apps read a member's posts.
+    acme.sandbox_member("linkedin", "li-amy-crash").await;
+    let linkedin = acme.connect_personal(AMY, "linkedin", "li-amy-crash").await;
+    let post = suggest(&acme, "Cannot tell").await;
+    let made = interrupted(&acme, post, linkedin, "linkedin", "Cannot tell").await;
     let after = settled(&acme, &made).await;
     assert_eq!(after.status, ShareStatus::Unsure);
-    assert!(
-        published(&acme, "linkedin").await.is_empty(),
-        "not called again blindly"
-    );
     assert!(after
         .error
         .unwrap()
         .contains("could not tell whether this went out"));
+    assert!(
+        published(&acme, "linkedin").await.is_empty(),
+        "not called again blindly"
+    );
+    assert_eq!(
+        acme.check(AMY, linkedin).await["status"],
+        "active",
+        "a lookup it may not make does not break the connection"
+    );
 }
 
 #[tokio::test]

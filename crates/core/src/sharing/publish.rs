@@ -1,8 +1,9 @@
 //! The publish job of one share target. At most once: the target is
 //! `publishing` (in its own committed transaction) before the provider is
 //! called. A run that finds it still `publishing` knows a worker died during
-//! the call and does not call again; it marks the target `unsure`, and the
-//! member is asked rather than risking a duplicate.
+//! the call: it looks for the post among the account's recent posts before
+//! any retry, and when the provider cannot tell, marks the target `unsure`
+//! and the member is asked rather than risking a duplicate.
 //!
 //! Transient provider errors put the target back in the queue and retry
 //! with backoff (a rate limit's reset honoured); an auth failure is handed
@@ -42,6 +43,9 @@ impl BackgroundJob for PublishTarget {
 
 const PUBLISHING: &[ShareStatus] = &[ShareStatus::Publishing];
 
+/// How many of the account's newest posts recovery looks through.
+const RECOVERY_LOOKBACK: usize = 20;
+
 impl Core {
     /// One run of a target's publish job; `last` when no retry follows.
     pub async fn publish_target(&self, id: ShareTargetId, last: bool) -> Result<(), JobError> {
@@ -50,28 +54,8 @@ impl Core {
         let Some(target) = tx.share_target(id).await? else {
             return Ok(());
         };
-        match target.status {
-            ShareStatus::Queued => {}
-            ShareStatus::Publishing => {
-                // A worker died during the provider call: whether the post went
-                // out is unknown, and calling again could post it twice.
-                tx.move_share_target(
-                    id,
-                    PUBLISHING,
-                    ShareStatus::Unsure,
-                    None,
-                    Some("We could not tell whether this went out. Look at your account and share again if it is not there."),
-                    now,
-                )
-                .await?;
-                tx.commit().await?;
-                tracing::warn!(
-                    target = id.0,
-                    "publish interrupted during the provider call"
-                );
-                return Ok(());
-            }
-            _ => return Ok(()),
+        if !matches!(target.status, ShareStatus::Queued | ShareStatus::Publishing) {
+            return Ok(());
         }
         let account = tx.account_by_id(target.account_id).await?;
         let grant = match &account {
@@ -82,7 +66,7 @@ impl Core {
         let (Some(account), Some(grant), Some(post)) = (account, grant, post) else {
             tx.move_share_target(
                 id,
-                &[ShareStatus::Queued],
+                &[ShareStatus::Queued, ShareStatus::Publishing],
                 ShareStatus::Failed,
                 None,
                 Some("The account or the post is gone."),
@@ -92,6 +76,10 @@ impl Core {
             tx.commit().await?;
             return Ok(());
         };
+        if target.status == ShareStatus::Publishing {
+            drop(tx);
+            return self.recover(&target, &account, &grant, &post).await;
+        }
         if account.status == ConnectionStatus::Broken || grant.status == ConnectionStatus::Broken {
             tx.move_share_target(
                 id,
@@ -198,6 +186,67 @@ impl Core {
                     Ok(())
                 }
             },
+        }
+    }
+
+    /// A worker died during the provider call: whether the post went out is
+    /// unknown. The account's recent posts tell: found, it is published;
+    /// surely absent, it goes back to the queue; if the provider cannot be
+    /// asked, the member is, instead of risking a duplicate.
+    async fn recover(
+        &self,
+        target: &ShareTarget,
+        account: &crate::store::Account,
+        grant: &crate::store::Grant,
+        post: &crate::store::Post,
+    ) -> Result<(), JobError> {
+        let provider = Provider::parse(&target.provider)
+            .map_err(|e| JobError::Permanent(format!("stored provider: {e}")))?;
+        let adapter = self
+            .connections
+            .adapter(provider)
+            .map_err(|e| JobError::Permanent(format!("publishing to {}: {e}", target.provider)))?;
+        let token = self.publish_token(account, grant)?;
+        let as_ = match account.owner {
+            AccountOwner::Personal(_) => PostAs::Member(&grant.external_user_id),
+            AccountOwner::Business(_) => PostAs::Page(&account.external_id),
+        };
+        let content = self.publish_content(target, post).await?;
+        let expected = adapter.published_text(&content);
+        match adapter.recent_posts(&token, as_, RECOVERY_LOOKBACK).await {
+            Ok(recent) => match recent.iter().find(|p| p.text == expected) {
+                Some(found) => {
+                    tracing::info!(
+                        target = target.id.0,
+                        "interrupted publish found at the provider"
+                    );
+                    self.settle(target.id, ShareStatus::Published, Some(&found.id), None)
+                        .await?;
+                    Ok(())
+                }
+                None => {
+                    tracing::info!(
+                        target = target.id.0,
+                        "interrupted publish not at the provider: again"
+                    );
+                    self.settle(target.id, ShareStatus::Queued, None, None)
+                        .await?;
+                    Err(JobError::Retry(
+                        "the interrupted post is not at the provider".to_owned(),
+                    ))
+                }
+            },
+            Err(e) => {
+                tracing::warn!(target = target.id.0, error = %e, "cannot tell whether an interrupted publish went out");
+                self.settle(
+                    target.id,
+                    ShareStatus::Unsure,
+                    None,
+                    Some("We could not tell whether this went out. Look at your account and share again if it is not there."),
+                )
+                .await?;
+                Ok(())
+            }
         }
     }
 
