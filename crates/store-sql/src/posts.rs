@@ -379,6 +379,15 @@ macro_rules! impl_posts_tx {
                     row.map(PostRow::decode).transpose()
                 }
 
+                async fn post_team(&mut self, post: PostId) -> StoreResult<Option<TeamId>> {
+                    let team: Option<i64> = ::sqlx::query_scalar(sql::POST_TEAM)
+                        .bind(post.0)
+                        .fetch_optional(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    Ok(team.map(TeamId))
+                }
+
                 async fn list_posts(
                     &mut self,
                     team: TeamId,

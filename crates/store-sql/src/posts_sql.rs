@@ -35,6 +35,7 @@ pub const POST_BY_ID: &str = concat!(
     post_columns!(),
     " FROM posts WHERE team_id = $1 AND id = $2"
 );
+pub const POST_TEAM: &str = "SELECT team_id FROM posts WHERE id = $1";
 pub const LIST_POSTS: &str = concat!(
     "SELECT ",
     post_columns!(),

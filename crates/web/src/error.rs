@@ -132,10 +132,20 @@ pub struct ErrorBody {
 #[derive(serde::Serialize, utoipa::ToSchema)]
 struct ErrorDetail {
     /// Stable, for programs: `bad_credentials`, `unauthenticated`,
-    /// `not_found`, `rate_limited`, `busy`, ….
+    /// `not_found`, `rate_limited`, `busy`, `reconnect_required`, ….
     code: &'static str,
     /// For people; may change.
     message: String,
+    /// `reconnect_required`: the broken connection to reconnect first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    connection_id: Option<i64>,
+    /// `reconnect_required`: its provider.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provider: Option<String>,
+    /// `reconnect_required`: open it to reconnect; the flow returns to the
+    /// request's `redirect_uri` with `post_id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    authorize_url: Option<String>,
 }
 
 /// An error on a JSON route.
@@ -144,6 +154,12 @@ pub enum ApiError {
     Core(CoreError),
     BadRequest(StatusCode, String),
     TooManyAttempts(Duration),
+    /// A share chose a broken personal account: nothing was published.
+    ReconnectRequired {
+        connection_id: i64,
+        provider: String,
+        authorize_url: String,
+    },
 }
 
 impl From<CoreError> for ApiError {
@@ -154,7 +170,22 @@ impl From<CoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let mut reconnect = None;
         let (status, code, message, retry) = match self {
+            ApiError::ReconnectRequired {
+                connection_id,
+                provider,
+                authorize_url,
+            } => {
+                reconnect = Some((connection_id, provider, authorize_url));
+                (
+                    StatusCode::CONFLICT,
+                    "reconnect_required",
+                    "Reconnect this account first: nothing was shared. Share again once it is back."
+                        .to_owned(),
+                    None,
+                )
+            }
             ApiError::Core(e) => {
                 let (status, code) = classify(&e);
                 let retry =
@@ -169,8 +200,18 @@ impl IntoResponse for ApiError {
                 Some(wait.as_secs().max(1)),
             ),
         };
+        let (connection_id, provider, authorize_url) = match reconnect {
+            Some((id, provider, url)) => (Some(id), Some(provider), Some(url)),
+            None => (None, None, None),
+        };
         let body = Json(ErrorBody {
-            error: ErrorDetail { code, message },
+            error: ErrorDetail {
+                code,
+                message,
+                connection_id,
+                provider,
+                authorize_url,
+            },
         });
         let mut response = (status, body).into_response();
         if status == StatusCode::UNAUTHORIZED {

@@ -417,3 +417,98 @@ async fn on_the_web_sharing_to_a_broken_x_reconnects_first_and_shares_only_when_
     let (_, html) = amy.follow(&page).await;
     assert!(html.contains("Published"), "{html}");
 }
+
+#[tokio::test]
+async fn through_the_api_a_retried_share_finds_its_target_and_reports_the_published_post() {
+    let acme = acme().await;
+    acme.sandbox_member("x", "x-amy-api").await;
+    let x = acme.connect_personal(AMY, "x", "x-amy-api").await;
+    let post = suggest(&acme, "From the app").await;
+    let share = || async {
+        let response = acme
+            .app
+            .http
+            .post(acme.app.url(&format!("/api/v1/posts/{}/shares", post.0)))
+            .bearer_auth(acme.token(AMY))
+            .header("Idempotency-Key", "app-tap-7")
+            .json(&json!({"targets": [x]}))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json::<Value>().await.unwrap())
+    };
+    let (status, first) = share().await;
+    assert_eq!(status, 201, "{first}");
+    let (_, again) = share().await;
+    assert_eq!(first["targets"][0]["id"], again["targets"][0]["id"]);
+    let id = first["targets"][0]["id"].as_i64().unwrap();
+    let target = {
+        let mut tx = acme.app.core.store.begin_read().await.unwrap();
+        tx.share_target(apostle_domain::ShareTargetId(id))
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    settled(&acme, &target).await;
+    let (status, listed) = acme
+        .api(
+            AMY,
+            reqwest::Method::GET,
+            &format!("/posts/{}/shares", post.0),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(listed["targets"][0]["status"], "published", "{listed}");
+    assert!(listed["targets"][0]["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://x.com/i/web/status/"));
+    assert_eq!(published(&acme, "x").await.len(), 1);
+    let (status, _) = acme
+        .api(
+            crate::connections::BOB,
+            reqwest::Method::GET,
+            "/posts/999999/shares",
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn through_the_api_a_share_to_a_broken_account_answers_reconnect_required_and_shares_nothing()
+{
+    let acme = acme().await;
+    acme.sandbox_member("linkedin", "li-amy-api").await;
+    let linkedin = acme.connect_personal(AMY, "linkedin", "li-amy-api").await;
+    acme.member_action("linkedin", "li-amy-api", "revoke", json!({}))
+        .await;
+    assert_eq!(acme.check(AMY, linkedin).await["status"], "broken");
+    let post = suggest(&acme, "Needs LinkedIn back").await;
+    let (status, body) = acme
+        .api(
+            AMY,
+            reqwest::Method::POST,
+            &format!("/posts/{}/shares", post.0),
+            Some(json!({"targets": [linkedin], "redirect_uri": crate::connections::APP_LINK})),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(body["error"]["code"], "reconnect_required");
+    assert_eq!(body["error"]["connection_id"], linkedin);
+    assert_eq!(body["error"]["provider"], "linkedin");
+    let authorize = body["error"]["authorize_url"].as_str().unwrap();
+    let callback = acme.consent(authorize, "li-amy-api", "allow").await;
+    let back = acme.callback(&callback).await;
+    let to = back.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to.starts_with(crate::connections::APP_LINK), "{to}");
+    assert!(to.contains(&format!("post_id={}", post.0)), "{to}");
+    assert!(to.contains("status=reconnected"), "{to}");
+    runner(&acme.app.core).run_pending().await.unwrap();
+    assert!(
+        published(&acme, "linkedin").await.is_empty(),
+        "nothing until shared again"
+    );
+}

@@ -147,6 +147,12 @@ impl Core {
         Ok(ShareOutcome::Queued(targets))
     }
 
+    /// The team a post belongs to, for calls that name the post alone.
+    pub async fn team_of_post(&self, post: PostId) -> CoreResult<apostle_domain::TeamId> {
+        let mut tx = self.store.begin_read().await?;
+        tx.post_team(post).await?.ok_or(CoreError::NotFound("post"))
+    }
+
     /// The member's targets of a post, oldest first.
     pub async fn shares_of(
         &self,
@@ -198,4 +204,14 @@ fn share_text(post: &Post, provider: &str, edited: Option<&str>) -> CoreResult<S
         });
     }
     Ok(body)
+}
+
+/// Where a published post can be seen at its provider, from its id there.
+pub fn provider_post_url(provider: &str, id: &str) -> Option<String> {
+    match provider {
+        "x" => Some(format!("https://x.com/i/web/status/{id}")),
+        "linkedin" => Some(format!("https://www.linkedin.com/feed/update/{id}")),
+        "facebook" => Some(format!("https://www.facebook.com/{id}")),
+        _ => None,
+    }
 }

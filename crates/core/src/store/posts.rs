@@ -210,6 +210,8 @@ pub trait PostsTx: Send {
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
     async fn post_by_id(&mut self, team: TeamId, post: PostId) -> StoreResult<Option<Post>>;
+    /// The team a post belongs to (for calls that name the post alone).
+    async fn post_team(&mut self, post: PostId) -> StoreResult<Option<TeamId>>;
     /// The team's posts, newest first: those in the bin, or the others.
     async fn list_posts(&mut self, team: TeamId, in_bin: bool) -> StoreResult<Vec<Post>>;
     /// Moves a post from one of `from` to `to`.

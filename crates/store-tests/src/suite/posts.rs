@@ -124,6 +124,8 @@ pub async fn a_post_keeps_its_content_and_moves_between_the_list_and_the_bin(db:
         tx.post_by_id(other, id).await.unwrap().is_none(),
         "another team cannot read it"
     );
+    assert_eq!(tx.post_team(id).await.unwrap(), Some(acme));
+    assert_eq!(tx.post_team(PostId(id.0 + 1000)).await.unwrap(), None);
     drop(tx);
 
     let mut tx = write(store).await;

@@ -7,6 +7,7 @@ mod approvals;
 mod connections;
 mod inbox;
 mod posts;
+mod shares;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::session::{ApiJson, Bearer, ClientIp};
@@ -68,6 +69,7 @@ fn documented() -> OpenApiRouter<AppState> {
     .routes(routes!(approvals::pending))
     .routes(routes!(approvals::decide))
     .routes(routes!(approvals::set_auto_approve))
+    .routes(routes!(shares::share, shares::list))
     .routes(routes!(openapi))
     .0
 }
