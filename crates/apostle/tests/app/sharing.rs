@@ -320,6 +320,45 @@ async fn a_connection_broken_before_publishing_holds_the_share_waiting_for_the_r
         .await
         .unwrap();
     assert_eq!(waiting.len(), 1);
+
+    use crate::connections::web::Web;
+    let amy = Web::sign_in(&acme, AMY).await;
+    let (_, team) = amy.follow("/t/acme").await;
+    assert!(team.contains("1 post is waiting"), "{team}");
+    let (_, page) = amy.follow("/t/acme/waiting").await;
+    assert!(page.contains("Reconnect first"), "{page}");
+    let url = acme.start_reconnect(AMY, linkedin).await;
+    assert_eq!(
+        acme.run_flow(&url, "li-amy-held").await.status,
+        "reconnected"
+    );
+    runner(&acme.app.core).run_pending().await.unwrap();
+    assert!(
+        published(&acme, "linkedin").await.is_empty(),
+        "a reconnect shares nothing by itself"
+    );
+    let (_, page) = amy.follow("/t/acme/waiting").await;
+    assert!(
+        page.contains("Ready to share") && page.contains("Share now"),
+        "{page}"
+    );
+    let pressed = amy
+        .post(
+            "/t/acme/waiting",
+            &[
+                ("target", &targets[0].id.0.to_string()),
+                ("action", "share"),
+            ],
+        )
+        .await;
+    assert_eq!(pressed.status(), 303);
+    assert_eq!(
+        settled(&acme, &targets[0]).await.status,
+        ShareStatus::Published
+    );
+    assert_eq!(published(&acme, "linkedin").await.len(), 1);
+    let (_, team) = amy.follow("/t/acme").await;
+    assert!(!team.contains("is waiting"), "{team}");
 }
 
 #[tokio::test]

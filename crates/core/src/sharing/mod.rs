@@ -168,6 +168,87 @@ impl Core {
             .collect())
     }
 
+    /// The member's answer to shares held while a connection was broken:
+    /// share them now (their account must work again) or discard them.
+    /// Nothing held goes out without this. Answers how many it moved.
+    pub async fn resume_waiting(
+        &self,
+        access: &TeamAccess,
+        targets: &[apostle_domain::ShareTargetId],
+        share: bool,
+    ) -> CoreResult<usize> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let mut moved = 0;
+        for id in targets {
+            let Some(target) = tx
+                .share_target(*id)
+                .await?
+                .filter(|t| t.user_id == access.user.id && t.team_id == access.team.id)
+            else {
+                return Err(CoreError::NotFound("share"));
+            };
+            let live = tx
+                .post_by_id(target.team_id, target.post_id)
+                .await?
+                .is_some_and(|p| p.is_live(now));
+            let (to, error) = if !share {
+                (ShareStatus::Failed, Some("Discarded."))
+            } else if !live {
+                (
+                    ShareStatus::Failed,
+                    Some("The post expired before it went out."),
+                )
+            } else {
+                let working = tx
+                    .account_by_id(target.account_id)
+                    .await?
+                    .is_some_and(|a| a.status == ConnectionStatus::Active);
+                if !working {
+                    return Err(CoreError::Conflict(
+                        "reconnect this account first: its shares are still held",
+                    ));
+                }
+                (ShareStatus::Queued, None)
+            };
+            if tx
+                .move_share_target(
+                    target.id,
+                    &[ShareStatus::WaitingForReconnect],
+                    to,
+                    None,
+                    error,
+                    now,
+                )
+                .await?
+            {
+                moved += 1;
+                if to == ShareStatus::Queued {
+                    crate::jobs::enqueue(
+                        &mut *tx,
+                        &publish::PublishTarget { target: target.id },
+                        now,
+                    )
+                    .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(moved)
+    }
+
+    /// The post a member's share target belongs to.
+    pub async fn post_of_share(
+        &self,
+        access: &TeamAccess,
+        target: &ShareTarget,
+    ) -> CoreResult<Post> {
+        let mut tx = self.store.begin_read().await?;
+        tx.post_by_id(access.team.id, target.post_id)
+            .await?
+            .ok_or(CoreError::NotFound("post"))
+    }
+
     /// What waits for the member to reconnect, oldest first.
     pub async fn waiting_for_reconnect(&self, access: &TeamAccess) -> CoreResult<Vec<ShareTarget>> {
         let mut tx = self.store.begin_read().await?;

@@ -16,6 +16,7 @@ mod posts;
 mod settings;
 mod team;
 mod team_health;
+mod waiting;
 
 use crate::cookies;
 use crate::error::PageError;
@@ -90,6 +91,10 @@ pub fn routes() -> Router<AppState> {
         .route("/t/{slug}/inbox/{id}", get(inbox::item))
         .route("/t/{slug}/inbox/{id}/reject", post(inbox::reject))
         .route("/t/{slug}/inbox/{id}/share", post(inbox::share))
+        .route(
+            "/t/{slug}/waiting",
+            get(waiting::waiting).post(waiting::decide),
+        )
         .route("/t/{slug}/inbox/{id}/reschedule", post(inbox::reschedule))
         .route("/t/{slug}/approvals", get(approvals::approvals_page))
         .route("/t/{slug}/approvals/auto", post(approvals::auto_approve))

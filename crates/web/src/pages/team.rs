@@ -46,6 +46,8 @@ struct TeamPage {
     member_count: usize,
     /// The first current suggestions: delivery id and the start of the text.
     suggestions: Vec<(i64, String)>,
+    /// Shares held while a connection was broken.
+    waiting: usize,
 }
 
 pub async fn team_page(
@@ -73,9 +75,11 @@ pub async fn team_page(
             (item.delivery.id.0, format!("{excerpt}{more}"))
         })
         .collect();
+    let waiting = state.core.waiting_for_reconnect(&access).await?.len();
     let chrome = Chrome::load(&state, &me, &access, flash).await?;
     let shown = chrome.notice.is_some();
     let html = TeamPage {
+        waiting,
         chrome,
         role: access.role.as_str(),
         member_count,
