@@ -551,3 +551,51 @@ async fn through_the_api_a_share_to_a_broken_account_answers_reconnect_required_
         "nothing until shared again"
     );
 }
+
+#[tokio::test]
+async fn a_post_for_facebook_and_instagram_offers_facebooks_dialog_and_a_caption_to_copy() {
+    use crate::connections::web::Web;
+    let acme = acme().await;
+    let core = &acme.app.core;
+    let png = b"\x89PNG\r\n\x1a\n-image-".to_vec();
+    let ada = access(&acme, ADMIN).await;
+    let image = core.store_image(&ada, &png).await.unwrap();
+    let post = core
+        .create_post(
+            &ada,
+            PostInput {
+                text: "Our new café".to_owned(),
+                link: Some("https://acme.example/cafe".to_owned()),
+                utm: apostle_domain::Utm {
+                    source: Some("apostle".to_owned()),
+                    ..Default::default()
+                },
+                image: Some(image.id),
+                providers: vec!["facebook".to_owned(), "instagram".to_owned()],
+                ..PostInput::default()
+            },
+        )
+        .await
+        .unwrap();
+    core.dispatch_due_deliveries().await.unwrap();
+    let amy_access = access(&acme, AMY).await;
+    let delivery = {
+        let mut tx = core.store.begin_read().await.unwrap();
+        tx.delivery_of(amy_access.team.id, post.id, amy_access.user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+    };
+    let amy = Web::sign_in(&acme, AMY).await;
+    let (_, html) = amy.follow(&format!("/t/acme/inbox/{delivery}")).await;
+    assert!(
+        html.contains("https://www.facebook.com/sharer/sharer.php?u=https%3A%2F%2Facme.example%2Fcafe%3Futm_source%3Dapostle"),
+        "{html}"
+    );
+    assert!(
+        html.contains("Our new café\n\nhttps://acme.example/cafe?utm_source=apostle"),
+        "{html}"
+    );
+    assert!(html.contains(&format!("/media/{}\" download", image.public_id)));
+}

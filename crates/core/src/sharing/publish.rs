@@ -296,12 +296,7 @@ impl Core {
         target: &ShareTarget,
         post: &crate::store::Post,
     ) -> CoreResult<PostContent> {
-        let link = post
-            .content
-            .link
-            .as_deref()
-            .and_then(|l| url::Url::parse(l).ok())
-            .map(|l| post.content.utm.apply(&l));
+        let link = post.shared_link();
         let image_url = {
             let mut tx = self.store.begin_read().await?;
             self.image_of(&mut *tx, post)

@@ -53,6 +53,12 @@ impl Post {
             && now < self.content.expires_at
     }
 
+    /// The post's link as it is shared: with its UTM parameters.
+    pub fn shared_link(&self) -> Option<url::Url> {
+        let link = url::Url::parse(self.content.link.as_deref()?).ok()?;
+        Some(self.content.utm.apply(&link))
+    }
+
     /// The status a person sees: a post past its expiry is expired whatever
     /// was stored.
     pub fn shown_status(&self, now: DateTime<Utc>) -> PostStatus {

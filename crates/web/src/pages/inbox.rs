@@ -175,6 +175,10 @@ struct ItemPage {
     shareable: bool,
     /// Back from the reconnect a share started: nothing was shared yet.
     reconnected: bool,
+    /// Facebook's own share dialog for the post's link (no connection kept).
+    facebook_share: Option<String>,
+    /// Instagram has no web share dialog: the caption to copy.
+    instagram_caption: Option<String>,
     card: PostCard,
     targets: Vec<TargetRow>,
     /// Connect buttons (provider, label) for the post's personal providers
@@ -259,6 +263,8 @@ pub async fn item(
                 apostle_domain::DeliveryState::Delivered | apostle_domain::DeliveryState::Shared
             ),
         reconnected: query.status.as_deref() == Some("reconnected"),
+        facebook_share: facebook_share(&found.post),
+        instagram_caption: instagram_caption(&found.post),
         open: found.delivery.state == apostle_domain::DeliveryState::Delivered
             && found.post.is_live(now),
         edit: query.edit.is_some_and(|e| e == "1"),
@@ -409,4 +415,33 @@ pub async fn share(
         ),
         Err(e) => after_form(&state, &back, Err(e)),
     }
+}
+
+/// Facebook's share dialog for a post that suits Facebook and has a link.
+fn facebook_share(post: &Post) -> Option<String> {
+    if !post.content.providers.iter().any(|p| p == "facebook") {
+        return None;
+    }
+    let link = post.shared_link()?;
+    Some(format!(
+        "https://www.facebook.com/sharer/sharer.php?u={}",
+        urlencoding::encode(link.as_str())
+    ))
+}
+
+/// The caption to copy for a post that suits Instagram: its Instagram text
+/// (or its text) and the link, which Instagram shows as plain text.
+fn instagram_caption(post: &Post) -> Option<String> {
+    if !post.content.providers.iter().any(|p| p == "instagram") {
+        return None;
+    }
+    let text = post
+        .content
+        .variants
+        .get("instagram")
+        .unwrap_or(&post.content.text);
+    Some(match post.shared_link() {
+        Some(link) => format!("{text}\n\n{link}"),
+        None => text.clone(),
+    })
 }

@@ -9,7 +9,6 @@ use crate::session::{Flash, HtmlForm, SignedIn};
 use crate::AppState;
 use apostle_core::teams::TeamAccess;
 use apostle_core::CoreError;
-use apostle_domain::posts::parse_link;
 use apostle_domain::{ApprovalState, DeliveryState, DeliveryWindow, PostId, PostStatus, Schedule};
 use apostle_providers::Provider;
 use askama::Template;
@@ -303,11 +302,7 @@ pub async fn detail(
             .iter()
             .map(|(p, v)| (provider_name(p), v.clone()))
             .collect(),
-        shared_link: c
-            .link
-            .as_deref()
-            .and_then(|l| parse_link(l).ok())
-            .map(|l| c.utm.apply(&l).to_string()),
+        shared_link: post.shared_link().map(|l| l.to_string()),
         link: c.link.clone(),
         link_title: c.link_title.clone(),
         image_url,
