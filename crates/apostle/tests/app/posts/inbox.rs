@@ -124,7 +124,7 @@ async fn the_inbox_lists_a_suggestion_whose_page_offers_to_reconnect_a_broken_li
     let (_, editing) = amy
         .follow(&format!("/t/acme/inbox/{delivery}?edit=1"))
         .await;
-    assert!(editing.contains("<textarea id=\"text\" name=\"text\" rows=\"8\">Our new espresso machine is here</textarea>"));
+    assert!(editing.contains("<textarea id=\"text\" name=\"text\" rows=\"8\" form=\"share\">Our new espresso machine is here</textarea>"));
 
     let bob = Web::sign_in(&acme, crate::connections::BOB).await;
     let theirs = bob.get(&format!("/t/acme/inbox/{delivery}")).await;
