@@ -402,17 +402,9 @@ pub async fn choose(
     Path(flow): Path<i64>,
     HtmlForm(fields): HtmlForm<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    let csrf = fields
-        .iter()
-        .find(|(k, _)| k == "csrf")
-        .map(|(_, v)| v.as_str())
-        .unwrap_or_default();
-    me.check_csrf(csrf)?;
-    let chosen: Vec<String> = fields
-        .iter()
-        .filter(|(k, _)| k == "page")
-        .map(|(_, v)| v.clone())
-        .collect();
+    let fields = super::Fields(fields);
+    me.check_csrf(fields.one("csrf").unwrap_or_default())?;
+    let chosen: Vec<String> = fields.all("page").map(str::to_owned).collect();
     match state
         .core
         .choose_pages(me.user.id, FlowId(flow), &chosen)

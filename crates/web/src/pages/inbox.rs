@@ -3,7 +3,7 @@
 //! me" and "Remind me later", and the archive of what they shared.
 
 use super::settings::{connect_label, connectable};
-use super::{after_form, page, team_form, Chrome};
+use super::{after_form, page, team_form, Chrome, Fields};
 use crate::error::PageError;
 use crate::session::{Flash, HtmlForm, SignedIn};
 use crate::AppState;
@@ -369,25 +369,18 @@ pub async fn share(
     Path((slug, id)): Path<(String, i64)>,
     HtmlForm(fields): HtmlForm<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    let field = |name: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    let access = team_form(&state, &me, &slug, field("csrf").unwrap_or_default()).await?;
+    let fields = Fields(fields);
+    let access = team_form(&state, &me, &slug, fields.one("csrf").unwrap_or_default()).await?;
     let back = format!("/t/{}/inbox/{id}", access.team.slug);
     let found = state.core.suggestion(&access, DeliveryId(id)).await?;
-    let mut chosen = Vec::new();
-    for (_, value) in fields.iter().filter(|(k, _)| k == "target") {
-        let id: i64 = value.parse().map_err(|_| {
-            PageError::BadForm(StatusCode::BAD_REQUEST, "Choose where to share.".to_owned())
-        })?;
-        chosen.push(AccountId(id));
-    }
+    let chosen: Vec<AccountId> = fields
+        .ids("target", "Choose where to share.")?
+        .into_iter()
+        .map(AccountId)
+        .collect();
     let outcome = state
         .core
-        .share_post(&access, found.post.id, &chosen, field("text"), None)
+        .share_post(&access, found.post.id, &chosen, fields.one("text"), None)
         .await;
     match outcome {
         Ok(ShareOutcome::ReconnectFirst { account }) => {

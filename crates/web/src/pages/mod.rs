@@ -288,6 +288,38 @@ pub fn page(status: StatusCode, html: String, state: &AppState, shown_notice: bo
     response
 }
 
+/// A posted form whose fields may repeat (check boxes), in order.
+pub struct Fields(pub Vec<(String, String)>);
+
+impl Fields {
+    /// The first value of `name`.
+    pub fn one(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `name`, in order.
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of `name` as an id; anything else is the member's mistake,
+    /// answered with `mistake`.
+    pub fn ids(&self, name: &str, mistake: &str) -> Result<Vec<i64>, PageError> {
+        self.all(name)
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| PageError::BadForm(StatusCode::BAD_REQUEST, mistake.to_owned()))
+            })
+            .collect()
+    }
+}
+
 /// The start of every team form: the session's CSRF token, then the
 /// user's access to the team.
 pub async fn team_form(

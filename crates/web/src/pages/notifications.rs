@@ -2,7 +2,7 @@
 //! come by email, and the member's time zone (suggestions arrive inside the
 //! team's delivery window in it).
 
-use super::{after_form, page, team_form, Chrome};
+use super::{after_form, page, team_form, Chrome, Fields};
 use crate::error::PageError;
 use crate::session::{Flash, HtmlForm, SignedIn};
 use crate::AppState;
@@ -84,15 +84,11 @@ pub async fn save(
     Path(slug): Path<String>,
     HtmlForm(fields): HtmlForm<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    let field = |name: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map_or("", |(_, v)| v.as_str())
-    };
+    let fields = Fields(fields);
+    let field = |name: &str| fields.one(name).unwrap_or_default();
     let access = team_form(&state, &me, &slug, field("csrf")).await?;
     let mut wanted = Vec::new();
-    for (_, value) in fields.iter().filter(|(k, _)| k == "notify") {
+    for value in fields.all("notify") {
         wanted.push(NotificationKind::parse(value).map_err(apostle_core::CoreError::from)?);
     }
     let result = async {

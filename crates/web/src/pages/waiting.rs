@@ -2,7 +2,7 @@
 //! reconnect the member chooses — Share now or Discard. Nothing held goes
 //! out by itself.
 
-use super::{after_form, page, team_form, Chrome};
+use super::{after_form, page, team_form, Chrome, Fields};
 use crate::error::PageError;
 use crate::session::{Flash, HtmlForm, SignedIn};
 use crate::AppState;
@@ -85,22 +85,15 @@ pub async fn decide(
     Path(slug): Path<String>,
     HtmlForm(fields): HtmlForm<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
-    let field = |name: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map_or("", |(_, v)| v.as_str())
-    };
-    let access = team_form(&state, &me, &slug, field("csrf")).await?;
+    let fields = Fields(fields);
+    let access = team_form(&state, &me, &slug, fields.one("csrf").unwrap_or_default()).await?;
     let back = format!("/t/{}/waiting", access.team.slug);
-    let mut targets = Vec::new();
-    for (_, value) in fields.iter().filter(|(k, _)| k == "target") {
-        let id: i64 = value.parse().map_err(|_| {
-            PageError::BadForm(StatusCode::BAD_REQUEST, "Choose the posts.".to_owned())
-        })?;
-        targets.push(ShareTargetId(id));
-    }
-    let share = field("action") == "share";
+    let targets: Vec<ShareTargetId> = fields
+        .ids("target", "Choose the posts.")?
+        .into_iter()
+        .map(ShareTargetId)
+        .collect();
+    let share = fields.one("action") == Some("share");
     let result = state
         .core
         .resume_waiting(&access, &targets, share)
