@@ -19,6 +19,9 @@ pub const ADD: &str = concat!(
      ON CONFLICT DO NOTHING RETURNING ",
     target_columns!()
 );
+pub const COUNTS: &str = "SELECT post_id, provider, user_id, status, COUNT(*) FROM share_targets \
+     WHERE team_id = $1 GROUP BY post_id, provider, user_id, status \
+     ORDER BY post_id, provider, user_id, status";
 pub const BY_ID: &str = concat!(
     "SELECT ",
     target_columns!(),
@@ -106,6 +109,30 @@ macro_rules! impl_shares_tx {
 
             #[::async_trait::async_trait]
             impl SharesTx for $tx {
+                async fn share_counts(
+                    &mut self,
+                    team: ::apostle_domain::TeamId,
+                ) -> StoreResult<Vec<::apostle_core::store::ShareCount>> {
+                    let rows: Vec<(i64, String, i64, String, i64)> = ::sqlx::query_as(sql::COUNTS)
+                        .bind(team.0)
+                        .fetch_all(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    rows.into_iter()
+                        .map(|(post, provider, user, status, count)| {
+                            Ok(::apostle_core::store::ShareCount {
+                                post_id: PostId(post),
+                                provider,
+                                user_id: UserId(user),
+                                status: ShareStatus::parse(&status).map_err(|e| {
+                                    ::apostle_core::StoreError::Corrupt(e.to_string())
+                                })?,
+                                count,
+                            })
+                        })
+                        .collect()
+                }
+
                 async fn add_share_target(
                     &mut self,
                     t: &NewShareTarget,

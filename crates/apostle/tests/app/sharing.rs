@@ -599,3 +599,35 @@ async fn a_post_for_facebook_and_instagram_offers_facebooks_dialog_and_a_caption
     );
     assert!(html.contains(&format!("/media/{}\" download", image.public_id)));
 }
+
+#[tokio::test]
+async fn admins_see_shares_per_post_network_and_member_and_ambassadors_do_not() {
+    use crate::connections::web::Web;
+    let acme = acme().await;
+    acme.sandbox_member("x", "x-amy-numbers").await;
+    let x = acme.connect_personal(AMY, "x", "x-amy-numbers").await;
+    let post = suggest(&acme, "Counted once").await;
+    let targets = share(&acme, post, x, None).await;
+    assert_eq!(
+        settled(&acme, &targets[0]).await.status,
+        ShareStatus::Published
+    );
+
+    let ada = Web::sign_in(&acme, ADMIN).await;
+    let (_, html) = ada.follow("/t/acme/shares").await;
+    assert!(
+        html.contains("0 shares wait on a broken connection."),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!(
+            "/t/acme/posts/{}\">Counted once</a></td><td>1</td><td>0</td>",
+            post.0
+        )),
+        "{html}"
+    );
+    assert!(html.contains("<td>X</td><td>1</td>"), "{html}");
+    assert!(html.contains("<td>Amy Ambassador</td><td>1</td>"), "{html}");
+    let amy = Web::sign_in(&acme, AMY).await;
+    assert_eq!(amy.get("/t/acme/shares").await.status(), 403);
+}

@@ -17,6 +17,18 @@ use crate::Core;
 use apostle_domain::posts::{counted_length, text_limit};
 use apostle_domain::{AccountId, DeliveryState, InvalidValue, PostId, ShareStatus};
 
+/// The team's shares in numbers, for admins: published per post, per
+/// provider and per member, and what waits on broken connections.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShareNumbers {
+    /// Post id, the start of its text, published, waiting for a reconnect.
+    pub by_post: Vec<(PostId, String, i64, i64)>,
+    pub by_provider: Vec<(String, i64)>,
+    /// Member's name and how many targets they published.
+    pub by_member: Vec<(String, i64)>,
+    pub waiting: i64,
+}
+
 /// What a share request did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ShareOutcome {
@@ -145,6 +157,61 @@ impl Core {
         }
         tx.commit().await?;
         Ok(ShareOutcome::Queued(targets))
+    }
+
+    /// The team's shares in numbers (admins).
+    pub async fn share_numbers(&self, access: &TeamAccess) -> CoreResult<ShareNumbers> {
+        access.require_admin()?;
+        let mut tx = self.store.begin_read().await?;
+        let counts = tx.share_counts(access.team.id).await?;
+        let members = tx.list_members(access.team.id).await?;
+        let mut numbers = ShareNumbers::default();
+        let bump = |list: &mut Vec<(String, i64)>, key: String, n: i64| match list
+            .iter_mut()
+            .find(|(k, _)| *k == key)
+        {
+            Some((_, total)) => *total += n,
+            None => list.push((key, n)),
+        };
+        for c in &counts {
+            let published = if c.status == ShareStatus::Published {
+                c.count
+            } else {
+                0
+            };
+            let waiting = if c.status == ShareStatus::WaitingForReconnect {
+                c.count
+            } else {
+                0
+            };
+            numbers.waiting += waiting;
+            match numbers.by_post.iter_mut().find(|(p, ..)| *p == c.post_id) {
+                Some((_, _, p, w)) => {
+                    *p += published;
+                    *w += waiting;
+                }
+                None => {
+                    let text = tx
+                        .post_by_id(access.team.id, c.post_id)
+                        .await?
+                        .map(|p| p.content.text.chars().take(80).collect())
+                        .unwrap_or_default();
+                    numbers.by_post.push((c.post_id, text, published, waiting));
+                }
+            }
+            if published > 0 {
+                let provider = crate::posts::notify::provider_name(&c.provider).to_owned();
+                bump(&mut numbers.by_provider, provider, published);
+                let name = members
+                    .iter()
+                    .find(|m| m.user.id == c.user_id)
+                    .map_or_else(|| "A former member".to_owned(), |m| m.user.name.to_string());
+                bump(&mut numbers.by_member, name, published);
+            }
+        }
+        numbers.by_provider.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+        numbers.by_member.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+        Ok(numbers)
     }
 
     /// The team a post belongs to, for calls that name the post alone.

@@ -19,7 +19,7 @@ pub use posts::{
     Approval, ApprovalItem, Delivery, Image, InboxItem, MemberSettings, NewApproval,
     NewNotification, Notification, PlanSlot, Post, PostContent, PostsTx, UtmPreset,
 };
-pub use shares::{NewShareTarget, ShareTarget, SharesTx};
+pub use shares::{NewShareTarget, ShareCount, ShareTarget, SharesTx};
 
 /// A storage failure. `Conflict` is the only one callers are expected to
 /// handle; the rest are reported as internal errors.

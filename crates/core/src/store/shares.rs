@@ -41,8 +41,20 @@ pub struct ShareTarget {
     pub published_at: Option<DateTime<Utc>>,
 }
 
+/// How many of a team's targets share a post, provider, member and status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShareCount {
+    pub post_id: PostId,
+    pub provider: String,
+    pub user_id: UserId,
+    pub status: ShareStatus,
+    pub count: i64,
+}
+
 #[async_trait]
 pub trait SharesTx: Send {
+    /// The team's targets counted by post, provider, member and status.
+    async fn share_counts(&mut self, team: TeamId) -> StoreResult<Vec<ShareCount>>;
     /// Stores a queued target; `None` when the member already has a live
     /// (not failed) target for this post and account, or the key was used.
     async fn add_share_target(

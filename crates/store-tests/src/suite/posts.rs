@@ -754,4 +754,18 @@ pub async fn a_share_target_is_live_once_per_account_and_moves_only_from_its_sta
         .await
         .unwrap()
         .is_empty());
+    let counts = tx.share_counts(acme).await.unwrap();
+    let statuses: Vec<(ShareStatus, i64)> = counts.iter().map(|c| (c.status, c.count)).collect();
+    assert_eq!(
+        statuses,
+        vec![(ShareStatus::Failed, 1), (ShareStatus::Queued, 1)]
+    );
+    assert!(counts.iter().all(|c| c.user_id == amy && c.post_id == id));
+    let (other, _) = crew(store, "other", 0).await;
+    assert!(read(store)
+        .await
+        .share_counts(other)
+        .await
+        .unwrap()
+        .is_empty());
 }

@@ -111,3 +111,26 @@ pub async fn decide(
         });
     after_form(&state, &back, result)
 }
+
+#[derive(Template)]
+#[template(path = "share_numbers.html")]
+struct NumbersPage {
+    chrome: Chrome,
+    numbers: apostle_core::sharing::ShareNumbers,
+}
+
+/// The team's shares in numbers (admins): per post, per network, per member,
+/// and what waits on broken connections.
+pub async fn numbers(
+    State(state): State<AppState>,
+    me: SignedIn,
+    flash: Flash,
+    Path(slug): Path<String>,
+) -> Result<Response, PageError> {
+    let access = state.core.team_access(&slug, &me.user).await?;
+    let numbers = state.core.share_numbers(&access).await?;
+    let chrome = Chrome::load(&state, &me, &access, flash).await?;
+    let shown = chrome.notice.is_some();
+    let html = NumbersPage { chrome, numbers }.render()?;
+    Ok(page(StatusCode::OK, html, &state, shown))
+}
