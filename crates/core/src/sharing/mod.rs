@@ -209,8 +209,12 @@ impl Core {
                 bump(&mut numbers.by_member, name, published);
             }
         }
-        numbers.by_provider.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
-        numbers.by_member.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+        numbers
+            .by_provider
+            .sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+        numbers
+            .by_member
+            .sort_by_key(|(_, n)| std::cmp::Reverse(*n));
         Ok(numbers)
     }
 
