@@ -661,6 +661,21 @@ macro_rules! impl_posts_tx {
                     Ok(out)
                 }
 
+                async fn inbox_count(
+                    &mut self,
+                    team: TeamId,
+                    user: UserId,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<i64> {
+                    ::sqlx::query_scalar(sql::INBOX_COUNT)
+                        .bind(team.0)
+                        .bind(user.0)
+                        .bind($encode(now))
+                        .fetch_one(&mut *self.tx)
+                        .await
+                        .map_err($err)
+                }
+
                 async fn delivery_counts(
                     &mut self,
                     team: TeamId,

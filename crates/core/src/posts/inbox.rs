@@ -214,6 +214,15 @@ impl Core {
             .collect())
     }
 
+    /// How many suggestions wait for the member (the Inbox link's count):
+    /// one query, on every page.
+    pub async fn inbox_count(&self, access: &TeamAccess) -> CoreResult<usize> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin_read().await?;
+        let n = tx.inbox_count(access.team.id, access.user.id, now).await?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
     /// What the member shared, newest first (to share again, or elsewhere).
     pub async fn shared_archive(&self, access: &TeamAccess) -> CoreResult<Vec<InboxItem>> {
         let mut tx = self.store.begin_read().await?;

@@ -309,6 +309,14 @@ pub trait PostsTx: Send {
         user: UserId,
         states: &[DeliveryState],
     ) -> StoreResult<Vec<InboxItem>>;
+    /// How many suggestions wait for the member's decision: delivered, of
+    /// posts still live at `now`.
+    async fn inbox_count(
+        &mut self,
+        team: TeamId,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<i64>;
     async fn delivery_counts(
         &mut self,
         team: TeamId,

@@ -260,7 +260,7 @@ impl Chrome {
             .take(BANNER_ROWS)
             .map(connections::ConnectionRow::from)
             .collect();
-        let inbox_count = state.core.inbox(access).await?.len();
+        let inbox_count = state.core.inbox_count(access).await?;
         Ok(Chrome {
             user_name: me.user.name.to_string(),
             csrf: me.csrf.clone(),
