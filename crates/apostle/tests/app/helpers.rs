@@ -390,6 +390,11 @@ pub async fn admin_of_new_team(core: &Core) -> TeamAccess {
     core.team_access("acme", &user).await.expect("access")
 }
 
+/// The JSON body of the answer to `request`.
+pub async fn json_of(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 pub fn runner(core: &Core) -> Runner {
     Runner::with_all_jobs(core.clone(), RunnerConfig::default())
 }

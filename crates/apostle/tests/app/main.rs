@@ -9,6 +9,7 @@ mod health;
 mod helpers;
 mod home_screen;
 mod keys;
+mod mobile_app;
 mod overload;
 mod posts;
 mod sandbox;

@@ -26,7 +26,7 @@ async fn access(acme: &Acme, email: &str) -> TeamAccess {
 }
 
 /// A post from Ada to everyone, delivered now.
-async fn suggest(acme: &Acme, text: &str) -> PostId {
+pub(crate) async fn suggest(acme: &Acme, text: &str) -> PostId {
     let core = &acme.app.core;
     let post = core
         .create_post(
@@ -44,7 +44,7 @@ async fn suggest(acme: &Acme, text: &str) -> PostId {
     post.id
 }
 
-async fn published(acme: &Acme, provider: &str) -> Vec<Value> {
+pub(crate) async fn published(acme: &Acme, provider: &str) -> Vec<Value> {
     let posts = acme
         .app
         .http

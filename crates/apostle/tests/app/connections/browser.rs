@@ -61,7 +61,7 @@ async fn find_and_press_reconnect(browser: &Browser, acme: &Acme, id: i64, shots
 }
 
 /// Step 4: the provider's consent page, answered as `member`.
-async fn consent(browser: &Browser, member: &str, decision: &str, shots: &str) {
+pub(crate) async fn consent(browser: &Browser, member: &str, decision: &str, shots: &str) {
     browser.url_when(|u| u.contains("/sandbox/")).await;
     browser
         .click(&format!("select[name=member] option[value='{member}']"))
@@ -74,7 +74,7 @@ async fn consent(browser: &Browser, member: &str, decision: &str, shots: &str) {
 
 /// Acme's broken Facebook page "Acme Coffee" beside a healthy X account, so the
 /// search has something to leave out; the page's id.
-async fn broken_page_among_others(acme: &Acme) -> i64 {
+pub(crate) async fn broken_page_among_others(acme: &Acme) -> i64 {
     let id = broken_page(acme).await;
     acme.sandbox_member("x", "x-acme").await;
     acme.connect_pages("x", "x-acme").await;
