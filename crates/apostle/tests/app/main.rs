@@ -10,6 +10,7 @@ mod helpers;
 mod home_screen;
 mod keys;
 mod mobile_app;
+mod mobile_docs;
 mod overload;
 mod posts;
 mod sandbox;
