@@ -8,6 +8,8 @@
 const API = '/api/v1';
 const KEYS = {
   token: 'apostle.token',
+  // Who signed in and their teams, so the app opens with no network too.
+  me: 'apostle.me',
   team: 'apostle.team',
   // A share interrupted by a reconnect: which accounts and which text, so
   // that "Share now" after the return shares what the member chose.
@@ -142,6 +144,7 @@ function retryButton(again) {
 
 function forget() {
   saved.drop(KEYS.token);
+  saved.drop(KEYS.me);
   saved.drop(KEYS.pending);
   state.me = null;
   state.team = null;
@@ -212,11 +215,15 @@ async function start() {
   const generation = screen('Apostle', h('p', { class: 'muted' }, 'Loading…'));
   try {
     state.me = await api('GET', '/me');
+    saved.set(KEYS.me, state.me);
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return;
     if (generation !== state.generation) return;
-    screen('Apostle', failure(e), retryButton(start));
-    return;
+    state.me = e instanceof Offline ? saved.get(KEYS.me) : null;
+    if (!state.me) {
+      screen('Apostle', failure(e), retryButton(start));
+      return;
+    }
   }
   const teams = state.me.teams || [];
   const wanted = (state.returned && state.returned.team) || saved.get(KEYS.team);
@@ -368,7 +375,7 @@ function showShares(post, shares, box) {
         h('strong', {}, target ? targetLabel(target) : providerName(share.provider)),
         h('span', { class: `state share-state ${ok ? 'ok' : ''} ${bad ? 'bad' : ''}` }, SHARE_STATES[share.status] || share.status)),
       share.error ? h('p', { class: 'muted' }, share.error) : null,
-      share.url ? h('a', { href: share.url, rel: 'noopener noreferrer', target: '_blank' }, 'See it') : null);
+      share.url ? h('a', { href: share.url, rel: 'noopener noreferrer', target: '_blank' }, `See it on ${providerName(share.provider)}`) : null);
   })));
 }
 
@@ -425,6 +432,9 @@ function shareForm(post, resumed, reconnected, sharesBox, result, generation) {
       saved.drop(KEYS.pending);
       key = randomKey();
       button.textContent = 'Share';
+      // "Not shared yet" is no longer true.
+      const waiting = document.getElementById('reconnected');
+      if (waiting) waiting.remove();
       result.replaceChildren(notice(true, 'Shared: each account below shows how it goes.', 'shared'));
       const shares = await list(`/posts/${post.id}/shares`, 'targets');
       if (generation === state.generation) {
@@ -533,7 +543,7 @@ function showSettings() {
     try {
       connections = await list(`/connections${query ? `?${query}` : ''}`, 'connections');
     } catch (e) {
-      if (generation === state.generation && mine === asked) listed.replaceChildren(h('li', {}, failure(e)));
+      if (generation === state.generation && mine === asked) listed.replaceChildren(h('li', {}, failure(e), retryButton(load)));
       return;
     }
     if (generation !== state.generation || mine !== asked) return;

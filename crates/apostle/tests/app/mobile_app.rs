@@ -1,10 +1,10 @@
 //! The Apostle app at `/app`, walked as a member walks it on a phone: headless
 //! Chromium at phone size against the real server and its sandbox. Signing in,
 //! Settings → search for the broken page → Reconnect → the provider → back in
-//! the app, reconnected; a share to a broken X that reconnects first and
-//! publishes exactly once, only when Share now is pressed; and the shell that
-//! opens from the service worker with the server gone. Each step's screen is
-//! saved under `target/e2e/`.
+//! the app, reconnected, then signing out; a share to a broken X that
+//! reconnects first and publishes exactly once, only when Share now is
+//! pressed; and the shell that opens from the service worker with the server
+//! gone. Each step's screen is saved under `target/e2e/`.
 
 use crate::connections::browser::{broken_page_among_others, consent, shot};
 use crate::connections::{acme, Acme, ADMIN, AMY, PASSWORD};
@@ -166,6 +166,29 @@ async fn in_the_app_on_a_phone_settings_finds_the_broken_page_and_reconnect_brin
         assert!(browser.text_of(&row).await.contains("Healthy"));
         shot(&browser, "app-reconnect-5-success").await;
         assert_eq!(acme.connection(ADMIN, id).await["status"], "active");
+
+        // Signing out revokes the app's token, not only forgets it.
+        let token = browser
+            .script("return JSON.parse(localStorage.getItem('apostle.token'));")
+            .await;
+        let token = token.as_str().expect("the app keeps its token").to_owned();
+        browser.click("#sign-out").await;
+        browser.find("#sign-in").await;
+        assert_eq!(
+            browser
+                .script("return localStorage.getItem('apostle.token');")
+                .await,
+            serde_json::Value::Null
+        );
+        let me = acme
+            .app
+            .http
+            .get(acme.app.url("/api/v1/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(me.status(), 401, "the token is revoked");
     })
     .await;
 }
@@ -239,6 +262,10 @@ async fn in_the_app_sharing_to_a_broken_x_reconnects_first_and_publishes_once_on
             .await,
             "the app shows the share published"
         );
+        assert!(!browser.is_shown("#reconnected").await);
+        browser
+            .script("document.getElementById('shares').scrollIntoView();")
+            .await;
         shot(&browser, "app-share-3-published").await;
         let tweets = published(&acme, "x").await;
         assert_eq!(tweets.len(), 1, "exactly one tweet: {tweets:?}");
@@ -289,10 +316,17 @@ async fn the_app_opens_from_its_service_worker_with_the_server_gone_and_says_it_
             .await
             .starts_with("You are offline"));
         assert!(browser
-            .text_of("#view .notice.error")
+            .text_of("#feed .notice.error")
             .await
             .starts_with("You are offline"));
-        shot(&browser, "app-offline-1-shell").await;
+        assert_eq!(browser.text_of("#team-name").await, "Acme");
+        shot(&browser, "app-offline-1-feed").await;
+        browser.click("#nav-settings").await;
+        assert!(browser
+            .text_of("#connections .notice.error")
+            .await
+            .starts_with("You are offline"));
+        shot(&browser, "app-offline-2-settings").await;
     })
     .await;
 }
