@@ -11,6 +11,7 @@ mod home_screen;
 mod keys;
 mod overload;
 mod posts;
+mod publishing;
 mod sandbox;
 mod security;
 mod settings;
