@@ -1,16 +1,17 @@
 //! Publishing against the sandbox over real HTTP, on an app whose clock the
 //! test moves: a provider outage keeps a target queued with backoff until it
-//! ends, a connection that breaks during the provider call holds the target
-//! for the owner's reconnect and Share now, Instagram's "media not ready" is
-//! waited out, and an approved suggestion to a business page goes out once,
-//! at the post's moment, or waits for the page's reconnect.
+//! ends, a rate limit holds it until the provider's reset, a connection that
+//! breaks during the provider call holds the target for the owner's
+//! reconnect and Share now, Instagram's "media not ready" is waited out, and
+//! an approved suggestion to a business page goes out once, at the post's
+//! moment, or waits for the page's reconnect.
 
 use crate::connections::{acme, acme_at, Acme, ADMIN, AMY, PASSWORD};
 use crate::helpers::{runner, TestDb};
 use crate::sharing::{access, published, settled, share, suggest, target};
 use apostle_core::posts::PostInput;
 use apostle_core::sharing::ShareOutcome;
-use apostle_core::store::{ConnectionStatus, ShareTarget};
+use apostle_core::store::ShareTarget;
 use apostle_core::ManualClock;
 use apostle_domain::{AccountId, PostId, Role, Schedule, ShareStatus};
 use chrono::{Duration, DurationRound, Utc};
@@ -79,21 +80,28 @@ async fn status_of(acme: &Acme, who: &str, account: i64) -> String {
         .to_owned()
 }
 
-#[tokio::test]
-async fn an_outage_at_x_keeps_the_share_queued_with_backoff_and_it_goes_out_after() {
+/// Amy shares to her X while a `kind` fault lasts `seconds` there: the app
+/// on a clock the test moves, her X account, and the target after its first
+/// try, back in the queue.
+async fn shared_during(kind: &str, seconds: u32) -> (Acme, ManualClock, i64, ShareTarget) {
     let (acme, clock) = acme_on_clock().await;
-    acme.sandbox_member("x", "x-amy-outage").await;
-    let x = acme.connect_personal(AMY, "x", "x-amy-outage").await;
+    let handle = format!("x-amy-{kind}");
+    acme.sandbox_member("x", &handle).await;
+    let x = acme.connect_personal(AMY, "x", &handle).await;
     let post = suggest(&acme, "Through the storm").await;
     acme.sandbox(
         "/faults",
-        json!({"provider": "x", "kind": "outage", "seconds": 600}),
+        json!({"provider": "x", "kind": kind, "seconds": seconds}),
     )
     .await;
     let targets = share(&acme, post, x, None).await;
-
     let first = tried(&acme, &targets[0], 1).await;
     assert_eq!(first.status, ShareStatus::Queued, "{first:?}");
+    (acme, clock, x, first)
+}
+
+async fn an_outage_at_x_keeps_the_share_queued_with_backoff_and_it_goes_out_after() {
+    let (acme, clock, x, first) = shared_during("outage", 600).await;
     runner(&acme.app.core).run_pending().await.unwrap();
     assert_eq!(
         target(&acme, &first).await.attempts,
@@ -119,6 +127,33 @@ async fn an_outage_at_x_keeps_the_share_queued_with_backoff_and_it_goes_out_afte
     let tweets = published(&acme, "x").await;
     assert_eq!(tweets.len(), 1, "{tweets:?}");
     assert_eq!(done.provider_post_id.as_deref(), tweets[0]["id"].as_str());
+}
+
+crate::on_both_backends!(
+    an_outage_at_x_keeps_the_share_queued_with_backoff_and_it_goes_out_after,
+    an_approved_page_suggestion_goes_out_once_at_the_posts_moment,
+);
+
+#[tokio::test]
+async fn a_rate_limit_at_x_holds_the_share_until_its_reset_and_it_goes_out_after() {
+    let (acme, clock, x, first) = shared_during("rate-limit", 900).await;
+    // Past any backoff, still before X's x-rate-limit-reset.
+    clock.advance(Duration::minutes(5));
+    runner(&acme.app.core).run_pending().await.unwrap();
+    assert_eq!(
+        target(&acme, &first).await.attempts,
+        1,
+        "not before the reset"
+    );
+    assert!(published(&acme, "x").await.is_empty());
+    assert_eq!(status_of(&acme, AMY, x).await, "active");
+
+    acme.sandbox("/clock/advance", json!({"seconds": 901}))
+        .await;
+    clock.advance(Duration::minutes(11));
+    assert_eq!(settled(&acme, &first).await.status, ShareStatus::Published);
+    assert_eq!(published(&acme, "x").await.len(), 1);
+    assert!(acme.emails(AMY, BROKEN).await.is_empty(), "nobody emailed");
 }
 
 #[tokio::test]
@@ -278,7 +313,6 @@ async fn page_targets(acme: &Acme, who: &str, post: PostId) -> Vec<ShareTarget> 
         .unwrap()
 }
 
-#[tokio::test]
 async fn an_approved_page_suggestion_goes_out_once_at_the_posts_moment() {
     let (acme, clock) = acme_on_clock().await;
     let page = page_and_eve(&acme, "fb-ada-approve").await;
@@ -352,14 +386,11 @@ async fn an_approved_page_suggestion_waits_while_the_page_is_broken_and_goes_out
     reconnect_publishes_nothing(&acme, ADMIN, page, "fb-ada-broken", "facebook").await;
     let waiting = acme.app.core.waiting_for_reconnect(&ada).await.unwrap();
     assert_eq!(waiting.len(), 1);
-    assert_eq!(
-        acme.app
-            .core
-            .connection(ada.user.id, AccountId(page))
-            .await
-            .unwrap()
-            .status,
-        ConnectionStatus::Active
+    let web = crate::connections::web::Web::sign_in(&acme, ADMIN).await;
+    let (_, html) = web.follow("/t/acme/waiting").await;
+    assert!(
+        html.contains("Acme Coffee") && html.contains("Ready to share"),
+        "{html}"
     );
     share_now_publishes_one(&acme, ADMIN, &held, "facebook").await;
 }
