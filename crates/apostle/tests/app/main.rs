@@ -13,6 +13,7 @@ mod mobile_app;
 mod mobile_docs;
 mod overload;
 mod posts;
+mod publishing;
 mod sandbox;
 mod security;
 mod settings;
