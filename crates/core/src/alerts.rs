@@ -7,28 +7,25 @@
 use crate::error::{CoreError, CoreResult};
 use crate::store::{Account, AccountOwner, Alert, AlertKind, NewAlert, Tx};
 use crate::Core;
-use apostle_domain::UserId;
+use apostle_domain::{AccountId, TeamId, UserId};
 use chrono::{DateTime, Utc};
 
-/// A notification about `accounts` (the first one is the one to open).
-pub(crate) async fn about_accounts(
+/// Tells `user` in the app, in `tx`, about a connection: `subject` is the
+/// account to open and, for a business page, its team.
+pub(crate) async fn tell(
     tx: &mut dyn Tx,
     user: UserId,
     kind: AlertKind,
-    accounts: &[Account],
+    subject: Option<(AccountId, Option<TeamId>)>,
     text: String,
     dedupe_key: String,
     now: DateTime<Utc>,
 ) -> CoreResult<()> {
-    let first = accounts.first();
     tx.add_alert(&NewAlert {
         user_id: user,
         kind,
-        team_id: first.and_then(|a| match a.owner {
-            AccountOwner::Business(team) => Some(team),
-            AccountOwner::Personal(_) => None,
-        }),
-        account_id: first.map(|a| a.id),
+        team_id: subject.and_then(|(_, team)| team),
+        account_id: subject.map(|(account, _)| account),
         post_id: None,
         text,
         dedupe_key,
@@ -36,6 +33,17 @@ pub(crate) async fn about_accounts(
     })
     .await?;
     Ok(())
+}
+
+/// The subject of a notification about `accounts`: the first one.
+pub(crate) fn first_of(accounts: &[Account]) -> Option<(AccountId, Option<TeamId>)> {
+    accounts.first().map(|a| {
+        let team = match a.owner {
+            AccountOwner::Business(team) => Some(team),
+            AccountOwner::Personal(_) => None,
+        };
+        (a.id, team)
+    })
 }
 
 impl Core {

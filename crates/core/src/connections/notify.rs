@@ -122,11 +122,11 @@ pub(super) async fn broken(
             listed(&theirs, provider),
             reason.description()
         );
-        alerts::about_accounts(
+        alerts::tell(
             tx,
             user.id,
             AlertKind::ConnectionBroken,
-            &theirs,
+            alerts::first_of(&theirs),
             text,
             key.clone(),
             core.clock.now(),
@@ -181,11 +181,11 @@ pub(super) async fn expiring(
             "{} on {provider} stops working on {expires} unless you reconnect it",
             listed(&theirs, provider)
         );
-        alerts::about_accounts(
+        alerts::tell(
             tx,
             user.id,
             AlertKind::ReconnectReminder,
-            &theirs,
+            alerts::first_of(&theirs),
             text,
             key.clone(),
             core.clock.now(),

@@ -5,10 +5,11 @@
 
 use super::manage::{events_of, view};
 use super::Connection;
+use crate::alerts;
 use crate::email::{queue_email, NamedAccount, ReconnectReminderEmail};
 use crate::error::{CoreError, CoreResult};
 use crate::store::{
-    Account, AccountKind, AccountOwner, AlertKind, ConnectionEvent, ConnectionStatus, NewAlert, Tx,
+    Account, AccountKind, AccountOwner, AlertKind, ConnectionEvent, ConnectionStatus, Tx,
 };
 use crate::teams::TeamAccess;
 use crate::Core;
@@ -370,18 +371,17 @@ async fn remind(
     dedupe_key: String,
     now: DateTime<Utc>,
 ) -> CoreResult<()> {
-    tx.add_alert(&NewAlert {
-        user_id: user,
-        kind: AlertKind::ReconnectReminder,
-        team_id: None,
-        account_id: accounts.first().map(|c| c.id),
-        post_id: None,
+    let subject = accounts.first().map(|c| (c.id, None));
+    alerts::tell(
+        tx,
+        user,
+        AlertKind::ReconnectReminder,
+        subject,
         text,
         dedupe_key,
-        created_at: now,
-    })
-    .await?;
-    Ok(())
+        now,
+    )
+    .await
 }
 
 /// A member's broken personal accounts as a reminder names them.

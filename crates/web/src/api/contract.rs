@@ -137,19 +137,18 @@ fn error_body() -> Content {
 /// Lists `status` with the error envelope, unless the operation already says
 /// when it occurs.
 fn add_error(operation: &mut Operation, status: u16, description: &str) {
-    let key = status.to_string();
-    let responses = &mut operation.responses.responses;
-    if !responses.contains_key(&key) {
-        responses.insert(
-            key,
+    operation
+        .responses
+        .responses
+        .entry(status.to_string())
+        .or_insert_with(|| {
             RefOr::T(
                 ResponseBuilder::new()
                     .description(description)
                     .content("application/json", error_body())
                     .build(),
-            ),
-        );
-    }
+            )
+        });
 }
 
 fn list_contract(operation: &mut Operation) {
