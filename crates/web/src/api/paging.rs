@@ -6,6 +6,9 @@
 //! shift an item the client already has. A list held in memory is paged with
 //! [`Paging::page`]; a list read page by page from the store takes
 //! [`Paging::after`] and [`Paging::fetch`], and finishes with [`Paging::page`].
+//! A handler takes `paging: Paging`, documents `PageQuery` among its params,
+//! adds `next_cursor` to its body and answers `paging.respond(&body)`; for a
+//! feed newest first the key is `|item| Reverse((item.created_at, item.id))`.
 
 use crate::error::ApiError;
 use crate::session::ApiQuery;

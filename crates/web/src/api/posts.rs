@@ -561,7 +561,7 @@ pub(crate) struct ImageView {
         (status = 401, description = "No token, or a revoked one", body = ErrorBody),
         (status = 403, description = "Not an admin of the team", body = ErrorBody),
         (status = 404, description = "No such team", body = ErrorBody),
-        (status = 413, description = "Larger than 5 MB"),
+        (status = 413, description = "Larger than 5 MB", body = ErrorBody),
         (status = 422, description = "Empty, or not a JPEG, PNG, GIF or WebP", body = ErrorBody),
     )
 )]
