@@ -6,6 +6,7 @@
 mod approvals;
 mod connections;
 mod contract;
+mod devices;
 mod inbox;
 mod notifications;
 mod paging;
@@ -66,6 +67,8 @@ fn documented() -> OpenApiRouter<AppState> {
     .routes(routes!(issue_token, revoke_current_token))
     .routes(routes!(me))
     .routes(routes!(inbox::get_settings, inbox::change_settings))
+    .routes(routes!(devices::list))
+    .routes(routes!(devices::sign_out))
     .routes(routes!(team_members))
     .routes(routes!(connections::list_connections, connections::connect))
     .routes(routes!(connections::get_connection, connections::remove))

@@ -183,7 +183,7 @@ async fn every_described_operation_is_served() {
             operations += 1;
         }
     }
-    assert_eq!(operations, 33);
+    assert_eq!(operations, 35);
 }
 
 #[tokio::test]
@@ -465,4 +465,38 @@ async fn requests_refused_before_any_handler_get_the_json_envelope_and_their_sta
         .headers()
         .get("content-type")
         .is_none_or(|v| v != "application/json"));
+}
+
+#[tokio::test]
+async fn the_app_lists_the_signed_in_devices_and_signs_another_one_out_but_not_itself() {
+    let app = spawn_app().await;
+    app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
+    let phone = api_token(&app, "ada@acme.example").await;
+    let tablet = api_token(&app, "ada@acme.example").await;
+    let (status, listed) = get(&app, "/api/v1/me/devices", &phone).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let devices = listed["devices"].as_array().unwrap();
+    assert_eq!(devices.len(), 2);
+    let (mine, other): (Vec<&Value>, Vec<&Value>) =
+        devices.iter().partition(|d| d["current"] == true);
+    assert_eq!((mine.len(), other.len()), (1, 1));
+    let http = reqwest::Client::new();
+    let delete = |id: &Value| {
+        http.delete(app.url(&format!("/api/v1/me/devices/{id}")))
+            .bearer_auth(&phone)
+            .send()
+    };
+    let res = delete(&mine[0]["id"]).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    assert_eq!(get(&app, "/api/v1/me", &phone).await.0, StatusCode::OK);
+    let res = delete(&other[0]["id"]).await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        get(&app, "/api/v1/me", &tablet).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (_, listed) = get(&app, "/api/v1/me/devices", &phone).await;
+    assert_eq!(listed["devices"].as_array().unwrap().len(), 1);
+    let res = delete(&other[0]["id"]).await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND, "already signed out");
 }
