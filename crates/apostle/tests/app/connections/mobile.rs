@@ -175,6 +175,12 @@ async fn a_break_and_a_suggestion_become_notifications_the_member_reads_one_by_o
     assert_eq!(broken["kind"], "connection_broken");
     assert_eq!(broken["connection_id"], linkedin);
     assert_eq!(broken["read"], false);
+    let first = notifications(&acme, AMY, "?limit=1").await;
+    assert_eq!(first["notifications"][0]["id"], suggestion["id"]);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second = notifications(&acme, AMY, &format!("?limit=1&cursor={cursor}")).await;
+    assert_eq!(second["notifications"][0]["id"], broken["id"]);
+    assert!(second.get("next_cursor").is_none(), "{second}");
 
     let (status, _) = acme
         .api(
