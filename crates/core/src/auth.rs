@@ -55,6 +55,10 @@ impl BearerSession {
 /// it to the minute).
 pub const TOKEN_USE_RESOLUTION: chrono::Duration = chrono::Duration::minutes(1);
 
+/// A bearer token not used for this long expires: a lost phone's app stops
+/// working by itself, while an app in use never has to sign in again.
+pub const TOKEN_IDLE_EXPIRY: chrono::Duration = chrono::Duration::days(90);
+
 impl Core {
     /// The user if the password is theirs. Unknown emails and malformed
     /// input get the same error after the same amount of work.
@@ -150,7 +154,8 @@ impl Core {
         })
     }
 
-    /// Who calls with a bearer token, unless it was revoked: the token,
+    /// Who calls with a bearer token, unless it was revoked or has not been
+    /// used for [`TOKEN_IDLE_EXPIRY`]: the token,
     /// its user and the user's teams, read in one transaction because almost
     /// every API request needs all three. The token's last use is recorded
     /// at most once per [`TOKEN_USE_RESOLUTION`], so that requests read
@@ -163,6 +168,9 @@ impl Core {
         let teams = tx.teams_of_user(user.id).await?;
         tx.commit().await?;
         let now = self.clock.now();
+        if record.last_used_at.unwrap_or(record.created_at) < now - TOKEN_IDLE_EXPIRY {
+            return Ok(None);
+        }
         let recent = now - TOKEN_USE_RESOLUTION;
         if record.last_used_at.is_none_or(|used| used < recent) {
             let mut tx = self.store.begin().await?;

@@ -2,6 +2,7 @@
 //! Web handlers, the CLI and workers call into here; nothing here knows
 //! about HTTP.
 
+pub mod alerts;
 pub mod auth;
 pub mod clock;
 pub mod connections;

@@ -240,6 +240,13 @@ apostle_store_sql::impl_tx! {
 
 apostle_store_sql::impl_shares_tx! { tx: PgTx, time: DateTime<Utc> = at, errors: err }
 
+apostle_store_sql::impl_alerts_tx! {
+    tx: PgTx,
+    time: DateTime<Utc> = at,
+    errors: err,
+    ids: "SELECT jsonb_array_elements_text($1::jsonb)::bigint",
+}
+
 apostle_store_sql::impl_posts_tx! {
     tx: PgTx,
     database: Postgres,

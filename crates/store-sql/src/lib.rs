@@ -7,6 +7,7 @@
 //! `sqlx::Any` is ruled out, so the shared part lives here. Nothing here may
 //! name a backend-specific sqlx type.
 
+pub mod alerts;
 pub mod pool;
 pub mod posts;
 pub mod posts_sql;

@@ -252,6 +252,8 @@ apostle_store_sql::impl_tx! {
 
 apostle_store_sql::impl_shares_tx! { tx: SqliteTx, time: Micros = micros, errors: err }
 
+apostle_store_sql::impl_alerts_tx! { tx: SqliteTx, time: Micros = micros, errors: err, ids: "SELECT value FROM json_each($1)" }
+
 apostle_store_sql::impl_posts_tx! {
     tx: SqliteTx,
     database: Sqlite,

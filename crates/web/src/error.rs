@@ -131,8 +131,10 @@ pub struct ErrorBody {
 
 #[derive(serde::Serialize, utoipa::ToSchema)]
 struct ErrorDetail {
-    /// Stable, for programs: `bad_credentials`, `unauthenticated`,
-    /// `not_found`, `rate_limited`, `busy`, `reconnect_required`, ….
+    /// Stable, for programs: `bad_request`, `bad_credentials`,
+    /// `unauthenticated`, `forbidden`, `not_found`, `method_not_allowed`,
+    /// `conflict`, `too_large`, `unsupported_media_type`, `invalid`,
+    /// `rate_limited`, `busy`, `reconnect_required`, ….
     code: &'static str,
     /// For people; may change.
     message: String,
@@ -146,6 +148,17 @@ struct ErrorDetail {
     /// request's `redirect_uri` with `post_id`.
     #[serde(skip_serializing_if = "Option::is_none")]
     authorize_url: Option<String>,
+}
+
+/// The code of a request the API could not take as it came.
+fn request_code(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        _ => "bad_request",
+    }
 }
 
 /// An error on a JSON route.
@@ -192,7 +205,7 @@ impl IntoResponse for ApiError {
                     (status == StatusCode::SERVICE_UNAVAILABLE).then_some(BUSY_RETRY_AFTER_SECS);
                 (status, code, public_message(&e, status), retry)
             }
-            ApiError::BadRequest(status, m) => (status, "bad_request", m, None),
+            ApiError::BadRequest(status, m) => (status, request_code(status), m, None),
             ApiError::TooManyAttempts(wait) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",

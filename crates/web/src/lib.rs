@@ -87,6 +87,7 @@ pub fn router(core: Core, config: WebConfig, beside: Router) -> Router {
         .nest("/api/v1", api::upload_routes())
         .merge(pages::upload_routes())
         .with_state(state)
+        .layer(axum::middleware::from_fn(api::envelope))
         .layer(axum::middleware::from_fn(ops::track_requests))
         .layer(ops::trace_layer())
         .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())

@@ -14,6 +14,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
 use subtle::ConstantTimeEq;
 
@@ -224,10 +225,51 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(json_error(&rejection)),
+        // Every body of the API is an object; serde would also take a struct
+        // from an array of its fields in order, which nobody means to send.
+        let axum::Json(value) = axum::Json::<serde_json::Value>::from_request(req, state)
+            .await
+            .map_err(|rejection| json_error(&rejection))?;
+        if !value.is_object() {
+            return Err(unreadable_body("the body must be a JSON object"));
         }
+        T::deserialize(value)
+            .map(ApiJson)
+            .map_err(|e| unreadable_body(&e.to_string()))
+    }
+}
+
+fn unreadable_body(why: &str) -> ApiError {
+    ApiError::BadRequest(
+        StatusCode::BAD_REQUEST,
+        format!("The request body could not be read: {why}"),
+    )
+}
+
+/// For a field that holds a struct: only a JSON object is taken (serde alone
+/// would also read one from an array), as `#[serde(deserialize_with = "object")]`.
+pub fn object<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    use serde::de::Error;
+    let map = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
+    T::deserialize(serde_json::Value::Object(map)).map_err(D::Error::custom)
+}
+
+/// [`object`] for an optional field (with `#[serde(default)]`).
+pub fn optional_object<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    use serde::de::Error;
+    match Option::<serde_json::Map<String, serde_json::Value>>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(map) => T::deserialize(serde_json::Value::Object(map))
+            .map(Some)
+            .map_err(D::Error::custom),
     }
 }
 
@@ -249,11 +291,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 }
 
 fn json_error(rejection: &JsonRejection) -> ApiError {
-    let status = rejection.status();
-    let status = if status == StatusCode::PAYLOAD_TOO_LARGE {
-        status
-    } else {
-        StatusCode::BAD_REQUEST
+    // Too large and not JSON keep their own status; a body that is JSON but
+    // not the one expected is a bad request, whatever axum would say.
+    let status = match rejection.status() {
+        s @ (StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE) => s,
+        _ => StatusCode::BAD_REQUEST,
     };
     ApiError::BadRequest(
         status,

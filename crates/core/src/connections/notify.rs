@@ -7,9 +7,10 @@
 //! connected it while they are still an admin of its team, otherwise the team's
 //! current admins (any of them can reconnect it).
 
+use crate::alerts;
 use crate::email::{queue_email, ConnectionBrokenEmail, ConnectionExpiringEmail, NamedAccount};
 use crate::error::CoreResult;
-use crate::store::{Account, AccountOwner, Grant, Tx, User};
+use crate::store::{Account, AccountOwner, AlertKind, Grant, Tx, User};
 use crate::Core;
 use apostle_domain::{AccountId, Role, UserId};
 use apostle_providers::{BreakReason, Provider};
@@ -116,9 +117,36 @@ pub(super) async fn broken(
             detected.timestamp_micros(),
             user.id.0
         );
+        let text = format!(
+            "{} on {provider} is disconnected: {}",
+            listed(&theirs, provider),
+            reason.description()
+        );
+        alerts::tell(
+            tx,
+            user.id,
+            AlertKind::ConnectionBroken,
+            alerts::first_of(&theirs),
+            text,
+            key.clone(),
+            core.clock.now(),
+        )
+        .await?;
         queue_email(tx, core, &user.email, &email, Some(key), core.clock.now()).await?;
     }
     Ok(())
+}
+
+/// The accounts by name for a notification's sentence.
+fn listed(accounts: &[Account], provider: &str) -> String {
+    if accounts.is_empty() {
+        return format!("Your {provider} login");
+    }
+    accounts
+        .iter()
+        .map(|a| a.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub(super) async fn expiring(
@@ -149,6 +177,20 @@ pub(super) async fn expiring(
             grant.access_expires_at.timestamp(),
             user.id.0
         );
+        let text = format!(
+            "{} on {provider} stops working on {expires} unless you reconnect it",
+            listed(&theirs, provider)
+        );
+        alerts::tell(
+            tx,
+            user.id,
+            AlertKind::ReconnectReminder,
+            alerts::first_of(&theirs),
+            text,
+            key.clone(),
+            core.clock.now(),
+        )
+        .await?;
         queue_email(tx, core, &user.email, &email, Some(key), core.clock.now()).await?;
     }
     Ok(())

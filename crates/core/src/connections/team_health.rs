@@ -5,9 +5,12 @@
 
 use super::manage::{events_of, view};
 use super::Connection;
+use crate::alerts;
 use crate::email::{queue_email, NamedAccount, ReconnectReminderEmail};
 use crate::error::{CoreError, CoreResult};
-use crate::store::{Account, AccountKind, AccountOwner, ConnectionEvent, ConnectionStatus, Tx};
+use crate::store::{
+    Account, AccountKind, AccountOwner, AlertKind, ConnectionEvent, ConnectionStatus, Tx,
+};
 use crate::teams::TeamAccess;
 use crate::Core;
 use apostle_domain::{AccountId, UserId};
@@ -247,10 +250,17 @@ impl Core {
             };
             // Per member, not per team: a member of two teams hears at most once a day.
             let key = format!("reminder:{}:{day}", user.id.0);
-            if queue_email(&mut *tx, self, &user.email, &email, Some(key), now)
+            if queue_email(&mut *tx, self, &user.email, &email, Some(key.clone()), now)
                 .await?
                 .is_some()
             {
+                let text = format!(
+                    "{} asks you to reconnect {} for {}",
+                    access.user.name.as_str(),
+                    names(&member.accounts),
+                    access.team.name.as_str()
+                );
+                remind(&mut *tx, user.id, &member.accounts, text, key, now).await?;
                 queued += 1;
             }
         }
@@ -320,17 +330,20 @@ impl Core {
                     link: &link,
                 };
                 let key = format!("auto-reminder:{}:{}", member.user.id.0, keys.join(","));
+                let now = self.clock.now();
                 if queue_email(
                     &mut *tx,
                     self,
                     &member.user.email,
                     &email,
-                    Some(key),
-                    self.clock.now(),
+                    Some(key.clone()),
+                    now,
                 )
                 .await?
                 .is_some()
                 {
+                    let text = format!("{} still needs reconnecting", names(&due));
+                    remind(&mut *tx, member.user.id, &due, text, key, now).await?;
                     queued += 1;
                 }
             }
@@ -338,6 +351,37 @@ impl Core {
         }
         Ok(queued)
     }
+}
+
+/// The accounts by name, for a notification's sentence.
+fn names(accounts: &[Connection]) -> String {
+    accounts
+        .iter()
+        .map(|c| format!("{} ({})", c.name, c.provider.display_name()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The app's notification beside a reminder email, under the email's key.
+async fn remind(
+    tx: &mut dyn Tx,
+    user: UserId,
+    accounts: &[Connection],
+    text: String,
+    dedupe_key: String,
+    now: DateTime<Utc>,
+) -> CoreResult<()> {
+    let subject = accounts.first().map(|c| (c.id, None));
+    alerts::tell(
+        tx,
+        user,
+        AlertKind::ReconnectReminder,
+        subject,
+        text,
+        dedupe_key,
+        now,
+    )
+    .await
 }
 
 /// A member's broken personal accounts as a reminder names them.

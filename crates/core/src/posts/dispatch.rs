@@ -76,6 +76,8 @@ impl Core {
             .await?;
         tx.finish_pending_deliveries(&closing, DeliveryState::Expired, now)
             .await?;
+        // In the app whatever the member's email settings; by email as they chose.
+        tx.add_suggestion_alerts(&moved, now).await?;
         for user in tx.notify_delivered(&moved, now).await? {
             notify::flush_soon(&mut *tx, user, now).await?;
         }

@@ -13,8 +13,10 @@ use apostle_domain::{
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+mod alerts;
 mod posts;
 mod shares;
+pub use alerts::{Alert, AlertKind, AlertsTx, NewAlert};
 pub use posts::{
     Approval, ApprovalItem, Delivery, Image, InboxItem, MemberSettings, NewApproval,
     NewNotification, Notification, PlanSlot, Post, PostContent, PostsTx, UtmPreset,
@@ -702,7 +704,7 @@ pub trait Store: Send + Sync + 'static {
 
 /// One open transaction. Dropping it without `commit` rolls back.
 #[async_trait]
-pub trait Tx: PostsTx + SharesTx + Send {
+pub trait Tx: PostsTx + SharesTx + AlertsTx + Send {
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 
     // ---- teams -------------------------------------------------------

@@ -778,3 +778,103 @@ pub async fn a_share_target_is_live_once_per_account_and_moves_only_from_its_sta
         .unwrap()
         .is_empty());
 }
+
+pub async fn the_apps_notifications_are_told_once_paged_newest_first_and_read_only_by_their_member(
+    db: &TestDb,
+) {
+    use apostle_core::store::{AlertKind, NewAlert};
+    let store = db.store();
+    let (acme, members) = crew(store, "acme", 1).await;
+    let (ada, amy) = (members[0], members[1]);
+    let fb = page(store, acme, ada, "p1").await;
+    let id = post(store, acme, ada, &content("Our launch")).await;
+    let broken = |key: &str, at: i64| NewAlert {
+        user_id: ada,
+        kind: AlertKind::ConnectionBroken,
+        team_id: Some(acme),
+        account_id: Some(fb),
+        post_id: None,
+        text: "Acme on Facebook is disconnected".to_owned(),
+        dedupe_key: key.to_owned(),
+        created_at: t0() + mins(at),
+    };
+    let mut tx = write(store).await;
+    assert!(tx.add_alert(&broken("broken:1", 0)).await.unwrap());
+    assert!(
+        !tx.add_alert(&broken("broken:1", 1)).await.unwrap(),
+        "the same event told twice adds nothing"
+    );
+    assert!(tx.add_alert(&broken("broken:2", 2)).await.unwrap());
+    tx.plan_deliveries(acme, id, &slot("UTC", 0, 0, 1))
+        .await
+        .unwrap();
+    commit(tx).await;
+    let due = read(store).await.due_deliveries(t0(), 10).await.unwrap();
+    let ids: Vec<_> = due.iter().map(|d| d.id).collect();
+    let mut tx = write(store).await;
+    assert_eq!(tx.add_suggestion_alerts(&ids, t0()).await.unwrap(), 2);
+    assert_eq!(
+        tx.add_suggestion_alerts(&ids, t0()).await.unwrap(),
+        0,
+        "one per delivery"
+    );
+    assert_eq!(tx.add_suggestion_alerts(&[], t0()).await.unwrap(), 0);
+    commit(tx).await;
+
+    let mut tx = read(store).await;
+    let all = tx.alerts_of(ada, None, false, 10).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert!(all.windows(2).all(|w| w[0].id > w[1].id), "newest first");
+    let suggestion = &all[0];
+    assert_eq!(suggestion.kind, AlertKind::Suggestion);
+    assert_eq!(suggestion.post_id, Some(id));
+    assert_eq!(suggestion.team_id, Some(acme));
+    assert_eq!(suggestion.text, "New suggestion from Crew: Our launch");
+    assert_eq!(all[1].account_id, Some(fb));
+    assert_eq!(all[1].created_at, t0() + mins(2));
+    let first_page = tx.alerts_of(ada, None, false, 2).await.unwrap();
+    let next = tx
+        .alerts_of(ada, Some(first_page[1].id), false, 2)
+        .await
+        .unwrap();
+    assert_eq!(next, all[2..].to_vec());
+    assert_eq!(tx.unread_alerts(ada).await.unwrap(), 3);
+    assert_eq!(tx.alerts_of(amy, None, false, 10).await.unwrap().len(), 1);
+    drop(tx);
+
+    let mut tx = write(store).await;
+    assert!(
+        tx.mark_alert_read(amy, all[1].id, t0())
+            .await
+            .unwrap()
+            .is_none(),
+        "another member's notification is not found"
+    );
+    let read_one = tx
+        .mark_alert_read(ada, all[1].id, t0() + mins(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read_one.read_at, Some(t0() + mins(5)));
+    let again = tx
+        .mark_alert_read(ada, all[1].id, t0() + mins(9))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.read_at, Some(t0() + mins(5)), "first read is kept");
+    commit(tx).await;
+    let mut tx = read(store).await;
+    assert_eq!(tx.unread_alerts(ada).await.unwrap(), 2);
+    let unread = tx.alerts_of(ada, None, true, 10).await.unwrap();
+    assert!(unread
+        .iter()
+        .all(|a| a.read_at.is_none() && a.id != all[1].id));
+    drop(tx);
+    let mut tx = write(store).await;
+    assert_eq!(tx.mark_alerts_read(ada, t0() + mins(10)).await.unwrap(), 2);
+    assert_eq!(tx.mark_alerts_read(ada, t0() + mins(11)).await.unwrap(), 0);
+    commit(tx).await;
+    let mut tx = read(store).await;
+    assert_eq!(tx.unread_alerts(ada).await.unwrap(), 0);
+    assert_eq!(tx.unread_alerts(amy).await.unwrap(), 1, "Amy's stay unread");
+}

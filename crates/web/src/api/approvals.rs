@@ -1,6 +1,7 @@
 //! Suggestions to business pages waiting for their owner, and the owner's
 //! Auto Approve switch per page.
 
+use super::paging::{PageQuery, Paging};
 use super::posts::{post_views, ApprovalView, PostView};
 use crate::error::{ApiError, ErrorBody};
 use crate::session::{ApiJson, Bearer};
@@ -8,6 +9,7 @@ use crate::AppState;
 use apostle_domain::{AccountId, ApprovalId};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -23,6 +25,9 @@ pub(crate) struct PendingApproval {
 pub(crate) struct PendingApprovals {
     /// Oldest first.
     approvals: Vec<PendingApproval>,
+    /// For the next page of a list; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
 }
 
 /// The suggestions to pages the caller answers for (the admin who connected
@@ -30,7 +35,7 @@ pub(crate) struct PendingApprovals {
 #[utoipa::path(
     get,
     path = "/teams/{slug}/approvals",
-    params(("slug" = String, Path, description = "The team's slug")),
+    params(("slug" = String, Path, description = "The team's slug"), PageQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Waiting for the caller", body = PendingApprovals),
@@ -42,12 +47,13 @@ pub(crate) async fn pending(
     State(state): State<AppState>,
     Bearer(bearer): Bearer,
     Path(slug): Path<String>,
-) -> Result<Json<PendingApprovals>, ApiError> {
+    paging: Paging,
+) -> Result<Response, ApiError> {
     let access = bearer.team_access(&slug)?;
-    let (approvals, posts): (Vec<_>, Vec<_>) = state
-        .core
-        .pending_approvals(&access)
-        .await?
+    let pending = state.core.pending_approvals(&access).await?;
+    let page = paging.page(pending, |item| item.approval.id.0)?;
+    let (approvals, posts): (Vec<_>, Vec<_>) = page
+        .items
         .into_iter()
         .map(|item| (item.approval, item.post))
         .unzip();
@@ -59,7 +65,10 @@ pub(crate) async fn pending(
             post,
         })
         .collect();
-    Ok(Json(PendingApprovals { approvals }))
+    paging.respond(&PendingApprovals {
+        approvals,
+        next_cursor: page.next_cursor,
+    })
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -2,6 +2,7 @@
 //! pages, connecting and reconnecting (an authorize URL for the app to open), checking
 //! now, removing, and choosing the pages a business login manages.
 
+use super::paging::{PageQuery, Paging};
 use crate::error::{ApiError, ErrorBody};
 use crate::session::{ApiJson, ApiQuery, Bearer};
 use crate::AppState;
@@ -12,6 +13,7 @@ use apostle_domain::{AccountId, FlowId};
 use apostle_providers::Provider;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -163,6 +165,9 @@ impl From<Connection> for ConnectionView {
 #[derive(Serialize, ToSchema)]
 pub(crate) struct ConnectionList {
     connections: Vec<ConnectionView>,
+    /// For the next page of a list; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -177,15 +182,14 @@ pub(crate) struct ListQuery {
 }
 
 /// The caller's personal accounts and, where they are an admin, their teams'
-/// business pages.
+/// business pages, oldest first.
 #[utoipa::path(
     get,
     path = "/connections",
-    params(ListQuery),
+    params(ListQuery, PageQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The connections", body = ConnectionList),
-        (status = 400, description = "A filter has an unknown value", body = ErrorBody),
         (status = 401, description = "No token, or a revoked one", body = ErrorBody),
     )
 )]
@@ -193,21 +197,20 @@ pub(crate) async fn list_connections(
     State(state): State<AppState>,
     Bearer(bearer): Bearer,
     ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<Json<ConnectionList>, ApiError> {
+    paging: Paging,
+) -> Result<Response, ApiError> {
     let filter = ConnectionFilter {
         status: query.status.map(Into::into),
         kind: query.kind.map(Into::into),
         provider: query.provider.map(Into::into),
         q: query.q,
     };
-    let connections = state
-        .core
-        .list_connections(bearer.user.id, &filter)
-        .await?
-        .into_iter()
-        .map(ConnectionView::from)
-        .collect();
-    Ok(Json(ConnectionList { connections }))
+    let connections = state.core.list_connections(bearer.user.id, &filter).await?;
+    let page = paging.page(connections, |c| c.id.0)?;
+    paging.respond(&ConnectionList {
+        connections: page.items.into_iter().map(ConnectionView::from).collect(),
+        next_cursor: page.next_cursor,
+    })
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -492,5 +495,11 @@ pub(crate) async fn choose_pages(
         .into_iter()
         .map(ConnectionView::from)
         .collect();
-    Ok((StatusCode::CREATED, Json(ConnectionList { connections })))
+    Ok((
+        StatusCode::CREATED,
+        Json(ConnectionList {
+            connections,
+            next_cursor: None,
+        }),
+    ))
 }

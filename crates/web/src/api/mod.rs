@@ -5,9 +5,15 @@
 
 mod approvals;
 mod connections;
+mod contract;
+mod devices;
 mod inbox;
+mod notifications;
+mod paging;
 mod posts;
 mod shares;
+
+pub use contract::envelope;
 
 use crate::error::{ApiError, ErrorBody};
 use crate::session::{ApiJson, Bearer, ClientIp};
@@ -17,7 +23,9 @@ use apostle_core::store::User;
 use apostle_domain::Role;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::{Json, Router};
+use paging::{PageQuery, Paging};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use std::sync::LazyLock;
@@ -30,7 +38,10 @@ use utoipa_axum::routes;
 
 /// The routes to nest under `/api/v1`, but for [`upload_routes`].
 pub fn routes() -> Router<AppState> {
-    documented().split_for_parts().0
+    documented()
+        .split_for_parts()
+        .0
+        .fallback(contract::no_such_path)
 }
 
 /// The routes to nest under `/api/v1` whose bodies are larger than the app's
@@ -41,8 +52,11 @@ pub fn upload_routes() -> Router<AppState> {
 
 /// The description of [`routes`] and [`upload_routes`], as served.
 pub fn openapi_document() -> &'static OpenApi {
-    static DOCUMENT: LazyLock<OpenApi> =
-        LazyLock::new(|| documented().merge(uploads()).split_for_parts().1);
+    static DOCUMENT: LazyLock<OpenApi> = LazyLock::new(|| {
+        let mut doc = documented().merge(uploads()).split_for_parts().1;
+        contract::complete(&mut doc);
+        doc
+    });
     &DOCUMENT
 }
 
@@ -53,6 +67,8 @@ fn documented() -> OpenApiRouter<AppState> {
     .routes(routes!(issue_token, revoke_current_token))
     .routes(routes!(me))
     .routes(routes!(inbox::get_settings, inbox::change_settings))
+    .routes(routes!(devices::list))
+    .routes(routes!(devices::sign_out))
     .routes(routes!(team_members))
     .routes(routes!(connections::list_connections, connections::connect))
     .routes(routes!(connections::get_connection, connections::remove))
@@ -70,6 +86,9 @@ fn documented() -> OpenApiRouter<AppState> {
     .routes(routes!(approvals::decide))
     .routes(routes!(approvals::set_auto_approve))
     .routes(routes!(shares::share, shares::list))
+    .routes(routes!(notifications::list))
+    .routes(routes!(notifications::mark_read))
+    .routes(routes!(notifications::mark_all_read))
     .routes(routes!(openapi))
     .0
 }
@@ -96,8 +115,12 @@ impl Documented {
     info(
         title = "Apostle API",
         version = "1",
-        description = "What the Apostle mobile app uses. Errors always have the body \
-                       `{\"error\": {\"code\", \"message\"}}`."
+        description = "What the Apostle mobile app uses. Every error has the body \
+                       `{\"error\": {\"code\", \"message\"}}`, also those no operation \
+                       lists: `404` for a path the API does not have and `405` (with \
+                       `Allow`) for a method a path does not take. Lists take `cursor` \
+                       and `limit`, answer `next_cursor` while more follow, and an `ETag` \
+                       for `If-None-Match`."
     ),
     servers((url = "/api/v1")),
     modifiers(&BearerScheme)
@@ -294,13 +317,16 @@ struct MemberView {
 struct MembersView {
     /// Ordered by name.
     members: Vec<MemberView>,
+    /// For the next page of a list; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
 }
 
 /// The members of a team the user belongs to.
 #[utoipa::path(
     get,
     path = "/teams/{slug}/members",
-    params(("slug" = String, Path, description = "The team's slug")),
+    params(("slug" = String, Path, description = "The team's slug"), PageQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The members", body = MembersView),
@@ -312,19 +338,22 @@ async fn team_members(
     State(state): State<AppState>,
     Bearer(bearer): Bearer,
     Path(slug): Path<String>,
-) -> Result<Json<MembersView>, ApiError> {
+    paging: Paging,
+) -> Result<Response, ApiError> {
     let access = bearer.team_access(&slug)?;
-    let members = state
-        .core
-        .members(&access)
-        .await?
-        .iter()
-        .map(|m| MemberView {
-            user: UserView::from(&m.user),
-            role: m.role.into(),
-        })
-        .collect();
-    Ok(Json(MembersView { members }))
+    let members = state.core.members(&access).await?;
+    let page = paging.page(members, |m| (m.user.name.to_string(), m.user.id.0))?;
+    paging.respond(&MembersView {
+        members: page
+            .items
+            .iter()
+            .map(|m| MemberView {
+                user: UserView::from(&m.user),
+                role: m.role.into(),
+            })
+            .collect(),
+        next_cursor: page.next_cursor,
+    })
 }
 
 /// This description of the API (OpenAPI 3.1).

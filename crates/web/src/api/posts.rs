@@ -4,7 +4,7 @@
 
 use super::connections::{KindName, StatusName};
 use crate::error::{ApiError, ErrorBody};
-use crate::session::{ApiJson, Bearer};
+use crate::session::{object, optional_object, ApiJson, Bearer};
 use crate::AppState;
 use apostle_core::posts::inbox::{FeedItem, Target};
 use apostle_core::posts::{PostDetail, PostInput};
@@ -125,7 +125,7 @@ pub(crate) struct NewPost {
     link: Option<String>,
     link_title: Option<String>,
     /// `source`, `medium`, `campaign`, `term`, `content` (each optional).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object")]
     #[schema(value_type = Object)]
     utm: Utm,
     /// An image uploaded with `POST /teams/{slug}/images`; needed for Instagram.
@@ -141,6 +141,7 @@ pub(crate) struct NewPost {
     #[serde(default)]
     pages: Vec<i64>,
     /// As in a post; absent: now.
+    #[serde(default, deserialize_with = "optional_object")]
     #[schema(value_type = Option<Object>)]
     schedule: Option<Schedule>,
     /// Absent: 14 days after the last delivery moment.
@@ -560,7 +561,7 @@ pub(crate) struct ImageView {
         (status = 401, description = "No token, or a revoked one", body = ErrorBody),
         (status = 403, description = "Not an admin of the team", body = ErrorBody),
         (status = 404, description = "No such team", body = ErrorBody),
-        (status = 413, description = "Larger than 5 MB"),
+        (status = 413, description = "Larger than 5 MB", body = ErrorBody),
         (status = 422, description = "Empty, or not a JPEG, PNG, GIF or WebP", body = ErrorBody),
     )
 )]

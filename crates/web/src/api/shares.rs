@@ -3,6 +3,7 @@
 //! `reconnect_required` with the reconnect to open; nothing is published
 //! until the app shares again after it.
 
+use super::paging::{PageQuery, Paging};
 use crate::error::{ApiError, ErrorBody};
 use crate::session::{ApiJson, Bearer};
 use crate::AppState;
@@ -12,6 +13,7 @@ use apostle_core::teams::TeamAccess;
 use apostle_domain::{AccountId, PostId};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -33,7 +35,7 @@ pub(crate) struct ShareRequest {
 
 /// One account the caller shares the post to.
 #[derive(Serialize, ToSchema)]
-pub(crate) struct TargetView {
+pub(crate) struct ShareTargetView {
     id: i64,
     connection_id: i64,
     provider: String,
@@ -47,9 +49,9 @@ pub(crate) struct TargetView {
     published_at: Option<DateTime<Utc>>,
 }
 
-impl From<ShareTarget> for TargetView {
+impl From<ShareTarget> for ShareTargetView {
     fn from(t: ShareTarget) -> Self {
-        TargetView {
+        ShareTargetView {
             id: t.id.0,
             connection_id: t.account_id.0,
             url: t
@@ -66,7 +68,10 @@ impl From<ShareTarget> for TargetView {
 
 #[derive(Serialize, ToSchema)]
 pub(crate) struct SharesView {
-    targets: Vec<TargetView>,
+    targets: Vec<ShareTargetView>,
+    /// For the next page of a list; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_cursor: Option<String>,
 }
 
 /// The caller's access to the team of `post`.
@@ -128,7 +133,8 @@ pub(crate) async fn share(
         ShareOutcome::Queued(targets) => Ok((
             StatusCode::CREATED,
             Json(SharesView {
-                targets: targets.into_iter().map(TargetView::from).collect(),
+                targets: targets.into_iter().map(ShareTargetView::from).collect(),
+                next_cursor: None,
             }),
         )),
         ShareOutcome::ReconnectFirst { account } => {
@@ -155,7 +161,7 @@ pub(crate) async fn share(
 #[utoipa::path(
     get,
     path = "/posts/{id}/shares",
-    params(("id" = i64, Path, description = "The post")),
+    params(("id" = i64, Path, description = "The post"), PageQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller's targets, oldest first", body = SharesView),
@@ -167,11 +173,14 @@ pub(crate) async fn list(
     State(state): State<AppState>,
     Bearer(bearer): Bearer,
     Path(id): Path<i64>,
-) -> Result<Json<SharesView>, ApiError> {
+    paging: Paging,
+) -> Result<Response, ApiError> {
     let post = PostId(id);
     let access = access_to_post(&state, &bearer, post).await?;
     let targets = state.core.shares_of(&access, post).await?;
-    Ok(Json(SharesView {
-        targets: targets.into_iter().map(TargetView::from).collect(),
-    }))
+    let page = paging.page(targets, |t| t.id.0)?;
+    paging.respond(&SharesView {
+        targets: page.items.into_iter().map(ShareTargetView::from).collect(),
+        next_cursor: page.next_cursor,
+    })
 }

@@ -6,6 +6,7 @@
 pub(crate) mod browser;
 mod flows;
 mod health;
+mod mobile;
 mod onboarding;
 mod refresh;
 mod secrets;
