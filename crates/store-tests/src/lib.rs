@@ -24,6 +24,7 @@ macro_rules! conformance_tests {
             members_settings_team_windows_links_images_and_presets_are_kept,
             personal_grants_not_heard_from_recently_are_found_for_a_probe,
             a_share_target_is_live_once_per_account_and_moves_only_from_its_states,
+            a_held_share_is_rescheduled_once_and_history_lists_a_members_shares_newest_first,
             a_read_cut_at_any_await_leaves_the_pool_clean,
             a_claim_cut_at_any_await_loses_no_job,
             a_job_result_cut_at_any_await_is_recorded_whole_or_not_at_all,
