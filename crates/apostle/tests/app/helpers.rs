@@ -286,7 +286,16 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
 /// Like [`spawn_app`] on a database that other apps (processes) may share,
 /// with `extra` settings.
 pub async fn spawn_app_on(db: Arc<TestDb>, extra: &[(&str, &str)]) -> TestApp {
-    let app = Application::build(db.settings(extra))
+    spawn_app_clocked(db, extra, Arc::new(SystemClock)).await
+}
+
+/// Like [`spawn_app_on`] on a clock the test moves.
+pub async fn spawn_app_clocked(
+    db: Arc<TestDb>,
+    extra: &[(&str, &str)],
+    clock: Arc<dyn Clock>,
+) -> TestApp {
+    let app = Application::build_with_clock(db.settings(extra), clock)
         .await
         .expect("application builds");
     let (shutdown, stop) = watch::channel(false);

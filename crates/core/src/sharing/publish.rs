@@ -93,6 +93,10 @@ impl Core {
             tx.commit().await?;
             return Ok(());
         }
+        // A rescheduled share waits for its moment, whoever runs the job.
+        if let Some(at) = target.publish_after.filter(|at| *at > now) {
+            return Err(JobError::RetryAt(at, "rescheduled for later".to_owned()));
+        }
         if !post.is_live(now) {
             tx.move_share_target(
                 id,

@@ -70,6 +70,7 @@ fn documented() -> OpenApiRouter<AppState> {
     .routes(routes!(approvals::decide))
     .routes(routes!(approvals::set_auto_approve))
     .routes(routes!(shares::share, shares::list))
+    .routes(routes!(shares::history))
     .routes(routes!(openapi))
     .0
 }

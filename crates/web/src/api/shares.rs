@@ -175,3 +175,74 @@ pub(crate) async fn list(
         targets: targets.into_iter().map(TargetView::from).collect(),
     }))
 }
+
+/// One post in the caller's share history.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SharedPostView {
+    post_id: i64,
+    /// The post's text as suggested (each target says what it published).
+    text: String,
+    /// Each account it went to, newest first.
+    targets: Vec<HistoryTargetView>,
+}
+
+/// One account a post went to, in the history.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct HistoryTargetView {
+    #[serde(flatten)]
+    target: TargetView,
+    /// The account's name.
+    account: String,
+    /// For `queued`: publishes no earlier than this (a held share rescheduled).
+    publish_after: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ShareHistory {
+    /// Newest first.
+    posts: Vec<SharedPostView>,
+}
+
+/// The caller's share history in a team, newest first: each post, each
+/// account it went to with its state, the provider's post once published and
+/// the reason when it failed.
+#[utoipa::path(
+    get,
+    path = "/teams/{slug}/shares/mine",
+    params(("slug" = String, Path, description = "The team's slug")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's shares, newest first", body = ShareHistory),
+        (status = 401, description = "No token, or a revoked one", body = ErrorBody),
+        (status = 404, description = "No such team, or the user is not in it", body = ErrorBody),
+    )
+)]
+pub(crate) async fn history(
+    State(state): State<AppState>,
+    Bearer(bearer): Bearer,
+    Path(slug): Path<String>,
+) -> Result<Json<ShareHistory>, ApiError> {
+    let access = bearer.team_access(&slug)?;
+    let posts = state
+        .core
+        .share_history(&access)
+        .await?
+        .into_iter()
+        .map(|entry| SharedPostView {
+            post_id: entry.post.id.0,
+            text: entry.post.content.text,
+            targets: entry
+                .targets
+                .into_iter()
+                .map(|(t, account)| HistoryTargetView {
+                    account: account.name,
+                    publish_after: t.publish_after,
+                    created_at: t.created_at,
+                    target: TargetView::from(t),
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(Json(ShareHistory { posts }))
+}

@@ -173,8 +173,9 @@ struct ItemPage {
     /// What the member shared of this post, each account's state.
     shares: Vec<ShareRow>,
     shareable: bool,
-    /// Back from the reconnect a share started: nothing was shared yet.
-    reconnected: bool,
+    /// Back from the reconnect (or first connect) a share started:
+    /// "Reconnected" or "Connected", and nothing was shared yet.
+    reconnected: Option<&'static str>,
     /// Facebook's own share dialog for the post's link (no connection kept).
     facebook_share: Option<String>,
     /// Instagram has no web share dialog: the caption to copy.
@@ -262,7 +263,11 @@ pub async fn item(
                 found.delivery.state,
                 apostle_domain::DeliveryState::Delivered | apostle_domain::DeliveryState::Shared
             ),
-        reconnected: query.status.as_deref() == Some("reconnected"),
+        reconnected: match query.status.as_deref() {
+            Some("reconnected") => Some("Reconnected"),
+            Some("connected") => Some("Connected"),
+            _ => None,
+        },
         facebook_share: facebook_share(&found.post),
         instagram_caption: instagram_caption(&found.post),
         open: found.delivery.state == apostle_domain::DeliveryState::Delivered
@@ -348,7 +353,7 @@ pub fn back_on_text(at: DateTime<Utc>, zone: &TimeZoneName) -> String {
 }
 
 /// A share target's state in words.
-fn share_state(status: ShareStatus) -> &'static str {
+pub(super) fn share_state(status: ShareStatus) -> &'static str {
     match status {
         ShareStatus::Queued => "On its way",
         ShareStatus::Publishing => "Publishing",

@@ -61,7 +61,7 @@ async fn find_and_press_reconnect(browser: &Browser, acme: &Acme, id: i64, shots
 }
 
 /// Step 4: the provider's consent page, answered as `member`.
-async fn consent(browser: &Browser, member: &str, decision: &str, shots: &str) {
+pub(crate) async fn consent(browser: &Browser, member: &str, decision: &str, shots: &str) {
     browser.url_when(|u| u.contains("/sandbox/")).await;
     browser
         .click(&format!("select[name=member] option[value='{member}']"))

@@ -43,7 +43,16 @@ pub async fn acme_with(extra: &[(&str, &str)]) -> Acme {
 }
 
 pub async fn acme_on(db: Arc<TestDb>, extra: &[(&str, &str)]) -> Acme {
-    let app = spawn_app_on(db, extra).await;
+    acme_of(spawn_app_on(db, extra).await).await
+}
+
+/// Acme on a clock the test moves.
+pub async fn acme_clocked(clock: apostle_core::ManualClock) -> Acme {
+    let db = Arc::new(TestDb::new().await);
+    acme_of(crate::helpers::spawn_app_clocked(db, &[], Arc::new(clock)).await).await
+}
+
+async fn acme_of(app: TestApp) -> Acme {
     admin_of_new_team(&app.core).await;
     for (email, name) in [(AMY, "Amy Ambassador"), (BOB, "Bob Ambassador")] {
         app.core
