@@ -132,11 +132,7 @@ async fn a_double_clicked_share_to_x_publishes_exactly_one_tweet() {
 
 async fn a_share_to_a_broken_x_publishes_nothing_until_reconnected_and_shared_again() {
     let acme = acme().await;
-    acme.sandbox_member("x", "x-amy-broken").await;
-    let x = acme.connect_personal(AMY, "x", "x-amy-broken").await;
-    acme.member_action("x", "x-amy-broken", "revoke", json!({}))
-        .await;
-    assert_eq!(acme.check(AMY, x).await["status"], "broken");
+    let x = broken_x(&acme, "x-amy-broken", "revoke").await;
     let post = suggest(&acme, "Reconnect, then share").await;
 
     let outcome = acme
@@ -388,6 +384,16 @@ async fn a_text_over_280_characters_for_x_is_refused_before_anything_is_sent() {
     assert!(published(&acme, "x").await.is_empty());
 }
 
+/// Amy's X, connected as `handle` and then broken at X by `action`
+/// (and noticed by Apostle).
+async fn broken_x(acme: &Acme, handle: &str, action: &str) -> i64 {
+    acme.sandbox_member("x", handle).await;
+    let x = acme.connect_personal(AMY, "x", handle).await;
+    acme.member_action("x", handle, action, json!({})).await;
+    assert_eq!(acme.check(AMY, x).await["status"], "broken");
+    x
+}
+
 /// Back on the post after the reconnect (its page's `html`): it says nothing
 /// was shared and X has nothing; Share now publishes exactly one tweet.
 async fn share_now_after_the_reconnect(
@@ -438,11 +444,7 @@ async fn amys_one_share(acme: &Acme, post: PostId) -> ShareTarget {
 async fn on_the_web_sharing_to_a_broken_x_reconnects_first_and_shares_only_when_pressed_again() {
     use crate::connections::web::{location, Web};
     let acme = acme().await;
-    acme.sandbox_member("x", "x-amy-web").await;
-    let x = acme.connect_personal(AMY, "x", "x-amy-web").await;
-    acme.member_action("x", "x-amy-web", "revoke", json!({}))
-        .await;
-    assert_eq!(acme.check(AMY, x).await["status"], "broken");
+    let x = broken_x(&acme, "x-amy-web", "revoke").await;
     let post = suggest(&acme, "Our X feed is back").await;
     let delivery = {
         let amy = access(&acme, AMY).await;
@@ -723,11 +725,7 @@ async fn share_on_x_from_the_email_to_a_broken_x_signs_in_reconnects_and_shares_
 {
     use crate::connections::web::{location, Web};
     let acme = acme().await;
-    acme.sandbox_member("x", "x-amy-email-broken").await;
-    let x = acme.connect_personal(AMY, "x", "x-amy-email-broken").await;
-    acme.member_action("x", "x-amy-email-broken", "revoke", json!({}))
-        .await;
-    assert_eq!(acme.check(AMY, x).await["status"], "broken");
+    let x = broken_x(&acme, "x-amy-email-broken", "revoke").await;
     let post = suggest(&acme, "Back on X first").await;
     let page = format!("/t/acme/inbox/{}", delivery_of(&acme, post).await);
     let share = email_link(&acme, "Share on X").await;
@@ -938,11 +936,7 @@ async fn on_a_phone_amy_reconnects_her_broken_x_inside_sharing_and_share_now_pos
     use crate::connections::browser::{consent, shot};
     use apostle_test_browser::{run, PHONE};
     let acme = acme().await;
-    acme.sandbox_member("x", "x-amy-phone").await;
-    let x = acme.connect_personal(AMY, "x", "x-amy-phone").await;
-    acme.member_action("x", "x-amy-phone", "change-password", json!({}))
-        .await;
-    assert_eq!(acme.check(AMY, x).await["status"], "broken");
+    broken_x(&acme, "x-amy-phone", "change-password").await;
     let post = suggest(&acme, "Our new office opens Monday").await;
     let page = format!("/t/acme/inbox/{}", delivery_of(&acme, post).await);
     run(PHONE, |browser| async move {
