@@ -1,11 +1,12 @@
 //! Injected faults: outage (5xx), rate limit (the provider's throttling answer: 429 with
 //! its headers, or Graph's HTTP 400 with code 4, 17, 32 or 613 and `X-App-Usage`), Graph's
 //! throttling as a plain HTTP 429, latency, flaky (a fraction of calls fail transiently),
-//! LinkedIn's spurious 65601, X's `client-forbidden` and duplicate-content 403s, and
-//! Instagram media containers that end in `ERROR`. A fault lasts a number of calls, a
-//! number of seconds on the sandbox clock, or until cleared. They apply to the API and
-//! token endpoints, never to the consent pages; the last two only to posting a tweet and
-//! to creating a container, where their handlers take them ([`World::take_fault`]).
+//! LinkedIn's spurious 65601, X's `client-forbidden` and duplicate-content 403s,
+//! Instagram media containers that end in `ERROR`, and Instagram's "media not ready" on
+//! `media_publish` after `FINISHED`. A fault lasts a number of calls, a number of seconds
+//! on the sandbox clock, or until cleared. They apply to the API and token endpoints,
+//! never to the consent pages; the last three only to posting a tweet, creating a
+//! container and publishing one, where their handlers take them ([`World::take_fault`]).
 
 use std::fmt;
 use std::time::Duration;
@@ -37,6 +38,7 @@ pub(crate) enum FaultKind {
     ClientForbidden,
     DuplicateContent,
     MediaError,
+    MediaNotReady,
 }
 
 impl FaultKind {
@@ -51,6 +53,7 @@ impl FaultKind {
             "client-forbidden" => FaultKind::ClientForbidden,
             "duplicate-content" => FaultKind::DuplicateContent,
             "media-error" => FaultKind::MediaError,
+            "media-not-ready" => FaultKind::MediaNotReady,
             _ => return None,
         })
     }
@@ -60,14 +63,17 @@ impl FaultKind {
         match self {
             FaultKind::SpuriousRevoked => Some(Provider::LinkedIn),
             FaultKind::ClientForbidden | FaultKind::DuplicateContent => Some(Provider::X),
-            FaultKind::MediaError => Some(Provider::Facebook),
+            FaultKind::MediaError | FaultKind::MediaNotReady => Some(Provider::Facebook),
             _ => None,
         }
     }
 
     /// Kinds their handlers take, rather than every call through the guard.
     fn is_targeted(self) -> bool {
-        matches!(self, FaultKind::DuplicateContent | FaultKind::MediaError)
+        matches!(
+            self,
+            FaultKind::DuplicateContent | FaultKind::MediaError | FaultKind::MediaNotReady
+        )
     }
 }
 
@@ -117,6 +123,7 @@ impl fmt::Display for Fault {
             FaultKind::ClientForbidden => "client-forbidden 403".to_owned(),
             FaultKind::DuplicateContent => "duplicate-content 403 on posting".to_owned(),
             FaultKind::MediaError => "media containers end in ERROR".to_owned(),
+            FaultKind::MediaNotReady => "media_publish answers media not ready".to_owned(),
         };
         write!(f, "{kind}")?;
         if let Some(calls) = self.calls {
@@ -136,7 +143,8 @@ pub(crate) enum FaultError {
     UnknownProvider(String),
     #[error(
         "unknown fault kind {0:?}: outage, rate-limit, rate-limit-429, latency, flaky, \
-         spurious-revoked, client-forbidden, duplicate-content or media-error"
+         spurious-revoked, client-forbidden, duplicate-content, media-error or \
+         media-not-ready"
     )]
     UnknownKind(String),
     #[error("{kind} is {provider}'s fault only")]
@@ -313,7 +321,9 @@ impl World {
                     }
                     hit
                 }
-                FaultKind::DuplicateContent | FaultKind::MediaError => false,
+                FaultKind::DuplicateContent | FaultKind::MediaError | FaultKind::MediaNotReady => {
+                    false
+                }
             };
             if let (true, Some(calls)) = (hit, self.faults[index].calls.as_mut()) {
                 *calls = calls.saturating_sub(1);

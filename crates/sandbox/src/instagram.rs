@@ -9,8 +9,9 @@
 //! A container is `IN_PROGRESS` for 5 seconds (scaled by `time_scale`), then `FINISHED`;
 //! publishing earlier answers "media not ready" (9007 / 2207027). An `image_url` carrying
 //! `sandbox_not_ready=N` in its query also answers "not ready" N more times after
-//! `FINISHED`, as the real API sometimes does. While a `media-error` fault lasts, new
-//! containers end in `ERROR` instead.
+//! `FINISHED`, as the real API sometimes does, and so does each publish of a `FINISHED`
+//! container while a `media-not-ready` fault lasts. While a `media-error` fault lasts,
+//! new containers end in `ERROR` instead.
 
 use axum::response::Response;
 use axum::Json;
@@ -180,6 +181,14 @@ pub(crate) fn publish(
                 "You have reached the maximum number of posts allowed in 24 hours.",
             )
             .into());
+    }
+    let finished = world
+        .containers
+        .get(creation_id)
+        .filter(|c| c.page == page)
+        .is_some_and(|c| status_code(c, now) == "FINISHED");
+    if finished && world.take_fault(Provider::Facebook, FaultKind::MediaNotReady, now) {
+        return Err(not_ready().into());
     }
     let container = world
         .containers

@@ -232,6 +232,10 @@ fn provider_view(world: &World, provider: Provider, now: Millis) -> ProviderView
                 ("rate-limit", "throttled (HTTP 400, code below)"),
                 ("rate-limit-429", "throttled (HTTP 429)"),
                 ("media-error", "Instagram containers end in ERROR"),
+                (
+                    "media-not-ready",
+                    "Instagram publishing answers media not ready",
+                ),
             ],
             None,
             vec![

@@ -3,6 +3,7 @@
 //! service in `apostle-core` and map the result.
 
 mod api;
+mod app;
 mod cookies;
 mod error;
 mod ops;
@@ -79,6 +80,7 @@ pub fn router(core: Core, config: WebConfig, beside: Router) -> Router {
     };
     let app = Router::new()
         .merge(pages::routes())
+        .merge(app::routes())
         .nest("/api/v1", api::routes())
         .merge(ops::routes())
         .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))

@@ -286,11 +286,11 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
 /// Like [`spawn_app`] on a database that other apps (processes) may share,
 /// with `extra` settings.
 pub async fn spawn_app_on(db: Arc<TestDb>, extra: &[(&str, &str)]) -> TestApp {
-    spawn_app_clocked(db, extra, Arc::new(SystemClock)).await
+    spawn_app_at(db, extra, system_clock()).await
 }
 
-/// Like [`spawn_app_on`] on a clock the test moves.
-pub async fn spawn_app_clocked(
+/// Like [`spawn_app_on`] on `clock` (tests move time).
+pub async fn spawn_app_at(
     db: Arc<TestDb>,
     extra: &[(&str, &str)],
     clock: Arc<dyn Clock>,
@@ -397,6 +397,11 @@ pub async fn admin_of_new_team(core: &Core) -> TeamAccess {
         .await
         .expect("admin");
     core.team_access("acme", &user).await.expect("access")
+}
+
+/// The JSON body of the answer to `request`.
+pub async fn json_of(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request.send().await.unwrap().json().await.unwrap()
 }
 
 pub fn runner(core: &Core) -> Runner {

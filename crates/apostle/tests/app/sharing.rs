@@ -14,7 +14,7 @@ use apostle_core::Clock;
 use apostle_domain::{AccountId, EmailAddress, PostId, ShareStatus};
 use serde_json::{json, Value};
 
-async fn access(acme: &Acme, email: &str) -> TeamAccess {
+pub(crate) async fn access(acme: &Acme, email: &str) -> TeamAccess {
     let core = &acme.app.core;
     let user = {
         let mut tx = core.store.begin_read().await.unwrap();
@@ -27,7 +27,7 @@ async fn access(acme: &Acme, email: &str) -> TeamAccess {
 }
 
 /// A post from Ada to everyone, delivered now.
-async fn suggest(acme: &Acme, text: &str) -> PostId {
+pub(crate) async fn suggest(acme: &Acme, text: &str) -> PostId {
     let core = &acme.app.core;
     let post = core
         .create_post(
@@ -45,7 +45,7 @@ async fn suggest(acme: &Acme, text: &str) -> PostId {
     post.id
 }
 
-async fn published(acme: &Acme, provider: &str) -> Vec<Value> {
+pub(crate) async fn published(acme: &Acme, provider: &str) -> Vec<Value> {
     let posts = acme
         .app
         .http
@@ -62,7 +62,12 @@ async fn published(acme: &Acme, provider: &str) -> Vec<Value> {
     posts.as_array().unwrap().clone()
 }
 
-async fn share(acme: &Acme, post: PostId, account: i64, key: Option<&str>) -> Vec<ShareTarget> {
+pub(crate) async fn share(
+    acme: &Acme,
+    post: PostId,
+    account: i64,
+    key: Option<&str>,
+) -> Vec<ShareTarget> {
     match acme
         .app
         .core
@@ -81,14 +86,14 @@ async fn share(acme: &Acme, post: PostId, account: i64, key: Option<&str>) -> Ve
     }
 }
 
-async fn target(acme: &Acme, t: &ShareTarget) -> ShareTarget {
+pub(crate) async fn target(acme: &Acme, t: &ShareTarget) -> ShareTarget {
     let mut tx = acme.app.core.store.begin_read().await.unwrap();
     tx.share_target(t.id).await.unwrap().unwrap()
 }
 
 /// The target once its publish job is done: this test's runner and the
 /// app's own may each have run it.
-async fn settled(acme: &Acme, t: &ShareTarget) -> ShareTarget {
+pub(crate) async fn settled(acme: &Acme, t: &ShareTarget) -> ShareTarget {
     for _ in 0..300 {
         runner(&acme.app.core).run_pending().await.unwrap();
         let now = target(acme, t).await;
@@ -103,6 +108,7 @@ async fn settled(acme: &Acme, t: &ShareTarget) -> ShareTarget {
 crate::on_both_backends!(
     a_double_clicked_share_to_x_publishes_exactly_one_tweet,
     a_share_to_a_broken_x_publishes_nothing_until_reconnected_and_shared_again,
+    a_share_to_a_broken_linkedin_publishes_nothing_until_reconnected_and_shared_again,
 );
 
 async fn a_double_clicked_share_to_x_publishes_exactly_one_tweet() {
@@ -131,41 +137,66 @@ async fn a_double_clicked_share_to_x_publishes_exactly_one_tweet() {
 }
 
 async fn a_share_to_a_broken_x_publishes_nothing_until_reconnected_and_shared_again() {
+    reconnect_first_then_share_again("x", "x-amy-broken").await;
+}
+
+async fn a_share_to_a_broken_linkedin_publishes_nothing_until_reconnected_and_shared_again() {
+    reconnect_first_then_share_again("linkedin", "li-amy-broken").await;
+}
+
+/// Amy's personal account at `provider` is broken: sharing answers
+/// "reconnect first" and publishes nothing, the reconnect publishes
+/// nothing, and sharing again publishes exactly one post.
+async fn reconnect_first_then_share_again(provider: &str, handle: &str) {
     let acme = acme().await;
-    let x = broken_x(&acme, "x-amy-broken", "revoke").await;
+    acme.sandbox_member(provider, handle).await;
+    let account = acme.connect_personal(AMY, provider, handle).await;
+    acme.member_action(provider, handle, "revoke", json!({}))
+        .await;
+    assert_eq!(acme.check(AMY, account).await["status"], "broken");
     let post = suggest(&acme, "Reconnect, then share").await;
 
     let outcome = acme
         .app
         .core
-        .share_post(&access(&acme, AMY).await, post, &[AccountId(x)], None, None)
+        .share_post(
+            &access(&acme, AMY).await,
+            post,
+            &[AccountId(account)],
+            None,
+            None,
+        )
         .await
         .unwrap();
-    let ShareOutcome::ReconnectFirst { account } = outcome else {
+    let ShareOutcome::ReconnectFirst { account: broken } = outcome else {
         panic!("expected a reconnect first, got {outcome:?}");
     };
-    assert_eq!(account.id.0, x);
+    assert_eq!(broken.id.0, account);
     runner(&acme.app.core).run_pending().await.unwrap();
     assert!(
-        published(&acme, "x").await.is_empty(),
+        published(&acme, provider).await.is_empty(),
         "nothing before the reconnect"
     );
 
-    let url = acme.start_reconnect(AMY, x).await;
-    let outcome = acme.run_flow(&url, "x-amy-broken").await;
+    let url = acme.start_reconnect(AMY, account).await;
+    let outcome = acme.run_flow(&url, handle).await;
     assert_eq!(outcome.status, "reconnected", "{outcome:?}");
     runner(&acme.app.core).run_pending().await.unwrap();
     assert!(
-        published(&acme, "x").await.is_empty(),
+        published(&acme, provider).await.is_empty(),
         "reconnecting shares nothing by itself"
     );
 
-    let targets = share(&acme, post, x, None).await;
+    let targets = share(&acme, post, account, None).await;
     assert_eq!(
         settled(&acme, &targets[0]).await.status,
         ShareStatus::Published
     );
-    assert_eq!(published(&acme, "x").await.len(), 1);
+    assert_eq!(
+        published(&acme, provider).await.len(),
+        1,
+        "exactly one post"
+    );
 }
 
 /// A target left `publishing` by a worker that died during the provider
@@ -801,7 +832,12 @@ async fn a_held_share_rescheduled_after_the_reconnect_publishes_at_the_chosen_ti
 {
     use crate::connections::web::Web;
     let clock = apostle_core::ManualClock::new(chrono::Utc::now());
-    let acme = crate::connections::acme_clocked(clock.clone()).await;
+    let acme = crate::connections::acme_at(
+        std::sync::Arc::new(crate::helpers::TestDb::new().await),
+        &[],
+        std::sync::Arc::new(clock.clone()),
+    )
+    .await;
     let (linkedin, _, held) = held_on_linkedin(&acme, "li-amy-later", "Later on LinkedIn").await;
     let url = acme.start_reconnect(AMY, linkedin).await;
     assert_eq!(

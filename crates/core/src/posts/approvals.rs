@@ -1,7 +1,8 @@
 //! Suggestions to business pages wait for the page's owner: the admin who
 //! connected the page, or any current admin once that one has left or is no
 //! longer an admin. An owner can turn on Auto Approve for a page; an admin
-//! sharing to a page they own needs no approval.
+//! sharing to a page they own needs no approval. An approved suggestion is
+//! published to the page by the sharing engine at the post's moment.
 
 use crate::error::{CoreError, CoreResult};
 use crate::store::{Account, AccountOwner, Approval, ApprovalItem, ConnectionStatus, Tx};
@@ -131,6 +132,10 @@ impl Core {
             .approval_by_id(team, approval)
             .await?
             .ok_or(CoreError::NotFound("approval"))?;
+        if approve {
+            self.queue_page_publish(tx, &post, &decided, user, now)
+                .await?;
+        }
         tracing::info!(approval = approval.0, ?to, "page suggestion answered");
         Ok(decided)
     }

@@ -352,8 +352,9 @@ impl Core {
     }
 
     /// One approval per chosen page: settled at once when the author owns
-    /// the page or its owner turned on Auto Approve; otherwise waiting, with
-    /// a notification to the owner.
+    /// the page or its owner turned on Auto Approve (and then queued to
+    /// publish at its moment); otherwise waiting, with a notification to
+    /// the owner.
     async fn plan_approvals(
         &self,
         tx: &mut dyn Tx,
@@ -397,6 +398,11 @@ impl Core {
             else {
                 continue;
             };
+            if state == ApprovalState::Approved {
+                let owner = decided_by.unwrap_or(post.author_id);
+                self.queue_page_publish(tx, post, &approval, owner, now)
+                    .await?;
+            }
             if state == ApprovalState::Pending {
                 for owner in owners {
                     tx.insert_notification(&NewNotification {

@@ -6,16 +6,23 @@
 //! nothing: the member is sent to reconnect first, and after the reconnect
 //! nothing is shared until they press Share again. A target is published at
 //! most once whatever the clicks: one live target per post, member and
-//! account, and a request retried with its key finds what it made.
+//! account (per post and page for business pages, whoever queued it), and a
+//! request retried with its key finds what it made.
+//!
+//! Approved suggestions to business pages go out through the same targets,
+//! at the post's moment and never before, held for the page's owner.
 
 pub mod publish;
 
 use crate::error::{CoreError, CoreResult};
-use crate::store::{Account, AccountOwner, ConnectionStatus, NewShareTarget, Post, ShareTarget};
+use crate::store::{
+    Account, AccountOwner, Approval, ConnectionStatus, NewShareTarget, Post, ShareTarget, Tx,
+};
 use crate::teams::TeamAccess;
 use crate::Core;
 use apostle_domain::posts::{counted_length, text_limit};
-use apostle_domain::{AccountId, DeliveryState, InvalidValue, PostId, ShareStatus};
+use apostle_domain::{AccountId, DeliveryState, InvalidValue, PostId, ShareStatus, UserId};
+use chrono::{DateTime, Utc};
 
 /// The team's shares in numbers, for admins: published per post, per
 /// provider and per member, and what waits on broken connections.
@@ -149,40 +156,53 @@ impl Core {
                 account: broken.clone(),
             });
         }
+        let run_at = self
+            .first_moment(&mut *tx, &post, access.user.id, now)
+            .await?;
         let mut targets = Vec::new();
         for account in &chosen {
             let body = share_text(&post, &account.provider, text)?;
-            let idempotency_key = match key {
-                Some(k) => format!("{}:{k}:{}", access.user.id, account.id),
-                None => format!("{}:{}", access.user.id, crate::secrets::random_token()),
+            let (idempotency_key, found) = match account.owner {
+                AccountOwner::Business(_) => page_key(&mut *tx, post.id, account.id).await?,
+                AccountOwner::Personal(_) => {
+                    let k = match key {
+                        Some(k) => format!("{}:{k}:{}", access.user.id, account.id),
+                        None => format!("{}:{}", access.user.id, crate::secrets::random_token()),
+                    };
+                    let found = tx.share_target_by_key(&k).await?;
+                    (k, found)
+                }
             };
-            if let Some(found) = tx.share_target_by_key(&idempotency_key).await? {
+            if let Some(found) = found {
                 targets.push(found);
                 continue;
             }
-            let added = tx
-                .add_share_target(&NewShareTarget {
+            let added = queue_target(
+                &mut *tx,
+                &NewShareTarget {
                     team_id: access.team.id,
                     post_id: post.id,
                     user_id: access.user.id,
                     account_id: account.id,
                     provider: account.provider.clone(),
                     text: body,
-                    idempotency_key,
+                    idempotency_key: idempotency_key.clone(),
                     created_at: now,
-                })
-                .await?;
+                },
+                run_at,
+                now,
+            )
+            .await?;
             match added {
-                Some(target) => {
-                    crate::jobs::enqueue(tx, &publish::PublishTarget { target: target.id }, now)
-                        .await?;
-                    targets.push(target);
-                }
+                Some(target) => targets.push(target),
                 // Shared there already (or on its way): the live target stands.
-                None => targets.extend(
-                    tx.live_share_target(post.id, access.user.id, account.id)
-                        .await?,
-                ),
+                None => match tx.share_target_by_key(&idempotency_key).await? {
+                    Some(found) => targets.push(found),
+                    None => targets.extend(
+                        tx.live_share_target(post.id, access.user.id, account.id)
+                            .await?,
+                    ),
+                },
             }
         }
         if let Some(d) = delivery {
@@ -196,6 +216,75 @@ impl Core {
             .await?;
         }
         Ok(ShareOutcome::Queued(targets))
+    }
+
+    /// Queues the publish of an approved suggestion to a business page at
+    /// its moment (now if that passed), held for `owner`, the page's owner
+    /// who answered: if the page breaks before it goes out, it waits for
+    /// their reconnect. Nothing is queued when the page already has a live
+    /// target of this post (an admin shared it there directly).
+    pub(crate) async fn queue_page_publish(
+        &self,
+        tx: &mut dyn Tx,
+        post: &Post,
+        approval: &Approval,
+        owner: UserId,
+        now: DateTime<Utc>,
+    ) -> CoreResult<()> {
+        let Some(page) = tx
+            .account_by_id(approval.account_id)
+            .await?
+            .filter(|a| a.status != ConnectionStatus::Removed)
+        else {
+            tracing::info!(
+                approval = approval.id.0,
+                "approved for a removed page: nothing to publish"
+            );
+            return Ok(());
+        };
+        let (idempotency_key, found) = page_key(tx, post.id, page.id).await?;
+        if found.is_some() {
+            return Ok(());
+        }
+        let text = share_text(post, &page.provider, None)?;
+        queue_target(
+            tx,
+            &NewShareTarget {
+                team_id: post.team_id,
+                post_id: post.id,
+                user_id: owner,
+                account_id: page.id,
+                provider: page.provider.clone(),
+                text,
+                idempotency_key,
+                created_at: now,
+            },
+            approval.publish_at,
+            now,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The post's first scheduled moment where `user` lives (now once it
+    /// passed): nothing is published before it. Counted from when the post
+    /// was written, so a share after a day's window does not wait for the
+    /// next one.
+    async fn first_moment(
+        &self,
+        tx: &mut dyn Tx,
+        post: &Post,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> CoreResult<DateTime<Utc>> {
+        let tz = self.member_time_zone(tx, user).await?;
+        let window = tx.team_window(post.team_id).await?;
+        Ok(post
+            .content
+            .schedule
+            .slots(tz.tz(), window, post.created_at)
+            .first()
+            .map_or(now, |s| s.start.max(now)))
     }
 
     /// The team's shares in numbers (admins).
@@ -425,6 +514,47 @@ impl Core {
             .into_iter()
             .filter(|t| t.team_id == access.team.id)
             .collect())
+    }
+}
+
+/// Stores a queued target and its publish job, due no earlier than
+/// `run_at`; `None` when a live target or the key already exists.
+async fn queue_target(
+    tx: &mut dyn Tx,
+    target: &NewShareTarget,
+    run_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> CoreResult<Option<ShareTarget>> {
+    let Some(added) = tx.add_share_target(target).await? else {
+        return Ok(None);
+    };
+    crate::jobs::enqueue_at(
+        tx,
+        &publish::PublishTarget { target: added.id },
+        run_at.max(now),
+        now,
+    )
+    .await?;
+    Ok(Some(added))
+}
+
+/// The key of a business page's target, and the target holding it: one per
+/// post and page whoever queued it (an approval, an admin's share), so the
+/// page gets the post at most once. A failed target keeps its key, so a
+/// new try takes the next key in its chain.
+async fn page_key(
+    tx: &mut dyn Tx,
+    post: PostId,
+    page: AccountId,
+) -> CoreResult<(String, Option<ShareTarget>)> {
+    let mut key = format!("page:{post}:{page}");
+    loop {
+        match tx.share_target_by_key(&key).await? {
+            Some(failed) if failed.status == ShareStatus::Failed => {
+                key = format!("page:{post}:{page}:after:{}", failed.id);
+            }
+            found => return Ok((key, found)),
+        }
     }
 }
 

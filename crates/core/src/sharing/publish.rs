@@ -13,11 +13,11 @@
 
 use crate::error::CoreResult;
 use crate::jobs::{BackgroundJob, JobContext, JobError};
-use crate::store::{AccountOwner, ConnectionStatus, ShareTarget};
+use crate::store::{AccountOwner, ConnectionStatus, ShareTarget, Tx};
 use crate::Core;
 use apostle_domain::{ShareStatus, ShareTargetId};
-use apostle_providers::{Classification, PostAs, PostContent, Provider};
-use chrono::Duration;
+use apostle_providers::{Adapter, Classification, PostAs, PostContent, Provider};
+use chrono::{DateTime, Duration, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
@@ -81,35 +81,26 @@ impl Core {
             return self.recover(&target, &account, &grant, &post).await;
         }
         if account.status == ConnectionStatus::Broken || grant.status == ConnectionStatus::Broken {
-            tx.move_share_target(
-                id,
-                &[ShareStatus::Queued],
-                ShareStatus::WaitingForReconnect,
-                None,
-                None,
-                now,
-            )
-            .await?;
-            tx.commit().await?;
-            return Ok(());
+            return end_queued(tx, id, ShareStatus::WaitingForReconnect, None, now).await;
         }
         // A rescheduled share waits for its moment, whoever runs the job.
         if let Some(at) = target.publish_after.filter(|at| *at > now) {
             return Err(JobError::RetryAt(at, "rescheduled for later".to_owned()));
         }
         if !post.is_live(now) {
-            tx.move_share_target(
-                id,
-                &[ShareStatus::Queued],
-                ShareStatus::Failed,
-                None,
-                Some("The post expired before it went out."),
-                now,
-            )
-            .await?;
-            tx.commit().await?;
-            return Ok(());
+            let expired = Some("The post expired before it went out.");
+            return end_queued(tx, id, ShareStatus::Failed, expired, now).await;
         }
+        // An adapter or token we cannot have is ours to fix, not the provider's:
+        // fail the target with the reason before anything is called.
+        let (adapter, token) = match self.publisher(&target, &account, &grant) {
+            Ok(ready) => ready,
+            Err(e) => {
+                let unable = Some("Apostle cannot publish to this network right now.");
+                end_queued(tx, id, ShareStatus::Failed, unable, now).await?;
+                return Err(e);
+            }
+        };
         // Committed before the call: a crash from here on leaves it publishing.
         if !tx
             .move_share_target(
@@ -126,13 +117,6 @@ impl Core {
         }
         tx.commit().await?;
 
-        let provider = Provider::parse(&target.provider)
-            .map_err(|e| JobError::Permanent(format!("stored provider: {e}")))?;
-        let adapter = self
-            .connections
-            .adapter(provider)
-            .map_err(|e| JobError::Permanent(format!("publishing to {}: {e}", target.provider)))?;
-        let token = self.publish_token(&account, &grant)?;
         let as_ = match account.owner {
             AccountOwner::Personal(_) => PostAs::Member(&grant.external_user_id),
             AccountOwner::Business(_) => PostAs::Page(&account.external_id),
@@ -204,13 +188,7 @@ impl Core {
         grant: &crate::store::Grant,
         post: &crate::store::Post,
     ) -> Result<(), JobError> {
-        let provider = Provider::parse(&target.provider)
-            .map_err(|e| JobError::Permanent(format!("stored provider: {e}")))?;
-        let adapter = self
-            .connections
-            .adapter(provider)
-            .map_err(|e| JobError::Permanent(format!("publishing to {}: {e}", target.provider)))?;
-        let token = self.publish_token(account, grant)?;
+        let (adapter, token) = self.publisher(target, account, grant)?;
         let as_ = match account.owner {
             AccountOwner::Personal(_) => PostAs::Member(&grant.external_user_id),
             AccountOwner::Business(_) => PostAs::Page(&account.external_id),
@@ -270,6 +248,22 @@ impl Core {
         Ok(())
     }
 
+    /// The provider's adapter and the token a target publishes with.
+    fn publisher(
+        &self,
+        target: &ShareTarget,
+        account: &crate::store::Account,
+        grant: &crate::store::Grant,
+    ) -> Result<(&Adapter, SecretString), JobError> {
+        let provider = Provider::parse(&target.provider)
+            .map_err(|e| JobError::Permanent(format!("stored provider: {e}")))?;
+        let adapter = self
+            .connections
+            .adapter(provider)
+            .map_err(|e| JobError::Permanent(format!("publishing to {}: {e}", target.provider)))?;
+        Ok((adapter, self.publish_token(account, grant)?))
+    }
+
     /// The token a target publishes with: a Facebook page's own, otherwise
     /// the login's.
     fn publish_token(
@@ -314,4 +308,18 @@ impl Core {
             image_url,
         })
     }
+}
+
+/// Ends a queued target without calling the provider, and commits.
+async fn end_queued(
+    mut tx: Box<dyn Tx>,
+    id: ShareTargetId,
+    to: ShareStatus,
+    error: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), JobError> {
+    tx.move_share_target(id, &[ShareStatus::Queued], to, None, error, now)
+        .await?;
+    tx.commit().await?;
+    Ok(())
 }

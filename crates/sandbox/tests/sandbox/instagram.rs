@@ -343,6 +343,31 @@ async fn instagram_container_ends_in_error_while_the_media_error_fault_lasts() {
 }
 
 #[tokio::test]
+async fn instagram_answers_media_not_ready_after_finished_while_the_fault_lasts() {
+    let sandbox = sandbox().await;
+    let (user, ig_id) = connect(&sandbox, "fran").await;
+    crate::helpers::fault(
+        &sandbox,
+        json!({"provider": "instagram", "kind": "media-not-ready", "calls": 2}),
+    )
+    .await;
+    let container = container_id(&sandbox, &user, &ig_id, "https://cdn.example/a.jpg").await;
+    advance(&sandbox, 5.0).await;
+    assert_eq!(status_code(&sandbox, &user, &container).await, "FINISHED");
+    for _ in 0..2 {
+        let refused = body(media_publish(&sandbox, &user, &ig_id, &container).await).await;
+        assert_eq!(refused["error"]["code"], 9007, "{refused}");
+        assert_eq!(refused["error"]["error_subcode"], 2207027, "{refused}");
+    }
+    assert_eq!(
+        media_publish(&sandbox, &user, &ig_id, &container)
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
 async fn instagram_blocked_member_gets_368_on_publishing() {
     let sandbox = sandbox().await;
     let (user, ig_id) = connect(&sandbox, "fran").await;

@@ -40,7 +40,9 @@ pub async fn callback(
 ) -> Response {
     let user = browser_user(&state, &headers).await;
     let mut response = match state.core.finish_flow(&provider, &params, user).await {
-        Ok(outcome) if outcome.location.starts_with('/') => {
+        Ok(outcome)
+            if outcome.location.starts_with('/') && !crate::app::is_app_path(&outcome.location) =>
+        {
             // A page of ours: the message goes in a notice, not the address bar.
             let to = match (outcome.status, outcome.flow_id) {
                 (FlowStatus::ChoosePages, Some(flow)) => format!("/connections/flows/{}", flow.0),
@@ -60,7 +62,21 @@ pub async fn callback(
                 None => Redirect::to(&to).into_response(),
             }
         }
-        Ok(outcome) => Redirect::to(&outcome.location).into_response(),
+        // The app reads the result from its address, as from a deep link
+        // (which has the message in it already).
+        Ok(outcome) => match &outcome.message {
+            Some(text) if outcome.location.starts_with('/') => {
+                let (path, fragment) = match outcome.location.split_once('#') {
+                    Some((path, fragment)) => (path, format!("#{fragment}")),
+                    None => (outcome.location.as_str(), String::new()),
+                };
+                let separator = if path.contains('?') { '&' } else { '?' };
+                let message = urlencoding::encode(text);
+                Redirect::to(&format!("{path}{separator}message={message}{fragment}"))
+                    .into_response()
+            }
+            _ => Redirect::to(&outcome.location).into_response(),
+        },
         Err(refused) => (
             StatusCode::BAD_REQUEST,
             [(header::CACHE_CONTROL, "no-store")],

@@ -74,7 +74,7 @@ pub(crate) async fn consent(browser: &Browser, member: &str, decision: &str, sho
 
 /// Acme's broken Facebook page "Acme Coffee" beside a healthy X account, so the
 /// search has something to leave out; the page's id.
-async fn broken_page_among_others(acme: &Acme) -> i64 {
+pub(crate) async fn broken_page_among_others(acme: &Acme) -> i64 {
     let id = broken_page(acme).await;
     acme.sandbox_member("x", "x-acme").await;
     acme.connect_pages("x", "x-acme").await;

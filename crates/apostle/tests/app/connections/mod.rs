@@ -12,8 +12,9 @@ mod secrets;
 mod team_health;
 pub(crate) mod web;
 
-use crate::helpers::{admin_of_new_team, spawn_app_on, TestApp, TestDb};
+use crate::helpers::{admin_of_new_team, spawn_app_at, system_clock, TestApp, TestDb};
 use apostle_core::store::{Email, Store};
+use apostle_core::Clock;
 use apostle_domain::{EmailAddress, Role};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -43,16 +44,12 @@ pub async fn acme_with(extra: &[(&str, &str)]) -> Acme {
 }
 
 pub async fn acme_on(db: Arc<TestDb>, extra: &[(&str, &str)]) -> Acme {
-    acme_of(spawn_app_on(db, extra).await).await
+    acme_at(db, extra, system_clock()).await
 }
 
-/// Acme on a clock the test moves.
-pub async fn acme_clocked(clock: apostle_core::ManualClock) -> Acme {
-    let db = Arc::new(TestDb::new().await);
-    acme_of(crate::helpers::spawn_app_clocked(db, &[], Arc::new(clock)).await).await
-}
-
-async fn acme_of(app: TestApp) -> Acme {
+/// Like [`acme_on`] with the app on `clock`.
+pub async fn acme_at(db: Arc<TestDb>, extra: &[(&str, &str)], clock: Arc<dyn Clock>) -> Acme {
+    let app = spawn_app_at(db, extra, clock).await;
     admin_of_new_team(&app.core).await;
     for (email, name) in [(AMY, "Amy Ambassador"), (BOB, "Bob Ambassador")] {
         app.core
