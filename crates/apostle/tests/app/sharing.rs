@@ -749,6 +749,11 @@ async fn share_on_x_pressed_in_the_email_publishes_one_tweet_however_often_it_is
     let amy = crate::connections::web::Web::sign_in(&acme, AMY).await;
     let (_, html) = amy.follow(&page).await;
     assert!(html.contains("Published"), "{html}");
+    let tweet = format!(
+        "<a href=\"https://x.com/i/web/status/{}\"",
+        tweets[0]["id"].as_str().unwrap()
+    );
+    assert!(html.contains(&tweet), "the post at X is linked: {html}");
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use crate::session::{Flash, HtmlForm, SignedIn};
 use crate::AppState;
 use apostle_core::posts::inbox::{RemindAt, Target};
 use apostle_core::posts::notify::provider_name;
-use apostle_core::sharing::ShareOutcome;
+use apostle_core::sharing::{provider_post_url, ShareOutcome};
 use apostle_core::store::{AccountKind, ConnectionStatus, FlowPurpose, InboxItem, Post};
 use apostle_core::teams::TeamAccess;
 use apostle_domain::{AccountId, DeliveryId, ImageId, ShareStatus, TimeZoneName};
@@ -207,6 +207,8 @@ pub struct ShareRow {
     pub provider: &'static str,
     pub state: &'static str,
     pub detail: Option<String>,
+    /// The post at the provider, once published.
+    pub url: Option<String>,
 }
 
 pub async fn item(
@@ -249,6 +251,10 @@ pub async fn item(
                 .map_or_else(|| "An account".to_owned(), |x| x.name.clone()),
             provider: provider_name(&t.provider),
             state: share_state(t.status),
+            url: t
+                .provider_post_id
+                .as_deref()
+                .and_then(|id| provider_post_url(&t.provider, id)),
             detail: t.error,
         })
         .collect();
