@@ -8,7 +8,7 @@ use apostle_domain::{AccountId, PostId, ShareStatus, ShareTargetId, TeamId, User
 macro_rules! target_columns {
     () => {
         "id, team_id, post_id, user_id, account_id, provider, text, idempotency_key, status, \
-         attempts, provider_post_id, error, created_at, updated_at, published_at"
+         attempts, provider_post_id, error, created_at, updated_at, published_at, publish_after"
     };
 }
 
@@ -48,6 +48,14 @@ pub const OF_MEMBER: &str = concat!(
     target_columns!(),
     " FROM share_targets WHERE user_id = $1 AND status = $2 ORDER BY id"
 );
+pub const HISTORY: &str = concat!(
+    "SELECT ",
+    target_columns!(),
+    " FROM share_targets WHERE user_id = $1 AND team_id = $2 ORDER BY id DESC LIMIT $3"
+);
+pub const SCHEDULE: &str = "UPDATE share_targets SET status = 'queued', publish_after = $2, \
+         error = NULL, updated_at = $3 \
+     WHERE id = $1 AND status = 'waiting_for_reconnect'";
 /// `$2` is the allowed current statuses, comma-separated.
 pub const MOVE: &str = "UPDATE share_targets SET status = $3, \
          attempts = attempts + CASE WHEN $3 = 'publishing' THEN 1 ELSE 0 END, \
@@ -72,6 +80,7 @@ pub struct ShareTargetRow<T> {
     created_at: T,
     updated_at: T,
     published_at: Option<T>,
+    publish_after: Option<T>,
 }
 
 impl<T: StoredTime> ShareTargetRow<T> {
@@ -93,6 +102,7 @@ impl<T: StoredTime> ShareTargetRow<T> {
             created_at: self.created_at.into_utc()?,
             updated_at: self.updated_at.into_utc()?,
             published_at: self.published_at.map(StoredTime::into_utc).transpose()?,
+            publish_after: self.publish_after.map(StoredTime::into_utc).transpose()?,
         })
     }
 }
@@ -218,6 +228,38 @@ macro_rules! impl_shares_tx {
                         .await
                         .map_err($err)?;
                     rows.into_iter().map(ShareTargetRow::decode).collect()
+                }
+
+                async fn member_share_history(
+                    &mut self,
+                    user: UserId,
+                    team: ::apostle_domain::TeamId,
+                    limit: i64,
+                ) -> StoreResult<Vec<ShareTarget>> {
+                    let rows: Vec<ShareTargetRow<$time>> = ::sqlx::query_as(sql::HISTORY)
+                        .bind(user.0)
+                        .bind(team.0)
+                        .bind(limit)
+                        .fetch_all(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    rows.into_iter().map(ShareTargetRow::decode).collect()
+                }
+
+                async fn schedule_share_target(
+                    &mut self,
+                    id: ShareTargetId,
+                    at: DateTime<Utc>,
+                    now: DateTime<Utc>,
+                ) -> StoreResult<bool> {
+                    let done = ::sqlx::query(sql::SCHEDULE)
+                        .bind(id.0)
+                        .bind($encode(at))
+                        .bind($encode(now))
+                        .execute(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    Ok(done.rows_affected() == 1)
                 }
 
                 async fn move_share_target(

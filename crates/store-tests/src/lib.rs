@@ -25,6 +25,7 @@ macro_rules! conformance_tests {
             personal_grants_not_heard_from_recently_are_found_for_a_probe,
             a_share_target_is_live_once_per_account_and_moves_only_from_its_states,
             the_apps_notifications_are_told_once_paged_newest_first_and_read_only_by_their_member,
+            a_held_share_is_rescheduled_once_and_history_lists_a_members_shares_newest_first,
             a_read_cut_at_any_await_leaves_the_pool_clean,
             a_claim_cut_at_any_await_loses_no_job,
             a_job_result_cut_at_any_await_is_recorded_whole_or_not_at_all,

@@ -65,7 +65,11 @@ async fn share_now_publishes_one(acme: &Acme, who: &str, held: &ShareTarget, pro
     let moved = acme
         .app
         .core
-        .resume_waiting(&access(acme, who).await, &[held.id], true)
+        .resume_waiting(
+            &access(acme, who).await,
+            &[held.id],
+            apostle_core::sharing::HeldChoice::ShareNow,
+        )
         .await
         .unwrap();
     assert_eq!(moved, 1);

@@ -10,6 +10,7 @@ use apostle_core::posts::PostInput;
 use apostle_core::sharing::ShareOutcome;
 use apostle_core::store::ShareTarget;
 use apostle_core::teams::TeamAccess;
+use apostle_core::Clock;
 use apostle_domain::{AccountId, EmailAddress, PostId, ShareStatus};
 use serde_json::{json, Value};
 
@@ -414,6 +415,59 @@ async fn a_text_over_280_characters_for_x_is_refused_before_anything_is_sent() {
     assert!(published(&acme, "x").await.is_empty());
 }
 
+/// Amy's X, connected as `handle` and then broken at X by `action`
+/// (and noticed by Apostle).
+async fn broken_x(acme: &Acme, handle: &str, action: &str) -> i64 {
+    acme.sandbox_member("x", handle).await;
+    let x = acme.connect_personal(AMY, "x", handle).await;
+    acme.member_action("x", handle, action, json!({})).await;
+    assert_eq!(acme.check(AMY, x).await["status"], "broken");
+    x
+}
+
+/// Back on the post after the reconnect (its page's `html`): it says nothing
+/// was shared and X has nothing; Share now publishes exactly one tweet.
+async fn share_now_after_the_reconnect(
+    acme: &Acme,
+    amy: &crate::connections::web::Web<'_>,
+    html: &str,
+    page: &str,
+    post: PostId,
+    x: i64,
+) {
+    assert!(
+        html.contains("Reconnected — your post has not been shared yet"),
+        "{html}"
+    );
+    assert!(html.contains(">Share now</button>"), "{html}");
+    runner(&acme.app.core).run_pending().await.unwrap();
+    assert!(
+        published(acme, "x").await.is_empty(),
+        "nothing without the press"
+    );
+    let shared = amy
+        .post(&format!("{page}/share"), &[("target", &x.to_string())])
+        .await;
+    assert_eq!(shared.status(), 303);
+    assert_eq!(
+        amys_one_share(acme, post).await.status,
+        ShareStatus::Published
+    );
+    assert_eq!(published(acme, "x").await.len(), 1, "exactly one tweet");
+}
+
+/// Amy's one target of `post`, once its publish job is done.
+async fn amys_one_share(acme: &Acme, post: PostId) -> ShareTarget {
+    let targets = acme
+        .app
+        .core
+        .shares_of(&access(acme, AMY).await, post)
+        .await
+        .unwrap();
+    assert_eq!(targets.len(), 1, "{targets:?}");
+    settled(acme, &targets[0]).await
+}
+
 /// The path the product is known for, on the web: Amy's X is broken; the
 /// suggestion offers to reconnect; Share sends her to X; back on the post it
 /// says nothing was shared yet; Share now publishes exactly one tweet.
@@ -421,11 +475,7 @@ async fn a_text_over_280_characters_for_x_is_refused_before_anything_is_sent() {
 async fn on_the_web_sharing_to_a_broken_x_reconnects_first_and_shares_only_when_pressed_again() {
     use crate::connections::web::{location, Web};
     let acme = acme().await;
-    acme.sandbox_member("x", "x-amy-web").await;
-    let x = acme.connect_personal(AMY, "x", "x-amy-web").await;
-    acme.member_action("x", "x-amy-web", "revoke", json!({}))
-        .await;
-    assert_eq!(acme.check(AMY, x).await["status"], "broken");
+    let x = broken_x(&acme, "x-amy-web", "revoke").await;
     let post = suggest(&acme, "Our X feed is back").await;
     let delivery = {
         let amy = access(&acme, AMY).await;
@@ -453,33 +503,7 @@ async fn on_the_web_sharing_to_a_broken_x_reconnects_first_and_shares_only_when_
     let callback = acme.consent(&authorize, "x-amy-web", "allow").await;
     let (landed, html) = amy.follow(&callback).await;
     assert!(landed.starts_with(&page), "back on the post: {landed}");
-    assert!(
-        html.contains("Reconnected — your post has not been shared yet"),
-        "{html}"
-    );
-    assert!(html.contains(">Share now</button>"));
-    runner(&acme.app.core).run_pending().await.unwrap();
-    assert!(
-        published(&acme, "x").await.is_empty(),
-        "nothing without the press"
-    );
-
-    let shared = amy
-        .post(&format!("{page}/share"), &[("target", &x.to_string())])
-        .await;
-    assert_eq!(shared.status(), 303);
-    let targets = acme
-        .app
-        .core
-        .shares_of(&access(&acme, AMY).await, post)
-        .await
-        .unwrap();
-    assert_eq!(targets.len(), 1);
-    assert_eq!(
-        settled(&acme, &targets[0]).await.status,
-        ShareStatus::Published
-    );
-    assert_eq!(published(&acme, "x").await.len(), 1, "exactly one tweet");
+    share_now_after_the_reconnect(&acme, &amy, &html, &page, post, x).await;
     let (_, html) = amy.follow(&page).await;
     assert!(html.contains("Published"), "{html}");
 }
@@ -657,4 +681,349 @@ async fn admins_see_shares_per_post_network_and_member_and_ambassadors_do_not() 
     assert!(html.contains("<td>Amy Ambassador</td><td>1</td>"), "{html}");
     let amy = Web::sign_in(&acme, AMY).await;
     assert_eq!(amy.get("/t/acme/shares").await.status(), 403);
+}
+
+/// Amy's delivery of `post`.
+async fn delivery_of(acme: &Acme, post: PostId) -> apostle_domain::DeliveryId {
+    let amy = access(acme, AMY).await;
+    let mut tx = acme.app.core.store.begin_read().await.unwrap();
+    tx.delivery_of(amy.team.id, post, amy.user.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+/// The path of the newest suggestion email's `label` link to Amy.
+async fn email_link(acme: &Acme, label: &str) -> String {
+    let links = crate::posts::links::links_to(acme, AMY).await;
+    crate::posts::links::link(&links, label)
+}
+
+/// A mail client presses a link's button: no cookies, no redirects followed.
+async fn press(acme: &Acme, path: &str) -> reqwest::Response {
+    acme.app
+        .http
+        .post(acme.app.url(path))
+        .form(&[("csrf", "")])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn share_on_x_pressed_in_the_email_publishes_one_tweet_however_often_it_is_pressed() {
+    let acme = acme().await;
+    acme.sandbox_member("x", "x-amy-email").await;
+    acme.connect_personal(AMY, "x", "x-amy-email").await;
+    let post = suggest(&acme, "Straight from the email").await;
+    let page = format!("/t/acme/inbox/{}", delivery_of(&acme, post).await);
+    let share = email_link(&acme, "Share on X").await;
+
+    let pressed = press(&acme, &share).await;
+    assert_eq!(pressed.status(), 200);
+    let html = pressed.text().await.unwrap();
+    assert!(
+        html.contains("Shared: your post is on its way to x-amy-email on X."),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!(
+            "<a href=\"{page}\" id=\"next\">See how it went</a>"
+        )),
+        "{html}"
+    );
+    let again = press(&acme, &share).await;
+    assert_eq!(again.status(), 410, "the link acted once");
+
+    assert_eq!(
+        amys_one_share(&acme, post).await.status,
+        ShareStatus::Published
+    );
+    let tweets = published(&acme, "x").await;
+    assert_eq!(tweets.len(), 1, "exactly one tweet: {tweets:?}");
+    assert!(tweets[0]["text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Straight from the email"));
+    let amy = crate::connections::web::Web::sign_in(&acme, AMY).await;
+    let (_, html) = amy.follow(&page).await;
+    assert!(html.contains("Published"), "{html}");
+    let tweet = format!(
+        "<a href=\"https://x.com/i/web/status/{}\"",
+        tweets[0]["id"].as_str().unwrap()
+    );
+    assert!(html.contains(&tweet), "the post at X is linked: {html}");
+}
+
+#[tokio::test]
+async fn share_on_x_from_the_email_to_a_broken_x_signs_in_reconnects_and_shares_only_on_share_now()
+{
+    use crate::connections::web::{location, Web};
+    let acme = acme().await;
+    let x = broken_x(&acme, "x-amy-email-broken", "revoke").await;
+    let post = suggest(&acme, "Back on X first").await;
+    let page = format!("/t/acme/inbox/{}", delivery_of(&acme, post).await);
+    let share = email_link(&acme, "Share on X").await;
+
+    // From the mail client: sign in first, then back to the link.
+    let pressed = press(&acme, &share).await;
+    assert_eq!(pressed.status(), 303);
+    let to = location(&pressed);
+    assert_eq!(
+        to,
+        format!("/login?next={}", urlencoding::encode(&share)),
+        "signs in first"
+    );
+    let amy = Web::sign_in(&acme, AMY).await;
+    let pressed = amy.post(&share, &[]).await;
+    assert_eq!(pressed.status(), 303);
+    let authorize = location(&pressed);
+    assert!(authorize.contains("/sandbox/x/"), "off to X: {authorize}");
+    runner(&acme.app.core).run_pending().await.unwrap();
+    assert!(published(&acme, "x").await.is_empty(), "nothing yet");
+
+    let callback = acme
+        .consent(&authorize, "x-amy-email-broken", "allow")
+        .await;
+    let (landed, html) = amy.follow(&callback).await;
+    assert!(landed.starts_with(&page), "back on the post: {landed}");
+    share_now_after_the_reconnect(&acme, &amy, &html, &page, post, x).await;
+}
+
+#[tokio::test]
+async fn share_on_linkedin_from_the_email_without_a_linkedin_connects_it_first_and_shares_nothing()
+{
+    use crate::connections::web::{location, Web};
+    let acme = acme().await;
+    acme.sandbox_member("linkedin", "li-amy-new").await;
+    let post = suggest(&acme, "Connect, then share").await;
+    let page = format!("/t/acme/inbox/{}", delivery_of(&acme, post).await);
+    let share = email_link(&acme, "Share on LinkedIn").await;
+
+    let amy = Web::sign_in(&acme, AMY).await;
+    let pressed = amy.post(&share, &[]).await;
+    assert_eq!(pressed.status(), 303);
+    let authorize = location(&pressed);
+    assert!(authorize.contains("/sandbox/linkedin/"), "{authorize}");
+    let callback = acme.consent(&authorize, "li-amy-new", "allow").await;
+    let (landed, html) = amy.follow(&callback).await;
+    assert!(landed.starts_with(&page), "back on the post: {landed}");
+    assert!(
+        html.contains("Connected — your post has not been shared yet"),
+        "{html}"
+    );
+    runner(&acme.app.core).run_pending().await.unwrap();
+    assert!(published(&acme, "linkedin").await.is_empty());
+}
+
+/// Amy's LinkedIn broke before her share went out: the share is held.
+async fn held_on_linkedin(acme: &Acme, handle: &str, text: &str) -> (i64, PostId, ShareTarget) {
+    acme.sandbox_member("linkedin", handle).await;
+    let linkedin = acme.connect_personal(AMY, "linkedin", handle).await;
+    let post = suggest(acme, text).await;
+    acme.member_action("linkedin", handle, "revoke", json!({}))
+        .await;
+    let targets = share(acme, post, linkedin, None).await;
+    assert_eq!(
+        settled(acme, &targets[0]).await.status,
+        ShareStatus::WaitingForReconnect
+    );
+    (linkedin, post, targets[0].clone())
+}
+
+#[tokio::test]
+async fn a_held_share_rescheduled_after_the_reconnect_publishes_at_the_chosen_time_and_not_before()
+{
+    use crate::connections::web::Web;
+    let clock = apostle_core::ManualClock::new(chrono::Utc::now());
+    let acme = crate::connections::acme_at(
+        std::sync::Arc::new(crate::helpers::TestDb::new().await),
+        &[],
+        std::sync::Arc::new(clock.clone()),
+    )
+    .await;
+    let (linkedin, _, held) = held_on_linkedin(&acme, "li-amy-later", "Later on LinkedIn").await;
+    let url = acme.start_reconnect(AMY, linkedin).await;
+    assert_eq!(
+        acme.run_flow(&url, "li-amy-later").await.status,
+        "reconnected"
+    );
+    let amy = Web::sign_in(&acme, AMY).await;
+    let (_, page) = amy.follow("/t/acme/waiting").await;
+    assert!(
+        page.contains(">Reschedule</button>") && page.contains(">Share now</button>"),
+        "{page}"
+    );
+
+    let refused = amy
+        .post(
+            "/t/acme/waiting",
+            &[
+                ("target", &held.id.0.to_string()),
+                ("action", "reschedule"),
+                ("at", "2001-01-01T09:00"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), 303);
+    let (_, page) = amy.follow("/t/acme/waiting").await;
+    assert!(page.contains("must be in the future"), "{page}");
+    assert_eq!(
+        target(&acme, &held).await.status,
+        ShareStatus::WaitingForReconnect
+    );
+
+    // Amy's time zone is UTC until she chooses one.
+    let at = clock.now() + chrono::Duration::hours(2);
+    let chosen = at.format("%Y-%m-%dT%H:%M").to_string();
+    let pressed = amy
+        .post(
+            "/t/acme/waiting",
+            &[
+                ("target", &held.id.0.to_string()),
+                ("action", "reschedule"),
+                ("at", &chosen),
+            ],
+        )
+        .await;
+    assert_eq!(pressed.status(), 303);
+    let (_, page) = amy.follow("/t/acme/waiting").await;
+    assert!(page.contains("1 post will be shared on"), "{page}");
+    assert!(page.contains("Nothing is waiting"), "{page}");
+    runner(&acme.app.core).run_pending().await.unwrap();
+    let before = target(&acme, &held).await;
+    assert_eq!(before.status, ShareStatus::Queued);
+    assert!(
+        published(&acme, "linkedin").await.is_empty(),
+        "not before the chosen time"
+    );
+    let (_, history) = amy.follow("/t/acme/shares/mine").await;
+    assert!(history.contains("Scheduled"), "{history}");
+    assert!(history.contains("Goes out on"), "{history}");
+
+    // Even a job run early for it waits for the moment.
+    acme.app
+        .core
+        .publish_target(held.id, false)
+        .await
+        .expect_err("too early: retried at the chosen moment");
+    assert!(published(&acme, "linkedin").await.is_empty());
+
+    clock.advance(chrono::Duration::hours(2));
+    assert_eq!(settled(&acme, &held).await.status, ShareStatus::Published);
+    assert_eq!(published(&acme, "linkedin").await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_share_history_lists_each_share_newest_first_with_its_state_link_and_reason() {
+    use crate::connections::web::Web;
+    let acme = acme().await;
+    acme.sandbox_member("x", "x-amy-history").await;
+    let x = acme.connect_personal(AMY, "x", "x-amy-history").await;
+    let first = suggest(&acme, "Our first post").await;
+    let done = share(&acme, first, x, None).await;
+    let done = settled(&acme, &done[0]).await;
+    assert_eq!(done.status, ShareStatus::Published);
+    let (_, _, held) = held_on_linkedin(&acme, "li-amy-history", "Our second post").await;
+
+    let amy = Web::sign_in(&acme, AMY).await;
+    let (_, team) = amy.follow("/t/acme").await;
+    assert!(
+        team.contains("/t/acme/shares/mine\">Your shares</a>"),
+        "{team}"
+    );
+    let (_, html) = amy.follow("/t/acme/shares/mine").await;
+    let second_at = html.find("Our second post").expect("the held one listed");
+    let first_at = html
+        .find("Our first post")
+        .expect("the published one listed");
+    assert!(second_at < first_at, "newest first: {html}");
+    let tweet = format!(
+        "https://x.com/i/web/status/{}",
+        done.provider_post_id.as_deref().unwrap()
+    );
+    assert!(html.contains(&format!("<a href=\"{tweet}\"")), "{html}");
+    assert!(html.contains("Published"), "{html}");
+    let held_row = &html[html.find(&format!("id=\"share-{}\"", held.id.0)).unwrap()..];
+    assert!(
+        held_row.contains("Waiting for you to reconnect") && held_row.contains("to share it."),
+        "{held_row}"
+    );
+    let (status, api) = acme
+        .api(AMY, reqwest::Method::GET, "/teams/acme/shares/mine", None)
+        .await;
+    assert_eq!(status, 200, "{api}");
+    assert_eq!(api["posts"][0]["text"], "Our second post", "{api}");
+    assert_eq!(
+        api["posts"][0]["targets"][0]["status"],
+        "waiting_for_reconnect"
+    );
+    assert_eq!(api["posts"][1]["targets"][0]["url"], tweet.as_str());
+    assert_eq!(api["posts"][1]["targets"][0]["account"], "x-amy-history");
+    // Bob, who shares nothing, sees an empty history.
+    let bob = Web::sign_in(&acme, crate::connections::BOB).await;
+    let (_, html) = bob.follow("/t/acme/shares/mine").await;
+    assert!(html.contains("You have not shared any post yet."), "{html}");
+}
+
+/// The path the product is known for, in Chromium on a phone: Amy's X is
+/// broken at the sandbox; the suggestion offers the reconnect; Share goes
+/// to X's consent page; back on the post it says nothing was shared yet
+/// and X has nothing; Share now publishes exactly one tweet. Each step
+/// fits the screen, passes axe, and is saved under `target/e2e/`.
+#[tokio::test]
+async fn on_a_phone_amy_reconnects_her_broken_x_inside_sharing_and_share_now_posts_one_tweet() {
+    use crate::connections::browser::{consent, shot};
+    use apostle_test_browser::{run, PHONE};
+    let acme = acme().await;
+    broken_x(&acme, "x-amy-phone", "change-password").await;
+    let post = suggest(&acme, "Our new office opens Monday").await;
+    let page = format!("/t/acme/inbox/{}", delivery_of(&acme, post).await);
+    run(PHONE, |browser| async move {
+        browser.go(&acme.app.url(&page)).await;
+        browser.url_when(|u| u.contains("/login")).await;
+        browser.type_into("#email", AMY).await;
+        browser
+            .type_into("#password", crate::connections::PASSWORD)
+            .await;
+        browser.click("button[type=submit]").await;
+        browser.url_when(|u| u.ends_with(&page)).await;
+        let offer = browser.text_of("main").await;
+        assert!(offer.contains("reconnect first"), "{offer}");
+        shot(&browser, "share-reconnect-1-offer").await;
+
+        browser.click("#share-now").await;
+        consent(&browser, "x-amy-phone", "allow", "share-reconnect").await;
+        browser.url_when(|u| u.contains("status=reconnected")).await;
+        assert_eq!(
+            browser.text_of("#reconnected").await,
+            "Reconnected — your post has not been shared yet. Press Share now to share it."
+        );
+        assert_eq!(browser.text_of("#share-now").await, "Share now");
+        shot(&browser, "share-reconnect-5-back-on-the-post").await;
+        runner(&acme.app.core).run_pending().await.unwrap();
+        assert!(
+            published(&acme, "x").await.is_empty(),
+            "the sandbox has nothing before Share now"
+        );
+
+        browser.click("#share-now").await;
+        browser.url_when(|u| !u.contains("status=")).await;
+        assert_eq!(
+            browser.text_of(".notice.ok").await,
+            "Shared: your post is on its way."
+        );
+        assert_eq!(
+            amys_one_share(&acme, post).await.status,
+            ShareStatus::Published
+        );
+        browser.go(&acme.app.url(&page)).await;
+        let shares = browser.text_of("#shares").await;
+        assert!(shares.contains("Published"), "{shares}");
+        shot(&browser, "share-reconnect-6-published").await;
+        let tweets = published(&acme, "x").await;
+        assert_eq!(tweets.len(), 1, "exactly one tweet: {tweets:?}");
+    })
+    .await;
 }

@@ -5,7 +5,8 @@
 
 use super::links::{verify_unsubscribe, ActionLink, LinkAction, LinkSubject};
 use crate::error::{CoreError, CoreResult};
-use crate::store::{ConnectionStatus, Delivery, InboxItem, MemberSettings, Post, Tx};
+use crate::sharing::ShareOutcome;
+use crate::store::{ConnectionStatus, Delivery, InboxItem, MemberSettings, Post, ShareTarget, Tx};
 use crate::teams::TeamAccess;
 use crate::Core;
 use apostle_domain::{
@@ -114,6 +115,21 @@ pub enum LinkDone {
     Declined,
     /// Sharing continues on the post's page in Apostle.
     ContinueSharing {
+        path: String,
+    },
+    /// Shared to the member's personal account: `path` is the post's page,
+    /// where each target's state shows.
+    Shared {
+        targets: Vec<ShareTarget>,
+        account: String,
+        path: String,
+    },
+    /// Nothing was shared and the link is still unused: the member's
+    /// account on the link's provider must be reconnected (`Some`) or
+    /// connected (`None`) first, then they land on `path` to share.
+    ConnectFirst {
+        provider: &'static str,
+        account: Option<AccountId>,
         path: String,
     },
 }
@@ -474,11 +490,11 @@ impl Core {
         let now = self.clock.now();
         let (link, used) = ActionLink::verify(self, token, now)?;
         let member = link.member;
-        if let (Some(_), LinkSubject::Delivery(d)) = (link.action.provider(), link.subject) {
-            // Sharing is not one step: the post's page takes it from here.
-            return Ok(LinkDone::ContinueSharing {
-                path: format!("/t/{}/inbox/{}", view.team_slug, d),
-            });
+        if let (Some(provider), LinkSubject::Delivery(d)) = (link.action.provider(), link.subject) {
+            let path = format!("/t/{}/inbox/{}", view.team_slug, d);
+            return self
+                .share_from_link(&view, &used, provider, path, now)
+                .await;
         }
         if let (LinkAction::EditShare, LinkSubject::Delivery(d)) = (link.action, link.subject) {
             return Ok(LinkDone::ContinueSharing {
@@ -517,6 +533,78 @@ impl Core {
         };
         tx.commit().await?;
         Ok(done)
+    }
+
+    /// A link's "Share on LinkedIn/X": the post goes to the member's
+    /// personal account there through the sharing engine, the link's use
+    /// and the share committing together (a second press finds the link
+    /// used; the link's hash as the idempotency key finds the target a
+    /// concurrent press made). An account that is broken or missing shares
+    /// nothing and leaves the link unused, for after the reconnect.
+    async fn share_from_link(
+        &self,
+        view: &LinkView,
+        used: &str,
+        provider: &'static str,
+        path: String,
+        now: DateTime<Utc>,
+    ) -> CoreResult<LinkDone> {
+        let member = view.link.member;
+        let (user, account) = {
+            let mut tx = self.store.begin_read().await?;
+            let user = tx
+                .user_by_id(member)
+                .await?
+                .ok_or(CoreError::NotFound("member"))?;
+            let mut mine: Vec<_> = tx
+                .personal_accounts(member)
+                .await?
+                .into_iter()
+                .filter(|a| a.provider == provider && a.status != ConnectionStatus::Removed)
+                .collect();
+            // A working one first, when the member has several there.
+            mine.sort_by_key(|a| a.status != ConnectionStatus::Active);
+            (user, mine.into_iter().next())
+        };
+        let Some(account) = account else {
+            return Ok(LinkDone::ConnectFirst {
+                provider,
+                account: None,
+                path,
+            });
+        };
+        let access = self.team_access(&view.team_slug, &user).await?;
+        let mut tx = self.store.begin().await?;
+        if !tx.use_action_link(used, now).await? {
+            return Err(CoreError::LinkClosed("This link was already used."));
+        }
+        match self
+            .share_in(
+                &mut *tx,
+                &access,
+                view.post.id,
+                &[account.id],
+                None,
+                Some(used),
+                now,
+            )
+            .await?
+        {
+            ShareOutcome::ReconnectFirst { account } => Ok(LinkDone::ConnectFirst {
+                provider,
+                account: Some(account.id),
+                path,
+            }),
+            ShareOutcome::Queued(targets) => {
+                tx.commit().await?;
+                tracing::info!(post = view.post.id.0, provider, "shared from an email link");
+                Ok(LinkDone::Shared {
+                    targets,
+                    account: account.name,
+                    path,
+                })
+            }
+        }
     }
 
     async fn team_slug(&self, tx: &mut dyn Tx, team: TeamId) -> CoreResult<String> {

@@ -36,6 +36,27 @@ pub struct ShareNumbers {
     pub waiting: i64,
 }
 
+/// One post in a member's share history, with each account it went to.
+#[derive(Debug, Clone)]
+pub struct SharedPost {
+    pub post: Post,
+    /// Each target, newest first, with its account and whether that
+    /// account works (a held share can go out now only then).
+    pub targets: Vec<(ShareTarget, Account)>,
+}
+
+/// How many targets a share history shows.
+const HISTORY_LENGTH: i64 = 200;
+
+/// What the member chose for shares held while a connection was broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeldChoice {
+    ShareNow,
+    /// Publish at this moment, not before.
+    At(chrono::DateTime<chrono::Utc>),
+    Discard,
+}
+
 /// What a share request did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ShareOutcome {
@@ -62,11 +83,34 @@ impl Core {
         text: Option<&str>,
         key: Option<&str>,
     ) -> CoreResult<ShareOutcome> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let outcome = self
+            .share_in(&mut *tx, access, post, accounts, text, key, now)
+            .await?;
+        // A reconnect first changed nothing: there is nothing to keep.
+        if matches!(outcome, ShareOutcome::Queued(_)) {
+            tx.commit().await?;
+        }
+        Ok(outcome)
+    }
+
+    /// [`Core::share_post`] in the caller's transaction, so a one-click
+    /// link's use and its share commit together.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn share_in(
+        &self,
+        tx: &mut dyn crate::store::Tx,
+        access: &TeamAccess,
+        post: PostId,
+        accounts: &[AccountId],
+        text: Option<&str>,
+        key: Option<&str>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> CoreResult<ShareOutcome> {
         if accounts.is_empty() {
             return Err(invalid("targets", "choose at least one account"));
         }
-        let now = self.clock.now();
-        let mut tx = self.store.begin().await?;
         let post = tx
             .post_by_id(access.team.id, post)
             .await?
@@ -171,7 +215,6 @@ impl Core {
             )
             .await?;
         }
-        tx.commit().await?;
         Ok(ShareOutcome::Queued(targets))
     }
 
@@ -325,15 +368,17 @@ impl Core {
     }
 
     /// The member's answer to shares held while a connection was broken:
-    /// share them now (their account must work again) or discard them.
-    /// Nothing held goes out without this. Answers how many it moved.
+    /// share them now or at a later moment (their account must work
+    /// again), or discard them. Nothing held goes out without this.
+    /// Answers how many it moved.
     pub async fn resume_waiting(
         &self,
         access: &TeamAccess,
         targets: &[apostle_domain::ShareTargetId],
-        share: bool,
+        choice: HeldChoice,
     ) -> CoreResult<usize> {
         let now = self.clock.now();
+        let share = choice != HeldChoice::Discard;
         let mut tx = self.store.begin().await?;
         let mut moved = 0;
         for id in targets {
@@ -344,10 +389,16 @@ impl Core {
             else {
                 return Err(CoreError::NotFound("share"));
             };
-            let live = tx
-                .post_by_id(target.team_id, target.post_id)
-                .await?
-                .is_some_and(|p| p.is_live(now));
+            let post = tx.post_by_id(target.team_id, target.post_id).await?;
+            let live = post.as_ref().is_some_and(|p| p.is_live(now));
+            if let (HeldChoice::At(at), Some(post)) = (choice, &post) {
+                if at <= now {
+                    return Err(invalid("at", "must be in the future"));
+                }
+                if live && at >= post.content.expires_at {
+                    return Err(invalid("at", "must come before the post expires"));
+                }
+            }
             let (to, error) = if !share {
                 (ShareStatus::Failed, Some("Discarded."))
             } else if !live {
@@ -367,6 +418,19 @@ impl Core {
                 }
                 (ShareStatus::Queued, None)
             };
+            if let (HeldChoice::At(at), ShareStatus::Queued) = (choice, to) {
+                if tx.schedule_share_target(target.id, at, now).await? {
+                    moved += 1;
+                    crate::jobs::enqueue_at(
+                        &mut *tx,
+                        &publish::PublishTarget { target: target.id },
+                        at,
+                        now,
+                    )
+                    .await?;
+                }
+                continue;
+            }
             if tx
                 .move_share_target(
                     target.id,
@@ -403,6 +467,42 @@ impl Core {
         tx.post_by_id(access.team.id, target.post_id)
             .await?
             .ok_or(CoreError::NotFound("post"))
+    }
+
+    /// The member's shares in this team, newest first: each post with its
+    /// targets (the most recent [`HISTORY_LENGTH`] targets).
+    pub async fn share_history(&self, access: &TeamAccess) -> CoreResult<Vec<SharedPost>> {
+        let mut tx = self.store.begin_read().await?;
+        let targets = tx
+            .member_share_history(access.user.id, access.team.id, HISTORY_LENGTH)
+            .await?;
+        let mut out: Vec<SharedPost> = Vec::new();
+        let mut accounts: Vec<Account> = Vec::new();
+        for target in targets {
+            let account = match accounts.iter().find(|a| a.id == target.account_id) {
+                Some(a) => a.clone(),
+                None => {
+                    let Some(a) = tx.account_by_id(target.account_id).await? else {
+                        continue;
+                    };
+                    accounts.push(a.clone());
+                    a
+                }
+            };
+            match out.iter_mut().find(|p| p.post.id == target.post_id) {
+                Some(entry) => entry.targets.push((target, account)),
+                None => {
+                    let Some(post) = tx.post_by_id(access.team.id, target.post_id).await? else {
+                        continue;
+                    };
+                    out.push(SharedPost {
+                        post,
+                        targets: vec![(target, account)],
+                    });
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// What waits for the member to reconnect, oldest first.

@@ -83,6 +83,10 @@ impl Core {
         if account.status == ConnectionStatus::Broken || grant.status == ConnectionStatus::Broken {
             return end_queued(tx, id, ShareStatus::WaitingForReconnect, None, now).await;
         }
+        // A rescheduled share waits for its moment, whoever runs the job.
+        if let Some(at) = target.publish_after.filter(|at| *at > now) {
+            return Err(JobError::RetryAt(at, "rescheduled for later".to_owned()));
+        }
         if !post.is_live(now) {
             let expired = Some("The post expired before it went out.");
             return end_queued(tx, id, ShareStatus::Failed, expired, now).await;

@@ -39,6 +39,8 @@ pub struct ShareTarget {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub published_at: Option<DateTime<Utc>>,
+    /// A held share the member rescheduled publishes no earlier than this.
+    pub publish_after: Option<DateTime<Utc>>,
 }
 
 /// How many of a team's targets share a post, provider, member and status.
@@ -82,6 +84,21 @@ pub trait SharesTx: Send {
         user: UserId,
         status: ShareStatus,
     ) -> StoreResult<Vec<ShareTarget>>;
+    /// The member's targets in one team, newest first, at most `limit`.
+    async fn member_share_history(
+        &mut self,
+        user: UserId,
+        team: TeamId,
+        limit: i64,
+    ) -> StoreResult<Vec<ShareTarget>>;
+    /// A held (`waiting_for_reconnect`) target goes back to the queue to
+    /// publish no earlier than `at`. False when it was not held.
+    async fn schedule_share_target(
+        &mut self,
+        id: ShareTargetId,
+        at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     /// Moves a target from one of `from` to `to`, counting an attempt when
     /// `to` is `publishing` and recording the provider's post id or the
     /// error. False when it was not in `from`.

@@ -877,4 +877,79 @@ pub async fn the_apps_notifications_are_told_once_paged_newest_first_and_read_on
     let mut tx = read(store).await;
     assert_eq!(tx.unread_alerts(ada).await.unwrap(), 0);
     assert_eq!(tx.unread_alerts(amy).await.unwrap(), 1, "Amy's stay unread");
+pub async fn a_held_share_is_rescheduled_once_and_history_lists_a_members_shares_newest_first(
+    db: &TestDb,
+) {
+    use apostle_core::store::NewShareTarget;
+    use apostle_domain::ShareStatus;
+    let store = db.store();
+    let (acme, members) = crew(store, "acme", 1).await;
+    let amy = members[1];
+    let (other, others) = crew(store, "other", 0).await;
+    let mut made = Vec::new();
+    for (team, author, external, text) in [
+        (acme, members[0], "p1", "First"),
+        (acme, members[0], "p2", "Second"),
+        (other, others[0], "p3", "Elsewhere"),
+    ] {
+        let account = page(store, team, author, external).await;
+        let id = post(store, team, author, &content(text)).await;
+        let mut tx = write(store).await;
+        made.push(
+            tx.add_share_target(&NewShareTarget {
+                team_id: team,
+                post_id: id,
+                user_id: amy,
+                account_id: account,
+                provider: "facebook".to_owned(),
+                text: text.to_owned(),
+                idempotency_key: text.to_owned(),
+                created_at: t0(),
+            })
+            .await
+            .unwrap()
+            .unwrap(),
+        );
+        commit(tx).await;
+    }
+    let mut tx = read(store).await;
+    let history = tx.member_share_history(amy, acme, 10).await.unwrap();
+    let texts: Vec<&str> = history.iter().map(|t| t.text.as_str()).collect();
+    assert_eq!(texts, ["Second", "First"], "newest first, this team only");
+    assert_eq!(
+        tx.member_share_history(amy, acme, 1).await.unwrap().len(),
+        1
+    );
+    assert!(tx
+        .member_share_history(members[0], acme, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    drop(tx);
+
+    let held = made[0].id;
+    let later = t0() + mins(90);
+    let mut tx = write(store).await;
+    assert!(
+        !tx.schedule_share_target(held, later, t0()).await.unwrap(),
+        "only a held share is rescheduled"
+    );
+    assert!(tx
+        .move_share_target(
+            held,
+            &[ShareStatus::Queued],
+            ShareStatus::WaitingForReconnect,
+            None,
+            None,
+            t0()
+        )
+        .await
+        .unwrap());
+    assert!(tx.schedule_share_target(held, later, t0()).await.unwrap());
+    assert!(!tx.schedule_share_target(held, later, t0()).await.unwrap());
+    commit(tx).await;
+    let found = read(store).await.share_target(held).await.unwrap().unwrap();
+    assert_eq!(found.status, ShareStatus::Queued);
+    assert_eq!(found.publish_after, Some(later));
+    assert_eq!(made[1].publish_after, None);
 }

@@ -89,6 +89,7 @@ fn documented() -> OpenApiRouter<AppState> {
     .routes(routes!(notifications::list))
     .routes(routes!(notifications::mark_read))
     .routes(routes!(notifications::mark_all_read))
+    .routes(routes!(shares::history))
     .routes(routes!(openapi))
     .0
 }

@@ -17,6 +17,7 @@ use axum::response::Response;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::cmp::Reverse;
 use utoipa::ToSchema;
 
 #[derive(Deserialize, ToSchema)]
@@ -181,6 +182,86 @@ pub(crate) async fn list(
     let page = paging.page(targets, |t| t.id.0)?;
     paging.respond(&SharesView {
         targets: page.items.into_iter().map(ShareTargetView::from).collect(),
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// One post in the caller's share history.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct SharedPostView {
+    post_id: i64,
+    /// The post's text as suggested (each target says what it published).
+    text: String,
+    /// Each account it went to, newest first.
+    targets: Vec<HistoryTargetView>,
+}
+
+/// One account a post went to, in the history.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct HistoryTargetView {
+    #[serde(flatten)]
+    target: ShareTargetView,
+    /// The account's name.
+    account: String,
+    /// For `queued`: publishes no earlier than this (a held share rescheduled).
+    publish_after: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ShareHistory {
+    /// Newest first.
+    posts: Vec<SharedPostView>,
+    /// Where the next page starts; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+/// The caller's share history in a team, newest first: each post, each
+/// account it went to with its state, the provider's post once published and
+/// the reason when it failed.
+#[utoipa::path(
+    get,
+    path = "/teams/{slug}/shares/mine",
+    params(("slug" = String, Path, description = "The team's slug"), PageQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's shares, newest first", body = ShareHistory),
+        (status = 401, description = "No token, or a revoked one", body = ErrorBody),
+        (status = 404, description = "No such team, or the user is not in it", body = ErrorBody),
+    )
+)]
+pub(crate) async fn history(
+    State(state): State<AppState>,
+    Bearer(bearer): Bearer,
+    Path(slug): Path<String>,
+    paging: Paging,
+) -> Result<Response, ApiError> {
+    let access = bearer.team_access(&slug)?;
+    let history = state.core.share_history(&access).await?;
+    // A post's first target is its newest: its id orders the posts.
+    let page = paging.page(history, |entry| {
+        Reverse(entry.targets.first().map_or(0, |(t, _)| t.id.0))
+    })?;
+    let posts = page
+        .items
+        .into_iter()
+        .map(|entry| SharedPostView {
+            post_id: entry.post.id.0,
+            text: entry.post.content.text,
+            targets: entry
+                .targets
+                .into_iter()
+                .map(|(t, account)| HistoryTargetView {
+                    account: account.name,
+                    publish_after: t.publish_after,
+                    created_at: t.created_at,
+                    target: ShareTargetView::from(t),
+                })
+                .collect(),
+        })
+        .collect();
+    paging.respond(&ShareHistory {
+        posts,
         next_cursor: page.next_cursor,
     })
 }

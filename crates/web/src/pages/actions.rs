@@ -9,8 +9,13 @@ use super::page;
 use crate::error::PageError;
 use crate::session::{HtmlForm, SignedIn};
 use crate::AppState;
+use apostle_core::connections::StartFlow;
 use apostle_core::posts::inbox::{LinkDone, LinkView, RemindAt};
 use apostle_core::posts::links::{verify_unsubscribe, LinkAction, LinkSubject};
+use apostle_core::posts::notify::provider_name;
+use apostle_core::store::{AccountKind, FlowPurpose};
+use apostle_core::CoreError;
+use apostle_providers::Provider;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -87,10 +92,11 @@ pub async fn open(
 struct DonePage<'a> {
     title: &'a str,
     text: &'a str,
-    next: Option<&'a str>,
+    /// Where to go from here, and the link's words.
+    next: Option<(&'a str, &'a str)>,
 }
 
-fn done_page(state: &AppState, title: &str, text: &str, next: Option<&str>) -> Response {
+fn done_page(state: &AppState, title: &str, text: &str, next: Option<(&str, &str)>) -> Response {
     match (DonePage { title, text, next }).render() {
         Ok(html) => page(StatusCode::OK, html, state, false),
         Err(e) => PageError::from(e).into_response(),
@@ -104,7 +110,7 @@ pub async fn act(
     Path(token): Path<String>,
     HtmlForm(form): HtmlForm<RemindForm>,
 ) -> Result<Response, PageError> {
-    let viewer = me.map(|m| m.user.id);
+    let viewer = me.as_ref().map(|m| m.user.id);
     let view = state.core.open_link(&token, viewer).await?;
     let member = view.link.member;
     let at = if view.link.action == LinkAction::Reschedule {
@@ -117,10 +123,71 @@ pub async fn act(
     let inbox = format!("/t/{}/inbox", view.team_slug);
     Ok(match done {
         LinkDone::ContinueSharing { path } => Redirect::to(&path).into_response(),
-        LinkDone::Rejected => done_page(&state, "Done", rejected_text(), Some(&inbox)),
+        LinkDone::Shared {
+            targets,
+            account,
+            path,
+        } => {
+            let text = format!(
+                "Shared: your post is on its way to {account} on {}.",
+                provider_name(targets.first().map_or("", |t| t.provider.as_str()))
+            );
+            done_page(&state, "Shared", &text, Some((&path, "See how it went")))
+        }
+        LinkDone::ConnectFirst {
+            provider,
+            account,
+            path,
+        } => match me {
+            // The flow is the member's own: it starts in their signed-in browser.
+            Some(me) => {
+                let url = match account {
+                    Some(account) => {
+                        state
+                            .core
+                            .start_reconnect(&me.user, account, &path, FlowPurpose::Share)
+                            .await?
+                    }
+                    None => {
+                        let provider = Provider::parse(provider)
+                            .map_err(|e| CoreError::Internal(e.to_string()))?;
+                        state
+                            .core
+                            .start_connect(
+                                &me.user,
+                                StartFlow {
+                                    provider,
+                                    kind: AccountKind::Personal,
+                                    team: None,
+                                    redirect_uri: &path,
+                                },
+                            )
+                            .await?
+                    }
+                };
+                Redirect::to(url.as_str()).into_response()
+            }
+            // Signed in, the member comes back to this link and presses again.
+            None => Redirect::to(&format!(
+                "/login?next={}",
+                urlencoding::encode(&format!("/actions/{token}"))
+            ))
+            .into_response(),
+        },
+        LinkDone::Rejected => done_page(
+            &state,
+            "Done",
+            rejected_text(),
+            Some((&inbox, "Open Apostle")),
+        ),
         LinkDone::Rescheduled(at) => {
             let zone = state.core.time_zone_of(member).await?;
-            done_page(&state, "Done", &back_on_text(at, &zone), Some(&inbox))
+            done_page(
+                &state,
+                "Done",
+                &back_on_text(at, &zone),
+                Some((&inbox, "Open Apostle")),
+            )
         }
         LinkDone::Approved => {
             let text = format!(
@@ -176,7 +243,7 @@ pub async fn unsubscribe(
         &state,
         "Unsubscribed",
         &text,
-        Some("/settings/notifications"),
+        Some(("/settings/notifications", "Open Apostle")),
     ))
 }
 

@@ -9,7 +9,7 @@ use crate::session::{Flash, HtmlForm, SignedIn};
 use crate::AppState;
 use apostle_core::posts::inbox::{RemindAt, Target};
 use apostle_core::posts::notify::provider_name;
-use apostle_core::sharing::ShareOutcome;
+use apostle_core::sharing::{provider_post_url, ShareOutcome};
 use apostle_core::store::{AccountKind, ConnectionStatus, FlowPurpose, InboxItem, Post};
 use apostle_core::teams::TeamAccess;
 use apostle_domain::{AccountId, DeliveryId, ImageId, ShareStatus, TimeZoneName};
@@ -173,8 +173,9 @@ struct ItemPage {
     /// What the member shared of this post, each account's state.
     shares: Vec<ShareRow>,
     shareable: bool,
-    /// Back from the reconnect a share started: nothing was shared yet.
-    reconnected: bool,
+    /// Back from the reconnect (or first connect) a share started:
+    /// "Reconnected" or "Connected", and nothing was shared yet.
+    reconnected: Option<&'static str>,
     /// Facebook's own share dialog for the post's link (no connection kept).
     facebook_share: Option<String>,
     /// Instagram has no web share dialog: the caption to copy.
@@ -206,6 +207,8 @@ pub struct ShareRow {
     pub provider: &'static str,
     pub state: &'static str,
     pub detail: Option<String>,
+    /// The post at the provider, once published.
+    pub url: Option<String>,
 }
 
 pub async fn item(
@@ -248,6 +251,10 @@ pub async fn item(
                 .map_or_else(|| "An account".to_owned(), |x| x.name.clone()),
             provider: provider_name(&t.provider),
             state: share_state(t.status),
+            url: t
+                .provider_post_id
+                .as_deref()
+                .and_then(|id| provider_post_url(&t.provider, id)),
             detail: t.error,
         })
         .collect();
@@ -262,7 +269,11 @@ pub async fn item(
                 found.delivery.state,
                 apostle_domain::DeliveryState::Delivered | apostle_domain::DeliveryState::Shared
             ),
-        reconnected: query.status.as_deref() == Some("reconnected"),
+        reconnected: match query.status.as_deref() {
+            Some("reconnected") => Some("Reconnected"),
+            Some("connected") => Some("Connected"),
+            _ => None,
+        },
         facebook_share: facebook_share(&found.post),
         instagram_caption: instagram_caption(&found.post),
         open: found.delivery.state == apostle_domain::DeliveryState::Delivered
@@ -348,7 +359,7 @@ pub fn back_on_text(at: DateTime<Utc>, zone: &TimeZoneName) -> String {
 }
 
 /// A share target's state in words.
-fn share_state(status: ShareStatus) -> &'static str {
+pub(super) fn share_state(status: ShareStatus) -> &'static str {
     match status {
         ShareStatus::Queued => "On its way",
         ShareStatus::Publishing => "Publishing",

@@ -96,6 +96,7 @@ pub fn routes() -> Router<AppState> {
             get(waiting::waiting).post(waiting::decide),
         )
         .route("/t/{slug}/shares", get(waiting::numbers))
+        .route("/t/{slug}/shares/mine", get(waiting::history))
         .route("/t/{slug}/inbox/{id}/reschedule", post(inbox::reschedule))
         .route("/t/{slug}/approvals", get(approvals::approvals_page))
         .route("/t/{slug}/approvals/auto", post(approvals::auto_approve))

@@ -183,7 +183,7 @@ async fn every_described_operation_is_served() {
             operations += 1;
         }
     }
-    assert_eq!(operations, 35);
+    assert_eq!(operations, 36);
 }
 
 #[tokio::test]

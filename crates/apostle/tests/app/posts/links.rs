@@ -24,7 +24,7 @@ async fn amys_links(acme: &Acme) -> Vec<(String, String)> {
 }
 
 /// The action links (label, path) of the newest notification email to `who`.
-async fn links_to(acme: &Acme, who: &str) -> Vec<(String, String)> {
+pub(crate) async fn links_to(acme: &Acme, who: &str) -> Vec<(String, String)> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let sent =
@@ -46,7 +46,7 @@ async fn links_to(acme: &Acme, who: &str) -> Vec<(String, String)> {
     }
 }
 
-fn link(links: &[(String, String)], label: &str) -> String {
+pub(crate) fn link(links: &[(String, String)], label: &str) -> String {
     links
         .iter()
         .find(|(l, _)| l == label)

@@ -8,5 +8,5 @@ mod approvals;
 mod browser;
 mod delivery;
 mod inbox;
-mod links;
+pub(crate) mod links;
 mod web;
