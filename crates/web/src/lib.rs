@@ -3,6 +3,7 @@
 //! service in `apostle-core` and map the result.
 
 mod api;
+mod baseline;
 mod cookies;
 mod error;
 mod ops;
@@ -41,6 +42,9 @@ pub struct WebConfig {
     /// Count failed sign-ins in the database, so that every process on it
     /// shares one limit (PostgreSQL), rather than in this process's memory.
     pub shared_login_limits: bool,
+    /// Serve the feed benchmark's baseline (`/baseline/teams/{id}/posts`),
+    /// which shows any team's newest posts without a session.
+    pub baseline_route: bool,
 }
 
 /// Shared by every handler.
@@ -72,6 +76,11 @@ pub fn router(core: Core, config: WebConfig, beside: Router) -> Router {
         LoginLimiter::in_memory(attempts, window, clock)
     });
     let form_action_origins = config.form_action_origins.clone();
+    let baseline = if config.baseline_route {
+        baseline::routes()
+    } else {
+        Router::new()
+    };
     let state = AppState {
         core,
         config,
@@ -81,6 +90,7 @@ pub fn router(core: Core, config: WebConfig, beside: Router) -> Router {
         .merge(pages::routes())
         .nest("/api/v1", api::routes())
         .merge(ops::routes())
+        .merge(baseline)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
         .nest("/api/v1", api::upload_routes())
         .merge(pages::upload_routes())

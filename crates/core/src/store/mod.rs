@@ -17,7 +17,7 @@ mod posts;
 mod shares;
 pub use posts::{
     Approval, ApprovalItem, Delivery, Image, InboxItem, MemberSettings, NewApproval,
-    NewNotification, Notification, PlanSlot, Post, PostContent, PostsTx, UtmPreset,
+    NewNotification, Notification, PlanSlot, Post, PostContent, PostHeadline, PostsTx, UtmPreset,
 };
 pub use shares::{NewShareTarget, ShareCount, ShareTarget, SharesTx};
 
