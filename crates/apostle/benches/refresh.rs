@@ -18,11 +18,12 @@
 //! the default settings) run until every grant is refreshed. Only those rounds are
 //! timed. `cargo bench -p apostle --bench refresh -- cost` runs one part.
 
-use apostle_core::connections::{
-    CallbackParams, ConnectionSettings, Connections, FlowStatus, StartFlow,
-};
+#[path = "support/connect.rs"]
+mod connect;
+
+use apostle_core::connections::{ConnectionSettings, Connections};
 use apostle_core::email::Mailer;
-use apostle_core::store::{AccountKind, Store};
+use apostle_core::store::Store;
 use apostle_core::{Clock, Core, CoreSettings, ManualClock, SystemClock};
 use apostle_domain::{EmailAddress, GrantId, PersonName};
 use apostle_encryption::Keyring;
@@ -35,8 +36,6 @@ use std::io::BufRead;
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
 use url::Url;
 
 const POSTGRES_URL_VAR: &str = "APOSTLE_TEST_POSTGRES_URL";
@@ -44,8 +43,6 @@ const POSTGRES_URL_VAR: &str = "APOSTLE_TEST_POSTGRES_URL";
 const THROUGHPUT_GRANTS: usize = 640;
 const LATENCY_MS: u64 = 100;
 const COST_GRANTS: usize = 1_000;
-/// Connections made at once while preparing (not timed).
-const CONNECTING: usize = 8;
 /// Past the two-hour life of an X access token.
 const PAST_LIFETIME: chrono::Duration = chrono::Duration::minutes(121);
 /// `/proc` counts CPU time in ticks of 1/100 s (`USER_HZ`, fixed on Linux).
@@ -151,7 +148,6 @@ struct SandboxProcess {
     _stdout: std::io::BufReader<ChildStdout>,
     /// `http://127.0.0.1:PORT/sandbox`.
     base: String,
-    /// Follows no redirect: the consent's answer is read, not followed.
     http: reqwest::Client,
 }
 
@@ -213,31 +209,6 @@ impl Drop for SandboxProcess {
     }
 }
 
-/// The member's "allow" at the sandbox's consent page of `authorize_url`: the
-/// callback's parameters.
-async fn consent(http: &reqwest::Client, authorize_url: &Url, member: &str) -> CallbackParams {
-    let answer = http
-        .post(authorize_url.as_str())
-        .form(&[("member", member), ("decision", "allow")])
-        .send()
-        .await
-        .expect("consent answered");
-    assert_eq!(answer.status(), 302, "the consent redirects back");
-    let location = answer.headers()["location"].to_str().expect("a location");
-    let location = Url::parse(location).expect("callback URL");
-    let param = |name: &str| {
-        location
-            .query_pairs()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-    };
-    CallbackParams {
-        state: param("state"),
-        code: param("code"),
-        ..CallbackParams::default()
-    }
-}
-
 /// The engine on a fresh database, its own clock, X at the sandbox, and the grants it
 /// connected.
 struct Engine {
@@ -289,39 +260,11 @@ impl Engine {
         }
         tx.commit().await.expect("commit");
 
-        let limit = Arc::new(Semaphore::new(CONNECTING));
-        let mut connecting = JoinSet::new();
-        for (i, user) in users.into_iter().enumerate() {
-            let permit = Arc::clone(&limit).acquire_owned().await.expect("permit");
-            let (core, http) = (core.clone(), sandbox.http.clone());
-            let member = format!("{tag}-{i}");
-            connecting.spawn(async move {
-                let _permit = permit;
-                let start = StartFlow {
-                    provider: Provider::X,
-                    kind: AccountKind::Personal,
-                    team: None,
-                    redirect_uri: "apostle://connections",
-                };
-                let authorize = core.start_connect(&user, start).await.expect("started");
-                let callback = consent(&http, &authorize, &member).await;
-                let outcome = core
-                    .finish_flow("x", &callback, None)
-                    .await
-                    .expect("callback accepted");
-                assert_eq!(
-                    outcome.status,
-                    FlowStatus::Connected,
-                    "{:?}",
-                    outcome.message
-                );
-                let account = outcome.connection_id.expect("an account");
-                let mut tx = core.store.begin_read().await.expect("begin");
-                let account = tx.account_by_id(account).await.expect("read");
-                account.expect("the account").grant_id
-            });
-        }
-        let grants = connecting.join_all().await;
+        let grants = connect::connect_x(&core, users, tag)
+            .await
+            .into_iter()
+            .map(|account| account.grant_id)
+            .collect();
         Engine {
             core,
             clock,

@@ -201,6 +201,10 @@ pub struct Settings {
     pub providers: Providers,
     pub connections: ConnectionSettings,
     pub sandbox: SandboxSettings,
+    /// Serve the feed benchmark's baseline route, which lists any team's
+    /// newest posts without a session (`baseline_route = true`; off by
+    /// default, for benchmarks only).
+    pub baseline_route: bool,
     /// `APOSTLE_*` variables that are neither a setting nor read by a
     /// command or the tests: most likely misspelt, so they are logged at
     /// start.
@@ -324,6 +328,7 @@ struct RawSettings {
     providers: RawProviders,
     connections: RawConnections,
     sandbox: RawSandbox,
+    baseline_route: Option<bool>,
 }
 
 #[derive(Default, Deserialize)]
@@ -552,6 +557,7 @@ impl RawSettings {
                     .unwrap_or_else(|| DEFAULT_SANDBOX_CLIENT_SECRET.into()),
                 facebook_deauthorize_url,
             },
+            baseline_route: self.baseline_route.unwrap_or(false),
             unknown_environment: Vec::new(),
         })
     }

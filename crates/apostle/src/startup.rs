@@ -341,6 +341,7 @@ impl Application {
             form_action_origins: consent_origins(&providers),
             connections_enabled: !providers.is_empty(),
             shared_login_limits: matches!(settings.database, DatabaseUrl::Postgres(_)),
+            baseline_route: settings.baseline_route,
         };
         Ok(Application {
             listener,

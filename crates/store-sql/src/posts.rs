@@ -4,8 +4,8 @@
 
 use crate::rows::StoredTime;
 use apostle_core::store::{
-    Approval, Delivery, Image, MemberSettings, Notification, Post, PostContent, StoreError,
-    StoreResult, UtmPreset,
+    Approval, Delivery, Image, InboxItem, MemberSettings, Notification, Post, PostContent,
+    PostHeadline, StoreError, StoreResult, UtmPreset,
 };
 use apostle_domain::{
     AccountId, ApprovalId, ApprovalState, DeliveryId, DeliveryState, ImageId, NotificationKind,
@@ -115,6 +115,57 @@ impl<T: StoredTime> DeliveryRow<T> {
                 .map_err(|e| corrupt("delivery")(e.to_string()))?,
             delivered_at: self.delivered_at.map(StoredTime::into_utc).transpose()?,
             decided_at: self.decided_at.map(StoredTime::into_utc).transpose()?,
+        })
+    }
+}
+
+/// A delivery and its post in one row (`INBOX_PAGE`): the post's columns
+/// by their names, the delivery's prefixed `d_`.
+#[derive(sqlx::FromRow)]
+pub struct InboxRow<T> {
+    d_id: i64,
+    d_user_id: i64,
+    d_due_at: T,
+    d_state: String,
+    d_delivered_at: Option<T>,
+    d_decided_at: Option<T>,
+    #[sqlx(flatten)]
+    post: PostRow<T>,
+}
+
+impl<T: StoredTime> InboxRow<T> {
+    pub fn decode(self) -> StoreResult<InboxItem> {
+        let delivery = DeliveryRow {
+            id: self.d_id,
+            post_id: self.post.id,
+            team_id: self.post.team_id,
+            user_id: self.d_user_id,
+            due_at: self.d_due_at,
+            state: self.d_state,
+            delivered_at: self.d_delivered_at,
+            decided_at: self.d_decided_at,
+        }
+        .decode()?;
+        Ok(InboxItem {
+            delivery,
+            post: self.post.decode()?,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct PostHeadlineRow<T> {
+    id: i64,
+    text: String,
+    created_at: T,
+}
+
+impl<T: StoredTime> PostHeadlineRow<T> {
+    pub fn decode(self) -> StoreResult<PostHeadline> {
+        Ok(PostHeadline {
+            id: PostId(self.id),
+            text: self.text,
+            created_at: self.created_at.into_utc()?,
         })
     }
 }
@@ -263,8 +314,8 @@ macro_rules! impl_posts_tx {
         const _: () = {
             use ::apostle_core::store::{
                 Approval, ApprovalItem, Delivery, Image, InboxItem, MemberSettings, NewApproval,
-                NewNotification, Notification, PlanSlot, Post, PostContent, PostsTx, StoreResult,
-                UtmPreset,
+                NewNotification, Notification, PlanSlot, Post, PostContent, PostHeadline, PostsTx,
+                StoreResult, UtmPreset,
             };
             use ::apostle_domain::{
                 AccountId, ApprovalId, ApprovalState, DeliveryId, DeliveryState, DeliveryWindow,
@@ -273,8 +324,8 @@ macro_rules! impl_posts_tx {
             };
             use ::chrono::{DateTime, Utc};
             use $crate::posts::{
-                comma_list, id_list, to_json, ApprovalRow, DeliveryRow, ImageRow,
-                MemberSettingsRow, NotificationRow, PostRow, UtmPresetRow,
+                comma_list, id_list, to_json, ApprovalRow, DeliveryRow, ImageRow, InboxRow,
+                MemberSettingsRow, NotificationRow, PostHeadlineRow, PostRow, UtmPresetRow,
             };
             use $crate::posts_sql as sql;
 
@@ -400,6 +451,20 @@ macro_rules! impl_posts_tx {
                         .await
                         .map_err($err)?;
                     rows.into_iter().map(PostRow::decode).collect()
+                }
+
+                async fn newest_posts(
+                    &mut self,
+                    team: TeamId,
+                    limit: i64,
+                ) -> StoreResult<Vec<PostHeadline>> {
+                    let rows: Vec<PostHeadlineRow<$time>> = ::sqlx::query_as(sql::NEWEST_POSTS)
+                        .bind(team.0)
+                        .bind(limit)
+                        .fetch_all(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    rows.into_iter().map(PostHeadlineRow::decode).collect()
                 }
 
                 async fn set_post_status(
@@ -659,6 +724,26 @@ macro_rules! impl_posts_tx {
                         }
                     }
                     Ok(out)
+                }
+
+                async fn inbox_page(
+                    &mut self,
+                    team: TeamId,
+                    user: UserId,
+                    now: DateTime<Utc>,
+                    before: Option<DeliveryId>,
+                    limit: i64,
+                ) -> StoreResult<Vec<InboxItem>> {
+                    let rows: Vec<InboxRow<$time>> = ::sqlx::query_as(sql::INBOX_PAGE)
+                        .bind(team.0)
+                        .bind(user.0)
+                        .bind($encode(now))
+                        .bind(before.map(|d| d.0))
+                        .bind(limit)
+                        .fetch_all(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    rows.into_iter().map(InboxRow::decode).collect()
                 }
 
                 async fn inbox_count(

@@ -42,6 +42,9 @@ pub const LIST_POSTS: &str = concat!(
     " FROM posts WHERE team_id = $1 AND (deleted_at IS NOT NULL) = $2 \
      ORDER BY created_at DESC, id DESC LIMIT 500"
 );
+/// Served by `posts_by_team (team_id, created_at)`, read backwards.
+pub const NEWEST_POSTS: &str = "SELECT id, text, created_at FROM posts \
+     WHERE team_id = $1 AND deleted_at IS NULL ORDER BY created_at DESC LIMIT $2";
 /// `$3` is the allowed current statuses, comma-separated.
 pub const SET_POST_STATUS: &str = "UPDATE posts SET status = $4, updated_at = $5 \
      WHERE team_id = $1 AND id = $2 AND (',' || $3 || ',') LIKE ('%,' || status || ',%')";
@@ -160,6 +163,22 @@ pub const MEMBER_INBOX: &str = "SELECT d.id, d.post_id, d.team_id, d.user_id, d.
      WHERE d.team_id = $1 AND d.user_id = $2 AND p.deleted_at IS NULL \
        AND (',' || $3 || ',') LIKE ('%,' || d.state || ',%') \
      ORDER BY COALESCE(d.decided_at, d.delivered_at, d.due_at) DESC, d.id DESC LIMIT 200";
+/// A page of the inbox with its posts: `$4` the delivery the previous page
+/// ended with (NULL for the newest), `$5` the page size. Walks the member's
+/// delivered rows in `deliveries_inbox` order and stops at the page's end;
+/// the live-post condition is `INBOX_COUNT`'s.
+pub const INBOX_PAGE: &str =
+    "SELECT d.id AS d_id, d.user_id AS d_user_id, d.due_at AS d_due_at, d.state AS d_state, \
+         d.delivered_at AS d_delivered_at, d.decided_at AS d_decided_at, \
+         p.id, p.team_id, p.author_id, p.text, p.variants, p.link, p.link_title, p.utm, \
+         p.image_id, p.providers, p.recipients_all, p.schedule, p.status, p.expires_at, \
+         p.created_at, p.updated_at, p.deleted_at \
+     FROM deliveries d JOIN posts p ON p.id = d.post_id \
+     WHERE d.user_id = $2 AND d.state = 'delivered' AND d.team_id = $1 \
+       AND p.deleted_at IS NULL AND p.status IN ('scheduled', 'sent') AND p.expires_at > $3 \
+       AND ($4 IS NULL OR (d.delivered_at, d.id) < \
+           (SELECT c.delivered_at, c.id FROM deliveries c WHERE c.id = $4 AND c.user_id = $2)) \
+     ORDER BY d.delivered_at DESC, d.id DESC LIMIT $5";
 /// The live posts of `Post::is_live`: out of the bin, scheduled or sent,
 /// not expired.
 pub const INBOX_COUNT: &str = "SELECT COUNT(*) FROM deliveries d JOIN posts p ON p.id = d.post_id \

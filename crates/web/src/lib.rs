@@ -4,6 +4,7 @@
 
 mod api;
 mod app;
+mod baseline;
 mod cookies;
 mod error;
 mod ops;
@@ -42,6 +43,9 @@ pub struct WebConfig {
     /// Count failed sign-ins in the database, so that every process on it
     /// shares one limit (PostgreSQL), rather than in this process's memory.
     pub shared_login_limits: bool,
+    /// Serve the feed benchmark's baseline (`/baseline/teams/{id}/posts`),
+    /// which shows any team's newest posts without a session.
+    pub baseline_route: bool,
 }
 
 /// Shared by every handler.
@@ -73,6 +77,11 @@ pub fn router(core: Core, config: WebConfig, beside: Router) -> Router {
         LoginLimiter::in_memory(attempts, window, clock)
     });
     let form_action_origins = config.form_action_origins.clone();
+    let baseline = if config.baseline_route {
+        baseline::routes()
+    } else {
+        Router::new()
+    };
     let state = AppState {
         core,
         config,
@@ -83,6 +92,7 @@ pub fn router(core: Core, config: WebConfig, beside: Router) -> Router {
         .merge(app::routes())
         .nest("/api/v1", api::routes())
         .merge(ops::routes())
+        .merge(baseline)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
         .nest("/api/v1", api::upload_routes())
         .merge(pages::upload_routes())

@@ -45,6 +45,17 @@ pub struct Suggestion {
     pub image: Option<String>,
 }
 
+/// Suggestions one page of the inbox shows.
+pub const INBOX_PAGE_SIZE: usize = 20;
+
+/// One page of current suggestions, newest first.
+#[derive(Debug, Clone)]
+pub struct InboxPage {
+    pub items: Vec<InboxItem>,
+    /// The delivery the next page starts after, when there are older ones.
+    pub older: Option<DeliveryId>,
+}
+
 /// When "Remind me later" brings a suggestion back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RemindAt {
@@ -228,6 +239,32 @@ impl Core {
             .into_iter()
             .filter(|i| i.post.is_live(now))
             .collect())
+    }
+
+    /// A page of current suggestions with their posts, in one query: the
+    /// newest, or those older than the member's delivery `before`.
+    pub async fn inbox_page(
+        &self,
+        access: &TeamAccess,
+        before: Option<DeliveryId>,
+    ) -> CoreResult<InboxPage> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin_read().await?;
+        // One more than a page tells whether an older page exists.
+        let mut items = tx
+            .inbox_page(
+                access.team.id,
+                access.user.id,
+                now,
+                before,
+                INBOX_PAGE_SIZE as i64 + 1,
+            )
+            .await?;
+        let older = (items.len() > INBOX_PAGE_SIZE).then(|| {
+            items.truncate(INBOX_PAGE_SIZE);
+            items[INBOX_PAGE_SIZE - 1].delivery.id
+        });
+        Ok(InboxPage { items, older })
     }
 
     /// How many suggestions wait for the member (the Inbox link's count):

@@ -117,8 +117,12 @@ impl Core {
         access: &TeamAccess,
         images: &[ImageId],
     ) -> CoreResult<std::collections::BTreeMap<ImageId, String>> {
-        let mut tx = self.store.begin_read().await?;
         let mut urls = std::collections::BTreeMap::new();
+        // Most lists have no image: no transaction for them.
+        if images.is_empty() {
+            return Ok(urls);
+        }
+        let mut tx = self.store.begin_read().await?;
         for &id in images {
             if urls.contains_key(&id) {
                 continue;

@@ -14,7 +14,9 @@ pub mod media;
 pub mod notify;
 
 use crate::error::{CoreError, CoreResult};
-use crate::store::{Account, NewApproval, NewNotification, PlanSlot, Post, PostContent, Tx};
+use crate::store::{
+    Account, NewApproval, NewNotification, PlanSlot, Post, PostContent, PostHeadline, Tx,
+};
 use crate::teams::TeamAccess;
 use crate::Core;
 use apostle_domain::posts::{counted_length, parse_link, text_limit};
@@ -78,7 +80,18 @@ fn too_long(provider: &str) -> CoreError {
     invalid("text", reason)
 }
 
+/// Posts the baseline list shows.
+pub const BASELINE_POSTS: i64 = 20;
+
 impl Core {
+    /// The team's newest posts: the least a feed can do (one indexed read),
+    /// which the feed benchmark measures the inbox against. No member is
+    /// checked, so the route that serves it is mounted only when asked.
+    pub async fn newest_posts(&self, team: TeamId) -> CoreResult<Vec<PostHeadline>> {
+        let mut tx = self.store.begin_read().await?;
+        Ok(tx.newest_posts(team, BASELINE_POSTS).await?)
+    }
+
     /// Checks an admin's input and turns it into stored content.
     async fn post_content(
         &self,

@@ -19,7 +19,7 @@ mod shares;
 pub use alerts::{Alert, AlertKind, AlertsTx, NewAlert};
 pub use posts::{
     Approval, ApprovalItem, Delivery, Image, InboxItem, MemberSettings, NewApproval,
-    NewNotification, Notification, PlanSlot, Post, PostContent, PostsTx, UtmPreset,
+    NewNotification, Notification, PlanSlot, Post, PostContent, PostHeadline, PostsTx, UtmPreset,
 };
 pub use shares::{NewShareTarget, ShareCount, ShareTarget, SharesTx};
 

@@ -189,6 +189,14 @@ pub struct InboxItem {
     pub post: Post,
 }
 
+/// A post as the baseline list shows it: what one indexed read gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostHeadline {
+    pub id: PostId,
+    pub text: String,
+    pub created_at: DateTime<Utc>,
+}
+
 /// An approval with its post, as the page owner sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApprovalItem {
@@ -220,6 +228,9 @@ pub trait PostsTx: Send {
     async fn post_team(&mut self, post: PostId) -> StoreResult<Option<TeamId>>;
     /// The team's posts, newest first: those in the bin, or the others.
     async fn list_posts(&mut self, team: TeamId, in_bin: bool) -> StoreResult<Vec<Post>>;
+    /// The team's `limit` newest posts out of the bin, newest first: one
+    /// indexed read, the floor any feed is measured against.
+    async fn newest_posts(&mut self, team: TeamId, limit: i64) -> StoreResult<Vec<PostHeadline>>;
     /// Moves a post from one of `from` to `to`.
     async fn set_post_status(
         &mut self,
@@ -308,6 +319,18 @@ pub trait PostsTx: Send {
         team: TeamId,
         user: UserId,
         states: &[DeliveryState],
+    ) -> StoreResult<Vec<InboxItem>>;
+    /// One page of the suggestions that wait for the member's decision
+    /// (delivered, of posts still live at `now`) with their posts, newest
+    /// delivery first: up to `limit` of those delivered before the member's
+    /// delivery `before` (by delivery time, then id), or the newest.
+    async fn inbox_page(
+        &mut self,
+        team: TeamId,
+        user: UserId,
+        now: DateTime<Utc>,
+        before: Option<DeliveryId>,
+        limit: i64,
     ) -> StoreResult<Vec<InboxItem>>;
     /// How many suggestions wait for the member's decision: delivered, of
     /// posts still live at `now`.

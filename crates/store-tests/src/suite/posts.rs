@@ -429,6 +429,129 @@ pub async fn deliveries_of_a_post_in_the_bin_wait_and_members_decide_only_their_
     );
 }
 
+pub async fn an_inbox_page_holds_live_suggestions_newest_first_and_the_next_starts_after_it(
+    db: &TestDb,
+) {
+    let store = db.store();
+    let (acme, members) = crew(store, "acme", 2).await;
+    let (other, _) = crew(store, "other", 0).await;
+    let (amy, bob) = (members[1], members[2]);
+    let mut posts = Vec::new();
+    for text in ["First", "Second", "Third", "Binned"] {
+        posts.push(post(store, acme, members[0], &content(text)).await);
+    }
+    let mut tx = write(store).await;
+    for id in &posts {
+        tx.plan_deliveries(acme, *id, &slot("UTC", 0, 0, 1))
+            .await
+            .unwrap();
+    }
+    let due = tx.due_deliveries(t0(), 100).await.unwrap();
+    let ids: Vec<_> = due.iter().map(|d| d.id).collect();
+    // All at the same moment: the page order falls back on the delivery id.
+    tx.finish_pending_deliveries(&ids, DeliveryState::Delivered, t0())
+        .await
+        .unwrap();
+    tx.set_post_deleted(acme, posts[3], Some(t0()))
+        .await
+        .unwrap();
+    commit(tx).await;
+    let amys = |items: &[apostle_core::store::InboxItem]| {
+        assert!(items
+            .iter()
+            .all(|i| i.delivery.user_id == amy && i.delivery.state == DeliveryState::Delivered));
+        items.iter().map(|i| i.post.id).collect::<Vec<_>>()
+    };
+    let mut tx = read(store).await;
+    let first = tx.inbox_page(acme, amy, t0(), None, 2).await.unwrap();
+    assert_eq!(
+        amys(&first),
+        vec![posts[2], posts[1]],
+        "newest first, not the bin"
+    );
+    assert_eq!(first[0].post.content, content("Third"));
+    let after = Some(first[1].delivery.id);
+    let next = tx.inbox_page(acme, amy, t0(), after, 2).await.unwrap();
+    assert_eq!(amys(&next), vec![posts[0]]);
+    let after = Some(next[0].delivery.id);
+    assert!(tx
+        .inbox_page(acme, amy, t0(), after, 2)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(
+        tx.inbox_page(acme, amy, t0() + Duration::days(8), None, 2)
+            .await
+            .unwrap()
+            .is_empty(),
+        "the posts expired"
+    );
+    let bobs = tx.inbox_page(acme, bob, t0(), None, 10).await.unwrap();
+    assert_eq!(bobs.len(), 3);
+    assert!(
+        tx.inbox_page(acme, amy, t0(), Some(bobs[0].delivery.id), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "another member's delivery is no place to start from"
+    );
+    assert!(tx
+        .inbox_page(other, amy, t0(), None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    drop(tx);
+    let mut tx = write(store).await;
+    let from = [DeliveryState::Delivered];
+    tx.decide_delivery(
+        amy,
+        first[0].delivery.id,
+        &from,
+        DeliveryState::Rejected,
+        t0(),
+    )
+    .await
+    .unwrap();
+    commit(tx).await;
+    let mut tx = read(store).await;
+    let left = tx.inbox_page(acme, amy, t0(), None, 10).await.unwrap();
+    assert_eq!(amys(&left), vec![posts[1], posts[0]], "decided ones leave");
+}
+
+pub async fn newest_posts_are_a_teams_own_out_of_the_bin_newest_first(db: &TestDb) {
+    let store = db.store();
+    let (acme, members) = crew(store, "acme", 0).await;
+    let (other, others) = crew(store, "other", 0).await;
+    let mut tx = write(store).await;
+    let mut ids = Vec::new();
+    for (i, text) in ["Old", "Middle", "New", "Binned"].into_iter().enumerate() {
+        let at = t0() + mins(i as i64);
+        let p = tx
+            .create_post(acme, members[0], &content(text), PostStatus::Sent, at)
+            .await
+            .unwrap();
+        ids.push(p.id);
+    }
+    tx.set_post_deleted(acme, ids[3], Some(t0())).await.unwrap();
+    tx.create_post(
+        other,
+        others[0],
+        &content("Theirs"),
+        PostStatus::Sent,
+        t0() + mins(9),
+    )
+    .await
+    .unwrap();
+    commit(tx).await;
+    let mut tx = read(store).await;
+    let newest = tx.newest_posts(acme, 2).await.unwrap();
+    let seen: Vec<_> = newest.iter().map(|p| (p.id, p.text.as_str())).collect();
+    assert_eq!(seen, vec![(ids[2], "New"), (ids[1], "Middle")]);
+    assert_eq!(newest[0].created_at, t0() + mins(2));
+    assert_eq!(tx.newest_posts(acme, 20).await.unwrap().len(), 3);
+    assert_eq!(tx.newest_posts(other, 20).await.unwrap()[0].text, "Theirs");
+}
+
 pub async fn a_page_suggestion_is_answered_once_by_its_owner_or_by_admins_once_the_owner_left(
     db: &TestDb,
 ) {
@@ -877,6 +1000,8 @@ pub async fn the_apps_notifications_are_told_once_paged_newest_first_and_read_on
     let mut tx = read(store).await;
     assert_eq!(tx.unread_alerts(ada).await.unwrap(), 0);
     assert_eq!(tx.unread_alerts(amy).await.unwrap(), 1, "Amy's stay unread");
+}
+
 pub async fn a_held_share_is_rescheduled_once_and_history_lists_a_members_shares_newest_first(
     db: &TestDb,
 ) {

@@ -93,6 +93,25 @@ struct InboxPage {
     chrome: Chrome,
     rows: Vec<InboxRow>,
     archive: bool,
+    /// The delivery the "Older" link starts after, when there are older.
+    older: Option<i64>,
+    /// This is an older page: a link leads back to the newest.
+    paged: bool,
+}
+
+/// `before`: the delivery the previous page ended with ("Older").
+#[derive(Debug, Default, Deserialize)]
+pub struct InboxQuery {
+    #[serde(default)]
+    before: Option<i64>,
+}
+
+/// Which list the page shows.
+enum Listing {
+    /// Current suggestions, from after `before` or the newest.
+    Current { before: Option<DeliveryId> },
+    /// What the member shared.
+    Shared,
 }
 
 async fn list(
@@ -100,16 +119,25 @@ async fn list(
     me: SignedIn,
     flash: Flash,
     slug: String,
-    archive: bool,
+    listing: Listing,
 ) -> Result<Response, PageError> {
     let access = state.core.team_access(&slug, &me.user).await?;
     let zone = state.core.time_zone_of(me.user.id).await?;
-    let rows = if archive {
-        let shared = state.core.shared_archive(&access).await?;
-        rows(&state, &access, shared, &zone, |i| i.delivery.decided_at).await?
-    } else {
-        let current = state.core.inbox(&access).await?;
-        rows(&state, &access, current, &zone, |i| i.delivery.delivered_at).await?
+    let archive = matches!(listing, Listing::Shared);
+    let (rows, older, paged) = match listing {
+        Listing::Shared => {
+            let shared = state.core.shared_archive(&access).await?;
+            let rows = rows(&state, &access, shared, &zone, |i| i.delivery.decided_at).await?;
+            (rows, None, false)
+        }
+        Listing::Current { before } => {
+            let current = state.core.inbox_page(&access, before).await?;
+            let rows = rows(&state, &access, current.items, &zone, |i| {
+                i.delivery.delivered_at
+            })
+            .await?;
+            (rows, current.older.map(|d| d.0), before.is_some())
+        }
     };
     let chrome = Chrome::load(&state, &me, &access, flash).await?;
     let shown = chrome.notice.is_some();
@@ -117,18 +145,23 @@ async fn list(
         chrome,
         rows,
         archive,
+        older,
+        paged,
     }
     .render()?;
     Ok(page(StatusCode::OK, html, &state, shown))
 }
 
+/// Current suggestions, a page at a time ("Older" follows `before`).
 pub async fn inbox(
     State(state): State<AppState>,
     me: SignedIn,
     flash: Flash,
     Path(slug): Path<String>,
+    Query(query): Query<InboxQuery>,
 ) -> Result<Response, PageError> {
-    list(state, me, flash, slug, false).await
+    let before = query.before.map(DeliveryId);
+    list(state, me, flash, slug, Listing::Current { before }).await
 }
 
 pub async fn shared(
@@ -137,7 +170,7 @@ pub async fn shared(
     flash: Flash,
     Path(slug): Path<String>,
 ) -> Result<Response, PageError> {
-    list(state, me, flash, slug, true).await
+    list(state, me, flash, slug, Listing::Shared).await
 }
 
 /// An account the post can go to, as the suggestion lists it.

@@ -60,8 +60,9 @@ pub async fn team_page(
     let member_count = state.core.members(&access).await?.len();
     let suggestions = state
         .core
-        .inbox(&access)
+        .inbox_page(&access, None)
         .await?
+        .items
         .into_iter()
         .take(5)
         .map(|item| {

@@ -36,6 +36,8 @@ pub struct Options {
     pub login_attempts: u32,
     /// The pulse `/readyz` watches; no job runner when `None`.
     pub job_runner: Option<apostle_core::jobs::Pulse>,
+    /// Mount the feed benchmark's baseline route.
+    pub baseline_route: bool,
 }
 
 impl Default for Options {
@@ -44,6 +46,7 @@ impl Default for Options {
             secure_cookies: false,
             login_attempts: 5,
             job_runner: None,
+            baseline_route: false,
         }
     }
 }
@@ -95,6 +98,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         form_action_origins: Vec::new(),
         connections_enabled: true,
         shared_login_limits: false,
+        baseline_route: options.baseline_route,
     };
     let app = apostle_web::router(core.clone(), config, axum::Router::new());
     tokio::spawn(async move {

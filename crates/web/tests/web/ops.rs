@@ -158,3 +158,48 @@ async fn logs_name_the_route_but_never_an_invitation_token() {
     assert!(!logs.contains(token), "the invitation token was logged");
     assert!(!logs.contains(PASSWORD), "a password was logged");
 }
+
+#[tokio::test]
+async fn the_feed_baseline_lists_a_teams_newest_posts_only_when_mounted() {
+    let app = spawn_app_with(Options {
+        baseline_route: true,
+        ..Options::default()
+    })
+    .await;
+    app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
+    let email = apostle_domain::EmailAddress::parse("ada@acme.example").unwrap();
+    let mut tx = app.core.store.begin_read().await.unwrap();
+    let admin = tx.user_by_email(&email).await.unwrap().unwrap();
+    drop(tx);
+    let access = app.core.team_access("acme", &admin).await.unwrap();
+    for text in ["Older news", "Fish & chips on Friday"] {
+        let input = apostle_core::posts::PostInput {
+            text: text.to_owned(),
+            providers: vec!["linkedin".to_owned()],
+            ..Default::default()
+        };
+        app.core.create_post(&access, input).await.unwrap();
+        app.clock.advance(chrono::Duration::seconds(1));
+    }
+    let path = format!("/baseline/teams/{}/posts", access.team.id.0);
+    let answer = reqwest::get(app.url(&path)).await.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let html = answer.text().await.unwrap();
+    assert!(
+        !html.contains("Fish & chips"),
+        "the text is escaped: {html}"
+    );
+    let (newest, older) = (
+        html.find("chips on Friday").unwrap(),
+        html.find("Older news").unwrap(),
+    );
+    assert!(newest < older, "newest first: {html}");
+
+    let default = spawn_app().await;
+    let answer = reqwest::get(default.url(&path)).await.unwrap();
+    assert_eq!(
+        answer.status(),
+        StatusCode::NOT_FOUND,
+        "not mounted by default"
+    );
+}

@@ -21,6 +21,7 @@ crate::on_both_backends!(
     not_for_me_takes_the_suggestion_out_of_the_inbox_for_good,
     remind_me_later_takes_it_out_until_the_chosen_morning,
     an_admin_approves_a_post_waiting_for_a_page_they_own,
+    a_member_with_more_than_a_page_of_suggestions_sees_each_once_going_older,
 );
 
 pub async fn user(acme: &Acme, email: &str) -> User {
@@ -129,6 +130,69 @@ async fn the_inbox_lists_a_suggestion_whose_page_offers_to_reconnect_a_broken_li
     let bob = Web::sign_in(&acme, crate::connections::BOB).await;
     let theirs = bob.get(&format!("/t/acme/inbox/{delivery}")).await;
     assert_eq!(theirs.status(), 404, "Bob cannot open Amy's suggestion");
+}
+
+/// What an inbox page lists: each suggestion's delivery id, in order, and
+/// where its "Older" link leads.
+fn listed(html: &str) -> (Vec<i64>, Option<String>) {
+    let ids = html
+        .split("<li id=\"suggestion-")
+        .skip(1)
+        .map(|rest| rest[..rest.find('"').unwrap()].parse().unwrap())
+        .collect();
+    let older = html.split("href=\"").skip(1).find_map(|rest| {
+        let href = &rest[..rest.find('"').unwrap()];
+        href.starts_with("/t/acme/inbox?before=")
+            .then(|| href.to_owned())
+    });
+    (ids, older)
+}
+
+async fn a_member_with_more_than_a_page_of_suggestions_sees_each_once_going_older() {
+    let acme = acme().await;
+    let core = &acme.app.core;
+    let admin = access(&acme, ADMIN).await;
+    let count = apostle_core::posts::inbox::INBOX_PAGE_SIZE + 5;
+    for i in 0..count {
+        let input = PostInput {
+            text: format!("Suggestion number {i:02}"),
+            providers: vec!["linkedin".to_owned()],
+            ..PostInput::default()
+        };
+        core.create_post(&admin, input).await.unwrap();
+    }
+    // Delivered in one round, at one moment: the order rests on the ids.
+    core.dispatch_due_deliveries().await.unwrap();
+    let amy = Web::sign_in(&acme, AMY).await;
+
+    let (_, first) = amy.follow("/t/acme/inbox").await;
+    let (mut seen, mut older) = listed(&first);
+    assert_eq!(seen.len(), apostle_core::posts::inbox::INBOX_PAGE_SIZE);
+    assert!(first.contains("Suggestion number 24"), "newest first");
+    assert!(!first.contains(">Newest<"), "already the newest");
+    let mut pages = 1;
+    while let Some(href) = older {
+        let (_, page) = amy.follow(&href).await;
+        assert!(page.contains(">Newest<"), "{page}");
+        let (ids, next) = listed(&page);
+        seen.extend(ids);
+        older = next;
+        pages += 1;
+    }
+    assert_eq!(pages, 2);
+    let expected: Vec<i64> = {
+        let mut ids: Vec<i64> = core
+            .inbox(&access(&acme, AMY).await)
+            .await
+            .unwrap()
+            .iter()
+            .map(|i| i.delivery.id.0)
+            .collect();
+        ids.sort_unstable_by(|a, b| b.cmp(a));
+        ids
+    };
+    assert_eq!(expected.len(), count);
+    assert_eq!(seen, expected, "each suggestion once, newest first");
 }
 
 async fn not_for_me_takes_the_suggestion_out_of_the_inbox_for_good() {
