@@ -11,6 +11,7 @@ pub mod email;
 pub mod error;
 pub mod jobs;
 pub mod keys;
+pub mod layout;
 pub mod limiter;
 pub mod passwords;
 pub mod posts;

@@ -751,11 +751,13 @@ macro_rules! impl_posts_tx {
                     team: TeamId,
                     user: UserId,
                     now: DateTime<Utc>,
+                    cap: i64,
                 ) -> StoreResult<i64> {
                     ::sqlx::query_scalar(sql::INBOX_COUNT)
                         .bind(team.0)
                         .bind(user.0)
                         .bind($encode(now))
+                        .bind(cap)
                         .fetch_one(&mut *self.tx)
                         .await
                         .map_err($err)

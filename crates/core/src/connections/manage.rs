@@ -7,7 +7,7 @@ use super::flows::event;
 use super::{provider_of, to_the_end, CheckOutcome};
 use crate::error::{CoreError, CoreResult};
 use crate::store::{
-    Account, AccountKind, AccountOwner, ConnectionEvent, ConnectionStatus, Grant, Tx,
+    Account, AccountKind, AccountOwner, ConnectionEvent, ConnectionStatus, Grant, TeamRole, Tx,
 };
 use crate::Core;
 use apostle_domain::{AccountId, Role, TeamId, TeamSlug, UserId};
@@ -68,14 +68,13 @@ impl ConnectionFilter {
     }
 }
 
-/// Builds the view of `account` under `grant`.
-pub(super) async fn view(
-    tx: &mut dyn Tx,
-    account: Account,
+/// An account's health: its own when it broke on its own (a lost page
+/// role), else its grant's.
+fn status_of(
+    account: &Account,
     grant: &Grant,
-    refreshable: bool,
-) -> CoreResult<Connection> {
-    let (status, reason, since) = if account.status != ConnectionStatus::Active {
+) -> (ConnectionStatus, Option<String>, Option<DateTime<Utc>>) {
+    if account.status != ConnectionStatus::Active {
         (
             account.status,
             account.break_reason.clone(),
@@ -83,7 +82,17 @@ pub(super) async fn view(
         )
     } else {
         (grant.status, grant.break_reason.clone(), grant.broken_since)
-    };
+    }
+}
+
+/// Builds the view of `account` under `grant`.
+pub(super) async fn view(
+    tx: &mut dyn Tx,
+    account: Account,
+    grant: &Grant,
+    refreshable: bool,
+) -> CoreResult<Connection> {
+    let (status, reason, since) = status_of(&account, grant);
     let team = match account.owner {
         AccountOwner::Business(team) => tx
             .team_by_id(team)
@@ -133,8 +142,21 @@ impl Core {
         filter: &ConnectionFilter,
     ) -> CoreResult<Vec<Connection>> {
         let mut tx = self.store.begin_read().await?;
+        let teams = tx.teams_of_user(user).await?;
+        self.connections_in(&mut *tx, user, &teams, filter).await
+    }
+
+    /// [`Core::list_connections`] inside a transaction that reads more, with
+    /// the member's teams already read.
+    pub(crate) async fn connections_in(
+        &self,
+        tx: &mut dyn Tx,
+        user: UserId,
+        teams: &[TeamRole],
+        filter: &ConnectionFilter,
+    ) -> CoreResult<Vec<Connection>> {
         let mut accounts = tx.personal_accounts(user).await?;
-        for membership in tx.teams_of_user(user).await? {
+        for membership in teams {
             if membership.role == Role::Admin {
                 accounts.extend(tx.business_accounts(membership.team.id).await?);
             }
@@ -144,6 +166,14 @@ impl Core {
             let Some(grant) = tx.grant_by_id(account.grant_id).await? else {
                 continue;
             };
+            // Every page's banner asks for the broken ones: the others are
+            // passed over before their names are read.
+            if filter
+                .status
+                .is_some_and(|s| s != status_of(&account, &grant).0)
+            {
+                continue;
+            }
             let refreshable = self.refreshable(&grant);
             let connection = view(&mut *tx, account, &grant, refreshable).await?;
             let wanted = filter.keeps(&connection)

@@ -6,7 +6,9 @@
 use super::links::{verify_unsubscribe, ActionLink, LinkAction, LinkSubject};
 use crate::error::{CoreError, CoreResult};
 use crate::sharing::ShareOutcome;
-use crate::store::{ConnectionStatus, Delivery, InboxItem, MemberSettings, Post, ShareTarget, Tx};
+use crate::store::{
+    ConnectionStatus, Delivery, InboxItem, MemberSettings, Post, ShareTarget, Tx, User,
+};
 use crate::teams::TeamAccess;
 use crate::Core;
 use apostle_domain::{
@@ -248,8 +250,32 @@ impl Core {
         access: &TeamAccess,
         before: Option<DeliveryId>,
     ) -> CoreResult<InboxPage> {
-        let now = self.clock.now();
         let mut tx = self.store.begin_read().await?;
+        self.inbox_page_in(&mut *tx, access, before).await
+    }
+
+    /// The inbox page's reads in one transaction: the member's place in the
+    /// team, their time zone and a page of current suggestions.
+    pub async fn inbox_view(
+        &self,
+        user: &User,
+        team_slug: &str,
+        before: Option<DeliveryId>,
+    ) -> CoreResult<(TeamAccess, TimeZoneName, InboxPage)> {
+        let mut tx = self.store.begin_read().await?;
+        let access = crate::teams::team_access_in(&mut *tx, team_slug, user).await?;
+        let zone = self.member_time_zone(&mut *tx, user.id).await?;
+        let page = self.inbox_page_in(&mut *tx, &access, before).await?;
+        Ok((access, zone, page))
+    }
+
+    async fn inbox_page_in(
+        &self,
+        tx: &mut dyn Tx,
+        access: &TeamAccess,
+        before: Option<DeliveryId>,
+    ) -> CoreResult<InboxPage> {
+        let now = self.clock.now();
         // One more than a page tells whether an older page exists.
         let mut items = tx
             .inbox_page(
@@ -265,15 +291,6 @@ impl Core {
             items[INBOX_PAGE_SIZE - 1].delivery.id
         });
         Ok(InboxPage { items, older })
-    }
-
-    /// How many suggestions wait for the member (the Inbox link's count):
-    /// one query, on every page.
-    pub async fn inbox_count(&self, access: &TeamAccess) -> CoreResult<usize> {
-        let now = self.clock.now();
-        let mut tx = self.store.begin_read().await?;
-        let n = tx.inbox_count(access.team.id, access.user.id, now).await?;
-        Ok(usize::try_from(n).unwrap_or(0))
     }
 
     /// What the member shared, newest first (to share again, or elsewhere).

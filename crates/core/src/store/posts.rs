@@ -333,12 +333,13 @@ pub trait PostsTx: Send {
         limit: i64,
     ) -> StoreResult<Vec<InboxItem>>;
     /// How many suggestions wait for the member's decision: delivered, of
-    /// posts still live at `now`.
+    /// posts still live at `now`; counted up to `cap` (every page shows it).
     async fn inbox_count(
         &mut self,
         team: TeamId,
         user: UserId,
         now: DateTime<Utc>,
+        cap: i64,
     ) -> StoreResult<i64>;
     async fn delivery_counts(
         &mut self,

@@ -408,15 +408,24 @@ pub async fn deliveries_of_a_post_in_the_bin_wait_and_members_decide_only_their_
     );
     commit(tx).await;
     let mut tx = read(store).await;
-    assert_eq!(tx.inbox_count(acme, members[2], t0()).await.unwrap(), 1);
+    assert_eq!(tx.inbox_count(acme, members[2], t0(), 10).await.unwrap(), 1);
     assert_eq!(
-        tx.inbox_count(acme, members[2], t0() + Duration::days(8))
+        tx.inbox_count(acme, members[2], t0(), 0).await.unwrap(),
+        0,
+        "counted up to the cap"
+    );
+    assert_eq!(
+        tx.inbox_count(acme, members[2], t0() + Duration::days(8), 10)
             .await
             .unwrap(),
         0,
         "the post expired"
     );
-    assert_eq!(tx.inbox_count(acme, amy, t0()).await.unwrap(), 0, "decided");
+    assert_eq!(
+        tx.inbox_count(acme, amy, t0(), 10).await.unwrap(),
+        0,
+        "decided"
+    );
     let rejected = tx
         .member_inbox(acme, amy, &[DeliveryState::Rejected])
         .await

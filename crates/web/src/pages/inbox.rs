@@ -121,22 +121,23 @@ async fn list(
     slug: String,
     listing: Listing,
 ) -> Result<Response, PageError> {
-    let access = state.core.team_access(&slug, &me.user).await?;
-    let zone = state.core.time_zone_of(me.user.id).await?;
     let archive = matches!(listing, Listing::Shared);
-    let (rows, older, paged) = match listing {
+    let (access, rows, older, paged) = match listing {
         Listing::Shared => {
+            let access = state.core.team_access(&slug, &me.user).await?;
+            let zone = state.core.time_zone_of(me.user.id).await?;
             let shared = state.core.shared_archive(&access).await?;
             let rows = rows(&state, &access, shared, &zone, |i| i.delivery.decided_at).await?;
-            (rows, None, false)
+            (access, rows, None, false)
         }
         Listing::Current { before } => {
-            let current = state.core.inbox_page(&access, before).await?;
+            // The page every member opens most: its reads go together.
+            let (access, zone, current) = state.core.inbox_view(&me.user, &slug, before).await?;
             let rows = rows(&state, &access, current.items, &zone, |i| {
                 i.delivery.delivered_at
             })
             .await?;
-            (rows, current.older.map(|d| d.0), before.is_some())
+            (access, rows, current.older.map(|d| d.0), before.is_some())
         }
     };
     let chrome = Chrome::load(&state, &me, &access, flash).await?;

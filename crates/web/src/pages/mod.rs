@@ -22,8 +22,7 @@ use crate::cookies;
 use crate::error::PageError;
 use crate::session::{Flash, Notice, SignedIn};
 use crate::AppState;
-use apostle_core::connections::ConnectionFilter;
-use apostle_core::store::ConnectionStatus;
+use apostle_core::layout::INBOX_COUNT_CAP;
 use apostle_core::teams::TeamAccess;
 use apostle_domain::LocalPath;
 use askama::Template;
@@ -231,37 +230,38 @@ pub struct Chrome {
 const BANNER_ROWS: usize = 3;
 
 impl Chrome {
+    /// The Inbox link's count: "99+" once it reaches the count's cap.
+    pub fn inbox_badge(&self) -> String {
+        if self.inbox_count as i64 >= INBOX_COUNT_CAP {
+            format!("{}+", INBOX_COUNT_CAP - 1)
+        } else {
+            self.inbox_count.to_string()
+        }
+    }
+
     pub async fn load(
         state: &AppState,
         me: &SignedIn,
         access: &TeamAccess,
         flash: Flash,
     ) -> Result<Chrome, PageError> {
-        let teams = state
-            .core
-            .teams_of(me.user.id)
-            .await?
+        let layout = state.core.layout(access).await?;
+        let teams = layout
+            .teams
             .into_iter()
             .map(|tr| TeamLink {
                 slug: tr.team.slug.to_string(),
                 name: tr.team.name.to_string(),
             })
             .collect();
-        let broken_only = ConnectionFilter {
-            status: Some(ConnectionStatus::Broken),
-            ..Default::default()
-        };
-        let all_broken = state
-            .core
-            .list_connections(me.user.id, &broken_only)
-            .await?;
-        let more_broken = all_broken.len().saturating_sub(BANNER_ROWS);
-        let broken = all_broken
+        let more_broken = layout.broken.len().saturating_sub(BANNER_ROWS);
+        let broken = layout
+            .broken
             .iter()
             .take(BANNER_ROWS)
             .map(connections::ConnectionRow::from)
             .collect();
-        let inbox_count = state.core.inbox_count(access).await?;
+        let inbox_count = layout.inbox_count;
         Ok(Chrome {
             user_name: me.user.name.to_string(),
             csrf: me.csrf.clone(),
