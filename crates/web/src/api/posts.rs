@@ -3,6 +3,7 @@
 //! the images posts carry.
 
 use super::connections::{KindName, StatusName};
+use super::paging::{PageQuery, Paging};
 use crate::error::{ApiError, ErrorBody};
 use crate::session::{object, optional_object, ApiJson, Bearer};
 use crate::AppState;
@@ -14,9 +15,11 @@ use apostle_domain::{AccountId, DeliveryState, ImageId, PostId, Schedule, UserId
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::cmp::Reverse;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
@@ -266,9 +269,11 @@ pub(crate) struct FeedPost {
 
 #[derive(Serialize, ToSchema)]
 pub(crate) struct Feed {
-    /// Newest first: for an admin the 500 newest posts, for an ambassador the
-    /// 200 newest suggestions.
+    /// Newest first (by when the post was written): for an admin among the
+    /// 500 newest posts, for an ambassador among the 200 newest suggestions.
     posts: Vec<FeedPost>,
+    /// Where the next page starts; absent on the last page.
+    next_cursor: Option<String>,
 }
 
 /// The caller's feed: for an ambassador the suggestions delivered to them
@@ -277,7 +282,7 @@ pub(crate) struct Feed {
 #[utoipa::path(
     get,
     path = "/teams/{slug}/posts",
-    params(("slug" = String, Path, description = "The team's slug")),
+    params(("slug" = String, Path, description = "The team's slug"), PageQuery),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The feed", body = Feed),
@@ -289,12 +294,13 @@ pub(crate) async fn feed(
     State(state): State<AppState>,
     Bearer(bearer): Bearer,
     Path(slug): Path<String>,
-) -> Result<Json<Feed>, ApiError> {
+    paging: Paging,
+) -> Result<Response, ApiError> {
     let access = bearer.team_access(&slug)?;
-    let (posts, rest): (Vec<Post>, Vec<_>) = state
-        .core
-        .feed(&access)
-        .await?
+    let feed = state.core.feed(&access).await?;
+    let page = paging.page(feed, |item| Reverse((item.post.created_at, item.post.id.0)))?;
+    let (posts, rest): (Vec<Post>, Vec<_>) = page
+        .items
         .into_iter()
         .map(
             |FeedItem {
@@ -314,7 +320,10 @@ pub(crate) async fn feed(
             delivery: delivery.map(DeliveryView::from),
         })
         .collect();
-    Ok(Json(Feed { posts }))
+    paging.respond(&Feed {
+        posts,
+        next_cursor: page.next_cursor,
+    })
 }
 
 /// A business page a post goes to.

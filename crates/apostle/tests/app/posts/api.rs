@@ -638,3 +638,52 @@ async fn a_member_sets_their_time_zone_and_email_notifications() {
         "another member's settings are their own"
     );
 }
+
+#[tokio::test]
+async fn the_feed_comes_a_page_at_a_time_and_answers_304_until_it_changes() {
+    let acme = acme().await;
+    for text in ["First", "Second", "Third"] {
+        suggest(&acme, text, Value::Null).await;
+    }
+    let page = |path: String, etag: Option<String>| {
+        let acme = &acme;
+        async move {
+            let mut request = acme
+                .app
+                .http
+                .get(acme.app.url(&format!("/api/v1{path}")))
+                .bearer_auth(acme.token(ADMIN));
+            if let Some(etag) = etag {
+                request = request.header("If-None-Match", etag);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+            (status, etag, response.json().await.unwrap_or(Value::Null))
+        }
+    };
+    let texts = |body: &Value| -> Vec<String> {
+        body["posts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["text"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, etag, first) = page("/teams/acme/posts?limit=2".into(), None).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(texts(&first), ["Third", "Second"], "newest first");
+    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    let (_, _, rest) = page(format!("/teams/acme/posts?limit=2&cursor={cursor}"), None).await;
+    assert_eq!(texts(&rest), ["First"]);
+    assert!(rest["next_cursor"].is_null(), "the last page");
+
+    let (status, same, _) = page("/teams/acme/posts?limit=2".into(), Some(etag.clone())).await;
+    assert_eq!((status, &same), (304, &etag), "nothing changed");
+    suggest(&acme, "Fourth", Value::Null).await;
+    let (status, changed, body) =
+        page("/teams/acme/posts?limit=2".into(), Some(etag.clone())).await;
+    assert_eq!(status, 200);
+    assert_ne!(changed, etag);
+    assert_eq!(texts(&body), ["Fourth", "Third"]);
+}
