@@ -258,14 +258,15 @@ async fn an_ambassadors_feed_lists_only_what_was_delivered_to_them_with_their_ac
     .await["id"]
         .as_i64()
         .unwrap();
-    assert!(
-        feed(&acme, AMY).await.is_empty(),
-        "nothing is in the feed before it is delivered"
-    );
-
+    // The app's own delivery runner may get there first: dispatching again
+    // changes nothing then.
     dispatch(&acme).await;
     let amys = feed(&acme, AMY).await;
-    assert_eq!(ids(&amys), vec![to_amy]);
+    assert_eq!(
+        ids(&amys),
+        vec![to_amy],
+        "next year's post is planned for Amy too, and not in her feed before it is delivered"
+    );
     let post = &amys[0];
     assert_eq!(post["text"], "For Amy");
     assert_eq!(post["delivery"]["state"], "delivered");
