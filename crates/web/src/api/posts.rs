@@ -272,7 +272,8 @@ pub(crate) struct Feed {
     /// Newest first (by when the post was written): for an admin among the
     /// 500 newest posts, for an ambassador among the 200 newest suggestions.
     posts: Vec<FeedPost>,
-    /// Where the next page starts; absent on the last page.
+    /// For the next page of a list; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
     next_cursor: Option<String>,
 }
 

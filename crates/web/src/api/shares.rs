@@ -212,7 +212,8 @@ pub(crate) struct HistoryTargetView {
 pub(crate) struct ShareHistory {
     /// Newest first.
     posts: Vec<SharedPostView>,
-    /// Where the next page starts; absent on the last page.
+    /// For the next page of a list; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
     next_cursor: Option<String>,
 }
 
