@@ -746,23 +746,6 @@ macro_rules! impl_posts_tx {
                     rows.into_iter().map(InboxRow::decode).collect()
                 }
 
-                async fn inbox_count(
-                    &mut self,
-                    team: TeamId,
-                    user: UserId,
-                    now: DateTime<Utc>,
-                    cap: i64,
-                ) -> StoreResult<i64> {
-                    ::sqlx::query_scalar(sql::INBOX_COUNT)
-                        .bind(team.0)
-                        .bind(user.0)
-                        .bind($encode(now))
-                        .bind(cap)
-                        .fetch_one(&mut *self.tx)
-                        .await
-                        .map_err($err)
-                }
-
                 async fn delivery_counts(
                     &mut self,
                     team: TeamId,

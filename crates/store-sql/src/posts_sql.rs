@@ -179,13 +179,6 @@ pub const INBOX_PAGE: &str =
        AND ($4 IS NULL OR (d.delivered_at, d.id) < \
            (SELECT c.delivered_at, c.id FROM deliveries c WHERE c.id = $4 AND c.user_id = $2)) \
      ORDER BY d.delivered_at DESC, d.id DESC LIMIT $5";
-/// The live posts of `Post::is_live`: out of the bin, scheduled or sent,
-/// not expired.
-pub const INBOX_COUNT: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM deliveries d \
-         JOIN posts p ON p.id = d.post_id \
-     WHERE d.team_id = $1 AND d.user_id = $2 AND d.state = 'delivered' \
-       AND p.deleted_at IS NULL AND p.status IN ('scheduled', 'sent') AND p.expires_at > $3 \
-     LIMIT $4) AS waiting";
 pub const DELIVERY_COUNTS: &str = "SELECT state, COUNT(*) FROM deliveries \
      WHERE team_id = $1 AND post_id = $2 GROUP BY state";
 pub const UNDECIDED_MEMBERS: &str = "SELECT user_id FROM deliveries \

@@ -5,8 +5,8 @@
 
 use apostle_core::store::{
     Account, AccountKind, AccountOwner, ApiToken, ConnectionEvent, ConnectionStatus, Email,
-    EmailState, FlowPurpose, Grant, Invite, Job, JobState, Member, OAuthFlow, SealedRow,
-    SealedValue, StoreError, StoreResult, Team, TeamRole, User,
+    EmailState, FlowPurpose, Grant, Invite, Job, JobState, LayoutCounts, Member, OAuthFlow,
+    PageContext, SealedRow, SealedValue, StoreError, StoreResult, Team, TeamRole, User,
 };
 use apostle_domain::{
     AccountId, ApiTokenId, EmailAddress, EmailId, EventId, FlowId, GrantId, InvalidValue, InviteId,
@@ -174,25 +174,90 @@ impl<T: StoredTime> InviteRow<T> {
     }
 }
 
+/// A session with its user (`sql::LIVE_SESSION`).
 #[derive(sqlx::FromRow)]
-pub struct SessionRow<T> {
-    user_id: i64,
-    csrf_token: String,
-    created_at: T,
-    expires_at: T,
+pub struct SignedInRow<T> {
+    s_csrf_token: String,
+    s_created_at: T,
+    s_expires_at: T,
+    #[sqlx(flatten)]
+    user: UserRow<T>,
 }
 
-impl<T: StoredTime> SessionRow<T> {
-    pub fn user_id(&self) -> UserId {
-        UserId(self.user_id)
+impl<T: StoredTime> SignedInRow<T> {
+    pub fn decode(self) -> StoreResult<(apostle_core::store::Session, User)> {
+        let user = self.user.decode()?;
+        let session = apostle_core::store::Session {
+            user_id: user.id,
+            csrf_token: self.s_csrf_token,
+            created_at: self.s_created_at.into_utc()?,
+            expires_at: self.s_expires_at.into_utc()?,
+        };
+        Ok((session, user))
     }
+}
 
-    pub fn decode(self) -> StoreResult<apostle_core::store::Session> {
-        Ok(apostle_core::store::Session {
-            user_id: UserId(self.user_id),
-            csrf_token: self.csrf_token,
-            created_at: self.created_at.into_utc()?,
-            expires_at: self.expires_at.into_utc()?,
+#[derive(sqlx::FromRow)]
+pub struct LayoutCountsRow {
+    team_count: i64,
+    inbox_count: i64,
+    broken_count: i64,
+}
+
+impl LayoutCountsRow {
+    pub fn decode(self) -> LayoutCounts {
+        LayoutCounts {
+            teams: self.team_count,
+            inbox: self.inbox_count,
+            broken: self.broken_count,
+        }
+    }
+}
+
+/// `sql::PAGE_CONTEXT`: the team's columns are null when the user is not
+/// one of its members.
+#[derive(sqlx::FromRow)]
+pub struct PageContextRow<T> {
+    #[sqlx(flatten)]
+    signed_in: SignedInRow<T>,
+    time_zone: String,
+    t_id: Option<i64>,
+    t_slug: Option<String>,
+    t_name: Option<String>,
+    t_created_at: Option<T>,
+    t_role: Option<String>,
+    #[sqlx(flatten)]
+    counts: LayoutCountsRow,
+}
+
+impl<T: StoredTime> PageContextRow<T> {
+    pub fn decode(self) -> StoreResult<PageContext> {
+        let (session, user) = self.signed_in.decode()?;
+        let membership = match (
+            self.t_id,
+            self.t_slug,
+            self.t_name,
+            self.t_created_at,
+            self.t_role,
+        ) {
+            (Some(id), Some(slug), Some(name), Some(created_at), Some(role)) => Some(TeamRole {
+                team: TeamRow {
+                    id,
+                    slug,
+                    name,
+                    created_at,
+                }
+                .decode()?,
+                role: decode_role(&role)?,
+            }),
+            _ => None,
+        };
+        Ok(PageContext {
+            session,
+            user,
+            time_zone: self.time_zone,
+            membership,
+            counts: self.counts.decode(),
         })
     }
 }

@@ -129,8 +129,83 @@ pub const USE_PASSWORD_RESET: &str = "UPDATE password_resets SET used_at = $2 \
 pub const CREATE_SESSION: &str =
     "INSERT INTO sessions (id_hash, csrf_token, user_id, created_at, expires_at) \
      VALUES ($1, $2, $3, $4, $5)";
-pub const LIVE_SESSION: &str = "SELECT user_id, csrf_token, created_at, expires_at \
-     FROM sessions WHERE id_hash = $1 AND expires_at > $2";
+/// A session (`s`) with its user (`u`), as `rows::SignedInRow` reads them.
+macro_rules! signed_in_columns {
+    () => {
+        "s.csrf_token AS s_csrf_token, s.created_at AS s_created_at, \
+         s.expires_at AS s_expires_at, \
+         u.id, u.email, u.name, u.password_hash, u.created_at"
+    };
+}
+/// `$1` the session's hash, `$2` now.
+pub const LIVE_SESSION: &str = concat!(
+    "SELECT ",
+    signed_in_columns!(),
+    " FROM sessions s JOIN users u ON u.id = s.user_id \
+     WHERE s.id_hash = $1 AND s.expires_at > $2"
+);
+/// What the layout of a member's page counts (`rows::LayoutCountsRow`), for
+/// the user and team the SQL expressions `$user` and `$team` name, at `$now`,
+/// the inbox up to `$cap` (its live posts as `Post::is_live` has them: out of
+/// the bin, scheduled or sent, not expired). Broken means the account is, or its grant is while
+/// the account is active (as a connection's status is read).
+macro_rules! layout_counts {
+    ($user:literal, $team:literal, $now:literal, $cap:literal) => {
+        concat!(
+            "(SELECT COUNT(*) FROM memberships o WHERE o.user_id = ",
+            $user,
+            ") AS team_count, \
+             (SELECT COUNT(*) FROM (SELECT 1 FROM deliveries d \
+                 JOIN posts p ON p.id = d.post_id \
+                 WHERE d.team_id = ",
+            $team,
+            " AND d.user_id = ",
+            $user,
+            " AND d.state = 'delivered' AND p.deleted_at IS NULL \
+                   AND p.status IN ('scheduled', 'sent') AND p.expires_at > ",
+            $now,
+            " LIMIT ",
+            $cap,
+            ") AS waiting) AS inbox_count, \
+             (SELECT COUNT(*) FROM accounts a JOIN grants g ON g.id = a.grant_id \
+                 WHERE a.kind = 'personal' AND a.owner_user_id = ",
+            $user,
+            " AND (a.status = 'broken' OR (a.status = 'active' AND g.status = 'broken'))) \
+             + (SELECT COUNT(*) FROM accounts a JOIN grants g ON g.id = a.grant_id \
+                 WHERE a.kind = 'business' AND a.team_id IN (SELECT b.team_id \
+                     FROM memberships b WHERE b.user_id = ",
+            $user,
+            " AND b.role = 'admin') \
+                   AND (a.status = 'broken' OR (a.status = 'active' AND g.status = 'broken'))) \
+                 AS broken_count"
+        )
+    };
+}
+/// `$1` the team, `$2` the user, `$3` now, `$4` the inbox's cap.
+pub const LAYOUT_COUNTS: &str = concat!(
+    "SELECT ",
+    layout_counts!("$2", "$1", "$3", "$4")
+);
+/// `$1` the session's hash, `$2` now, `$3` the team's slug, `$4` the inbox's
+/// cap: the session with its user, their time zone, their membership of the
+/// team (`t_`, null when none) and the layout's counts.
+pub const PAGE_CONTEXT: &str = concat!(
+    "SELECT ",
+    signed_in_columns!(),
+    ", u.time_zone, t.id AS t_id, t.slug AS t_slug, t.name AS t_name, \
+         t.created_at AS t_created_at, m.role AS t_role, ",
+    layout_counts!(
+        "(SELECT user_id FROM sessions WHERE id_hash = $1)",
+        "(SELECT id FROM teams WHERE slug = $3)",
+        "$2",
+        "$4"
+    ),
+    " FROM sessions s JOIN users u ON u.id = s.user_id \
+     LEFT JOIN memberships m ON m.user_id = u.id \
+         AND m.team_id = (SELECT id FROM teams WHERE slug = $3) \
+     LEFT JOIN teams t ON t.id = m.team_id \
+     WHERE s.id_hash = $1 AND s.expires_at > $2"
+);
 pub const DELETE_SESSION: &str = "DELETE FROM sessions WHERE id_hash = $1";
 pub const DELETE_SESSIONS_OF_USER: &str = "DELETE FROM sessions WHERE user_id = $1";
 pub const DELETE_EXPIRED_SESSIONS: &str = "DELETE FROM sessions WHERE expires_at <= $1";

@@ -23,8 +23,8 @@ macro_rules! impl_tx {
             use ::apostle_core::store::{
                 Account, AccountKind, AccountOwner, ApiToken, ConnectionCount, ConnectionEvent,
                 ConnectionStatus, Email, EmailState, Grant, GrantTokens, Invite, Job, JobState,
-                Member, MemberChange, NewAccount, NewConnectionEvent, NewEmail, NewFlow, NewGrant,
-                NewInvite, NewJob, OAuthFlow, SealedColumn, SealedValue, Session, StoreError,
+                LayoutCounts, Member, MemberChange, NewAccount, NewConnectionEvent, NewEmail, NewFlow, NewGrant,
+                NewInvite, NewJob, OAuthFlow, PageContext, SealedColumn, SealedValue, Session, StoreError,
                 StoreResult, Team, TeamRole, Tx, User,
             };
             use ::apostle_domain::{
@@ -36,8 +36,8 @@ macro_rules! impl_tx {
                 account_owner_columns, complete_counts, decode_all, decode_role, sort_members,
                 sort_team_roles, AccountRow, ApiTokenRow, ConnectionEventRow, EmailRow, FlowRow,
                 GrantRow, InviteRow, JobRow, MemberRow, SealedAccountRow, SealedEmailRow,
-                SealedFlowRow, SealedGrantRow, SealedRowDecode, SessionRow, StoredTime,
-                TeamRoleRow, TeamRow, UserRow,
+                SealedFlowRow, SealedGrantRow, SealedRowDecode, SignedInRow, StoredTime,
+                TeamRoleRow, TeamRow, UserRow, LayoutCountsRow, PageContextRow,
             };
             use $crate::sql;
 
@@ -382,16 +382,50 @@ macro_rules! impl_tx {
                     id_hash: &str,
                     now: DateTime<Utc>,
                 ) -> StoreResult<Option<(Session, User)>> {
-                    let row: Option<SessionRow<$time>> = ::sqlx::query_as(sql::LIVE_SESSION)
+                    let row: Option<SignedInRow<$time>> = ::sqlx::query_as(sql::LIVE_SESSION)
                         .bind(id_hash)
                         .bind($encode(now))
                         .fetch_optional(&mut *self.tx)
                         .await
                         .map_err($err)?;
-                    let Some(row) = row else { return Ok(None) };
-                    let user = self.user_by_id(row.user_id()).await?;
-                    user.map(|user| row.decode().map(|session| (session, user)))
-                        .transpose()
+                    row.map(SignedInRow::decode).transpose()
+                }
+
+                async fn page_context(
+                    &mut self,
+                    id_hash: &str,
+                    team: &TeamSlug,
+                    now: DateTime<Utc>,
+                    inbox_cap: i64,
+                ) -> StoreResult<Option<PageContext>> {
+                    let row: Option<PageContextRow<$time>> =
+                        ::sqlx::query_as(sql::PAGE_CONTEXT)
+                            .bind(id_hash)
+                            .bind($encode(now))
+                            .bind(team.as_str())
+                            .bind(inbox_cap)
+                            .fetch_optional(&mut *self.tx)
+                            .await
+                            .map_err($err)?;
+                    row.map(PageContextRow::decode).transpose()
+                }
+
+                async fn layout_counts(
+                    &mut self,
+                    team: TeamId,
+                    user: UserId,
+                    now: DateTime<Utc>,
+                    inbox_cap: i64,
+                ) -> StoreResult<LayoutCounts> {
+                    let row: LayoutCountsRow = ::sqlx::query_as(sql::LAYOUT_COUNTS)
+                        .bind(team.0)
+                        .bind(user.0)
+                        .bind($encode(now))
+                        .bind(inbox_cap)
+                        .fetch_one(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    Ok(row.decode())
                 }
 
                 async fn delete_session(&mut self, id_hash: &str) -> StoreResult<bool> {

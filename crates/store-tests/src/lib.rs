@@ -53,6 +53,7 @@ macro_rules! conformance_tests {
             a_password_reset_works_once_and_only_until_it_expires,
             a_new_password_reset_retires_the_users_earlier_link,
             a_session_signs_its_user_in_until_it_expires,
+            a_page_context_is_a_live_sessions_with_its_membership_and_broken_connections_counted,
             sessions_are_deleted_singly_per_user_and_when_expired,
             an_api_token_is_found_with_its_owner_and_its_use_recorded_once_per_interval,
             a_revoked_api_token_no_longer_signs_in,

@@ -25,25 +25,53 @@ pub struct SignedIn {
     pub cookie: String,
 }
 
-impl FromRequestParts<AppState> for SignedIn {
+/// A browser's session cookie, not yet checked: for a page that checks it
+/// in the same transaction as its own reads. Without one the browser is
+/// sent to sign in.
+pub struct SessionCookie {
+    pub cookie: String,
+    /// Where signing in returns to: this page.
+    pub next: String,
+}
+
+impl SessionCookie {
+    /// The browser's session has ended (or never was): sign in and return here.
+    pub fn expired(self) -> PageError {
+        PageError::SignIn { next: self.next }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for SessionCookie {
     type Rejection = PageError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, PageError> {
         let next = parts
             .uri
             .path_and_query()
             .map(|pq| pq.as_str().to_owned())
             .unwrap_or_else(|| "/".to_owned());
-        let Some(cookie) = cookies::get(&parts.headers, cookies::SESSION) else {
-            return Err(PageError::SignIn { next });
-        };
-        match state.core.session(cookie).await? {
-            Some((session, user)) => Ok(SignedIn {
-                user,
-                csrf: session.csrf_token,
+        match cookies::get(&parts.headers, cookies::SESSION) {
+            Some(cookie) => Ok(SessionCookie {
                 cookie: cookie.to_owned(),
+                next,
             }),
             None => Err(PageError::SignIn { next }),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
+        let session = SessionCookie::from_request_parts(parts, state).await?;
+        match state.core.session(&session.cookie).await? {
+            Some((live, user)) => Ok(SignedIn {
+                user,
+                csrf: live.csrf_token,
+                cookie: session.cookie,
+            }),
+            None => Err(session.expired()),
         }
     }
 }

@@ -5,16 +5,19 @@
 
 use super::links::{verify_unsubscribe, ActionLink, LinkAction, LinkSubject};
 use crate::error::{CoreError, CoreResult};
+use crate::layout::TeamPage;
+use crate::secrets::token_hash;
 use crate::sharing::ShareOutcome;
 use crate::store::{
-    ConnectionStatus, Delivery, InboxItem, MemberSettings, Post, ShareTarget, Tx, User,
+    ConnectionStatus, Delivery, InboxItem, MemberSettings, Post, ShareTarget, Tx,
 };
 use crate::teams::TeamAccess;
 use crate::Core;
 use apostle_domain::{
-    AccountId, DeliveryId, DeliveryState, DeliveryWindow, NotificationKind, TeamId, TimeZoneName,
-    UserId,
+    AccountId, DeliveryId, DeliveryState, DeliveryWindow, ImageId, NotificationKind, TeamId,
+    TimeZoneName, UserId,
 };
+use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDateTime, NaiveTime, Utc};
 
 /// An account a post can go to from the member's point of view.
@@ -56,6 +59,14 @@ pub struct InboxPage {
     pub items: Vec<InboxItem>,
     /// The delivery the next page starts after, when there are older ones.
     pub older: Option<DeliveryId>,
+}
+
+/// The inbox as its page shows it.
+pub struct InboxView {
+    pub frame: TeamPage,
+    pub page: InboxPage,
+    /// The public URLs of the page's images.
+    pub images: BTreeMap<ImageId, String>,
 }
 
 /// When "Remind me later" brings a suggestion back.
@@ -254,19 +265,35 @@ impl Core {
         self.inbox_page_in(&mut *tx, access, before).await
     }
 
-    /// The inbox page's reads in one transaction: the member's place in the
-    /// team, their time zone and a page of current suggestions.
+    /// The inbox page's reads in one transaction: the session behind
+    /// `cookie`, the member's place in the team, their time zone, the layout,
+    /// a page of current suggestions and their images' URLs. None when the
+    /// session is missing or expired.
     pub async fn inbox_view(
         &self,
-        user: &User,
+        cookie: &str,
         team_slug: &str,
         before: Option<DeliveryId>,
-    ) -> CoreResult<(TeamAccess, TimeZoneName, InboxPage)> {
+    ) -> CoreResult<Option<InboxView>> {
         let mut tx = self.store.begin_read().await?;
-        let access = crate::teams::team_access_in(&mut *tx, team_slug, user).await?;
-        let zone = self.member_time_zone(&mut *tx, user.id).await?;
-        let page = self.inbox_page_in(&mut *tx, &access, before).await?;
-        Ok((access, zone, page))
+        let Some(frame) = self
+            .team_page_in(&mut *tx, &token_hash(cookie), team_slug)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let page = self.inbox_page_in(&mut *tx, &frame.access, before).await?;
+        let ids: Vec<ImageId> = page
+            .items
+            .iter()
+            .filter_map(|i| i.post.content.image_id)
+            .collect();
+        let images = self.image_urls_in(&mut *tx, &frame.access, &ids).await?;
+        Ok(Some(InboxView {
+            frame,
+            page,
+            images,
+        }))
     }
 
     async fn inbox_page_in(

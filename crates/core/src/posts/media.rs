@@ -4,7 +4,7 @@
 
 use crate::error::{CoreError, CoreResult};
 use crate::secrets::random_token;
-use crate::store::{Image, UtmPreset};
+use crate::store::{Image, Tx, UtmPreset};
 use crate::teams::TeamAccess;
 use crate::Core;
 use apostle_domain::{ImageId, InvalidValue, Utm, UtmPresetId};
@@ -117,12 +117,22 @@ impl Core {
         access: &TeamAccess,
         images: &[ImageId],
     ) -> CoreResult<std::collections::BTreeMap<ImageId, String>> {
-        let mut urls = std::collections::BTreeMap::new();
         // Most lists have no image: no transaction for them.
         if images.is_empty() {
-            return Ok(urls);
+            return Ok(std::collections::BTreeMap::new());
         }
         let mut tx = self.store.begin_read().await?;
+        self.image_urls_in(&mut *tx, access, images).await
+    }
+
+    /// [`image_urls`](Self::image_urls) in the caller's transaction.
+    pub(crate) async fn image_urls_in(
+        &self,
+        tx: &mut dyn Tx,
+        access: &TeamAccess,
+        images: &[ImageId],
+    ) -> CoreResult<std::collections::BTreeMap<ImageId, String>> {
+        let mut urls = std::collections::BTreeMap::new();
         for &id in images {
             if urls.contains_key(&id) {
                 continue;

@@ -140,6 +140,32 @@ pub struct Session {
 
 debug_redacted!(Session { user_id, created_at, expires_at } secret { csrf_token });
 
+/// What the layout of a member's page counts, read in one statement: every
+/// page shows it, so the lists behind it are read only when there is
+/// something to show (another team to switch to, a broken connection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LayoutCounts {
+    /// The teams the member belongs to.
+    pub teams: i64,
+    /// Suggestions waiting in their inbox of this team, up to the cap asked.
+    pub inbox: i64,
+    /// Their broken connections: their personal accounts and the business
+    /// pages of the teams they administer.
+    pub broken: i64,
+}
+
+/// A signed-in member's page in a team before its own content: the live
+/// session, its user and their time zone, their place in the team (none
+/// when they are not a member, or no team has that slug) and the counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageContext {
+    pub session: Session,
+    pub user: User,
+    pub time_zone: String,
+    pub membership: Option<TeamRole>,
+    pub counts: LayoutCounts,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiToken {
     pub id: ApiTokenId,
@@ -799,6 +825,25 @@ pub trait Tx: PostsTx + SharesTx + AlertsTx + Send {
         now: DateTime<Utc>,
     ) -> StoreResult<Option<(Session, User)>>;
     async fn delete_session(&mut self, id_hash: &str) -> StoreResult<bool>;
+    /// The frame of a signed-in page in one statement: none when the session
+    /// is missing or expired at `now`. The inbox of `team` is counted up to
+    /// `inbox_cap` suggestions live at `now`.
+    async fn page_context(
+        &mut self,
+        id_hash: &str,
+        team: &TeamSlug,
+        now: DateTime<Utc>,
+        inbox_cap: i64,
+    ) -> StoreResult<Option<PageContext>>;
+    /// The layout's counts for `user` in `team`, the inbox counted up to
+    /// `inbox_cap` suggestions live at `now`.
+    async fn layout_counts(
+        &mut self,
+        team: TeamId,
+        user: UserId,
+        now: DateTime<Utc>,
+        inbox_cap: i64,
+    ) -> StoreResult<LayoutCounts>;
     async fn delete_sessions_of_user(&mut self, user: UserId) -> StoreResult<u64>;
     async fn delete_expired_sessions(&mut self, now: DateTime<Utc>) -> StoreResult<u64>;
 

@@ -332,15 +332,6 @@ pub trait PostsTx: Send {
         before: Option<DeliveryId>,
         limit: i64,
     ) -> StoreResult<Vec<InboxItem>>;
-    /// How many suggestions wait for the member's decision: delivered, of
-    /// posts still live at `now`; counted up to `cap` (every page shows it).
-    async fn inbox_count(
-        &mut self,
-        team: TeamId,
-        user: UserId,
-        now: DateTime<Utc>,
-        cap: i64,
-    ) -> StoreResult<i64>;
     async fn delivery_counts(
         &mut self,
         team: TeamId,

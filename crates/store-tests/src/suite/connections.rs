@@ -6,8 +6,8 @@
 use super::{commit, member, mins, read, t0, team, user, write};
 use crate::harness::TestDb;
 use apostle_core::store::{
-    AccountKind, AccountOwner, ConnectionStatus, FlowPurpose, Grant, GrantTokens, NewAccount,
-    NewConnectionEvent, NewFlow, NewGrant, Store, StoreError,
+    AccountKind, AccountOwner, ConnectionStatus, FlowPurpose, Grant, GrantTokens, LayoutCounts,
+    NewAccount, NewConnectionEvent, NewFlow, NewGrant, Store, StoreError,
 };
 use apostle_domain::{AccountId, GrantId, Role, TeamId, UserId};
 use apostle_encryption::Keyring;
@@ -1074,4 +1074,123 @@ pub async fn a_teams_automatic_reminders_are_off_until_turned_on(db: &TestDb) {
         .await
         .unwrap()
         .is_empty());
+}
+
+pub async fn a_page_context_is_a_live_sessions_with_its_membership_and_broken_connections_counted(
+    db: &TestDb,
+) {
+    let store = db.store();
+    let acme = team(store, "acme", "Acme").await;
+    let globex = team(store, "globex", "Globex").await;
+    let amy = user(store, "amy@example.com", "Amy").await;
+    let bob = user(store, "bob@example.com", "Bob").await;
+    member(store, acme.id, amy.id, Role::Admin).await;
+    member(store, globex.id, amy.id, Role::Ambassador).await;
+    member(store, acme.id, bob.id, Role::Ambassador).await;
+    // Amy's: a healthy personal account, one whose grant broke, one she
+    // removed, a broken page of the team she runs and one of the team she
+    // does not; Bob's broken personal account.
+    let healthy = grant(store, amy.id, "li-amy", t0()).await;
+    account(store, AccountOwner::Personal(amy.id), healthy.id, "amy").await;
+    let lost = grant(store, amy.id, "li-amy-2", t0()).await;
+    account(store, AccountOwner::Personal(amy.id), lost.id, "amy-2").await;
+    let gone = account(store, AccountOwner::Personal(amy.id), lost.id, "amy-3").await;
+    let page = account(store, AccountOwner::Business(acme.id), healthy.id, "acme").await;
+    let other = account(store, AccountOwner::Business(globex.id), healthy.id, "globex").await;
+    let bobs = grant(store, bob.id, "li-bob", t0()).await;
+    account(store, AccountOwner::Personal(bob.id), bobs.id, "bob").await;
+    let broken = ConnectionStatus::Broken;
+    let mut tx = write(store).await;
+    for g in [lost.id, bobs.id] {
+        assert!(tx.mark_grant_broken(g, "revoked", t0()).await.unwrap());
+    }
+    let removed = ConnectionStatus::Removed;
+    let personal = AccountOwner::Personal(amy.id);
+    assert!(tx
+        .set_account_status(personal, gone, removed, None, t0())
+        .await
+        .unwrap());
+    for (owner, id) in [(acme.id, page), (globex.id, other)] {
+        assert!(tx
+            .set_account_status(AccountOwner::Business(owner), id, broken, None, t0())
+            .await
+            .unwrap());
+    }
+    let created = t0();
+    for (hash, who) in [("amy-s", amy.id), ("bob-s", bob.id)] {
+        tx.create_session(hash, &super::session(who, created))
+            .await
+            .unwrap();
+    }
+    commit(tx).await;
+
+    let mut tx = read(store).await;
+    let now = t0() + mins(1);
+    let at_acme = tx
+        .page_context("amy-s", &acme.slug, now, 100)
+        .await
+        .unwrap()
+        .expect("a live session");
+    assert_eq!(at_acme.session, super::session(amy.id, created));
+    assert_eq!(at_acme.user, amy);
+    assert_eq!(at_acme.time_zone, "UTC");
+    assert_eq!(
+        at_acme.membership,
+        Some(apostle_core::store::TeamRole {
+            team: acme.clone(),
+            role: Role::Admin
+        })
+    );
+    let counted = LayoutCounts {
+        teams: 2,
+        inbox: 0,
+        broken: 2,
+    };
+    assert_eq!(at_acme.counts, counted, "her broken personal one and Acme's page");
+    assert_eq!(
+        tx.layout_counts(acme.id, amy.id, now, 100).await.unwrap(),
+        counted
+    );
+    let at_globex = tx
+        .page_context("amy-s", &globex.slug, now, 100)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(at_globex.membership.map(|m| m.role), Some(Role::Ambassador));
+    assert_eq!(at_globex.counts, counted, "her connections, whichever team");
+    let nowhere = tx
+        .page_context("amy-s", &super::slug("initech"), now, 100)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(nowhere.membership, None, "no such team");
+    let bobs_view = tx
+        .page_context("bob-s", &globex.slug, now, 100)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(bobs_view.user, bob);
+    assert_eq!(bobs_view.membership, None, "not his team");
+    assert_eq!(
+        bobs_view.counts,
+        LayoutCounts {
+            teams: 1,
+            inbox: 0,
+            broken: 1
+        }
+    );
+    let expires = super::session(amy.id, created).expires_at;
+    assert_eq!(
+        tx.page_context("amy-s", &acme.slug, expires, 100)
+            .await
+            .unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(
+        tx.page_context("nobody", &acme.slug, now, 100)
+            .await
+            .unwrap(),
+        None
+    );
 }

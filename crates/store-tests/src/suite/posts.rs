@@ -408,24 +408,38 @@ pub async fn deliveries_of_a_post_in_the_bin_wait_and_members_decide_only_their_
     );
     commit(tx).await;
     let mut tx = read(store).await;
-    assert_eq!(tx.inbox_count(acme, members[2], t0(), 10).await.unwrap(), 1);
+    assert_eq!(tx.layout_counts(acme, members[2], t0(), 10).await.unwrap().inbox, 1);
     assert_eq!(
-        tx.inbox_count(acme, members[2], t0(), 0).await.unwrap(),
+        tx.layout_counts(acme, members[2], t0(), 0).await.unwrap().inbox,
         0,
         "counted up to the cap"
     );
     assert_eq!(
-        tx.inbox_count(acme, members[2], t0() + Duration::days(8), 10)
+        tx.layout_counts(acme, members[2], t0() + Duration::days(8), 10)
             .await
-            .unwrap(),
+            .unwrap()
+            .inbox,
         0,
         "the post expired"
     );
     assert_eq!(
-        tx.inbox_count(acme, amy, t0(), 10).await.unwrap(),
+        tx.layout_counts(acme, amy, t0(), 10).await.unwrap().inbox,
         0,
         "decided"
     );
+    drop(tx);
+    let mut tx = write(store).await;
+    tx.create_session("third", &super::session(members[2], t0()))
+        .await
+        .unwrap();
+    commit(tx).await;
+    let mut tx = read(store).await;
+    let page = tx
+        .page_context("third", &super::slug("acme"), t0(), 10)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(page.counts.inbox, 1, "the page counts as the layout does");
     let rejected = tx
         .member_inbox(acme, amy, &[DeliveryState::Rejected])
         .await

@@ -5,13 +5,12 @@
 use super::settings::{connect_label, connectable};
 use super::{after_form, page, team_form, Chrome, Fields};
 use crate::error::PageError;
-use crate::session::{Flash, HtmlForm, SignedIn};
+use crate::session::{Flash, HtmlForm, SessionCookie, SignedIn};
 use crate::AppState;
 use apostle_core::posts::inbox::{RemindAt, Target};
 use apostle_core::posts::notify::provider_name;
 use apostle_core::sharing::{provider_post_url, ShareOutcome};
 use apostle_core::store::{AccountKind, ConnectionStatus, FlowPurpose, InboxItem, Post};
-use apostle_core::teams::TeamAccess;
 use apostle_domain::{AccountId, DeliveryId, ImageId, ShareStatus, TimeZoneName};
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -64,23 +63,20 @@ pub struct InboxRow {
     pub when: String,
 }
 
-async fn rows(
-    state: &AppState,
-    access: &TeamAccess,
+fn rows(
     items: Vec<InboxItem>,
+    urls: &BTreeMap<ImageId, String>,
     zone: &TimeZoneName,
     when: impl Fn(&InboxItem) -> Option<DateTime<Utc>>,
-) -> Result<Vec<InboxRow>, PageError> {
-    let images = image_ids(items.iter().map(|i| &i.post));
-    let urls = state.core.image_urls(access, &images).await?;
-    Ok(items
+) -> Vec<InboxRow> {
+    items
         .iter()
         .map(|item| InboxRow {
             id: item.delivery.id.0,
             when: when(item).map_or_else(String::new, |at| local_time(at, zone)),
-            card: PostCard::listed(&item.post, &urls, zone),
+            card: PostCard::listed(&item.post, urls, zone),
         })
-        .collect())
+        .collect()
 }
 
 pub fn image_ids<'a>(posts: impl Iterator<Item = &'a Post>) -> Vec<ImageId> {
@@ -106,72 +102,73 @@ pub struct InboxQuery {
     before: Option<i64>,
 }
 
-/// Which list the page shows.
-enum Listing {
-    /// Current suggestions, from after `before` or the newest.
-    Current { before: Option<DeliveryId> },
-    /// What the member shared.
-    Shared,
-}
-
-async fn list(
-    state: AppState,
-    me: SignedIn,
-    flash: Flash,
-    slug: String,
-    listing: Listing,
-) -> Result<Response, PageError> {
-    let archive = matches!(listing, Listing::Shared);
-    let (access, rows, older, paged) = match listing {
-        Listing::Shared => {
-            let access = state.core.team_access(&slug, &me.user).await?;
-            let zone = state.core.time_zone_of(me.user.id).await?;
-            let shared = state.core.shared_archive(&access).await?;
-            let rows = rows(&state, &access, shared, &zone, |i| i.delivery.decided_at).await?;
-            (access, rows, None, false)
-        }
-        Listing::Current { before } => {
-            // The page every member opens most: its reads go together.
-            let (access, zone, current) = state.core.inbox_view(&me.user, &slug, before).await?;
-            let rows = rows(&state, &access, current.items, &zone, |i| {
-                i.delivery.delivered_at
-            })
-            .await?;
-            (access, rows, current.older.map(|d| d.0), before.is_some())
-        }
-    };
-    let chrome = Chrome::load(&state, &me, &access, flash).await?;
-    let shown = chrome.notice.is_some();
-    let html = InboxPage {
-        chrome,
-        rows,
-        archive,
-        older,
-        paged,
+impl InboxPage {
+    fn respond(self, state: &AppState) -> Result<Response, PageError> {
+        let shown = self.chrome.notice.is_some();
+        Ok(page(StatusCode::OK, self.render()?, state, shown))
     }
-    .render()?;
-    Ok(page(StatusCode::OK, html, &state, shown))
 }
 
-/// Current suggestions, a page at a time ("Older" follows `before`).
+/// Current suggestions, a page at a time ("Older" follows `before`). The page
+/// every member opens most: the session, the layout and the suggestions are
+/// read together, in one transaction.
 pub async fn inbox(
     State(state): State<AppState>,
-    me: SignedIn,
+    session: SessionCookie,
     flash: Flash,
     Path(slug): Path<String>,
     Query(query): Query<InboxQuery>,
 ) -> Result<Response, PageError> {
     let before = query.before.map(DeliveryId);
-    list(state, me, flash, slug, Listing::Current { before }).await
+    let Some(view) = state
+        .core
+        .inbox_view(&session.cookie, &slug, before)
+        .await?
+    else {
+        return Err(session.expired());
+    };
+    let frame = view.frame;
+    let rows = rows(view.page.items, &view.images, &frame.zone, |i| {
+        i.delivery.delivered_at
+    });
+    let me = SignedIn {
+        csrf: frame.session.csrf_token,
+        user: frame.access.user.clone(),
+        cookie: session.cookie,
+    };
+    InboxPage {
+        chrome: Chrome::new(&me, &frame.access, frame.layout, flash),
+        rows,
+        archive: false,
+        older: view.page.older.map(|d| d.0),
+        paged: before.is_some(),
+    }
+    .respond(&state)
 }
 
+/// What the member shared.
 pub async fn shared(
     State(state): State<AppState>,
     me: SignedIn,
     flash: Flash,
     Path(slug): Path<String>,
 ) -> Result<Response, PageError> {
-    list(state, me, flash, slug, Listing::Shared).await
+    let access = state.core.team_access(&slug, &me.user).await?;
+    let zone = state.core.time_zone_of(me.user.id).await?;
+    let shared = state.core.shared_archive(&access).await?;
+    let urls = state
+        .core
+        .image_urls(&access, &image_ids(shared.iter().map(|i| &i.post)))
+        .await?;
+    let rows = rows(shared, &urls, &zone, |i| i.delivery.decided_at);
+    InboxPage {
+        chrome: Chrome::load(&state, &me, &access, flash).await?,
+        rows,
+        archive: true,
+        older: None,
+        paged: false,
+    }
+    .respond(&state)
 }
 
 /// An account the post can go to, as the suggestion lists it.

@@ -22,7 +22,7 @@ use crate::cookies;
 use crate::error::PageError;
 use crate::session::{Flash, Notice, SignedIn};
 use crate::AppState;
-use apostle_core::layout::INBOX_COUNT_CAP;
+use apostle_core::layout::{Layout, INBOX_COUNT_CAP};
 use apostle_core::teams::TeamAccess;
 use apostle_domain::LocalPath;
 use askama::Template;
@@ -246,6 +246,10 @@ impl Chrome {
         flash: Flash,
     ) -> Result<Chrome, PageError> {
         let layout = state.core.layout(access).await?;
+        Ok(Chrome::new(me, access, layout, flash))
+    }
+
+    pub fn new(me: &SignedIn, access: &TeamAccess, layout: Layout, flash: Flash) -> Chrome {
         let teams = layout
             .teams
             .into_iter()
@@ -261,8 +265,7 @@ impl Chrome {
             .take(BANNER_ROWS)
             .map(connections::ConnectionRow::from)
             .collect();
-        let inbox_count = layout.inbox_count;
-        Ok(Chrome {
+        Chrome {
             user_name: me.user.name.to_string(),
             csrf: me.csrf.clone(),
             teams,
@@ -274,8 +277,8 @@ impl Chrome {
             notice: flash.0,
             broken,
             more_broken,
-            inbox_count,
-        })
+            inbox_count: layout.inbox_count,
+        }
     }
 }
 
