@@ -4,7 +4,7 @@
 
 use crate::rows::StoredTime;
 use apostle_core::store::{
-    Approval, Delivery, Image, InboxItem, MemberSettings, Notification, Post, PostContent,
+    Approval, Delivery, Image, InboxCard, MemberSettings, Notification, Post, PostContent,
     PostHeadline, StoreError, StoreResult, UtmPreset,
 };
 use apostle_domain::{
@@ -119,36 +119,31 @@ impl<T: StoredTime> DeliveryRow<T> {
     }
 }
 
-/// A delivery and its post in one row (`INBOX_PAGE`): the post's columns
-/// by their names, the delivery's prefixed `d_`.
+/// A suggestion as a card (`INBOX_PAGE`): the post's columns by their
+/// names, the delivery's prefixed `d_`.
 #[derive(sqlx::FromRow)]
-pub struct InboxRow<T> {
+pub struct InboxCardRow<T> {
     d_id: i64,
-    d_user_id: i64,
-    d_due_at: T,
-    d_state: String,
     d_delivered_at: Option<T>,
-    d_decided_at: Option<T>,
-    #[sqlx(flatten)]
-    post: PostRow<T>,
+    id: i64,
+    text: String,
+    link: Option<String>,
+    link_title: Option<String>,
+    image_id: Option<i64>,
+    expires_at: T,
 }
 
-impl<T: StoredTime> InboxRow<T> {
-    pub fn decode(self) -> StoreResult<InboxItem> {
-        let delivery = DeliveryRow {
-            id: self.d_id,
-            post_id: self.post.id,
-            team_id: self.post.team_id,
-            user_id: self.d_user_id,
-            due_at: self.d_due_at,
-            state: self.d_state,
-            delivered_at: self.d_delivered_at,
-            decided_at: self.d_decided_at,
-        }
-        .decode()?;
-        Ok(InboxItem {
-            delivery,
-            post: self.post.decode()?,
+impl<T: StoredTime> InboxCardRow<T> {
+    pub fn decode(self) -> StoreResult<InboxCard> {
+        Ok(InboxCard {
+            delivery: DeliveryId(self.d_id),
+            delivered_at: self.d_delivered_at.map(StoredTime::into_utc).transpose()?,
+            post: PostId(self.id),
+            text: self.text,
+            link: self.link,
+            link_title: self.link_title,
+            image_id: self.image_id.map(ImageId),
+            expires_at: self.expires_at.into_utc()?,
         })
     }
 }
@@ -324,7 +319,7 @@ macro_rules! impl_posts_tx {
             };
             use ::chrono::{DateTime, Utc};
             use $crate::posts::{
-                comma_list, id_list, to_json, ApprovalRow, DeliveryRow, ImageRow, InboxRow,
+                comma_list, id_list, to_json, ApprovalRow, DeliveryRow, ImageRow, InboxCardRow,
                 MemberSettingsRow, NotificationRow, PostHeadlineRow, PostRow, UtmPresetRow,
             };
             use $crate::posts_sql as sql;
@@ -733,8 +728,8 @@ macro_rules! impl_posts_tx {
                     now: DateTime<Utc>,
                     before: Option<DeliveryId>,
                     limit: i64,
-                ) -> StoreResult<Vec<InboxItem>> {
-                    let rows: Vec<InboxRow<$time>> = ::sqlx::query_as(sql::INBOX_PAGE)
+                ) -> StoreResult<Vec<::apostle_core::store::InboxCard>> {
+                    let rows: Vec<InboxCardRow<$time>> = ::sqlx::query_as(sql::INBOX_PAGE)
                         .bind(team.0)
                         .bind(user.0)
                         .bind($encode(now))
@@ -743,7 +738,7 @@ macro_rules! impl_posts_tx {
                         .fetch_all(&mut *self.tx)
                         .await
                         .map_err($err)?;
-                    rows.into_iter().map(InboxRow::decode).collect()
+                    rows.into_iter().map(InboxCardRow::decode).collect()
                 }
 
                 async fn delivery_counts(

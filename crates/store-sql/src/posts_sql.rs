@@ -163,16 +163,12 @@ pub const MEMBER_INBOX: &str = "SELECT d.id, d.post_id, d.team_id, d.user_id, d.
      WHERE d.team_id = $1 AND d.user_id = $2 AND p.deleted_at IS NULL \
        AND (',' || $3 || ',') LIKE ('%,' || d.state || ',%') \
      ORDER BY COALESCE(d.decided_at, d.delivered_at, d.due_at) DESC, d.id DESC LIMIT 200";
-/// A page of the inbox with its posts: `$4` the delivery the previous page
-/// ended with (NULL for the newest), `$5` the page size. Walks the member's
+/// A page of the inbox as cards: `$4` the delivery the previous page ended
+/// with (NULL for the newest), `$5` the page size. Walks the member's
 /// delivered rows in `deliveries_inbox` order and stops at the page's end;
-/// the live-post condition is `INBOX_COUNT`'s.
-pub const INBOX_PAGE: &str =
-    "SELECT d.id AS d_id, d.user_id AS d_user_id, d.due_at AS d_due_at, d.state AS d_state, \
-         d.delivered_at AS d_delivered_at, d.decided_at AS d_decided_at, \
-         p.id, p.team_id, p.author_id, p.text, p.variants, p.link, p.link_title, p.utm, \
-         p.image_id, p.providers, p.recipients_all, p.schedule, p.status, p.expires_at, \
-         p.created_at, p.updated_at, p.deleted_at \
+/// the live-post condition is the layout's count's (`sql::LAYOUT_COUNTS`).
+pub const INBOX_PAGE: &str = "SELECT d.id AS d_id, d.delivered_at AS d_delivered_at, \
+         p.id, p.text, p.link, p.link_title, p.image_id, p.expires_at \
      FROM deliveries d JOIN posts p ON p.id = d.post_id \
      WHERE d.user_id = $2 AND d.state = 'delivered' AND d.team_id = $1 \
        AND p.deleted_at IS NULL AND p.status IN ('scheduled', 'sent') AND p.expires_at > $3 \

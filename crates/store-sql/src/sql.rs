@@ -182,10 +182,7 @@ macro_rules! layout_counts {
     };
 }
 /// `$1` the team, `$2` the user, `$3` now, `$4` the inbox's cap.
-pub const LAYOUT_COUNTS: &str = concat!(
-    "SELECT ",
-    layout_counts!("$2", "$1", "$3", "$4")
-);
+pub const LAYOUT_COUNTS: &str = concat!("SELECT ", layout_counts!("$2", "$1", "$3", "$4"));
 /// `$1` the session's hash, `$2` now, `$3` the team's slug, `$4` the inbox's
 /// cap: the session with its user, their time zone, their membership of the
 /// team (`t_`, null when none) and the layout's counts.

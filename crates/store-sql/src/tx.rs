@@ -23,9 +23,9 @@ macro_rules! impl_tx {
             use ::apostle_core::store::{
                 Account, AccountKind, AccountOwner, ApiToken, ConnectionCount, ConnectionEvent,
                 ConnectionStatus, Email, EmailState, Grant, GrantTokens, Invite, Job, JobState,
-                LayoutCounts, Member, MemberChange, NewAccount, NewConnectionEvent, NewEmail, NewFlow, NewGrant,
-                NewInvite, NewJob, OAuthFlow, PageContext, SealedColumn, SealedValue, Session, StoreError,
-                StoreResult, Team, TeamRole, Tx, User,
+                LayoutCounts, Member, MemberChange, NewAccount, NewConnectionEvent, NewEmail,
+                NewFlow, NewGrant, NewInvite, NewJob, OAuthFlow, PageContext, SealedColumn,
+                SealedValue, Session, StoreError, StoreResult, Team, TeamRole, Tx, User,
             };
             use ::apostle_domain::{
                 AccountId, ApiTokenId, EmailAddress, EmailId, EventId, FlowId, GrantId, InviteId,
@@ -35,9 +35,9 @@ macro_rules! impl_tx {
             use $crate::rows::{
                 account_owner_columns, complete_counts, decode_all, decode_role, sort_members,
                 sort_team_roles, AccountRow, ApiTokenRow, ConnectionEventRow, EmailRow, FlowRow,
-                GrantRow, InviteRow, JobRow, MemberRow, SealedAccountRow, SealedEmailRow,
-                SealedFlowRow, SealedGrantRow, SealedRowDecode, SignedInRow, StoredTime,
-                TeamRoleRow, TeamRow, UserRow, LayoutCountsRow, PageContextRow,
+                GrantRow, InviteRow, JobRow, LayoutCountsRow, MemberRow, PageContextRow,
+                SealedAccountRow, SealedEmailRow, SealedFlowRow, SealedGrantRow, SealedRowDecode,
+                SignedInRow, StoredTime, TeamRoleRow, TeamRow, UserRow,
             };
             use $crate::sql;
 
@@ -398,15 +398,14 @@ macro_rules! impl_tx {
                     now: DateTime<Utc>,
                     inbox_cap: i64,
                 ) -> StoreResult<Option<PageContext>> {
-                    let row: Option<PageContextRow<$time>> =
-                        ::sqlx::query_as(sql::PAGE_CONTEXT)
-                            .bind(id_hash)
-                            .bind($encode(now))
-                            .bind(team.as_str())
-                            .bind(inbox_cap)
-                            .fetch_optional(&mut *self.tx)
-                            .await
-                            .map_err($err)?;
+                    let row: Option<PageContextRow<$time>> = ::sqlx::query_as(sql::PAGE_CONTEXT)
+                        .bind(id_hash)
+                        .bind($encode(now))
+                        .bind(team.as_str())
+                        .bind(inbox_cap)
+                        .fetch_optional(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
                     row.map(PageContextRow::decode).transpose()
                 }
 

@@ -9,7 +9,7 @@ use crate::layout::TeamPage;
 use crate::secrets::token_hash;
 use crate::sharing::ShareOutcome;
 use crate::store::{
-    ConnectionStatus, Delivery, InboxItem, MemberSettings, Post, ShareTarget, Tx,
+    ConnectionStatus, Delivery, InboxCard, InboxItem, MemberSettings, Post, ShareTarget, Tx,
 };
 use crate::teams::TeamAccess;
 use crate::Core;
@@ -17,8 +17,8 @@ use apostle_domain::{
     AccountId, DeliveryId, DeliveryState, DeliveryWindow, ImageId, NotificationKind, TeamId,
     TimeZoneName, UserId,
 };
-use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDateTime, NaiveTime, Utc};
+use std::collections::BTreeMap;
 
 /// An account a post can go to from the member's point of view.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,7 +56,7 @@ pub const INBOX_PAGE_SIZE: usize = 20;
 /// One page of current suggestions, newest first.
 #[derive(Debug, Clone)]
 pub struct InboxPage {
-    pub items: Vec<InboxItem>,
+    pub items: Vec<InboxCard>,
     /// The delivery the next page starts after, when there are older ones.
     pub older: Option<DeliveryId>,
 }
@@ -283,11 +283,7 @@ impl Core {
             return Ok(None);
         };
         let page = self.inbox_page_in(&mut *tx, &frame.access, before).await?;
-        let ids: Vec<ImageId> = page
-            .items
-            .iter()
-            .filter_map(|i| i.post.content.image_id)
-            .collect();
+        let ids: Vec<ImageId> = page.items.iter().filter_map(|c| c.image_id).collect();
         let images = self.image_urls_in(&mut *tx, &frame.access, &ids).await?;
         Ok(Some(InboxView {
             frame,
@@ -315,7 +311,7 @@ impl Core {
             .await?;
         let older = (items.len() > INBOX_PAGE_SIZE).then(|| {
             items.truncate(INBOX_PAGE_SIZE);
-            items[INBOX_PAGE_SIZE - 1].delivery.id
+            items[INBOX_PAGE_SIZE - 1].delivery
         });
         Ok(InboxPage { items, older })
     }

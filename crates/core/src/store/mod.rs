@@ -18,7 +18,7 @@ mod posts;
 mod shares;
 pub use alerts::{Alert, AlertKind, AlertsTx, NewAlert};
 pub use posts::{
-    Approval, ApprovalItem, Delivery, Image, InboxItem, MemberSettings, NewApproval,
+    Approval, ApprovalItem, Delivery, Image, InboxCard, InboxItem, MemberSettings, NewApproval,
     NewNotification, Notification, PlanSlot, Post, PostContent, PostHeadline, PostsTx, UtmPreset,
 };
 pub use shares::{NewShareTarget, ShareCount, ShareTarget, SharesTx};

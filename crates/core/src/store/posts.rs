@@ -189,6 +189,20 @@ pub struct InboxItem {
     pub post: Post,
 }
 
+/// A current suggestion as a card in a list: the member's delivery and what
+/// the card shows of its post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxCard {
+    pub delivery: DeliveryId,
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub post: PostId,
+    pub text: String,
+    pub link: Option<String>,
+    pub link_title: Option<String>,
+    pub image_id: Option<ImageId>,
+    pub expires_at: DateTime<Utc>,
+}
+
 /// A post as the baseline list shows it: what one indexed read gives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostHeadline {
@@ -321,8 +335,8 @@ pub trait PostsTx: Send {
         states: &[DeliveryState],
     ) -> StoreResult<Vec<InboxItem>>;
     /// One page of the suggestions that wait for the member's decision
-    /// (delivered, of posts still live at `now`) with their posts, newest
-    /// delivery first: up to `limit` of those delivered before the member's
+    /// (delivered, of posts still live at `now`) as cards, newest delivery
+    /// first: up to `limit` of those delivered before the member's
     /// delivery `before` (by delivery time, then id), or the newest.
     async fn inbox_page(
         &mut self,
@@ -331,7 +345,7 @@ pub trait PostsTx: Send {
         now: DateTime<Utc>,
         before: Option<DeliveryId>,
         limit: i64,
-    ) -> StoreResult<Vec<InboxItem>>;
+    ) -> StoreResult<Vec<InboxCard>>;
     async fn delivery_counts(
         &mut self,
         team: TeamId,

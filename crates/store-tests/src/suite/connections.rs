@@ -1096,7 +1096,13 @@ pub async fn a_page_context_is_a_live_sessions_with_its_membership_and_broken_co
     account(store, AccountOwner::Personal(amy.id), lost.id, "amy-2").await;
     let gone = account(store, AccountOwner::Personal(amy.id), lost.id, "amy-3").await;
     let page = account(store, AccountOwner::Business(acme.id), healthy.id, "acme").await;
-    let other = account(store, AccountOwner::Business(globex.id), healthy.id, "globex").await;
+    let other = account(
+        store,
+        AccountOwner::Business(globex.id),
+        healthy.id,
+        "globex",
+    )
+    .await;
     let bobs = grant(store, bob.id, "li-bob", t0()).await;
     account(store, AccountOwner::Personal(bob.id), bobs.id, "bob").await;
     let broken = ConnectionStatus::Broken;
@@ -1146,7 +1152,10 @@ pub async fn a_page_context_is_a_live_sessions_with_its_membership_and_broken_co
         inbox: 0,
         broken: 2,
     };
-    assert_eq!(at_acme.counts, counted, "her broken personal one and Acme's page");
+    assert_eq!(
+        at_acme.counts, counted,
+        "her broken personal one and Acme's page"
+    );
     assert_eq!(
         tx.layout_counts(acme.id, amy.id, now, 100).await.unwrap(),
         counted

@@ -408,9 +408,18 @@ pub async fn deliveries_of_a_post_in_the_bin_wait_and_members_decide_only_their_
     );
     commit(tx).await;
     let mut tx = read(store).await;
-    assert_eq!(tx.layout_counts(acme, members[2], t0(), 10).await.unwrap().inbox, 1);
     assert_eq!(
-        tx.layout_counts(acme, members[2], t0(), 0).await.unwrap().inbox,
+        tx.layout_counts(acme, members[2], t0(), 10)
+            .await
+            .unwrap()
+            .inbox,
+        1
+    );
+    assert_eq!(
+        tx.layout_counts(acme, members[2], t0(), 0)
+            .await
+            .unwrap()
+            .inbox,
         0,
         "counted up to the cap"
     );
@@ -479,12 +488,8 @@ pub async fn an_inbox_page_holds_live_suggestions_newest_first_and_the_next_star
         .await
         .unwrap();
     commit(tx).await;
-    let amys = |items: &[apostle_core::store::InboxItem]| {
-        assert!(items
-            .iter()
-            .all(|i| i.delivery.user_id == amy && i.delivery.state == DeliveryState::Delivered));
-        items.iter().map(|i| i.post.id).collect::<Vec<_>>()
-    };
+    let amys =
+        |cards: &[apostle_core::store::InboxCard]| cards.iter().map(|c| c.post).collect::<Vec<_>>();
     let mut tx = read(store).await;
     let first = tx.inbox_page(acme, amy, t0(), None, 2).await.unwrap();
     assert_eq!(
@@ -492,11 +497,36 @@ pub async fn an_inbox_page_holds_live_suggestions_newest_first_and_the_next_star
         vec![posts[2], posts[1]],
         "newest first, not the bin"
     );
-    assert_eq!(first[0].post.content, content("Third"));
-    let after = Some(first[1].delivery.id);
+    let third = content("Third");
+    assert_eq!(
+        (
+            &first[0].text,
+            &first[0].link,
+            &first[0].link_title,
+            first[0].image_id,
+            first[0].expires_at,
+            first[0].delivered_at
+        ),
+        (
+            &third.text,
+            &third.link,
+            &third.link_title,
+            None,
+            third.expires_at,
+            Some(t0())
+        )
+    );
+    for card in &first {
+        let delivery = tx.delivery_by_id(card.delivery).await.unwrap().unwrap();
+        assert_eq!(
+            (delivery.user_id, delivery.state, delivery.post_id),
+            (amy, DeliveryState::Delivered, card.post)
+        );
+    }
+    let after = Some(first[1].delivery);
     let next = tx.inbox_page(acme, amy, t0(), after, 2).await.unwrap();
     assert_eq!(amys(&next), vec![posts[0]]);
-    let after = Some(next[0].delivery.id);
+    let after = Some(next[0].delivery);
     assert!(tx
         .inbox_page(acme, amy, t0(), after, 2)
         .await
@@ -512,7 +542,7 @@ pub async fn an_inbox_page_holds_live_suggestions_newest_first_and_the_next_star
     let bobs = tx.inbox_page(acme, bob, t0(), None, 10).await.unwrap();
     assert_eq!(bobs.len(), 3);
     assert!(
-        tx.inbox_page(acme, amy, t0(), Some(bobs[0].delivery.id), 10)
+        tx.inbox_page(acme, amy, t0(), Some(bobs[0].delivery), 10)
             .await
             .unwrap()
             .is_empty(),
@@ -526,15 +556,9 @@ pub async fn an_inbox_page_holds_live_suggestions_newest_first_and_the_next_star
     drop(tx);
     let mut tx = write(store).await;
     let from = [DeliveryState::Delivered];
-    tx.decide_delivery(
-        amy,
-        first[0].delivery.id,
-        &from,
-        DeliveryState::Rejected,
-        t0(),
-    )
-    .await
-    .unwrap();
+    tx.decide_delivery(amy, first[0].delivery, &from, DeliveryState::Rejected, t0())
+        .await
+        .unwrap();
     commit(tx).await;
     let mut tx = read(store).await;
     let left = tx.inbox_page(acme, amy, t0(), None, 10).await.unwrap();

@@ -10,7 +10,7 @@ use crate::AppState;
 use apostle_core::posts::inbox::{RemindAt, Target};
 use apostle_core::posts::notify::provider_name;
 use apostle_core::sharing::{provider_post_url, ShareOutcome};
-use apostle_core::store::{AccountKind, ConnectionStatus, FlowPurpose, InboxItem, Post};
+use apostle_core::store::{AccountKind, ConnectionStatus, FlowPurpose, InboxCard, InboxItem, Post};
 use apostle_domain::{AccountId, DeliveryId, ImageId, ShareStatus, TimeZoneName};
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -53,6 +53,17 @@ impl PostCard {
         let image = post.content.image_id.and_then(|id| urls.get(&id).cloned());
         PostCard::new(post, image, zone)
     }
+
+    /// A current suggestion's card, its image among the page's `urls`.
+    fn suggested(card: InboxCard, urls: &BTreeMap<ImageId, String>, zone: &TimeZoneName) -> Self {
+        PostCard {
+            image: card.image_id.and_then(|id| urls.get(&id).cloned()),
+            expires: local_time(card.expires_at, zone),
+            text: card.text,
+            link: card.link,
+            link_title: card.link_title,
+        }
+    }
 }
 
 /// One row of the inbox or the archive.
@@ -63,20 +74,24 @@ pub struct InboxRow {
     pub when: String,
 }
 
-fn rows(
+/// What the member shared, the newest share first.
+fn shared_rows(
     items: Vec<InboxItem>,
     urls: &BTreeMap<ImageId, String>,
     zone: &TimeZoneName,
-    when: impl Fn(&InboxItem) -> Option<DateTime<Utc>>,
 ) -> Vec<InboxRow> {
     items
         .iter()
         .map(|item| InboxRow {
             id: item.delivery.id.0,
-            when: when(item).map_or_else(String::new, |at| local_time(at, zone)),
+            when: local_or_blank(item.delivery.decided_at, zone),
             card: PostCard::listed(&item.post, urls, zone),
         })
         .collect()
+}
+
+fn local_or_blank(at: Option<DateTime<Utc>>, zone: &TimeZoneName) -> String {
+    at.map_or_else(String::new, |at| local_time(at, zone))
 }
 
 pub fn image_ids<'a>(posts: impl Iterator<Item = &'a Post>) -> Vec<ImageId> {
@@ -128,9 +143,16 @@ pub async fn inbox(
         return Err(session.expired());
     };
     let frame = view.frame;
-    let rows = rows(view.page.items, &view.images, &frame.zone, |i| {
-        i.delivery.delivered_at
-    });
+    let rows = view
+        .page
+        .items
+        .into_iter()
+        .map(|card| InboxRow {
+            id: card.delivery.0,
+            when: local_or_blank(card.delivered_at, &frame.zone),
+            card: PostCard::suggested(card, &view.images, &frame.zone),
+        })
+        .collect();
     let me = SignedIn {
         csrf: frame.session.csrf_token,
         user: frame.access.user.clone(),
@@ -160,7 +182,7 @@ pub async fn shared(
         .core
         .image_urls(&access, &image_ids(shared.iter().map(|i| &i.post)))
         .await?;
-    let rows = rows(shared, &urls, &zone, |i| i.delivery.decided_at);
+    let rows = shared_rows(shared, &urls, &zone);
     InboxPage {
         chrome: Chrome::load(&state, &me, &access, flash).await?,
         rows,

@@ -65,15 +65,15 @@ pub async fn team_page(
         .items
         .into_iter()
         .take(5)
-        .map(|item| {
-            let text = &item.post.content.text;
+        .map(|card| {
+            let text = &card.text;
             let excerpt: String = text.chars().take(120).collect();
             let more = if text.chars().count() > 120 {
                 "…"
             } else {
                 ""
             };
-            (item.delivery.id.0, format!("{excerpt}{more}"))
+            (card.delivery.0, format!("{excerpt}{more}"))
         })
         .collect();
     let waiting = state.core.waiting_for_reconnect(&access).await?.len();
