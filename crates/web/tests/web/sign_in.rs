@@ -446,3 +446,56 @@ async fn the_sign_in_page_sends_someone_already_signed_in_on() {
     assert_eq!(status, StatusCode::OK);
     assert!(html.contains("<h1>Sign in</h1>"));
 }
+
+#[tokio::test]
+async fn the_inbox_reads_its_member_from_the_session_and_lists_the_teams_they_are_in() {
+    let app = spawn_app().await;
+    app.team("acme", &[("ada@acme.example", Role::Admin)]).await;
+    app.team("globex", &[("gus@globex.example", Role::Admin)])
+        .await;
+    let outsider = app.client();
+    let res = outsider.get("/t/acme/inbox?before=7").await;
+    assert_eq!(
+        location(&res),
+        "/login?next=%2Ft%2Facme%2Finbox%3Fbefore%3D7"
+    );
+
+    let ada = app.client();
+    ada.sign_in("ada@acme.example", PASSWORD).await;
+    let (status, html) = ada.text("/t/acme/inbox").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("<span class=\"muted\">ACME</span>"), "{html}");
+    assert!(!html.contains("id=\"team-menu\""), "one team: no menu");
+    let (status, _) = ada.text("/t/globex/inbox").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not her team");
+    let (status, _) = ada.text("/t/No%20Such/inbox").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no such team");
+
+    // Once in a second team, the menu offers both.
+    app.core
+        .add_user(
+            "globex",
+            "ada@acme.example",
+            "ada",
+            Role::Ambassador,
+            PASSWORD.into(),
+        )
+        .await
+        .unwrap();
+    let (status, html) = ada.text("/t/globex/inbox").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"team-menu\""), "{html}");
+    assert!(html.contains("<a href=\"/t/acme\">ACME</a><a href=\"/t/globex\">GLOBEX</a>"));
+
+    // Without a session, even an address that names no team asks for a
+    // sign-in first: it tells nothing about which teams exist.
+    let res = outsider.get("/t/No%20Such/inbox").await;
+    assert_eq!(location(&res), "/login?next=%2Ft%2FNo%2520Such%2Finbox");
+    app.clock.advance(chrono::Duration::days(31));
+    let res = ada.get("/t/acme/inbox").await;
+    assert_eq!(
+        location(&res),
+        "/login?next=%2Ft%2Facme%2Finbox",
+        "the session expired"
+    );
+}

@@ -353,15 +353,22 @@ async fn a_broken_connection_puts_a_one_click_reconnect_banner_on_every_page() {
     let acme = acme().await;
     let id = broken_page(&acme).await;
     let ada = Web::sign_in(&acme, ADMIN).await;
-    for path in ["/t/acme", "/t/acme/settings", "/t/acme/members"] {
+    for path in [
+        "/t/acme",
+        "/t/acme/inbox",
+        "/t/acme/settings",
+        "/t/acme/members",
+    ] {
         let (_, html) = ada.follow(path).await;
         assert!(html.contains(&format!("id=\"broken-{id}\"")), "{path}");
         assert!(html.contains("Reconnect Acme Coffee"), "{path}");
     }
     // Not for an ambassador, whose own accounts are fine.
     let amy = Web::sign_in(&acme, AMY).await;
-    let (_, html) = amy.follow("/t/acme").await;
-    assert!(!html.contains("is disconnected"));
+    for path in ["/t/acme", "/t/acme/inbox"] {
+        let (_, html) = amy.follow(path).await;
+        assert!(!html.contains("is disconnected"), "{path}");
+    }
     // The banner's button is the reconnect itself.
     let (landed, html) = ada.reconnect(id, "fb-ada", "allow").await;
     assert_eq!(landed, "/t/acme");
