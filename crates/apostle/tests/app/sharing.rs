@@ -757,6 +757,56 @@ async fn share_on_x_pressed_in_the_email_publishes_one_tweet_however_often_it_is
 }
 
 #[tokio::test]
+async fn after_sharing_on_linkedin_from_the_email_its_share_on_x_still_shares_on_x_once() {
+    let acme = acme().await;
+    acme.sandbox_member("linkedin", "li-amy-both").await;
+    acme.connect_personal(AMY, "linkedin", "li-amy-both").await;
+    acme.sandbox_member("x", "x-amy-both").await;
+    acme.connect_personal(AMY, "x", "x-amy-both").await;
+    let post = suggest(&acme, "Worth it on both networks").await;
+    let on_linkedin = email_link(&acme, "Share on LinkedIn").await;
+    let on_x = email_link(&acme, "Share on X").await;
+    let turn_down = email_link(&acme, "Not for me").await;
+
+    assert_eq!(press(&acme, &on_linkedin).await.status(), 200);
+    let pressed = press(&acme, &on_x).await;
+    assert_eq!(
+        pressed.status(),
+        200,
+        "the suggestion is shared, not closed"
+    );
+    let html = pressed.text().await.unwrap();
+    assert!(
+        html.contains("Shared: your post is on its way to x-amy-both on X."),
+        "{html}"
+    );
+    assert_eq!(
+        press(&acme, &on_x).await.status(),
+        410,
+        "each link acts once"
+    );
+    let refused = press(&acme, &turn_down).await;
+    assert_eq!(refused.status(), 410);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("You already shared this post."));
+
+    runner(&acme.app.core).run_pending().await.unwrap();
+    assert_eq!(published(&acme, "linkedin").await.len(), 1);
+    assert_eq!(published(&acme, "x").await.len(), 1, "exactly one tweet");
+    let amy = access(&acme, AMY).await;
+    let mut tx = acme.app.core.store.begin_read().await.unwrap();
+    let delivery = tx
+        .delivery_of(amy.team.id, post, amy.user.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(delivery.state, apostle_domain::DeliveryState::Shared);
+}
+
+#[tokio::test]
 async fn share_on_x_from_the_email_to_a_broken_x_signs_in_reconnects_and_shares_only_on_share_now()
 {
     use crate::connections::web::{location, Web};

@@ -512,10 +512,18 @@ impl Core {
         let (team, post, page) = match link.subject {
             LinkSubject::Delivery(d) => {
                 let (delivery, post) = self.open_delivery(&mut *tx, link.member, d, now).await?;
-                if !matches!(
-                    delivery.state,
-                    DeliveryState::Delivered | DeliveryState::Pending
-                ) {
+                // A post shared on one network can still be shared on the
+                // other from the same email (each link acts once, and the
+                // engine keeps one live share per account); turning it down
+                // or being reminded of it is over once it is decided.
+                let sharing =
+                    link.action.provider().is_some() || link.action == LinkAction::EditShare;
+                let open = match delivery.state {
+                    DeliveryState::Delivered | DeliveryState::Pending => true,
+                    DeliveryState::Shared => sharing,
+                    _ => false,
+                };
+                if !open {
                     return Err(decided(delivery.state));
                 }
                 (delivery.team_id, post, None)
