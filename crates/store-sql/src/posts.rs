@@ -125,6 +125,7 @@ impl<T: StoredTime> DeliveryRow<T> {
 pub struct InboxCardRow<T> {
     d_id: i64,
     d_delivered_at: Option<T>,
+    d_decided_at: Option<T>,
     id: i64,
     text: String,
     link: Option<String>,
@@ -138,6 +139,7 @@ impl<T: StoredTime> InboxCardRow<T> {
         Ok(InboxCard {
             delivery: DeliveryId(self.d_id),
             delivered_at: self.d_delivered_at.map(StoredTime::into_utc).transpose()?,
+            decided_at: self.d_decided_at.map(StoredTime::into_utc).transpose()?,
             post: PostId(self.id),
             text: self.text,
             link: self.link,
@@ -733,6 +735,24 @@ macro_rules! impl_posts_tx {
                         .bind(team.0)
                         .bind(user.0)
                         .bind($encode(now))
+                        .bind(before.map(|d| d.0))
+                        .bind(limit)
+                        .fetch_all(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    rows.into_iter().map(InboxCardRow::decode).collect()
+                }
+
+                async fn shared_page(
+                    &mut self,
+                    team: TeamId,
+                    user: UserId,
+                    before: Option<DeliveryId>,
+                    limit: i64,
+                ) -> StoreResult<Vec<::apostle_core::store::InboxCard>> {
+                    let rows: Vec<InboxCardRow<$time>> = ::sqlx::query_as(sql::SHARED_PAGE)
+                        .bind(team.0)
+                        .bind(user.0)
                         .bind(before.map(|d| d.0))
                         .bind(limit)
                         .fetch_all(&mut *self.tx)

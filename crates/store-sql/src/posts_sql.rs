@@ -163,18 +163,35 @@ pub const MEMBER_INBOX: &str = "SELECT d.id, d.post_id, d.team_id, d.user_id, d.
      WHERE d.team_id = $1 AND d.user_id = $2 AND p.deleted_at IS NULL \
        AND (',' || $3 || ',') LIKE ('%,' || d.state || ',%') \
      ORDER BY COALESCE(d.decided_at, d.delivered_at, d.due_at) DESC, d.id DESC LIMIT 200";
+/// Deliveries (`d`) with their posts (`p`) as cards (`InboxCardRow`).
+macro_rules! cards_from {
+    () => {
+        "SELECT d.id AS d_id, d.delivered_at AS d_delivered_at, d.decided_at AS d_decided_at, \
+             p.id, p.text, p.link, p.link_title, p.image_id, p.expires_at \
+         FROM deliveries d JOIN posts p ON p.id = d.post_id "
+    };
+}
 /// A page of the inbox as cards: `$4` the delivery the previous page ended
 /// with (NULL for the newest), `$5` the page size. Walks the member's
 /// delivered rows in `deliveries_inbox` order and stops at the page's end;
 /// the live-post condition is the layout's count's (`sql::LAYOUT_COUNTS`).
-pub const INBOX_PAGE: &str = "SELECT d.id AS d_id, d.delivered_at AS d_delivered_at, \
-         p.id, p.text, p.link, p.link_title, p.image_id, p.expires_at \
-     FROM deliveries d JOIN posts p ON p.id = d.post_id \
-     WHERE d.user_id = $2 AND d.state = 'delivered' AND d.team_id = $1 \
+pub const INBOX_PAGE: &str = concat!(
+    cards_from!(),
+    "WHERE d.user_id = $2 AND d.state = 'delivered' AND d.team_id = $1 \
        AND p.deleted_at IS NULL AND p.status IN ('scheduled', 'sent') AND p.expires_at > $3 \
        AND ($4 IS NULL OR (d.delivered_at, d.id) < \
            (SELECT c.delivered_at, c.id FROM deliveries c WHERE c.id = $4 AND c.user_id = $2)) \
-     ORDER BY d.delivered_at DESC, d.id DESC LIMIT $5";
+     ORDER BY d.delivered_at DESC, d.id DESC LIMIT $5"
+);
+/// A page of what the member shared, as cards: `$3` the delivery the
+/// previous page ended with (NULL for the newest), `$4` the page size.
+pub const SHARED_PAGE: &str = concat!(
+    cards_from!(),
+    "WHERE d.user_id = $2 AND d.state = 'shared' AND d.team_id = $1 AND p.deleted_at IS NULL \
+       AND ($3 IS NULL OR (d.decided_at, d.id) < \
+           (SELECT c.decided_at, c.id FROM deliveries c WHERE c.id = $3 AND c.user_id = $2)) \
+     ORDER BY d.decided_at DESC, d.id DESC LIMIT $4"
+);
 pub const DELIVERY_COUNTS: &str = "SELECT state, COUNT(*) FROM deliveries \
      WHERE team_id = $1 AND post_id = $2 GROUP BY state";
 pub const UNDECIDED_MEMBERS: &str = "SELECT user_id FROM deliveries \

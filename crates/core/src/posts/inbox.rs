@@ -53,12 +53,38 @@ pub struct Suggestion {
 /// Suggestions one page of the inbox shows.
 pub const INBOX_PAGE_SIZE: usize = 20;
 
-/// One page of current suggestions, newest first.
+/// One more than a page is asked for: it tells whether an older page exists.
+const PAGE_ASKED: i64 = INBOX_PAGE_SIZE as i64 + 1;
+
+/// One page of current suggestions (or of what the member shared), newest
+/// first.
 #[derive(Debug, Clone)]
 pub struct InboxPage {
     pub items: Vec<InboxCard>,
     /// The delivery the next page starts after, when there are older ones.
     pub older: Option<DeliveryId>,
+}
+
+impl InboxPage {
+    /// A page from [`PAGE_ASKED`] cards.
+    fn cut(mut items: Vec<InboxCard>) -> InboxPage {
+        let older = (items.len() > INBOX_PAGE_SIZE).then(|| {
+            items.truncate(INBOX_PAGE_SIZE);
+            items[INBOX_PAGE_SIZE - 1].delivery
+        });
+        InboxPage { items, older }
+    }
+}
+
+/// Which list an inbox page shows, from after the member's delivery
+/// `before` ("Older") or the newest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    /// Current suggestions, newest delivery first.
+    Current { before: Option<DeliveryId> },
+    /// What the member shared, newest share first (to share again, or
+    /// elsewhere).
+    Shared { before: Option<DeliveryId> },
 }
 
 /// The inbox as its page shows it.
@@ -265,15 +291,15 @@ impl Core {
         self.inbox_page_in(&mut *tx, access, before).await
     }
 
-    /// The inbox page's reads in one transaction: the session behind
+    /// An inbox page's reads in one transaction: the session behind
     /// `cookie`, the member's place in the team, their time zone, the layout,
-    /// a page of current suggestions and their images' URLs. None when the
-    /// session is missing or expired.
+    /// a page of the listing and its images' URLs. None when the session is
+    /// missing or expired.
     pub async fn inbox_view(
         &self,
         cookie: &str,
         team_slug: &str,
-        before: Option<DeliveryId>,
+        listing: Listing,
     ) -> CoreResult<Option<InboxView>> {
         let mut tx = self.store.begin_read().await?;
         let Some(frame) = self
@@ -282,7 +308,16 @@ impl Core {
         else {
             return Ok(None);
         };
-        let page = self.inbox_page_in(&mut *tx, &frame.access, before).await?;
+        let page = match listing {
+            Listing::Current { before } => {
+                self.inbox_page_in(&mut *tx, &frame.access, before).await?
+            }
+            Listing::Shared { before } => {
+                let (team, user) = (frame.access.team.id, frame.access.user.id);
+                let items = tx.shared_page(team, user, before, PAGE_ASKED).await?;
+                InboxPage::cut(items)
+            }
+        };
         let ids: Vec<ImageId> = page.items.iter().filter_map(|c| c.image_id).collect();
         let images = self.image_urls_in(&mut *tx, &frame.access, &ids).await?;
         Ok(Some(InboxView {
@@ -298,30 +333,10 @@ impl Core {
         access: &TeamAccess,
         before: Option<DeliveryId>,
     ) -> CoreResult<InboxPage> {
+        let (team, user) = (access.team.id, access.user.id);
         let now = self.clock.now();
-        // One more than a page tells whether an older page exists.
-        let mut items = tx
-            .inbox_page(
-                access.team.id,
-                access.user.id,
-                now,
-                before,
-                INBOX_PAGE_SIZE as i64 + 1,
-            )
-            .await?;
-        let older = (items.len() > INBOX_PAGE_SIZE).then(|| {
-            items.truncate(INBOX_PAGE_SIZE);
-            items[INBOX_PAGE_SIZE - 1].delivery
-        });
-        Ok(InboxPage { items, older })
-    }
-
-    /// What the member shared, newest first (to share again, or elsewhere).
-    pub async fn shared_archive(&self, access: &TeamAccess) -> CoreResult<Vec<InboxItem>> {
-        let mut tx = self.store.begin_read().await?;
-        Ok(tx
-            .member_inbox(access.team.id, access.user.id, &[DeliveryState::Shared])
-            .await?)
+        let items = tx.inbox_page(team, user, now, before, PAGE_ASKED).await?;
+        Ok(InboxPage::cut(items))
     }
 
     /// The member's delivery of a post in this team.

@@ -195,6 +195,8 @@ pub struct InboxItem {
 pub struct InboxCard {
     pub delivery: DeliveryId,
     pub delivered_at: Option<DateTime<Utc>>,
+    /// When the member shared it (or turned it down).
+    pub decided_at: Option<DateTime<Utc>>,
     pub post: PostId,
     pub text: String,
     pub link: Option<String>,
@@ -343,6 +345,16 @@ pub trait PostsTx: Send {
         team: TeamId,
         user: UserId,
         now: DateTime<Utc>,
+        before: Option<DeliveryId>,
+        limit: i64,
+    ) -> StoreResult<Vec<InboxCard>>;
+    /// One page of what the member shared of posts out of the bin, as
+    /// cards, newest share first: up to `limit` of those shared before
+    /// the member's delivery `before` (by share time, then id), or the newest.
+    async fn shared_page(
+        &mut self,
+        team: TeamId,
+        user: UserId,
         before: Option<DeliveryId>,
         limit: i64,
     ) -> StoreResult<Vec<InboxCard>>;

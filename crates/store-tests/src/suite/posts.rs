@@ -565,6 +565,100 @@ pub async fn an_inbox_page_holds_live_suggestions_newest_first_and_the_next_star
     assert_eq!(amys(&left), vec![posts[1], posts[0]], "decided ones leave");
 }
 
+pub async fn a_shared_page_holds_what_a_member_shared_newest_first_and_the_next_starts_after_it(
+    db: &TestDb,
+) {
+    let store = db.store();
+    let (acme, members) = crew(store, "acme", 2).await;
+    let (other, _) = crew(store, "other", 0).await;
+    let (amy, bob) = (members[1], members[2]);
+    let mut posts = Vec::new();
+    for text in ["First", "Second", "Third", "Binned"] {
+        posts.push(post(store, acme, members[0], &content(text)).await);
+    }
+    let mut tx = write(store).await;
+    for id in &posts {
+        tx.plan_deliveries(acme, *id, &slot("UTC", 0, 0, 1))
+            .await
+            .unwrap();
+    }
+    let due = tx.due_deliveries(t0(), 100).await.unwrap();
+    let ids: Vec<_> = due.iter().map(|d| d.id).collect();
+    tx.finish_pending_deliveries(&ids, DeliveryState::Delivered, t0())
+        .await
+        .unwrap();
+    commit(tx).await;
+    let delivery = |post: PostId, member: UserId| {
+        due.iter()
+            .find(|d| d.post_id == post && d.user_id == member)
+            .unwrap()
+            .id
+    };
+    let from = [DeliveryState::Delivered];
+    let mut tx = write(store).await;
+    // Amy shares First, then Third, then the post later binned; she turns
+    // Second down, which Bob shares.
+    for (minute, (post, member, state)) in [
+        (posts[0], amy, DeliveryState::Shared),
+        (posts[2], amy, DeliveryState::Shared),
+        (posts[3], amy, DeliveryState::Shared),
+        (posts[1], amy, DeliveryState::Rejected),
+        (posts[1], bob, DeliveryState::Shared),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let at = t0() + mins(minute as i64 + 1);
+        assert!(tx
+            .decide_delivery(member, delivery(post, member), &from, state, at)
+            .await
+            .unwrap());
+    }
+    tx.set_post_deleted(acme, posts[3], Some(t0() + mins(9)))
+        .await
+        .unwrap();
+    commit(tx).await;
+
+    let mut tx = read(store).await;
+    let first = tx.shared_page(acme, amy, None, 1).await.unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(
+        (first[0].post, first[0].decided_at, &first[0].text),
+        (posts[2], Some(t0() + mins(2)), &content("Third").text),
+        "the newest share, not the bin"
+    );
+    let next = tx
+        .shared_page(acme, amy, Some(first[0].delivery), 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        next.iter().map(|c| c.post).collect::<Vec<_>>(),
+        vec![posts[0]]
+    );
+    assert!(tx
+        .shared_page(acme, amy, Some(next[0].delivery), 1)
+        .await
+        .unwrap()
+        .is_empty());
+    let bobs = tx.shared_page(acme, bob, None, 10).await.unwrap();
+    assert_eq!(
+        bobs.iter().map(|c| c.post).collect::<Vec<_>>(),
+        vec![posts[1]]
+    );
+    assert!(
+        tx.shared_page(acme, amy, Some(bobs[0].delivery), 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "another member's delivery is no place to start from"
+    );
+    assert!(tx
+        .shared_page(other, amy, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
 pub async fn newest_posts_are_a_teams_own_out_of_the_bin_newest_first(db: &TestDb) {
     let store = db.store();
     let (acme, members) = crew(store, "acme", 0).await;

@@ -7,10 +7,10 @@ use super::{after_form, page, team_form, Chrome, Fields};
 use crate::error::PageError;
 use crate::session::{Flash, HtmlForm, SessionCookie, SignedIn};
 use crate::AppState;
-use apostle_core::posts::inbox::{RemindAt, Target};
+use apostle_core::posts::inbox::{Listing, RemindAt, Target};
 use apostle_core::posts::notify::provider_name;
 use apostle_core::sharing::{provider_post_url, ShareOutcome};
-use apostle_core::store::{AccountKind, ConnectionStatus, FlowPurpose, InboxCard, InboxItem, Post};
+use apostle_core::store::{AccountKind, ConnectionStatus, FlowPurpose, InboxCard, Post};
 use apostle_domain::{AccountId, DeliveryId, ImageId, ShareStatus, TimeZoneName};
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -54,7 +54,7 @@ impl PostCard {
         PostCard::new(post, image, zone)
     }
 
-    /// A current suggestion's card, its image among the page's `urls`.
+    /// A card of the inbox or the archive, its image among the page's `urls`.
     fn suggested(card: InboxCard, urls: &BTreeMap<ImageId, String>, zone: &TimeZoneName) -> Self {
         PostCard {
             image: card.image_id.and_then(|id| urls.get(&id).cloned()),
@@ -72,26 +72,6 @@ pub struct InboxRow {
     pub card: PostCard,
     /// When it arrived, or when it was shared.
     pub when: String,
-}
-
-/// What the member shared, the newest share first.
-fn shared_rows(
-    items: Vec<InboxItem>,
-    urls: &BTreeMap<ImageId, String>,
-    zone: &TimeZoneName,
-) -> Vec<InboxRow> {
-    items
-        .iter()
-        .map(|item| InboxRow {
-            id: item.delivery.id.0,
-            when: local_or_blank(item.delivery.decided_at, zone),
-            card: PostCard::listed(&item.post, urls, zone),
-        })
-        .collect()
-}
-
-fn local_or_blank(at: Option<DateTime<Utc>>, zone: &TimeZoneName) -> String {
-    at.map_or_else(String::new, |at| local_time(at, zone))
 }
 
 pub fn image_ids<'a>(posts: impl Iterator<Item = &'a Post>) -> Vec<ImageId> {
@@ -118,15 +98,22 @@ pub struct InboxQuery {
 }
 
 impl InboxPage {
+    /// Where this list lives, under the team's path.
+    fn list_path(&self) -> &'static str {
+        if self.archive {
+            "inbox/shared"
+        } else {
+            "inbox"
+        }
+    }
+
     fn respond(self, state: &AppState) -> Result<Response, PageError> {
         let shown = self.chrome.notice.is_some();
         Ok(page(StatusCode::OK, self.render()?, state, shown))
     }
 }
 
-/// Current suggestions, a page at a time ("Older" follows `before`). The page
-/// every member opens most: the session, the layout and the suggestions are
-/// read together, in one transaction.
+/// Current suggestions, a page at a time ("Older" follows `before`).
 pub async fn inbox(
     State(state): State<AppState>,
     session: SessionCookie,
@@ -135,12 +122,40 @@ pub async fn inbox(
     Query(query): Query<InboxQuery>,
 ) -> Result<Response, PageError> {
     let before = query.before.map(DeliveryId);
+    list(state, session, flash, &slug, Listing::Current { before }).await
+}
+
+/// What the member shared, a page at a time.
+pub async fn shared(
+    State(state): State<AppState>,
+    session: SessionCookie,
+    flash: Flash,
+    Path(slug): Path<String>,
+    Query(query): Query<InboxQuery>,
+) -> Result<Response, PageError> {
+    let before = query.before.map(DeliveryId);
+    list(state, session, flash, &slug, Listing::Shared { before }).await
+}
+
+/// The pages every member opens most: the session, the layout and the
+/// list are read together, in one transaction.
+async fn list(
+    state: AppState,
+    session: SessionCookie,
+    flash: Flash,
+    slug: &str,
+    listing: Listing,
+) -> Result<Response, PageError> {
     let Some(view) = state
         .core
-        .inbox_view(&session.cookie, &slug, before)
+        .inbox_view(&session.cookie, slug, listing)
         .await?
     else {
         return Err(session.expired());
+    };
+    let (archive, paged) = match listing {
+        Listing::Current { before } => (false, before.is_some()),
+        Listing::Shared { before } => (true, before.is_some()),
     };
     let frame = view.frame;
     let rows = view
@@ -149,7 +164,12 @@ pub async fn inbox(
         .into_iter()
         .map(|card| InboxRow {
             id: card.delivery.0,
-            when: local_or_blank(card.delivered_at, &frame.zone),
+            when: if archive {
+                card.decided_at
+            } else {
+                card.delivered_at
+            }
+            .map_or_else(String::new, |at| local_time(at, &frame.zone)),
             card: PostCard::suggested(card, &view.images, &frame.zone),
         })
         .collect();
@@ -161,34 +181,9 @@ pub async fn inbox(
     InboxPage {
         chrome: Chrome::new(&me, &frame.access, frame.layout, flash),
         rows,
-        archive: false,
+        archive,
         older: view.page.older.map(|d| d.0),
-        paged: before.is_some(),
-    }
-    .respond(&state)
-}
-
-/// What the member shared.
-pub async fn shared(
-    State(state): State<AppState>,
-    me: SignedIn,
-    flash: Flash,
-    Path(slug): Path<String>,
-) -> Result<Response, PageError> {
-    let access = state.core.team_access(&slug, &me.user).await?;
-    let zone = state.core.time_zone_of(me.user.id).await?;
-    let shared = state.core.shared_archive(&access).await?;
-    let urls = state
-        .core
-        .image_urls(&access, &image_ids(shared.iter().map(|i| &i.post)))
-        .await?;
-    let rows = shared_rows(shared, &urls, &zone);
-    InboxPage {
-        chrome: Chrome::load(&state, &me, &access, flash).await?,
-        rows,
-        archive: true,
-        older: None,
-        paged: false,
+        paged,
     }
     .respond(&state)
 }

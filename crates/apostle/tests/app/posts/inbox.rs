@@ -22,6 +22,7 @@ crate::on_both_backends!(
     remind_me_later_takes_it_out_until_the_chosen_morning,
     an_admin_approves_a_post_waiting_for_a_page_they_own,
     a_member_with_more_than_a_page_of_suggestions_sees_each_once_going_older,
+    a_member_who_shared_more_than_a_page_sees_each_share_once_going_older,
 );
 
 pub async fn user(acme: &Acme, email: &str) -> User {
@@ -135,6 +136,11 @@ async fn the_inbox_lists_a_suggestion_whose_page_offers_to_reconnect_a_broken_li
 /// What an inbox page lists: each suggestion's delivery id, in order, and
 /// where its "Older" link leads.
 fn listed(html: &str) -> (Vec<i64>, Option<String>) {
+    listed_at(html, "/t/acme/inbox")
+}
+
+/// What the list at `path` shows, as [`listed`].
+fn listed_at(html: &str, path: &str) -> (Vec<i64>, Option<String>) {
     let ids = html
         .split("<li id=\"suggestion-")
         .skip(1)
@@ -142,7 +148,7 @@ fn listed(html: &str) -> (Vec<i64>, Option<String>) {
         .collect();
     let older = html.split("href=\"").skip(1).find_map(|rest| {
         let href = &rest[..rest.find('"').unwrap()];
-        href.starts_with("/t/acme/inbox?before=")
+        href.starts_with(&format!("{path}?before="))
             .then(|| href.to_owned())
     });
     (ids, older)
@@ -193,6 +199,64 @@ async fn a_member_with_more_than_a_page_of_suggestions_sees_each_once_going_olde
     };
     assert_eq!(expected.len(), count);
     assert_eq!(seen, expected, "each suggestion once, newest first");
+}
+
+async fn a_member_who_shared_more_than_a_page_sees_each_share_once_going_older() {
+    let acme = acme().await;
+    let core = &acme.app.core;
+    let admin = access(&acme, ADMIN).await;
+    let count = apostle_core::posts::inbox::INBOX_PAGE_SIZE + 3;
+    for i in 0..count {
+        let input = PostInput {
+            text: format!("Shared number {i:02}"),
+            providers: vec!["linkedin".to_owned()],
+            ..PostInput::default()
+        };
+        core.create_post(&admin, input).await.unwrap();
+    }
+    core.dispatch_due_deliveries().await.unwrap();
+    let amy = access(&acme, AMY).await;
+    let delivered = core.inbox(&amy).await.unwrap();
+    // Shared a minute apart, the oldest suggestion last: the archive's order
+    // is the shares', not the deliveries'.
+    let mut tx = core.store.begin().await.unwrap();
+    let start = core.clock.now();
+    for (minute, item) in delivered.iter().enumerate() {
+        let at = start + chrono::Duration::minutes(minute as i64);
+        assert!(tx
+            .decide_delivery(
+                amy.user.id,
+                item.delivery.id,
+                &[DeliveryState::Delivered],
+                DeliveryState::Shared,
+                at
+            )
+            .await
+            .unwrap());
+    }
+    tx.commit().await.unwrap();
+    let expected: Vec<i64> = delivered.iter().rev().map(|i| i.delivery.id.0).collect();
+
+    let web = Web::sign_in(&acme, AMY).await;
+    let (_, first) = web.follow("/t/acme/inbox/shared").await;
+    let (mut seen, mut older) = listed_at(&first, "/t/acme/inbox/shared");
+    assert_eq!(seen.len(), apostle_core::posts::inbox::INBOX_PAGE_SIZE);
+    assert!(first.contains("What you shared"));
+    let mut pages = 1;
+    while let Some(href) = older {
+        let (_, page) = web.follow(&href).await;
+        assert!(
+            page.contains("<a href=\"/t/acme/inbox/shared\">Newest</a>"),
+            "{page}"
+        );
+        let (ids, next) = listed_at(&page, "/t/acme/inbox/shared");
+        seen.extend(ids);
+        older = next;
+        pages += 1;
+    }
+    assert_eq!(pages, 2);
+    assert_eq!(expected.len(), count);
+    assert_eq!(seen, expected, "each share once, newest share first");
 }
 
 async fn not_for_me_takes_the_suggestion_out_of_the_inbox_for_good() {
