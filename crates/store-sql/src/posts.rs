@@ -330,6 +330,7 @@ macro_rules! impl_posts_tx {
             const FINISH: &str = $crate::finish_pending_deliveries!($ids);
             const NOTIFY: &str = $crate::notify_delivered!($ids);
             const STALE: &str = $crate::stale_personal_grants!($ids);
+            const POSTS_BY_IDS: &str = $crate::posts_by_ids!($ids);
 
             type PostsQuery<'q> =
                 ::sqlx::query::Query<'q, $db, <$db as ::sqlx::Database>::Arguments<'q>>;
@@ -425,6 +426,23 @@ macro_rules! impl_posts_tx {
                         .await
                         .map_err($err)?;
                     row.map(PostRow::decode).transpose()
+                }
+
+                async fn posts_by_ids(
+                    &mut self,
+                    team: TeamId,
+                    posts: &[PostId],
+                ) -> StoreResult<Vec<Post>> {
+                    if posts.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let rows: Vec<PostRow<$time>> = ::sqlx::query_as(POSTS_BY_IDS)
+                        .bind(id_list(posts.iter().map(|p| p.0)))
+                        .bind(team.0)
+                        .fetch_all(&mut *self.tx)
+                        .await
+                        .map_err($err)?;
+                    rows.into_iter().map(PostRow::decode).collect()
                 }
 
                 async fn post_team(&mut self, post: PostId) -> StoreResult<Option<TeamId>> {

@@ -3,6 +3,8 @@
 //! after a moment, and reading a list of ids) take their fragment from the
 //! backend through [`crate::impl_posts_tx`].
 
+/// A post's columns, as `posts::PostRow` reads them.
+#[macro_export]
 macro_rules! post_columns {
     () => {
         "id, team_id, author_id, text, variants, link, link_title, utm, image_id, providers, \
@@ -120,6 +122,20 @@ macro_rules! finish_pending_deliveries {
              WHERE state = 'pending' AND id IN (",
             $ids,
             ") RETURNING id"
+        )
+    };
+}
+
+/// `$1` the ids (as the backend's id list reads them), `$2` the team.
+#[macro_export]
+macro_rules! posts_by_ids {
+    ($ids:literal) => {
+        concat!(
+            "SELECT ",
+            $crate::post_columns!(),
+            " FROM posts WHERE id IN (",
+            $ids,
+            ") AND team_id = $2"
         )
     };
 }

@@ -23,6 +23,7 @@ macro_rules! conformance_tests {
             an_inbox_page_holds_live_suggestions_newest_first_and_the_next_starts_after_it,
             a_shared_page_holds_what_a_member_shared_newest_first_and_the_next_starts_after_it,
             newest_posts_are_a_teams_own_out_of_the_bin_newest_first,
+            posts_are_read_together_by_id_only_from_their_own_team,
             a_page_suggestion_is_answered_once_by_its_owner_or_by_admins_once_the_owner_left,
             members_settings_team_windows_links_images_and_presets_are_kept,
             personal_grants_not_heard_from_recently_are_found_for_a_probe,

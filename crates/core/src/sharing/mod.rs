@@ -476,27 +476,28 @@ impl Core {
         let targets = tx
             .member_share_history(access.user.id, access.team.id, HISTORY_LENGTH)
             .await?;
+        let mut ids: Vec<PostId> = targets.iter().map(|t| t.post_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut posts = tx.posts_by_ids(access.team.id, &ids).await?;
+        // The member's accounts and the team's pages: every account a share
+        // of theirs in this team can have gone to.
+        let mut accounts = tx.personal_accounts(access.user.id).await?;
+        accounts.extend(tx.business_accounts(access.team.id).await?);
         let mut out: Vec<SharedPost> = Vec::new();
-        let mut accounts: Vec<Account> = Vec::new();
         for target in targets {
-            let account = match accounts.iter().find(|a| a.id == target.account_id) {
-                Some(a) => a.clone(),
-                None => {
-                    let Some(a) = tx.account_by_id(target.account_id).await? else {
-                        continue;
-                    };
-                    accounts.push(a.clone());
-                    a
-                }
+            let Some(account) = accounts.iter().find(|a| a.id == target.account_id) else {
+                continue;
             };
+            let account = account.clone();
             match out.iter_mut().find(|p| p.post.id == target.post_id) {
                 Some(entry) => entry.targets.push((target, account)),
                 None => {
-                    let Some(post) = tx.post_by_id(access.team.id, target.post_id).await? else {
+                    let Some(at) = posts.iter().position(|p| p.id == target.post_id) else {
                         continue;
                     };
                     out.push(SharedPost {
-                        post,
+                        post: posts.swap_remove(at),
                         targets: vec![(target, account)],
                     });
                 }

@@ -240,6 +240,9 @@ pub trait PostsTx: Send {
         now: DateTime<Utc>,
     ) -> StoreResult<bool>;
     async fn post_by_id(&mut self, team: TeamId, post: PostId) -> StoreResult<Option<Post>>;
+    /// The team's posts among `posts`, in no particular order; ids of other
+    /// teams' posts or of none find nothing.
+    async fn posts_by_ids(&mut self, team: TeamId, posts: &[PostId]) -> StoreResult<Vec<Post>>;
     /// The team a post belongs to (for calls that name the post alone).
     async fn post_team(&mut self, post: PostId) -> StoreResult<Option<TeamId>>;
     /// The team's posts, newest first: those in the bin, or the others.

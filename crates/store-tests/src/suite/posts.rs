@@ -659,6 +659,33 @@ pub async fn a_shared_page_holds_what_a_member_shared_newest_first_and_the_next_
         .is_empty());
 }
 
+pub async fn posts_are_read_together_by_id_only_from_their_own_team(db: &TestDb) {
+    let store = db.store();
+    let (acme, members) = crew(store, "acme", 0).await;
+    let (other, others) = crew(store, "other", 0).await;
+    let first = post(store, acme, members[0], &content("First")).await;
+    let second = post(store, acme, members[0], &content("Second")).await;
+    let theirs = post(store, other, others[0], &content("Theirs")).await;
+    let mut tx = read(store).await;
+    let mut found = tx
+        .posts_by_ids(acme, &[second, theirs, first, PostId(first.0 + 1000)])
+        .await
+        .unwrap();
+    found.sort_by_key(|p| p.id);
+    assert_eq!(
+        found.iter().map(|p| p.id).collect::<Vec<_>>(),
+        vec![first, second],
+        "not another team's, nor one that does not exist"
+    );
+    assert_eq!(found[1].content, content("Second"));
+    assert_eq!(
+        Some(found[0].clone()),
+        tx.post_by_id(acme, first).await.unwrap(),
+        "whole, as one by one"
+    );
+    assert!(tx.posts_by_ids(acme, &[]).await.unwrap().is_empty());
+}
+
 pub async fn newest_posts_are_a_teams_own_out_of_the_bin_newest_first(db: &TestDb) {
     let store = db.store();
     let (acme, members) = crew(store, "acme", 0).await;
