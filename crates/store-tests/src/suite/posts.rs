@@ -461,13 +461,19 @@ pub async fn deliveries_of_a_post_in_the_bin_wait_and_members_decide_only_their_
     );
 }
 
-pub async fn an_inbox_page_holds_live_suggestions_newest_first_and_the_next_starts_after_it(
-    db: &TestDb,
-) {
-    let store = db.store();
+/// Acme (an admin and two members) and another team; four posts of Acme's
+/// ("First", "Second", "Third", "Binned") delivered to its members.
+struct Delivered {
+    acme: TeamId,
+    other: TeamId,
+    members: Vec<UserId>,
+    posts: Vec<PostId>,
+    due: Vec<apostle_core::store::Delivery>,
+}
+
+async fn four_delivered(store: &dyn Store) -> Delivered {
     let (acme, members) = crew(store, "acme", 2).await;
     let (other, _) = crew(store, "other", 0).await;
-    let (amy, bob) = (members[1], members[2]);
     let mut posts = Vec::new();
     for text in ["First", "Second", "Third", "Binned"] {
         posts.push(post(store, acme, members[0], &content(text)).await);
@@ -480,10 +486,33 @@ pub async fn an_inbox_page_holds_live_suggestions_newest_first_and_the_next_star
     }
     let due = tx.due_deliveries(t0(), 100).await.unwrap();
     let ids: Vec<_> = due.iter().map(|d| d.id).collect();
-    // All at the same moment: the page order falls back on the delivery id.
+    // All at the same moment: orders by delivery time fall back on the id.
     tx.finish_pending_deliveries(&ids, DeliveryState::Delivered, t0())
         .await
         .unwrap();
+    commit(tx).await;
+    Delivered {
+        acme,
+        other,
+        members,
+        posts,
+        due,
+    }
+}
+
+pub async fn an_inbox_page_holds_live_suggestions_newest_first_and_the_next_starts_after_it(
+    db: &TestDb,
+) {
+    let store = db.store();
+    let Delivered {
+        acme,
+        other,
+        members,
+        posts,
+        ..
+    } = four_delivered(store).await;
+    let (amy, bob) = (members[1], members[2]);
+    let mut tx = write(store).await;
     tx.set_post_deleted(acme, posts[3], Some(t0()))
         .await
         .unwrap();
@@ -569,25 +598,14 @@ pub async fn a_shared_page_holds_what_a_member_shared_newest_first_and_the_next_
     db: &TestDb,
 ) {
     let store = db.store();
-    let (acme, members) = crew(store, "acme", 2).await;
-    let (other, _) = crew(store, "other", 0).await;
+    let Delivered {
+        acme,
+        other,
+        members,
+        posts,
+        due,
+    } = four_delivered(store).await;
     let (amy, bob) = (members[1], members[2]);
-    let mut posts = Vec::new();
-    for text in ["First", "Second", "Third", "Binned"] {
-        posts.push(post(store, acme, members[0], &content(text)).await);
-    }
-    let mut tx = write(store).await;
-    for id in &posts {
-        tx.plan_deliveries(acme, *id, &slot("UTC", 0, 0, 1))
-            .await
-            .unwrap();
-    }
-    let due = tx.due_deliveries(t0(), 100).await.unwrap();
-    let ids: Vec<_> = due.iter().map(|d| d.id).collect();
-    tx.finish_pending_deliveries(&ids, DeliveryState::Delivered, t0())
-        .await
-        .unwrap();
-    commit(tx).await;
     let delivery = |post: PostId, member: UserId| {
         due.iter()
             .find(|d| d.post_id == post && d.user_id == member)

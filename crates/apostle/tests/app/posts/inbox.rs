@@ -133,13 +133,8 @@ async fn the_inbox_lists_a_suggestion_whose_page_offers_to_reconnect_a_broken_li
     assert_eq!(theirs.status(), 404, "Bob cannot open Amy's suggestion");
 }
 
-/// What an inbox page lists: each suggestion's delivery id, in order, and
-/// where its "Older" link leads.
-fn listed(html: &str) -> (Vec<i64>, Option<String>) {
-    listed_at(html, "/t/acme/inbox")
-}
-
-/// What the list at `path` shows, as [`listed`].
+/// What the list at `path` (the inbox or the archive) shows: each row's
+/// delivery id, in order, and where its "Older" link leads.
 fn listed_at(html: &str, path: &str) -> (Vec<i64>, Option<String>) {
     let ids = html
         .split("<li id=\"suggestion-")
@@ -154,38 +149,56 @@ fn listed_at(html: &str, path: &str) -> (Vec<i64>, Option<String>) {
     (ids, older)
 }
 
-async fn a_member_with_more_than_a_page_of_suggestions_sees_each_once_going_older() {
-    let acme = acme().await;
+/// `count` posts from Ada to the whole team on LinkedIn, "`prefix` 00"
+/// onwards, delivered now.
+async fn suggestions(acme: &Acme, prefix: &str, count: usize) {
     let core = &acme.app.core;
-    let admin = access(&acme, ADMIN).await;
-    let count = apostle_core::posts::inbox::INBOX_PAGE_SIZE + 5;
+    let admin = access(acme, ADMIN).await;
     for i in 0..count {
         let input = PostInput {
-            text: format!("Suggestion number {i:02}"),
+            text: format!("{prefix} {i:02}"),
             providers: vec!["linkedin".to_owned()],
             ..PostInput::default()
         };
         core.create_post(&admin, input).await.unwrap();
     }
-    // Delivered in one round, at one moment: the order rests on the ids.
     core.dispatch_due_deliveries().await.unwrap();
-    let amy = Web::sign_in(&acme, AMY).await;
+}
 
-    let (_, first) = amy.follow("/t/acme/inbox").await;
-    let (mut seen, mut older) = listed(&first);
+/// Follows the list at `path` through its "Older" links: its first page and
+/// every row listed, in order. There are two pages, the first a full one,
+/// and each older one links back to the newest.
+async fn every_page(web: &Web<'_>, path: &str) -> (String, Vec<i64>) {
+    let (_, first) = web.follow(path).await;
+    let (mut seen, mut older) = listed_at(&first, path);
     assert_eq!(seen.len(), apostle_core::posts::inbox::INBOX_PAGE_SIZE);
-    assert!(first.contains("Suggestion number 24"), "newest first");
     assert!(!first.contains(">Newest<"), "already the newest");
     let mut pages = 1;
     while let Some(href) = older {
-        let (_, page) = amy.follow(&href).await;
-        assert!(page.contains(">Newest<"), "{page}");
-        let (ids, next) = listed(&page);
+        let (_, page) = web.follow(&href).await;
+        assert!(
+            page.contains(&format!("<a href=\"{path}\">Newest</a>")),
+            "{page}"
+        );
+        let (ids, next) = listed_at(&page, path);
         seen.extend(ids);
         older = next;
         pages += 1;
     }
     assert_eq!(pages, 2);
+    (first, seen)
+}
+
+async fn a_member_with_more_than_a_page_of_suggestions_sees_each_once_going_older() {
+    let acme = acme().await;
+    let core = &acme.app.core;
+    let count = apostle_core::posts::inbox::INBOX_PAGE_SIZE + 5;
+    // Delivered in one round, at one moment: the order rests on the ids.
+    suggestions(&acme, "Suggestion number", count).await;
+    let amy = Web::sign_in(&acme, AMY).await;
+
+    let (first, seen) = every_page(&amy, "/t/acme/inbox").await;
+    assert!(first.contains("Suggestion number 24"), "newest first");
     let expected: Vec<i64> = {
         let mut ids: Vec<i64> = core
             .inbox(&access(&acme, AMY).await)
@@ -204,17 +217,8 @@ async fn a_member_with_more_than_a_page_of_suggestions_sees_each_once_going_olde
 async fn a_member_who_shared_more_than_a_page_sees_each_share_once_going_older() {
     let acme = acme().await;
     let core = &acme.app.core;
-    let admin = access(&acme, ADMIN).await;
     let count = apostle_core::posts::inbox::INBOX_PAGE_SIZE + 3;
-    for i in 0..count {
-        let input = PostInput {
-            text: format!("Shared number {i:02}"),
-            providers: vec!["linkedin".to_owned()],
-            ..PostInput::default()
-        };
-        core.create_post(&admin, input).await.unwrap();
-    }
-    core.dispatch_due_deliveries().await.unwrap();
+    suggestions(&acme, "Shared number", count).await;
     let amy = access(&acme, AMY).await;
     let delivered = core.inbox(&amy).await.unwrap();
     // Shared a minute apart, the oldest suggestion last: the archive's order
@@ -238,23 +242,8 @@ async fn a_member_who_shared_more_than_a_page_sees_each_share_once_going_older()
     let expected: Vec<i64> = delivered.iter().rev().map(|i| i.delivery.id.0).collect();
 
     let web = Web::sign_in(&acme, AMY).await;
-    let (_, first) = web.follow("/t/acme/inbox/shared").await;
-    let (mut seen, mut older) = listed_at(&first, "/t/acme/inbox/shared");
-    assert_eq!(seen.len(), apostle_core::posts::inbox::INBOX_PAGE_SIZE);
+    let (first, seen) = every_page(&web, "/t/acme/inbox/shared").await;
     assert!(first.contains("What you shared"));
-    let mut pages = 1;
-    while let Some(href) = older {
-        let (_, page) = web.follow(&href).await;
-        assert!(
-            page.contains("<a href=\"/t/acme/inbox/shared\">Newest</a>"),
-            "{page}"
-        );
-        let (ids, next) = listed_at(&page, "/t/acme/inbox/shared");
-        seen.extend(ids);
-        older = next;
-        pages += 1;
-    }
-    assert_eq!(pages, 2);
     assert_eq!(expected.len(), count);
     assert_eq!(seen, expected, "each share once, newest share first");
 }
