@@ -48,9 +48,10 @@ impl Core {
         self.layout_in(&mut *tx, access, counts).await
     }
 
-    /// The session behind `cookie`, the member's place in the team `team_slug`,
-    /// their time zone and the layout, in `tx`: none when the session is
-    /// missing or expired, not found when they are not in that team.
+    /// The session whose cookie hashes to `session_hash`, the member's place
+    /// in the team `team_slug`, their time zone and the layout, in `tx`: none
+    /// when the session is missing or expired, not found when they are not
+    /// in that team.
     pub(crate) async fn team_page_in(
         &self,
         tx: &mut dyn Tx,
