@@ -79,7 +79,7 @@ impl Core {
             user: context.user,
             role: membership.role,
         };
-        let zone = TimeZoneName::parse(&context.time_zone).unwrap_or_else(|_| TimeZoneName::utc());
+        let zone = crate::posts::stored_zone(&context.time_zone);
         let layout = self.layout_in(tx, &access, context.counts).await?;
         Ok(Some(TeamPage {
             session: context.session,

@@ -6,7 +6,7 @@ use crate::email::{queue_email, InviteEmail};
 use crate::error::{CoreError, CoreResult};
 use crate::passwords::{check_new_password, hash_password, verify_password};
 use crate::secrets::{random_token, token_hash};
-use crate::store::{Invite, Member, MemberChange, NewInvite, Team, Tx, User};
+use crate::store::{Invite, Member, MemberChange, NewInvite, Team, User};
 use crate::Core;
 use apostle_domain::{EmailAddress, InviteId, PersonName, Role, TeamName, TeamSlug, UserId};
 use secrecy::SecretString;
@@ -97,8 +97,21 @@ impl Core {
     /// The user's access to a team, or `NotFound` when they are not a
     /// member: outsiders cannot tell a foreign team from a missing one.
     pub async fn team_access(&self, team_slug: &str, user: &User) -> CoreResult<TeamAccess> {
+        let slug = TeamSlug::parse(team_slug).map_err(|_| CoreError::NotFound("team"))?;
         let mut tx = self.store.begin_read().await?;
-        team_access_in(&mut *tx, team_slug, user).await
+        let team = tx
+            .team_by_slug(&slug)
+            .await?
+            .ok_or(CoreError::NotFound("team"))?;
+        let role = tx
+            .member_role(team.id, user.id)
+            .await?
+            .ok_or(CoreError::NotFound("team"))?;
+        Ok(TeamAccess {
+            team,
+            user: user.clone(),
+            role,
+        })
     }
 
     pub async fn members(&self, access: &TeamAccess) -> CoreResult<Vec<Member>> {
@@ -325,26 +338,4 @@ fn member_changed(change: MemberChange) -> CoreResult<()> {
         MemberChange::NotMember => Err(CoreError::NotFound("member")),
         MemberChange::LastAdmin => Err(CoreError::LastAdmin),
     }
-}
-
-/// [`Core::team_access`] inside a transaction that reads more.
-pub(crate) async fn team_access_in(
-    tx: &mut dyn Tx,
-    team_slug: &str,
-    user: &User,
-) -> CoreResult<TeamAccess> {
-    let slug = TeamSlug::parse(team_slug).map_err(|_| CoreError::NotFound("team"))?;
-    let team = tx
-        .team_by_slug(&slug)
-        .await?
-        .ok_or(CoreError::NotFound("team"))?;
-    let role = tx
-        .member_role(team.id, user.id)
-        .await?
-        .ok_or(CoreError::NotFound("team"))?;
-    Ok(TeamAccess {
-        team,
-        user: user.clone(),
-        role,
-    })
 }

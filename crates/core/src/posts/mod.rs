@@ -80,6 +80,11 @@ fn too_long(provider: &str) -> CoreError {
     invalid("text", reason)
 }
 
+/// A member's stored time zone; UTC when the name no longer parses.
+pub(crate) fn stored_zone(name: &str) -> TimeZoneName {
+    TimeZoneName::parse(name).unwrap_or_else(|_| TimeZoneName::utc())
+}
+
 /// Posts the baseline list shows.
 pub const BASELINE_POSTS: i64 = 20;
 
@@ -248,8 +253,7 @@ impl Core {
         Ok(tx
             .member_settings(user)
             .await?
-            .and_then(|s| TimeZoneName::parse(&s.time_zone).ok())
-            .unwrap_or_else(TimeZoneName::utc))
+            .map_or_else(TimeZoneName::utc, |s| stored_zone(&s.time_zone)))
     }
 
     /// Creates a post: a draft, or scheduled with every delivery planned in

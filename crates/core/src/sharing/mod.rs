@@ -53,7 +53,7 @@ const HISTORY_LENGTH: i64 = 200;
 pub enum HeldChoice {
     ShareNow,
     /// Publish at this moment, not before.
-    At(chrono::DateTime<chrono::Utc>),
+    At(DateTime<Utc>),
     Discard,
 }
 
@@ -100,13 +100,13 @@ impl Core {
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn share_in(
         &self,
-        tx: &mut dyn crate::store::Tx,
+        tx: &mut dyn Tx,
         access: &TeamAccess,
         post: PostId,
         accounts: &[AccountId],
         text: Option<&str>,
         key: Option<&str>,
-        now: chrono::DateTime<chrono::Utc>,
+        now: DateTime<Utc>,
     ) -> CoreResult<ShareOutcome> {
         if accounts.is_empty() {
             return Err(invalid("targets", "choose at least one account"));
@@ -164,14 +164,19 @@ impl Core {
             let body = share_text(&post, &account.provider, text)?;
             let (idempotency_key, found) = match account.owner {
                 AccountOwner::Business(_) => page_key(&mut *tx, post.id, account.id).await?,
-                AccountOwner::Personal(_) => {
-                    let k = match key {
-                        Some(k) => format!("{}:{k}:{}", access.user.id, account.id),
-                        None => format!("{}:{}", access.user.id, crate::secrets::random_token()),
-                    };
-                    let found = tx.share_target_by_key(&k).await?;
-                    (k, found)
-                }
+                // A retried request finds what its key made; a fresh key
+                // cannot have made anything.
+                AccountOwner::Personal(_) => match key {
+                    Some(k) => {
+                        let k = format!("{}:{k}:{}", access.user.id, account.id);
+                        let found = tx.share_target_by_key(&k).await?;
+                        (k, found)
+                    }
+                    None => (
+                        format!("{}:{}", access.user.id, crate::secrets::random_token()),
+                        None,
+                    ),
+                },
             };
             if let Some(found) = found {
                 targets.push(found);

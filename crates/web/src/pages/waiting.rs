@@ -118,7 +118,7 @@ pub async fn decide(
             Some("share") => HeldChoice::ShareNow,
             Some("reschedule") => {
                 let at = RemindAt::parse("at", fields.one("at"))?;
-                HeldChoice::At(state.core.remind_moment(me.user.id, at).await?)
+                HeldChoice::At(at.resolve(&zone, state.core.clock.now()))
             }
             _ => HeldChoice::Discard,
         };
